@@ -1,0 +1,37 @@
+import type { FastifyInstance } from "fastify";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { countOpenIncidents } from "../incidents/store.ts";
+import type { Db } from "../storage/database.ts";
+
+/** Prometheus metrics on a registry of this server's own, so tests can run several servers. */
+export function registerMetrics(app: FastifyInstance, db: Db): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: "amends_http_requests_total",
+    help: "HTTP requests by method, route and status code",
+    labelNames: ["method", "route", "status"],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "amends_http_request_duration_seconds",
+    help: "HTTP request duration",
+    labelNames: ["method", "route"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "amends_open_incidents",
+    help: "Incidents not yet resolved, all workspaces",
+    registers: [registry],
+    async collect() {
+      this.set(await countOpenIncidents(db));
+    },
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  return registry;
+}

@@ -1,0 +1,103 @@
+/**
+ * The HTTP server: the token-guarded JSON API under /api/v1 (with its OpenAPI document),
+ * the public status page and its Statuspage-compatible JSON, /healthz and /metrics.
+ */
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyInstance } from "fastify";
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import { componentRoutes } from "../components/routes.ts";
+import { AmendsError } from "../core/errors.ts";
+import { incidentRoutes } from "../incidents/routes.ts";
+import { statusPageRoutes } from "../status-page/routes.ts";
+import type { Database } from "../storage/database.ts";
+import { tokenRoutes } from "../tokens/routes.ts";
+import { createAuthenticator } from "./auth.ts";
+import type { ApiContext } from "./context.ts";
+import { registerMetrics } from "./metrics.ts";
+import { sendProblem } from "./problem.ts";
+
+export interface ServerOptions {
+  database: Database;
+  /** Lets the local CLI act with full rights; see http/auth.ts. */
+  localSecret?: string;
+  now?: () => Date;
+  logger?: boolean | { level: string };
+  /** Called after every write that changes a workspace's public page. */
+  onChange?: (workspaceId: string) => void;
+}
+
+const VERSION = "0.1.0";
+/** Large enough that an oversized field is reported by name, not as a bare 413. */
+const BODY_LIMIT = 8 * 1024 * 1024;
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { database } = options;
+  const now = options.now ?? (() => new Date());
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    trustProxy: process.env.AMENDS_TRUST_PROXY === "1",
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler((error, request, reply) => sendProblem(reply, request, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      request,
+      new AmendsError("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`),
+    ),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Amends API",
+        version: VERSION,
+        description:
+          "Components, incidents and tokens of one workspace. Errors are application/problem+json.",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const ctx: ApiContext = {
+    db: database.db,
+    now,
+    auth: createAuthenticator(database.db, options.localSecret, now),
+    changed: (ws) => options.onChange?.(ws),
+  };
+  await app.register(
+    async (api) => {
+      api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+      await api.register(componentRoutes(ctx));
+      await api.register(incidentRoutes(ctx));
+      await api.register(tokenRoutes(ctx));
+    },
+    { prefix: "/api/v1" },
+  );
+  await app.register(statusPageRoutes(database.db, now));
+
+  const metrics = registerMetrics(app, database.db);
+  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
+    reply.type(metrics.contentType).send(await metrics.metrics()),
+  );
+  app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await database.query("select 1");
+      return { status: "ok", database: database.kind, version: VERSION };
+    } catch {
+      return reply.code(503).send({ status: "unavailable", database: database.kind, version: VERSION });
+    }
+  });
+  return app;
+}

@@ -1,0 +1,38 @@
+/** Zod building blocks shared by the API's request and response schemas. */
+import { z } from "zod";
+import { COMPONENT_STATUSES } from "../core/components.ts";
+import { IMPACTS, INCIDENT_STATUSES } from "../core/incidents.ts";
+import { ID_PATTERN } from "../lib/ids.ts";
+
+export const Id = z
+  .string()
+  .regex(ID_PATTERN, "use 1–64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
+export const ComponentStatusSchema = z.enum(COMPONENT_STATUSES);
+export const ImpactSchema = z.enum(IMPACTS);
+export const IncidentStatusSchema = z.enum(INCIDENT_STATUSES);
+
+/** An instant with an explicit offset, e.g. `2026-11-22T14:00:00Z`. */
+export const Instant = z.iso
+  .datetime({
+    offset: true,
+    message: "expected an ISO 8601 date-time with offset, e.g. 2026-11-22T14:00:00Z",
+  })
+  .transform((s) => new Date(s));
+
+export const InstantOut = z.string().describe("ISO 8601 date-time, UTC");
+export const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export const Title = z.string().trim().min(1, "must not be empty").max(200, "at most 200 characters");
+export const Body = z.string().trim().min(1, "must not be empty").max(20_000, "at most 20,000 characters");
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    code: z.string(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .describe("application/problem+json");

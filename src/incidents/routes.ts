@@ -1,0 +1,271 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { Incident } from "../core/incidents.ts";
+import { principal } from "../http/auth.ts";
+import type { ApiContext } from "../http/context.ts";
+import {
+  Body,
+  ComponentStatusSchema,
+  Id,
+  ImpactSchema,
+  IncidentStatusSchema,
+  Instant,
+  InstantOut,
+  iso,
+  Title,
+} from "../http/zod.ts";
+import { addIncidentUpdate, createIncident, editIncident, getIncident, listIncidents } from "./store.ts";
+
+const UpdateOut = z.object({
+  id: z.string(),
+  status: IncidentStatusSchema,
+  body: z.string(),
+  components: z.array(
+    z.object({ id: z.string(), old_status: ComponentStatusSchema, new_status: ComponentStatusSchema }),
+  ),
+  eta: InstantOut.nullable(),
+  next_update_by: InstantOut.nullable(),
+  created_at: InstantOut,
+  created_by: z.string().nullable(),
+});
+
+const IncidentOut = z.object({
+  id: z.string(),
+  title: z.string(),
+  impact: ImpactSchema,
+  status: IncidentStatusSchema,
+  started_at: InstantOut,
+  created_at: InstantOut,
+  updated_at: InstantOut,
+  identified_at: InstantOut.nullable(),
+  monitoring_at: InstantOut.nullable(),
+  resolved_at: InstantOut.nullable(),
+  eta: InstantOut.nullable().describe("When service is expected back"),
+  next_update_by: InstantOut.nullable().describe("When the team promised to post again"),
+  components: z.array(z.object({ id: z.string(), status: ComponentStatusSchema })),
+  updates: z.array(UpdateOut).describe("Oldest first"),
+});
+
+export const incidentJson = (i: Incident): z.infer<typeof IncidentOut> => ({
+  id: i.id,
+  title: i.title,
+  impact: i.impact,
+  status: i.status,
+  started_at: iso(i.startedAt)!,
+  created_at: iso(i.createdAt)!,
+  updated_at: iso(i.updatedAt)!,
+  identified_at: iso(i.identifiedAt),
+  monitoring_at: iso(i.monitoringAt),
+  resolved_at: iso(i.resolvedAt),
+  eta: iso(i.eta),
+  next_update_by: iso(i.nextUpdateBy),
+  components: i.components.map((c) => ({ id: c.componentId, status: c.status })),
+  updates: i.updates.map((u) => ({
+    id: u.id,
+    status: u.status,
+    body: u.body,
+    components: u.components.map((c) => ({
+      id: c.componentId,
+      old_status: c.oldStatus,
+      new_status: c.newStatus,
+    })),
+    eta: iso(u.eta),
+    next_update_by: iso(u.nextUpdateBy),
+    created_at: iso(u.createdAt)!,
+    created_by: u.createdBy,
+  })),
+});
+
+const AffectedIn = z
+  .array(z.strictObject({ id: Id, status: ComponentStatusSchema }))
+  .max(1_000, "at most 1,000 components per update");
+const toAffected = (list: z.infer<typeof AffectedIn> | undefined) =>
+  list?.map((c) => ({ componentId: c.id, status: c.status }));
+
+const IncidentCreate = z.strictObject({
+  id: Id.optional().describe("Your own id, e.g. INC-2017-12-19; generated when absent"),
+  title: Title,
+  body: Body.describe("The first update's text"),
+  impact: ImpactSchema.optional().describe("Derived from the components' statuses when absent"),
+  status: IncidentStatusSchema.exclude(["resolved"]).optional(),
+  components: AffectedIn.optional(),
+  started_at: Instant.optional(),
+  eta: Instant.nullable().optional(),
+  next_update_by: Instant.nullable().optional(),
+});
+
+const UpdateCreate = z.strictObject({
+  body: Body,
+  status: IncidentStatusSchema.optional(),
+  components: AffectedIn.optional().describe("Components not listed keep their status"),
+  eta: Instant.nullable().optional().describe("Absent keeps the standing ETA; null clears it"),
+  next_update_by: Instant.nullable().optional(),
+});
+
+const Resolve = z.strictObject({ body: Body.optional() });
+const Patch = z.strictObject({
+  title: Title.optional(),
+  impact: ImpactSchema.optional(),
+  started_at: Instant.optional(),
+});
+const Params = z.object({ id: Id });
+const ListQuery = z.strictObject({
+  state: z.enum(["open", "resolved", "all"]).default("all"),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export const incidentRoutes =
+  (ctx: ApiContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    const tags = ["incidents"];
+    const actor = (req: { principal?: { tokenId: string } }) => `token:${req.principal?.tokenId ?? "?"}`;
+
+    app.get(
+      "/incidents",
+      {
+        schema: {
+          tags,
+          summary: "List incidents, newest first",
+          querystring: ListQuery,
+          response: { 200: z.object({ incidents: z.array(IncidentOut) }) },
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => ({
+        incidents: (await listIncidents(ctx.db, principal(req).workspaceId, req.query)).map(incidentJson),
+      }),
+    );
+    app.get(
+      "/incidents/:id",
+      { schema: { tags, params: Params, response: { 200: IncidentOut } }, preHandler: ctx.auth("read") },
+      async (req) => incidentJson(await getIncident(ctx.db, principal(req).workspaceId, req.params.id)),
+    );
+    app.post(
+      "/incidents",
+      {
+        schema: {
+          tags,
+          summary: "Open an incident with its first update",
+          body: IncidentCreate,
+          response: { 201: IncidentOut },
+        },
+        preHandler: ctx.auth("incidents:write"),
+      },
+      async (req, reply) => {
+        const ws = principal(req).workspaceId;
+        const b = req.body;
+        const incident = await createIncident(
+          ctx.db,
+          ws,
+          {
+            id: b.id,
+            title: b.title,
+            impact: b.impact,
+            startedAt: b.started_at,
+            update: {
+              status: b.status,
+              body: b.body,
+              components: toAffected(b.components),
+              eta: b.eta,
+              nextUpdateBy: b.next_update_by,
+              createdBy: actor(req),
+            },
+          },
+          ctx.now(),
+        );
+        ctx.changed(ws);
+        return reply
+          .code(201)
+          .header("location", `/api/v1/incidents/${incident.id}`)
+          .send(incidentJson(incident));
+      },
+    );
+    app.patch(
+      "/incidents/:id",
+      {
+        schema: {
+          tags,
+          summary: "Correct title, impact or start time",
+          params: Params,
+          body: Patch,
+          response: { 200: IncidentOut },
+        },
+        preHandler: ctx.auth("incidents:write"),
+      },
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        const { started_at, ...rest } = req.body;
+        const incident = await editIncident(
+          ctx.db,
+          ws,
+          req.params.id,
+          { ...rest, startedAt: started_at },
+          ctx.now(),
+        );
+        ctx.changed(ws);
+        return incidentJson(incident);
+      },
+    );
+    app.post(
+      "/incidents/:id/updates",
+      {
+        schema: {
+          tags,
+          summary: "Post an update to the timeline",
+          params: Params,
+          body: UpdateCreate,
+          response: { 201: IncidentOut },
+        },
+        preHandler: ctx.auth("incidents:write"),
+      },
+      async (req, reply) => {
+        const ws = principal(req).workspaceId;
+        const b = req.body;
+        const incident = await addIncidentUpdate(
+          ctx.db,
+          ws,
+          req.params.id,
+          {
+            status: b.status,
+            body: b.body,
+            components: toAffected(b.components),
+            eta: b.eta,
+            nextUpdateBy: b.next_update_by,
+            createdBy: actor(req),
+          },
+          ctx.now(),
+        );
+        ctx.changed(ws);
+        return reply.code(201).send(incidentJson(incident));
+      },
+    );
+    app.post(
+      "/incidents/:id/resolve",
+      {
+        schema: {
+          tags,
+          summary: "Resolve: every affected component returns to operational",
+          params: Params,
+          body: Resolve.nullish(),
+          response: { 200: IncidentOut },
+        },
+        preHandler: ctx.auth("incidents:write"),
+      },
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        const incident = await addIncidentUpdate(
+          ctx.db,
+          ws,
+          req.params.id,
+          {
+            status: "resolved",
+            body: req.body?.body ?? "This incident has been resolved.",
+            createdBy: actor(req),
+          },
+          ctx.now(),
+        );
+        ctx.changed(ws);
+        return incidentJson(incident);
+      },
+    );
+  };

@@ -1,0 +1,39 @@
+/**
+ * A tagged template that escapes every interpolated value unless it is already HTML.
+ * Server-rendered pages are built from it, so text from operators can never become markup.
+ */
+export class Html {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+type Value = Html | string | number | boolean | null | undefined | readonly Value[];
+
+const render = (v: Value): string => {
+  if (v === null || v === undefined || v === false) return "";
+  if (v instanceof Html) return v.value;
+  if (Array.isArray(v)) return v.map(render).join("");
+  return escapeHtml(String(v));
+};
+
+export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
+  let out = strings[0]!;
+  values.forEach((v, i) => {
+    out += render(v) + strings[i + 1]!;
+  });
+  return new Html(out);
+}
+
+/** Marks a trusted string (our own CSS, say) as HTML. Never pass user text. */
+export const trusted = (s: string) => new Html(s);

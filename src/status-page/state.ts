@@ -1,0 +1,55 @@
+/**
+ * Everything a public page shows, loaded in one place so the HTML page and the
+ * Statuspage-compatible JSON always agree.
+ */
+
+import { loadComponentTree } from "../components/store.ts";
+import type { ComponentNode } from "../core/components.ts";
+import { flattenTree } from "../core/components.ts";
+import type { Incident } from "../core/incidents.ts";
+import { isOpen } from "../core/incidents.ts";
+import { type Indicator, pageIndicator } from "../core/page-status.ts";
+import { listIncidents } from "../incidents/store.ts";
+import type { Db } from "../storage/database.ts";
+import type { Workspace } from "../workspaces/store.ts";
+
+export const HISTORY_DAYS = 14;
+
+export interface PublicState {
+  workspace: Workspace;
+  generatedAt: Date;
+  tree: ComponentNode[];
+  indicator: { indicator: Indicator; description: string };
+  open: Incident[];
+  /** Resolved in the last HISTORY_DAYS days, newest first. */
+  recent: Incident[];
+  /** Latest change anywhere on the page. */
+  updatedAt: Date;
+}
+
+export async function loadPublicState(db: Db, workspace: Workspace, now: Date): Promise<PublicState> {
+  const since = new Date(now.getTime() - HISTORY_DAYS * 86_400_000);
+  const [tree, incidents] = await Promise.all([
+    loadComponentTree(db, workspace.id),
+    listIncidents(db, workspace.id, { resolvedSince: since, limit: 500 }),
+  ]);
+  const open = incidents.filter(isOpen);
+  const recent = incidents.filter((i) => !isOpen(i)).sort((a, b) => +b.resolvedAt! - +a.resolvedAt!);
+  const times = [
+    workspace.createdAt,
+    ...flattenTree(tree).map((n) => n.component.updatedAt),
+    ...incidents.map((i) => i.updatedAt),
+  ];
+  return {
+    workspace,
+    generatedAt: now,
+    tree,
+    indicator: pageIndicator(
+      tree.map((n) => n.status),
+      open.map((i) => i.impact),
+    ),
+    open,
+    recent,
+    updatedAt: new Date(Math.max(...times.map((t) => t.getTime()))),
+  };
+}

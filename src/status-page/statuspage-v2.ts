@@ -1,0 +1,116 @@
+/**
+ * The public page in the documented shape of Atlassian Statuspage's public API v2
+ * (`/api/v2/summary.json` and friends), so clients written for Statuspage read Amends unchanged.
+ *
+ * Statuspage has two levels (groups and components); our tree has any depth. Every component
+ * with children is sent as a group (`group: true`, `components: [child ids]`) and every child
+ * carries `group_id` = its parent, which readers of either depth understand.
+ */
+import { type ComponentNode, flattenTree } from "../core/components.ts";
+import type { Incident } from "../core/incidents.ts";
+import type { PublicState } from "./state.ts";
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function pageJson(state: PublicState, baseUrl: string) {
+  return {
+    id: state.workspace.id,
+    name: state.workspace.name,
+    url: state.workspace.publicUrl ?? baseUrl,
+    time_zone: state.workspace.timeZone,
+    updated_at: state.updatedAt.toISOString(),
+  };
+}
+
+export function componentV2(node: ComponentNode, pageId: string) {
+  const c = node.component;
+  return {
+    id: c.id,
+    name: c.name,
+    status: node.status,
+    created_at: c.createdAt.toISOString(),
+    updated_at: c.updatedAt.toISOString(),
+    position: c.position + 1,
+    description: c.description,
+    showcase: node.children.length === 0,
+    start_date: c.createdAt.toISOString().slice(0, 10),
+    group_id: c.parentId,
+    page_id: pageId,
+    group: node.children.length > 0,
+    only_show_if_degraded: false,
+    ...(node.children.length > 0 && { components: node.children.map((n) => n.component.id) }),
+  };
+}
+
+export function incidentV2(incident: Incident, state: PublicState, baseUrl: string) {
+  const pageId = state.workspace.id;
+  const nodes = new Map(flattenTree(state.tree).map((n) => [n.component.id, n]));
+  const name = (id: string) => nodes.get(id)?.component.name ?? id;
+  return {
+    id: incident.id,
+    name: incident.title,
+    status: incident.status,
+    created_at: incident.createdAt.toISOString(),
+    updated_at: incident.updatedAt.toISOString(),
+    monitoring_at: iso(incident.monitoringAt),
+    resolved_at: iso(incident.resolvedAt),
+    impact: incident.impact,
+    shortlink: `${state.workspace.publicUrl ?? baseUrl}/incidents/${encodeURIComponent(incident.id)}`,
+    started_at: incident.startedAt.toISOString(),
+    page_id: pageId,
+    incident_updates: [...incident.updates].reverse().map((u) => ({
+      id: u.id,
+      status: u.status,
+      body: u.body,
+      incident_id: incident.id,
+      created_at: u.createdAt.toISOString(),
+      updated_at: u.createdAt.toISOString(),
+      display_at: u.createdAt.toISOString(),
+      affected_components:
+        u.components.length > 0
+          ? u.components.map((c) => ({
+              code: c.componentId,
+              name: name(c.componentId),
+              old_status: c.oldStatus,
+              new_status: c.newStatus,
+            }))
+          : null,
+      deliver_notifications: true,
+      custom_tweet: null,
+      tweet_id: null,
+    })),
+    components: incident.components.flatMap((c) => {
+      const node = nodes.get(c.componentId);
+      return node ? [componentV2(node, pageId)] : [];
+    }),
+  };
+}
+
+export const statusJson = (state: PublicState, baseUrl: string) => ({
+  page: pageJson(state, baseUrl),
+  status: state.indicator,
+});
+
+export const componentsJson = (state: PublicState, baseUrl: string) => ({
+  page: pageJson(state, baseUrl),
+  components: flattenTree(state.tree).map((n) => componentV2(n, state.workspace.id)),
+});
+
+export const incidentsJson = (state: PublicState, incidents: Incident[], baseUrl: string) => ({
+  page: pageJson(state, baseUrl),
+  incidents: incidents.map((i) => incidentV2(i, state, baseUrl)),
+});
+
+/** Scheduled maintenance is not modelled yet; the lists are present and empty. */
+export const scheduledMaintenancesJson = (state: PublicState, baseUrl: string) => ({
+  page: pageJson(state, baseUrl),
+  scheduled_maintenances: [] as unknown[],
+});
+
+export const summaryJson = (state: PublicState, baseUrl: string) => ({
+  page: pageJson(state, baseUrl),
+  status: state.indicator,
+  components: componentsJson(state, baseUrl).components,
+  incidents: state.open.map((i) => incidentV2(i, state, baseUrl)),
+  scheduled_maintenances: [] as unknown[],
+});

@@ -1,0 +1,111 @@
+/**
+ * Opens the database: PGlite in a directory (the zero-setup default) or PostgreSQL when a
+ * `postgres://` URL is given. Both get the same drizzle schema and the same migrations,
+ * applied on open. On PostgreSQL many processes may start at once, so migrating holds an
+ * advisory lock on one connection.
+ */
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import pg from "pg";
+import * as schema from "./schema.ts";
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  db: Db;
+  kind: "pglite" | "postgres";
+  /** Raw parameterised SQL, for bulk paths (`unnest` arrays) and health checks. */
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS = fileURLToPath(new URL("../../drizzle", import.meta.url));
+/** Arbitrary constant shared by every Amends process migrating the same database. */
+const MIGRATION_LOCK = 7_311_002_017;
+
+// int8 columns hold money in minor units and counts; keep them exact as JS numbers and
+// refuse anything past 2^53 rather than round it.
+pg.types.setTypeParser(20, (v) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new Error(`int8 value ${v} is beyond 2^53`);
+  return n;
+});
+
+export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: true };
+
+export function describeTarget(target: DatabaseTarget): string {
+  if ("url" in target) return target.url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+  if ("dataDir" in target) return `PGlite at ${target.dataDir}`;
+  return "PGlite in memory";
+}
+
+export async function openDatabase(
+  target: DatabaseTarget,
+  options: { migrate?: boolean } = {},
+): Promise<Database> {
+  const database = "url" in target ? await openPostgres(target.url) : await openPglite(target);
+  if (options.migrate !== false) {
+    try {
+      await migrateDatabase(database);
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+  }
+  return database;
+}
+
+async function openPglite(
+  target: { dataDir: string } | { memory: true },
+): Promise<Database & { pglite: PGlite }> {
+  if ("dataDir" in target) mkdirSync(target.dataDir, { recursive: true });
+  const pglite = "dataDir" in target ? await PGlite.create(target.dataDir) : await PGlite.create();
+  const db = drizzlePglite(pglite, { schema }) as unknown as Db;
+  return {
+    db,
+    pglite,
+    kind: "pglite",
+    async query<R>(text: string, params: unknown[] = []) {
+      return (await pglite.query<R>(text, params)).rows;
+    },
+    close: () => pglite.close(),
+  };
+}
+
+async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> {
+  const pool = new pg.Pool({ connectionString: url, max: Number(process.env.AMENDS_DB_POOL ?? 10) });
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on("error", () => {});
+  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  return {
+    db,
+    pool,
+    kind: "postgres",
+    async query<R>(text: string, params: unknown[] = []) {
+      return (await pool.query(text, params)).rows as R[];
+    },
+    close: () => pool.end(),
+  };
+}
+
+export async function migrateDatabase(database: Database): Promise<void> {
+  if (database.kind === "pglite") {
+    await migratePglite(database.db as never, { migrationsFolder: MIGRATIONS });
+    return;
+  }
+  const pool = (database as Database & { pool: pg.Pool }).pool;
+  const client = await pool.connect();
+  try {
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    await migratePg(drizzlePg(client, { schema }), { migrationsFolder: MIGRATIONS });
+  } finally {
+    await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});
+    client.release();
+  }
+}

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from "fastify";
+import { buildServer } from "../../src/http/server.ts";
+import type { Database } from "../../src/storage/database.ts";
+import { createToken } from "../../src/tokens/store.ts";
+import { createWorkspace } from "../../src/workspaces/store.ts";
+import { type BackendName, freshDatabase } from "./backends.ts";
+
+export interface TestApp {
+  app: FastifyInstance;
+  database: Database;
+  workspaceId: string;
+  token: string;
+  /** JSON request with the workspace's token. */
+  call(
+    method: string,
+    url: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: any; headers: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export async function startTestApp(
+  backend: BackendName,
+  options: { now?: () => Date } = {},
+): Promise<TestApp> {
+  const database = await freshDatabase(backend);
+  const ws = await createWorkspace(database.db, {
+    slug: "fleet",
+    name: "The Fleet",
+    timeZone: "Europe/Rome",
+  });
+  const { secret } = await createToken(database.db, { workspaceId: ws.id, name: "test" });
+  const app = await buildServer({ database, now: options.now });
+  await app.ready();
+  return {
+    app,
+    database,
+    workspaceId: ws.id,
+    token: secret,
+    async call(method, url, body) {
+      const res = await app.inject({
+        method: method as "GET",
+        url,
+        headers: { authorization: `Bearer ${secret}` },
+        ...(body !== undefined && { payload: body as object }),
+      });
+      let json: unknown;
+      try {
+        json = res.json();
+      } catch {
+        json = res.body;
+      }
+      return { status: res.statusCode, json, headers: res.headers };
+    },
+    async close() {
+      await app.close();
+      await database.close();
+    },
+  };
+}
