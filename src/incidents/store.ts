@@ -255,3 +255,8 @@ export async function countOpenIncidents(db: Db, workspaceId?: string): Promise<
     );
   return rows[0]?.n ?? 0;
 }
+
+/** Stores an incident built elsewhere (imports, the demo) with its whole timeline. */
+export async function insertIncident(db: Db, workspaceId: string, incident: Incident): Promise<void> {
+  await save(db, workspaceId, undefined, incident);
+}

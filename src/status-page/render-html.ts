@@ -40,13 +40,22 @@ ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem
 .region{color:var(--muted);font-size:.8125rem}
 `;
 
+const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatTime(d: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat("en-GB", {
-    timeZone,
-    dateStyle: "medium",
-    timeStyle: "short",
-    timeZoneName: "short",
-  }).format(d);
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-GB", {
+      timeZone,
+      day: "numeric",
+      month: "short",
+      year: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      timeZoneName: "short",
+    });
+    formatters.set(timeZone, f);
+  }
+  return f.format(d);
 }
 
 const time = (d: Date, tz: string) => html`<time datetime="${d.toISOString()}">${formatTime(d, tz)}</time>`;

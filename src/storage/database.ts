@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -22,6 +22,8 @@ export interface Database {
   kind: "pglite" | "postgres";
   /** Raw parameterised SQL, for bulk paths (`unnest` arrays) and health checks. */
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /** Runs `fn` in one transaction on one connection; raw and drizzle queries alike. */
+  transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -66,32 +68,45 @@ async function openPglite(
 ): Promise<Database & { pglite: PGlite }> {
   if ("dataDir" in target) mkdirSync(target.dataDir, { recursive: true });
   const pglite = "dataDir" in target ? await PGlite.create(target.dataDir) : await PGlite.create();
-  const db = drizzlePglite(pglite, { schema }) as unknown as Db;
-  return {
-    db,
-    pglite,
+  const wrap = (client: PGlite | Transaction): Database => ({
+    db: drizzlePglite(client as PGlite, { schema }) as unknown as Db,
     kind: "pglite",
     async query<R>(text: string, params: unknown[] = []) {
-      return (await pglite.query<R>(text, params)).rows;
+      return (await client.query<R>(text, params)).rows;
     },
+    transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
     close: () => pglite.close(),
-  };
+  });
+  return { ...wrap(pglite), pglite };
 }
 
 async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: Number(process.env.AMENDS_DB_POOL ?? 10) });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
-  const db = drizzlePg(pool, { schema }) as unknown as Db;
-  return {
-    db,
-    pool,
+  const wrap = (client: pg.Pool | pg.PoolClient): Database => ({
+    db: drizzlePg(client, { schema }) as unknown as Db,
     kind: "postgres",
     async query<R>(text: string, params: unknown[] = []) {
-      return (await pool.query(text, params)).rows as R[];
+      return (await client.query(text, params)).rows as R[];
+    },
+    async transaction(fn) {
+      const conn = await pool.connect();
+      try {
+        await conn.query("begin");
+        const result = await fn(wrap(conn));
+        await conn.query("commit");
+        return result;
+      } catch (err) {
+        await conn.query("rollback").catch(() => {});
+        throw err;
+      } finally {
+        conn.release();
+      }
     },
     close: () => pool.end(),
-  };
+  });
+  return { ...wrap(pool), pool };
 }
 
 export async function migrateDatabase(database: Database): Promise<void> {

@@ -1,0 +1,97 @@
+/**
+ * How CLI commands reach the API. Every data command is an API call, sent either over HTTP
+ * (to `--url`, or to the local server holding the embedded database) or, when no server is
+ * running, to an in-process instance of the same server via `inject`. One code path, so the
+ * CLI can never do what the API would refuse.
+ */
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { databaseTarget, type Settings, serverFile } from "../config.ts";
+import { buildServer } from "../http/server.ts";
+import { openDatabase } from "../storage/database.ts";
+import { readServerLock } from "./server-lock.ts";
+
+export interface ApiResponse {
+  status: number;
+  body: any;
+}
+
+export interface ApiClient {
+  /** Where the requests go, for messages. */
+  target: string;
+  request(method: string, path: string, body?: unknown): Promise<ApiResponse>;
+  close(): Promise<void>;
+}
+
+export interface ClientOptions {
+  url?: string;
+  token?: string;
+  workspace?: string;
+}
+
+function httpClient(base: string, token: string, workspace?: string): ApiClient {
+  return {
+    target: base,
+    async request(method, path, body) {
+      const res = await fetch(new URL(path, base), {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined && { "content-type": "application/json" }),
+          ...(workspace && { "x-amends-workspace": workspace }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    close: async () => {},
+  };
+}
+
+function injectClient(
+  app: FastifyInstance,
+  secret: string,
+  target: string,
+  workspace: string | undefined,
+  close: () => Promise<void>,
+): ApiClient {
+  return {
+    target,
+    async request(method, path, body) {
+      const res = await app.inject({
+        method: method as "GET",
+        url: path,
+        headers: { authorization: `Bearer ${secret}`, ...(workspace && { "x-amends-workspace": workspace }) },
+        ...(body !== undefined && { payload: body as object }),
+      });
+      return { status: res.statusCode, body: res.body ? res.json() : undefined };
+    },
+    close,
+  };
+}
+
+export async function connectApi(settings: Settings, options: ClientOptions): Promise<ApiClient> {
+  if (options.url) {
+    if (!options.token) throw new Error("--url needs a token: pass --token or set AMENDS_TOKEN");
+    return httpClient(options.url, options.token, options.workspace);
+  }
+  if (!settings.databaseUrl) {
+    const lock = readServerLock(serverFile(settings));
+    if (lock) return httpClient(lock.url, options.token ?? lock.secret, options.workspace);
+  }
+  const database = await openDatabase(databaseTarget(settings));
+  const secret = randomBytes(32).toString("base64url");
+  const app = await buildServer({ database, localSecret: secret });
+  await app.ready();
+  return injectClient(
+    app,
+    options.token ? options.token : secret,
+    database.kind === "pglite" ? "embedded database" : "PostgreSQL",
+    options.workspace,
+    async () => {
+      await app.close();
+      await database.close();
+    },
+  );
+}

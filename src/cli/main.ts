@@ -1,0 +1,271 @@
+/**
+ * `amends`: run the server, manage the database, and drive the API from a terminal.
+ * Human output by default; `--json` prints what the API returned, for scripts.
+ */
+import { Command, Option } from "commander";
+import { databaseTarget, type Settings, serverFile, settingsFromEnv } from "../config.ts";
+import { loadDemo } from "../demo/load.ts";
+import { describeTarget, openDatabase } from "../storage/database.ts";
+import { createWorkspace } from "../workspaces/store.ts";
+import { type ApiClient, connectApi } from "./client.ts";
+import { formatComponents, formatIncident, formatProblem, parseComponent, parseWhen } from "./format.ts";
+import { serve } from "./serve.ts";
+import { readServerLock } from "./server-lock.ts";
+
+class CliError extends Error {}
+
+const program = new Command("amends")
+  .description("Status page, notifications and automatic compensation for outages")
+  .option("--json", "print JSON instead of text")
+  .option("--data-dir <dir>", "embedded database directory (env AMENDS_DATA_DIR, default ./data)")
+  .option("--database-url <url>", "PostgreSQL URL (env DATABASE_URL); the embedded database when absent")
+  .option("--url <url>", "talk to the Amends server at this URL (env AMENDS_URL)")
+  .option("--token <token>", "API token for --url (env AMENDS_TOKEN)")
+  .option("--workspace <slug>", "workspace, when there are several (env AMENDS_WORKSPACE)");
+
+const globals = () =>
+  program.opts<{
+    json?: boolean;
+    dataDir?: string;
+    databaseUrl?: string;
+    url?: string;
+    token?: string;
+    workspace?: string;
+  }>();
+
+function settings(): Settings {
+  const s = settingsFromEnv();
+  const g = globals();
+  if (g.dataDir) s.dataDir = g.dataDir;
+  if (g.databaseUrl) s.databaseUrl = g.databaseUrl;
+  return s;
+}
+
+const print = (json: unknown, human: () => string) =>
+  console.log(globals().json ? JSON.stringify(json, null, 2) : human());
+
+/** Runs one API call through the right transport; a problem response becomes a CLI error. */
+async function api(method: string, path: string, body?: unknown): Promise<any> {
+  const g = globals();
+  const client: ApiClient = await connectApi(settings(), {
+    url: g.url ?? process.env.AMENDS_URL,
+    token: g.token ?? process.env.AMENDS_TOKEN,
+    workspace: g.workspace ?? process.env.AMENDS_WORKSPACE,
+  });
+  try {
+    const res = await client.request(method, path, body);
+    if (res.status >= 400) throw new CliError(formatProblem(res.body));
+    return res.body;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Commands that need the database files themselves refuse while a server holds them. */
+async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
+  const s = settings();
+  if (!s.databaseUrl) {
+    const lock = readServerLock(serverFile(s));
+    if (lock)
+      throw new CliError(`the server (pid ${lock.pid}, ${lock.url}) holds ${s.dataDir}; stop it first`);
+  }
+  const database = await openDatabase(databaseTarget(s));
+  try {
+    return await fn(database);
+  } finally {
+    await database.close();
+  }
+}
+
+program
+  .command("serve")
+  .description("run the HTTP server (status page, API); migrates the database first")
+  .option("-p, --port <port>", "port (env PORT, default 3000)")
+  .option("--host <host>", "interface (env HOST, default 127.0.0.1)")
+  .option("--demo", "load the demo workspace when the database is empty")
+  .action(async (o: { port?: string; host?: string; demo?: boolean }) => {
+    const s = settings();
+    if (o.port) s.port = Number(o.port);
+    if (o.host) s.host = o.host;
+    const stop = await serve(s, { demo: Boolean(o.demo), log: (l) => console.log(l) });
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => {
+        stop().then(() => process.exit(0));
+      });
+    }
+  });
+
+program
+  .command("migrate")
+  .description("apply database migrations and exit")
+  .action(async () => {
+    await withDatabase(async () => {});
+    console.log(`Migrated ${describeTarget(databaseTarget(settings()))}.`);
+  });
+
+program
+  .command("demo")
+  .description("load the demo workspace (The Fleet, a car-sharing company)")
+  .action(async () => {
+    const loaded = await withDatabase((db) => loadDemo(db, new Date()));
+    print({ workspace: loaded.workspace.slug, token: loaded.token, ...loaded.counts }, () =>
+      [
+        `Loaded "${loaded.workspace.name}" (${loaded.workspace.slug}): ${loaded.counts.customers} customers, ${loaded.counts.sessions} rentals.`,
+        `API token (shown once): ${loaded.token}`,
+      ].join("\n"),
+    );
+  });
+
+const workspace = program.command("workspace").description("workspaces (one per company)");
+workspace
+  .command("create")
+  .requiredOption("--name <name>", "company name shown on the page")
+  .requiredOption("--slug <slug>", "short identifier, e.g. acme")
+  .option("--time-zone <tz>", "IANA time zone for the page", "UTC")
+  .action(async (o: { name: string; slug: string; timeZone: string }) => {
+    const ws = await withDatabase((db) => createWorkspace(db.db, o));
+    print(ws, () => `Created workspace ${ws.slug} (${ws.id}).`);
+  });
+
+const token = program.command("token").description("API tokens");
+token
+  .command("create")
+  .description("create a token; its secret is printed once")
+  .requiredOption("--name <name>", "what the token is for")
+  .option(
+    "--scope <scope...>",
+    "scopes: read, components:write, incidents:write, tokens:write, * (default *)",
+  )
+  .option("--expires-in <duration>", "e.g. 90d")
+  .action(async (o: { name: string; scope?: string[]; expiresIn?: string }) => {
+    const res = await api("POST", "/api/v1/tokens", {
+      name: o.name,
+      ...(o.scope && { scopes: o.scope }),
+      ...(o.expiresIn && { expires_at: parseWhen(o.expiresIn, new Date()) }),
+    });
+    print(
+      res,
+      () => `${res.secret}\n(token ${res.id}, scopes ${res.scopes.join(" ")}; shown once, keep it safe)`,
+    );
+  });
+token.command("list").action(async () => {
+  const res = await api("GET", "/api/v1/tokens");
+  print(res, () =>
+    res.tokens
+      .map((t: any) => `${t.id}  ${t.name}  ${t.scopes.join(" ")}${t.revoked_at ? "  (revoked)" : ""}`)
+      .join("\n"),
+  );
+});
+token.command("revoke <id>").action(async (id: string) => {
+  const res = await api("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`);
+  print(res, () => `Revoked ${res.id}.`);
+});
+
+const component = program.command("component").description("components of the status page");
+component
+  .command("list")
+  .description("the component tree with effective statuses")
+  .action(async () => {
+    const res = await api("GET", "/api/v1/components");
+    print(res, () => formatComponents(res.components));
+  });
+component
+  .command("create")
+  .requiredOption("--name <name>")
+  .option("--id <id>", "your own id, e.g. end-rental-milan")
+  .option("--parent <id>", "parent component")
+  .option("--region <region>", "city, region or site")
+  .action(async (o: { name: string; id?: string; parent?: string; region?: string }) => {
+    const res = await api("POST", "/api/v1/components", {
+      name: o.name,
+      ...(o.id && { id: o.id }),
+      ...(o.parent && { parent_id: o.parent }),
+      ...(o.region && { region: o.region }),
+    });
+    print(res, () => `Created ${res.id} (${res.path.join(" › ")}).`);
+  });
+
+const statusOption = () =>
+  new Option("--status <status>", "investigating | identified | monitoring").choices([
+    "investigating",
+    "identified",
+    "monitoring",
+    "resolved",
+  ]);
+const timing = (o: { eta?: string; nextUpdate?: string }) => ({
+  ...(o.eta && { eta: parseWhen(o.eta, new Date()) }),
+  ...(o.nextUpdate && { next_update_by: parseWhen(o.nextUpdate, new Date()) }),
+});
+
+const incident = program.command("incident").description("open, update and resolve incidents");
+incident
+  .command("open")
+  .description("open an incident; it shows on the status page at once")
+  .requiredOption("--title <title>")
+  .requiredOption("--body <text>", "first update for customers")
+  .option("-c, --component <id=status...>", "affected components, e.g. end-rental-milan=major_outage")
+  .option("--impact <impact>", "none | minor | major | critical (derived when absent)")
+  .addOption(statusOption())
+  .option("--eta <when>", "expected fix: 2h, 30m, or an ISO date-time")
+  .option("--next-update <when>", "promise the next update by: 30m, or an ISO date-time")
+  .option("--id <id>", "your own incident id")
+  .action(async (o: any) => {
+    const res = await api("POST", "/api/v1/incidents", {
+      title: o.title,
+      body: o.body,
+      ...(o.id && { id: o.id }),
+      ...(o.impact && { impact: o.impact }),
+      ...(o.status && { status: o.status }),
+      ...(o.component && { components: o.component.map(parseComponent) }),
+      ...timing(o),
+    });
+    print(res, () => `Opened\n${formatIncident(res)}`);
+  });
+incident
+  .command("update <id>")
+  .description("post an update to an incident's timeline")
+  .requiredOption("--body <text>")
+  .addOption(statusOption())
+  .option("-c, --component <id=status...>", "components whose status changes")
+  .option("--eta <when>", "expected fix: 2h, 30m, or an ISO date-time")
+  .option("--next-update <when>", "promise the next update by")
+  .action(async (id: string, o: any) => {
+    const res = await api("POST", `/api/v1/incidents/${encodeURIComponent(id)}/updates`, {
+      body: o.body,
+      ...(o.status && { status: o.status }),
+      ...(o.component && { components: o.component.map(parseComponent) }),
+      ...timing(o),
+    });
+    print(res, () => `Updated\n${formatIncident(res)}`);
+  });
+incident
+  .command("resolve <id>")
+  .description("resolve an incident; its components return to operational")
+  .option("--body <text>", "closing message")
+  .action(async (id: string, o: { body?: string }) => {
+    const res = await api(
+      "POST",
+      `/api/v1/incidents/${encodeURIComponent(id)}/resolve`,
+      o.body ? { body: o.body } : {},
+    );
+    print(res, () => `Resolved\n${formatIncident(res)}`);
+  });
+incident
+  .command("list")
+  .addOption(new Option("--state <state>").choices(["open", "resolved", "all"]).default("all"))
+  .action(async (o: { state: string }) => {
+    const res = await api("GET", `/api/v1/incidents?state=${o.state}`);
+    print(res, () =>
+      res.incidents.length ? res.incidents.map((i: any) => formatIncident(i)).join("\n") : "No incidents.",
+    );
+  });
+incident.command("show <id>").action(async (id: string) => {
+  const res = await api("GET", `/api/v1/incidents/${encodeURIComponent(id)}`);
+  print(res, () => formatIncident(res, true));
+});
+
+program.parseAsync().catch((err: unknown) => {
+  const message = err instanceof CliError ? err.message : `error: ${(err as Error).message ?? err}`;
+  console.error(message);
+  process.exitCode = 1;
+});

@@ -1,0 +1,68 @@
+import { randomBytes } from "node:crypto";
+import { databaseTarget, type Settings, serverFile } from "../config.ts";
+import { loadDemo } from "../demo/load.ts";
+import { buildServer } from "../http/server.ts";
+import { describeTarget, openDatabase } from "../storage/database.ts";
+import { defaultWorkspace } from "../workspaces/store.ts";
+import { readServerLock, writeServerLock } from "./server-lock.ts";
+
+export interface ServeOptions {
+  /** Load the demo workspace when the database has none. */
+  demo: boolean;
+  log: (line: string) => void;
+}
+
+/** Starts the server and resolves once it listens; returns a function that stops it. */
+export async function serve(settings: Settings, options: ServeOptions): Promise<() => Promise<void>> {
+  const target = databaseTarget(settings);
+  if (!settings.databaseUrl) {
+    const other = readServerLock(serverFile(settings));
+    if (other)
+      throw new Error(`another Amends server (pid ${other.pid}, ${other.url}) is using ${settings.dataDir}`);
+  }
+  const database = await openDatabase(target);
+  const localSecret = randomBytes(32).toString("base64url");
+  let demoToken: string | undefined;
+  if (options.demo && !(await defaultWorkspace(database.db))) {
+    const loaded = await loadDemo(database, new Date());
+    demoToken = loaded.token;
+    const n = loaded.counts;
+    options.log(
+      `Loaded the demo workspace "${loaded.workspace.name}": ${n.components} components, ${n.customers} customers, ${n.sessions} rentals, one past outage.`,
+    );
+  }
+  const app = await buildServer({
+    database,
+    localSecret,
+    logger: process.env.AMENDS_LOG ? { level: process.env.AMENDS_LOG } : false,
+  });
+  await app.listen({ port: settings.port, host: settings.host });
+  const shownHost = settings.host === "0.0.0.0" || settings.host === "::" ? "localhost" : settings.host;
+  const url = `http://${shownHost}:${settings.port}`;
+  const unlock = settings.databaseUrl
+    ? () => {}
+    : writeServerLock(serverFile(settings), { pid: process.pid, url, secret: localSecret });
+
+  options.log(`Amends is running on ${describeTarget(target)}.`);
+  options.log(`  Status page   ${url}/`);
+  options.log(`  Statuspage API ${url}/api/v2/summary.json`);
+  options.log(`  Admin API     ${url}/api/v1  (OpenAPI: ${url}/api/v1/openapi.json)`);
+  options.log(`  Health        ${url}/healthz · metrics ${url}/metrics`);
+  if (demoToken) {
+    options.log(`  API token     ${demoToken}`);
+    options.log("                (shown once; make more with `npx amends token create --name NAME`)");
+  } else {
+    options.log("  API token     create one with `npx amends token create --name NAME`");
+  }
+  options.log("Press Ctrl+C to stop.");
+
+  let stopping: Promise<void> | undefined;
+  return () => {
+    stopping ??= (async () => {
+      unlock();
+      await app.close();
+      await database.close();
+    })();
+    return stopping;
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Bulk upserts of the company's own data (customers, usage sessions, charges), idempotent by
+ * id. One statement per chunk with `unnest` arrays: several times faster than row inserts on
+ * both backends, and a chunk is all-or-nothing.
+ */
+import type { Database } from "../storage/database.ts";
+
+export interface CustomerRow {
+  id: string;
+  name: string | null;
+  homeRegion: string | null;
+  plan: string | null;
+  locale: string;
+  channels: { type: string; address: string }[];
+  monthlyFee: number | null;
+  currency: string | null;
+}
+
+export interface SessionRow {
+  id: string;
+  customerId: string;
+  kind: string;
+  componentId: string | null;
+  region: string | null;
+  startedAt: Date;
+  endedAt: Date | null;
+  charge: number;
+  currency: string;
+  refunded: number;
+}
+
+export interface ChargeRow {
+  id: string;
+  customerId: string;
+  usageRef: string | null;
+  amount: number;
+  currency: string;
+  status: string;
+  createdAt: Date;
+  amountRefunded: number;
+}
+
+const CHUNK = 5_000;
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+async function inChunks<T>(rows: readonly T[], write: (chunk: readonly T[]) => Promise<unknown>) {
+  for (let i = 0; i < rows.length; i += CHUNK) await write(rows.slice(i, i + CHUNK));
+}
+
+export async function upsertCustomers(database: Database, workspaceId: string, rows: readonly CustomerRow[]) {
+  await inChunks(rows, (c) =>
+    database.query(
+      `insert into customers (workspace_id, id, name, home_region, plan, locale, channels, monthly_fee, currency, updated_at)
+       select $1, id, name, home_region, plan, locale, channels::jsonb, monthly_fee, currency, now()
+       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
+         as t(id, name, home_region, plan, locale, channels, monthly_fee, currency)
+       on conflict (workspace_id, id) do update set name = excluded.name, home_region = excluded.home_region,
+         plan = excluded.plan, locale = excluded.locale, channels = excluded.channels,
+         monthly_fee = excluded.monthly_fee, currency = excluded.currency, updated_at = now()`,
+      [
+        workspaceId,
+        c.map((r) => r.id),
+        c.map((r) => r.name),
+        c.map((r) => r.homeRegion),
+        c.map((r) => r.plan),
+        c.map((r) => r.locale),
+        c.map((r) => JSON.stringify(r.channels)),
+        c.map((r) => r.monthlyFee),
+        c.map((r) => r.currency),
+      ],
+    ),
+  );
+}
+
+export async function upsertSessions(database: Database, workspaceId: string, rows: readonly SessionRow[]) {
+  await inChunks(rows, (c) =>
+    database.query(
+      `insert into usage_sessions (workspace_id, id, customer_id, kind, component_id, region, started_at, ended_at, charge, currency, refunded)
+       select $1, id, customer_id, kind, component_id, region, started_at::timestamptz, ended_at::timestamptz, charge, currency, refunded
+       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[])
+         as t(id, customer_id, kind, component_id, region, started_at, ended_at, charge, currency, refunded)
+       on conflict (workspace_id, id) do update set customer_id = excluded.customer_id, kind = excluded.kind,
+         component_id = excluded.component_id, region = excluded.region, started_at = excluded.started_at,
+         ended_at = excluded.ended_at, charge = excluded.charge, currency = excluded.currency, refunded = excluded.refunded`,
+      [
+        workspaceId,
+        c.map((r) => r.id),
+        c.map((r) => r.customerId),
+        c.map((r) => r.kind),
+        c.map((r) => r.componentId),
+        c.map((r) => r.region),
+        c.map((r) => iso(r.startedAt)),
+        c.map((r) => iso(r.endedAt)),
+        c.map((r) => r.charge),
+        c.map((r) => r.currency),
+        c.map((r) => r.refunded),
+      ],
+    ),
+  );
+}
+
+export async function upsertCharges(database: Database, workspaceId: string, rows: readonly ChargeRow[]) {
+  await inChunks(rows, (c) =>
+    database.query(
+      `insert into charges (workspace_id, id, customer_id, usage_ref, amount, currency, status, created_at, amount_refunded)
+       select $1, id, customer_id, usage_ref, amount, currency, status, created_at::timestamptz, amount_refunded
+       from unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+         as t(id, customer_id, usage_ref, amount, currency, status, created_at, amount_refunded)
+       on conflict (workspace_id, id) do update set customer_id = excluded.customer_id, usage_ref = excluded.usage_ref,
+         amount = excluded.amount, currency = excluded.currency, status = excluded.status,
+         created_at = excluded.created_at, amount_refunded = excluded.amount_refunded`,
+      [
+        workspaceId,
+        c.map((r) => r.id),
+        c.map((r) => r.customerId),
+        c.map((r) => r.usageRef),
+        c.map((r) => r.amount),
+        c.map((r) => r.currency),
+        c.map((r) => r.status),
+        c.map((r) => iso(r.createdAt)),
+        c.map((r) => r.amountRefunded),
+      ],
+    ),
+  );
+}
+
+export async function countCompanyData(database: Database, workspaceId: string) {
+  const [row] = await database.query<{ customers: number; sessions: number; charges: number }>(
+    `select (select count(*)::int from customers where workspace_id = $1) as customers,
+            (select count(*)::int from usage_sessions where workspace_id = $1) as sessions,
+            (select count(*)::int from charges where workspace_id = $1) as charges`,
+    [workspaceId],
+  );
+  return row!;
+}

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openIncident, postUpdate } from "../src/core/incidents.ts";
+import { insertIncident } from "../src/incidents/store.ts";
+import { startTestApp, type TestApp } from "./support/app.ts";
+import { BACKENDS } from "./support/backends.ts";
+import {
+  ComponentsDoc,
+  IncidentsDoc,
+  MaintenancesDoc,
+  StatusDoc,
+  Summary,
+} from "./support/statuspage-client.ts";
+
+const DAY = 86_400_000;
+
+describe.each(BACKENDS)("public status page on %s", (backend) => {
+  let t: TestApp;
+  let openId: string;
+  const get = async (url: string) => {
+    const res = await t.app.inject(url);
+    return { status: res.statusCode, body: res.body, json: () => res.json(), headers: res.headers };
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp(backend);
+    await t.call("POST", "/api/v1/components", { id: "svc", name: "Car sharing" });
+    await t.call("POST", "/api/v1/components", { id: "end", parent_id: "svc", name: "End rental" });
+    await t.call("POST", "/api/v1/components", {
+      id: "end-milan",
+      parent_id: "end",
+      name: "Milan",
+      region: "milan",
+    });
+    await t.call("POST", "/api/v1/components", {
+      id: "end-rome",
+      parent_id: "end",
+      name: "Rome",
+      region: "rome",
+    });
+    const open = await t.call("POST", "/api/v1/incidents", {
+      title: "Rentals cannot be ended in Milan <script>",
+      body: "We are on it & will update.",
+      components: [{ id: "end-milan", status: "major_outage" }],
+      eta: new Date(Date.now() + 2 * 3_600_000).toISOString(),
+      next_update_by: new Date(Date.now() + 1_800_000).toISOString(),
+    });
+    openId = open.json.id;
+    // One resolved 3 days ago (shown), one resolved 20 days ago (too old for the page).
+    for (const [id, daysAgo] of [
+      ["INC-RECENT", 3],
+      ["INC-OLD", 20],
+    ] as const) {
+      const start = new Date(Date.now() - daysAgo * DAY);
+      let i = openIncident(
+        {
+          id,
+          updateId: `${id}-1`,
+          title: `Outage ${id}`,
+          startedAt: start,
+          update: { body: "Down", components: [{ componentId: "end-rome", status: "partial_outage" }] },
+        },
+        start,
+      );
+      i = postUpdate(
+        i,
+        `${id}-2`,
+        { status: "resolved", body: "Back" },
+        new Date(start.getTime() + 3_600_000),
+      );
+      await insertIncident(t.database.db, t.workspaceId, i);
+    }
+  });
+  afterAll(() => t.close());
+
+  it("renders the page without JavaScript, escaping operator text", async () => {
+    const res = await get("/");
+    expect(res.status).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/text\/html/);
+    expect(res.body).not.toMatch(/<script/i);
+    expect(res.body).toContain("Rentals cannot be ended in Milan &lt;script&gt;");
+    expect(res.body).toContain("We are on it &amp; will update.");
+    expect(res.body).toContain("Major Service Outage");
+    expect(res.body).toContain("Expected fix:");
+    expect(res.body).toContain("Next update by");
+    expect(res.body).toContain("Outage INC-RECENT");
+    expect(res.body).not.toContain("Outage INC-OLD");
+    for (const name of ["Car sharing", "End rental", "Milan", "Rome"]) expect(res.body).toContain(name);
+  });
+
+  it("serves every Statuspage v2 document in the documented shape", async () => {
+    const summary = Summary.parse((await get("/api/v2/summary.json")).json());
+    expect(summary.status.indicator).toBe("critical");
+    expect(summary.incidents.map((i) => i.id)).toEqual([openId]);
+    expect(summary.components.find((c) => c.id === "end")).toMatchObject({
+      group: true,
+      components: ["end-milan", "end-rome"],
+    });
+    expect(summary.components.find((c) => c.id === "end-milan")).toMatchObject({
+      group_id: "end",
+      status: "major_outage",
+    });
+    expect(summary.incidents[0]!.incident_updates[0]!.affected_components).toEqual([
+      { code: "end-milan", name: "Milan", old_status: "operational", new_status: "major_outage" },
+    ]);
+
+    StatusDoc.parse((await get("/api/v2/status.json")).json());
+    ComponentsDoc.parse((await get("/api/v2/components.json")).json());
+    const all = IncidentsDoc.parse((await get("/api/v2/incidents.json")).json());
+    expect(all.incidents.map((i) => i.id)).toEqual([openId, "INC-RECENT", "INC-OLD"]);
+    const unresolved = IncidentsDoc.parse((await get("/api/v2/incidents/unresolved.json")).json());
+    expect(unresolved.incidents.map((i) => i.id)).toEqual([openId]);
+    for (const path of ["", "/upcoming", "/active"]) {
+      MaintenancesDoc.parse((await get(`/api/v2/scheduled-maintenances${path}.json`)).json());
+    }
+    expect((await get("/api/v2/summary.json")).headers["access-control-allow-origin"]).toBe("*");
+  });
+
+  it("shows an update and a resolution at once", async () => {
+    await t.call("POST", `/api/v1/incidents/${openId}/updates`, {
+      status: "identified",
+      body: "Satellite link down",
+    });
+    expect((await get("/")).body).toContain("Satellite link down");
+    await t.call("POST", `/api/v1/incidents/${openId}/resolve`, { body: "All good" });
+    const summary = Summary.parse((await get("/api/v2/summary.json")).json());
+    expect(summary.status).toEqual({ indicator: "none", description: "All Systems Operational" });
+    expect(summary.incidents).toEqual([]);
+    expect((await get("/")).body).toContain("All good");
+  });
+});

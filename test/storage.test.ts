@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { countCompanyData } from "../src/company-data/store.ts";
+import { generateDemo } from "../src/demo/generate.ts";
+import { loadDemo } from "../src/demo/load.ts";
+import { listIncidents } from "../src/incidents/store.ts";
+import { openDatabase } from "../src/storage/database.ts";
+import { createWorkspace, findWorkspace } from "../src/workspaces/store.ts";
+import { BACKENDS, freshDatabase } from "./support/backends.ts";
+
+const reference = new Date("2026-11-22T12:00:00Z");
+
+describe("demo data", () => {
+  it("is deterministic and shaped like the fleet", () => {
+    const a = generateDemo(reference);
+    const b = generateDemo(reference);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(a.customers).toHaveLength(2000);
+    expect(a.sessions.length).toBeGreaterThan(19_000);
+    expect(new Set(a.customers.map((c) => c.homeRegion))).toEqual(
+      new Set(["milan", "rome", "berlin", "hamburg", "toronto", "denver"]),
+    );
+    expect(a.outage.startedAt.toISOString()).toBe("2026-11-15T02:00:00.000Z");
+    expect(a.outage.resolvedAt!.toISOString()).toBe("2026-11-15T16:00:00.000Z");
+    // Rentals caught by the outage could only be ended after it.
+    const stranded = a.sessions.filter(
+      (s) => s.startedAt < a.outage.resolvedAt! && s.endedAt! > a.outage.startedAt,
+    );
+    expect(stranded.length).toBeGreaterThan(50);
+    for (const s of stranded) expect(s.endedAt!.getTime()).toBeGreaterThan(a.outage.resolvedAt!.getTime());
+    for (const s of a.sessions) expect(Number.isInteger(s.charge)).toBe(true);
+  });
+});
+
+describe.each(BACKENDS)("storage on %s", (backend) => {
+  it("loads the demo in one transaction and refuses a second load", async () => {
+    const database = await freshDatabase(backend);
+    try {
+      const loaded = await loadDemo(database, reference);
+      const counts = await countCompanyData(database, loaded.workspace.id);
+      expect(counts).toEqual({
+        customers: 2000,
+        sessions: loaded.counts.sessions,
+        charges: loaded.counts.charges,
+      });
+      const [outage] = await listIncidents(database.db, loaded.workspace.id);
+      expect(outage!.updates).toHaveLength(4);
+      await expect(loadDemo(database, reference)).rejects.toThrow(/already exists/);
+    } finally {
+      await database.close();
+    }
+  }, 60_000);
+
+  it("rolls a failed transaction back entirely", async () => {
+    const database = await freshDatabase(backend);
+    try {
+      await expect(
+        database.transaction(async (tx) => {
+          await createWorkspace(tx.db, { slug: "acme", name: "Acme" });
+          await tx.query("select * from no_such_table");
+        }),
+      ).rejects.toThrow();
+      expect(await findWorkspace(database.db, "acme")).toBeUndefined();
+    } finally {
+      await database.close();
+    }
+  });
+});
+
+describe("migrations", () => {
+  it("reopen an embedded database directory without re-applying", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "amends-pglite-"));
+    try {
+      const first = await openDatabase({ dataDir: dir });
+      await createWorkspace(first.db, { slug: "acme", name: "Acme" });
+      await first.close();
+      const second = await openDatabase({ dataDir: dir });
+      expect((await findWorkspace(second.db, "acme"))?.name).toBe("Acme");
+      await second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("run safely from several processes at once on PostgreSQL", async () => {
+    const seed = await freshDatabase("postgres");
+    const url = (seed as any).pool.options.connectionString as string;
+    // freshDatabase migrated already; drop the schema so four openers race to create it.
+    await seed.query(
+      "drop schema public cascade; create schema public; drop schema if exists drizzle cascade",
+    );
+    await seed.close();
+    const opened = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ url })));
+    const rows = await opened[0]!.query<{ n: number }>(
+      "select count(*)::int as n from drizzle.__drizzle_migrations",
+    );
+    expect(rows[0]!.n).toBeGreaterThan(0);
+    await Promise.all(opened.map((d) => d.close()));
+  }, 60_000);
+});
