@@ -128,3 +128,28 @@ describe.each(BACKENDS)("public status page on %s", (backend) => {
     expect((await get("/")).body).toContain("All good");
   });
 });
+
+describe("status page edges", () => {
+  it("gives each incident a page (the Statuspage shortlink) and answers people in HTML", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      const open = await t.call("POST", "/api/v1/incidents", {
+        id: "INC-7",
+        title: "Payments slow",
+        body: "Looking",
+      });
+      const summary = (await t.app.inject("/api/v2/summary.json")).json();
+      const shortlink = new URL(summary.incidents[0].shortlink);
+      expect(shortlink.pathname).toBe(`/incidents/${open.json.id}`);
+      const page = await t.app.inject(shortlink.pathname);
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain("Payments slow");
+      const missing = await t.app.inject("/incidents/nope");
+      expect(missing.statusCode).toBe(404);
+      expect(missing.headers["content-type"]).toMatch(/text\/html/);
+      expect((await t.app.inject("/api/v1/nope")).headers["content-type"]).toMatch(/problem\+json/);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -13,13 +13,14 @@ import {
 import { componentRoutes } from "../components/routes.ts";
 import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
+import { renderErrorPage } from "../status-page/render-html.ts";
 import { statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
 import { tokenRoutes } from "../tokens/routes.ts";
 import { createAuthenticator } from "./auth.ts";
 import type { ApiContext } from "./context.ts";
 import { registerMetrics } from "./metrics.ts";
-import { sendProblem } from "./problem.ts";
+import { sendProblem, toAmendsError } from "./problem.ts";
 
 export interface ServerOptions {
   database: Database;
@@ -46,14 +47,26 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler((error, request, reply) => sendProblem(reply, request, error));
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      request,
-      new AmendsError("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`),
-    ),
-  );
+  // The API answers in problem+json; the public pages answer people, in HTML.
+  const isPage = (url: string) => !/^\/(api|healthz|metrics)(\/|$|\?)/.test(url);
+  app.setErrorHandler((error, request, reply) => {
+    if (!isPage(request.url)) return sendProblem(reply, request, error);
+    const known = toAmendsError(error);
+    if (!known) request.log.error({ err: error }, "unhandled error");
+    const status = known?.status ?? 500;
+    return reply
+      .code(status)
+      .type("text/html; charset=utf-8")
+      .send(renderErrorPage(status, known?.message ?? "Something went wrong on our side."));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new AmendsError("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`);
+    if (!isPage(request.url)) return sendProblem(reply, request, error);
+    return reply
+      .code(404)
+      .type("text/html; charset=utf-8")
+      .send(renderErrorPage(404, "There is no page here."));
+  });
 
   await app.register(swagger, {
     openapi: {

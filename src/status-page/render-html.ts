@@ -86,7 +86,7 @@ function incidentBlock(incident: Incident, state: PublicState, now: Date): Html 
   ];
   const affected = incident.components.map((c) => names.get(c.componentId) ?? c.componentId);
   return html`<article class="incident impact-${incident.impact}" id="incident-${incident.id}">
-<h3><a href="#incident-${incident.id}">${incident.title}</a></h3>
+<h3><a href="/incidents/${encodeURIComponent(incident.id)}">${incident.title}</a></h3>
 <div class="meta">${INCIDENT_STATUS_LABELS[incident.status]} · started ${time(incident.startedAt, tz)}${
     incident.resolvedAt ? html` · resolved ${time(incident.resolvedAt, tz)}` : ""
   }${affected.length ? html` · affects ${affected.join(", ")}` : ""}</div>
@@ -99,16 +99,24 @@ ${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}
   )}</ol></article>`;
 }
 
-export function renderStatusPage(state: PublicState, now: Date): string {
-  const { workspace, indicator } = state;
-  const page = html`<!doctype html>
+function layout(title: string, workspaceName: string, content: Html): string {
+  return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${workspace.name} status</title>
+<title>${title}</title>
 <link rel="alternate" type="application/json" href="/api/v2/summary.json">
 <style>${trusted(STYLE)}</style></head>
 <body><main>
-<header><h1>${workspace.name} status</h1></header>
-<div class="banner i-${indicator.indicator}" role="status">${indicator.description}</div>
+<header><h1><a href="/">${workspaceName} status</a></h1></header>
+${content}
+</main></body></html>`.value;
+}
+
+export function renderStatusPage(state: PublicState, now: Date): string {
+  const { workspace, indicator } = state;
+  return layout(
+    `${workspace.name} status`,
+    workspace.name,
+    html`<div class="banner i-${indicator.indicator}" role="status">${indicator.description}</div>
 ${
   state.open.length
     ? html`<section aria-labelledby="open-h"><h2 id="open-h">Current incidents</h2>${state.open.map((i) =>
@@ -122,7 +130,23 @@ ${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentIte
 <section aria-labelledby="past-h"><h2 id="past-h">Past incidents (last ${HISTORY_DAYS} days)</h2>
 ${state.recent.length ? state.recent.map((i) => incidentBlock(i, state, now)) : html`<p>No incidents in the last ${HISTORY_DAYS} days.</p>`}
 </section>
-<footer>Updated ${time(state.updatedAt, workspace.timeZone)} · <a href="/api/v2/summary.json">JSON API</a> · Powered by Amends</footer>
-</main></body></html>`;
-  return page.value;
+<footer>Updated ${time(state.updatedAt, workspace.timeZone)} · <a href="/api/v2/summary.json">JSON API</a> · Powered by Amends</footer>`,
+  );
+}
+
+/** One incident on a page of its own: the target of Statuspage's `shortlink`. */
+export function renderIncidentPage(incident: Incident, state: PublicState, now: Date): string {
+  return layout(
+    `${incident.title} · ${state.workspace.name} status`,
+    state.workspace.name,
+    html`<section>${incidentBlock(incident, state, now)}</section><footer><a href="/">← Current status</a></footer>`,
+  );
+}
+
+export function renderErrorPage(status: number, message: string): string {
+  return layout(
+    `${status}`,
+    "",
+    html`<section><h2>${status}</h2><p>${message}</p><p><a href="/">Current status</a></p></section>`,
+  );
 }

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { AmendsError } from "../core/errors.ts";
-import { listIncidents } from "../incidents/store.ts";
+import { getIncident, listIncidents } from "../incidents/store.ts";
 import type { Db } from "../storage/database.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
-import { renderStatusPage } from "./render-html.ts";
+import { renderErrorPage, renderIncidentPage, renderStatusPage } from "./render-html.ts";
 import { loadPublicState, type PublicState } from "./state.ts";
 import {
   componentsJson,
@@ -39,6 +39,19 @@ export const statusPageRoutes =
         .type("text/html; charset=utf-8")
         .header("cache-control", "public, max-age=10")
         .send(renderStatusPage(s, now()));
+    });
+    app.get<{ Params: { id: string } }>("/incidents/:id", async (req, reply) => {
+      const s = await state();
+      const incident = await getIncident(db, s.workspace.id, req.params.id).catch(() => undefined);
+      if (!incident)
+        return reply
+          .code(404)
+          .type("text/html; charset=utf-8")
+          .send(renderErrorPage(404, "No such incident."));
+      return reply
+        .type("text/html; charset=utf-8")
+        .header("cache-control", "public, max-age=10")
+        .send(renderIncidentPage(incident, s, now()));
     });
     app.get("/api/v2/summary.json", async (req, reply) =>
       json(reply, summaryJson(await state(), baseUrl(req))),
