@@ -72,9 +72,22 @@ function componentItem(node: ComponentNode, parentRegion: string | null): Html {
   )}</ul></details></li>`;
 }
 
+/** "End rental (Milan, Rome)": siblings grouped under their parent, the root left out. */
+function describeAffected(ids: readonly string[], tree: readonly ComponentNode[]): string[] {
+  const nodes = new Map(flattenTree(tree).map((n) => [n.component.id, n]));
+  const groups = new Map<string, string[]>();
+  for (const id of ids) {
+    const path = nodes.get(id)?.path ?? [id];
+    const parent = path.length > 2 ? path.slice(1, -1).join(" › ") : "";
+    groups.set(parent, [...(groups.get(parent) ?? []), path.at(-1)!]);
+  }
+  return [...groups].map(([parent, names]) =>
+    parent ? `${parent} (${names.sort().join(", ")})` : names.sort().join(", "),
+  );
+}
+
 function incidentBlock(incident: Incident, state: PublicState, now: Date): Html {
   const tz = state.workspace.timeZone;
-  const names = new Map(flattenTree(state.tree).map((n) => [n.component.id, n.path.join(" › ")]));
   const overdue = incident.nextUpdateBy && incident.nextUpdateBy.getTime() < now.getTime();
   const promises = [
     incident.eta ? html`<div>Expected fix: ${time(incident.eta, tz)}</div>` : "",
@@ -84,7 +97,10 @@ function incidentBlock(incident: Incident, state: PublicState, now: Date): Html 
         : html`<div>Next update by ${time(incident.nextUpdateBy, tz)}</div>`
       : "",
   ];
-  const affected = incident.components.map((c) => names.get(c.componentId) ?? c.componentId);
+  const affected = describeAffected(
+    incident.components.map((c) => c.componentId),
+    state.tree,
+  );
   return html`<article class="incident impact-${incident.impact}" id="incident-${incident.id}">
 <h3><a href="/incidents/${encodeURIComponent(incident.id)}">${incident.title}</a></h3>
 <div class="meta">${INCIDENT_STATUS_LABELS[incident.status]} · started ${time(incident.startedAt, tz)}${
