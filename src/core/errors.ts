@@ -22,6 +22,9 @@ export interface FieldError {
   /** Dotted path of the offending field, e.g. `components.0.status`. */
   field: string;
   message: string;
+  /** For errors in a file (a CSV row, a YAML policy): where, 1-based. */
+  line?: number;
+  column?: number;
 }
 
 export class AmendsError extends Error {

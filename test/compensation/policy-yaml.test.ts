@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { parsePolicyYaml } from "../../src/compensation/policy-yaml.ts";
+import { policyJsonSchema } from "../../src/core/compensation/policy.ts";
+import { AmendsError } from "../../src/core/errors.ts";
+
+const errorsOf = (text: string) => {
+  try {
+    parsePolicyYaml(text);
+  } catch (e) {
+    expect(e).toBeInstanceOf(AmendsError);
+    return (e as AmendsError).fields;
+  }
+  throw new Error("expected the policy to be refused");
+};
+
+describe("policy YAML", () => {
+  it("names the path, line and column of a schema error", () => {
+    const fields = errorsOf(
+      [
+        "policy: p",
+        "match: {min_overlap: 30 minutes}",
+        "rules:",
+        "  - id: a",
+        "    action: {refund: everything}",
+      ].join("\n"),
+    );
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ field: "match.min_overlap", line: 2, column: 22 }),
+        expect.objectContaining({
+          field: "rules.0.action.refund",
+          line: 5,
+          column: 22,
+          message: expect.stringMatching(/prorata_overlap/),
+        }),
+      ]),
+    );
+  });
+
+  it("reports YAML syntax errors with their position", () => {
+    const [f] = errorsOf("policy: p\nrules: [\n");
+    expect(f!.line).toBeGreaterThan(0);
+    expect(f!.message).toMatch(/line \d+, column \d+/);
+  });
+
+  it("refuses duplicate rule ids, two actions in one rule, bad zones and calendars", () => {
+    expect(
+      errorsOf("policy: p\nrules:\n  - {id: a, action: {fixed: 1}}\n  - {id: a, action: {fixed: 2}}").map(
+        (f) => f.field,
+      ),
+    ).toContain("rules.1.id");
+    expect(
+      errorsOf("policy: p\nrules:\n  - {id: a, action: {fixed: 1, percent_of_monthly_fee: '5'}}")[0]!.field,
+    ).toBe("rules.0.action");
+    expect(
+      errorsOf("policy: p\ntime_zone: Mars/Olympus\nrules: [{id: a, action: {fixed: 1}}]")[0]!.field,
+    ).toBe("time_zone");
+    expect(errorsOf("policy: p\nholidays: XX-YY\nrules: [{id: a, action: {fixed: 1}}]")[0]!.field).toBe(
+      "holidays",
+    );
+    expect(errorsOf("policy: p\nrules: [{id: a, action: {refund: duplicates}}]")[0]!.field).toBe(
+      "rules.0.action",
+    );
+    expect(
+      errorsOf(
+        "policy: p\nmatch: {window: '[2024-01-02T00:00Z,2024-01-01T00:00Z)'}\nrules: [{id: a, action: {fixed: 1}}]",
+      )[0]!.field,
+    ).toBe("match.window");
+    expect(errorsOf("policy: p\nrules: [{id: a, action: {fixed: 1.5}}]")[0]!.field).toMatch(
+      /^rules\.0\.action\.fixed/,
+    );
+  });
+
+  it("publishes a JSON Schema editors can use", () => {
+    const schema = policyJsonSchema() as any;
+    expect(schema.$schema).toMatch(/json-schema/);
+    expect(schema.properties.rules).toBeDefined();
+    expect(schema.required).toEqual(["policy"]);
+  });
+});
