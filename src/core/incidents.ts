@@ -69,6 +69,8 @@ export interface UpdateInput {
   eta?: Date | null;
   nextUpdateBy?: Date | null;
   createdBy?: string | null;
+  /** When service was actually restored, if earlier than this update (resolving late). */
+  resolvedAt?: Date;
 }
 
 const IMPACT_OF_STATUS: Record<ComponentStatus, Impact> = {
@@ -171,6 +173,15 @@ export function postUpdate(
     }
   }
   const resolved = status === "resolved";
+  if (input.resolvedAt) {
+    if (!resolved)
+      throw invalidField("resolved_at", "only a resolving update can say when service was restored");
+    if (input.resolvedAt.getTime() > now.getTime())
+      throw invalidField("resolved_at", "cannot be in the future");
+    if (input.resolvedAt.getTime() <= incident.startedAt.getTime()) {
+      throw invalidField("resolved_at", "must be after the incident started");
+    }
+  }
   const eta = resolved ? null : input.eta === undefined ? incident.eta : input.eta;
   const nextUpdateBy = resolved ? null : (input.nextUpdateBy ?? null);
   const update: IncidentUpdate = {
@@ -190,7 +201,7 @@ export function postUpdate(
     updatedAt: now,
     identifiedAt: incident.identifiedAt ?? (status === "identified" ? now : null),
     monitoringAt: incident.monitoringAt ?? (status === "monitoring" ? now : null),
-    resolvedAt: resolved ? now : null,
+    resolvedAt: resolved ? (input.resolvedAt ?? now) : null,
     eta,
     nextUpdateBy,
     components: [...current].map(([componentId, s]) => ({ componentId, status: s })),

@@ -10,6 +10,8 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import { importRoutes } from "../company-data/routes.ts";
+import { compensationRoutes } from "../compensation/routes.ts";
 import { componentRoutes } from "../components/routes.ts";
 import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
@@ -85,6 +87,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   const ctx: ApiContext = {
     db: database.db,
+    database,
     now,
     auth: createAuthenticator(database.db, options.localSecret, now),
     changed: (ws) => options.onChange?.(ws),
@@ -95,6 +98,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(componentRoutes(ctx));
       await api.register(incidentRoutes(ctx));
       await api.register(tokenRoutes(ctx));
+      await api.register(importRoutes(ctx));
+      await api.register(compensationRoutes(ctx));
     },
     { prefix: "/api/v1" },
   );

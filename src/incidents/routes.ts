@@ -102,7 +102,10 @@ const UpdateCreate = z.strictObject({
   next_update_by: Instant.nullable().optional(),
 });
 
-const Resolve = z.strictObject({ body: Body.optional() });
+const Resolve = z.strictObject({
+  body: Body.optional(),
+  resolved_at: Instant.optional().describe("when service was actually restored, if earlier than now"),
+});
 const Patch = z.strictObject({
   title: Title.optional(),
   impact: ImpactSchema.optional(),
@@ -260,6 +263,7 @@ export const incidentRoutes =
           {
             status: "resolved",
             body: req.body?.body ?? "This incident has been resolved.",
+            resolvedAt: req.body?.resolved_at,
             createdBy: actor(req),
           },
           ctx.now(),

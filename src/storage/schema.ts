@@ -6,6 +6,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  boolean,
   foreignKey,
   index,
   integer,
@@ -14,6 +15,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
 } from "drizzle-orm/pg-core";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
@@ -221,4 +223,193 @@ export const charges = pgTable(
     index("charges_created").on(t.workspaceId, t.createdAt),
     index("charges_customer").on(t.workspaceId, t.customerId, t.usageRef),
   ],
+);
+
+// ---- Compensation: policies, runs (preview → approve → apply), the ledger, the outbox. ----
+
+/** Every saved version of a policy's YAML; a run names the version it used. */
+export const policies = pgTable(
+  "policies",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    id: text("id").notNull(),
+    version: integer("version").notNull(),
+    yaml: text("yaml").notNull(),
+    createdAt: ts("created_at").notNull(),
+    createdBy: text("created_by"),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id, t.version] })],
+);
+
+export const compRuns = pgTable(
+  "comp_runs",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    id: text("id").notNull(),
+    incidentId: text("incident_id").notNull(),
+    policyId: text("policy_id").notNull(),
+    policyVersion: integer("policy_version").notNull(),
+    /** previewed → approved → applied */
+    status: text("status").notNull(),
+    asOf: ts("as_of").notNull(),
+    windowStart: ts("window_start").notNull(),
+    windowEnd: ts("window_end").notNull(),
+    /** {money: {EUR: n}, units: {minutes: n}, lines, customers, excluded, review, notifications} */
+    summary: jsonb("summary").notNull().$type<Record<string, unknown>>(),
+    /** SHA-256 of the preview document: same inputs, same hash */
+    previewHash: text("preview_hash").notNull(),
+    createdAt: ts("created_at").notNull(),
+    createdBy: text("created_by"),
+    approvedAt: ts("approved_at"),
+    approvedBy: text("approved_by"),
+    appliedAt: ts("applied_at"),
+    appliedSummary: jsonb("applied_summary").$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.id] }),
+    index("comp_runs_incident").on(t.workspaceId, t.incidentId),
+  ],
+);
+
+export const compRunLines = pgTable(
+  "comp_run_lines",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    runId: text("run_id").notNull(),
+    key: text("key").notNull(),
+    customerId: text("customer_id").notNull(),
+    kind: text("kind").notNull(),
+    amount: money("amount").notNull(),
+    /** ISO 4217 code for money, null for units */
+    currency: text("currency"),
+    unit: text("unit"),
+    target: money("target").notNull(),
+    refundedElsewhere: money("refunded_elsewhere").notNull(),
+    /** the whole ActionLine, for the preview document and exports */
+    line: jsonb("line").notNull().$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.runId, t.key] }),
+    index("comp_run_lines_customer").on(t.workspaceId, t.runId, t.customerId),
+  ],
+);
+
+/** Excluded items and review items of a run. */
+export const compRunItems = pgTable(
+  "comp_run_items",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    runId: text("run_id").notNull(),
+    type: text("type").notNull(),
+    customerId: text("customer_id").notNull(),
+    reference: text("reference").notNull(),
+    reason: text("reason").notNull(),
+    detail: text("detail"),
+    key: text("key"),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.type, t.customerId, t.reference, t.reason] })],
+);
+
+export const compRunNotices = pgTable(
+  "comp_run_notices",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    runId: text("run_id").notNull(),
+    customerId: text("customer_id").notNull(),
+    nothingDue: boolean("nothing_due").notNull(),
+    keys: jsonb("keys").notNull().$type<string[]>(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.customerId] })],
+);
+
+/**
+ * The ledger: one entry per payment decision, immutable (a trigger refuses UPDATE and DELETE).
+ * `idempotency_key` is `incident:target:kind@target_amount`: applying the same decision twice
+ * hits the unique index and posts nothing.
+ */
+export const ledgerEntries = pgTable(
+  "ledger_entries",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    id: text("id").notNull(),
+    idempotencyKey: text("idempotency_key").notNull(),
+    actionKey: text("action_key").notNull(),
+    runId: text("run_id"),
+    incidentId: text("incident_id").notNull(),
+    customerId: text("customer_id").notNull(),
+    kind: text("kind").notNull(),
+    amount: money("amount").notNull(),
+    /** ISO 4217 code, or a unit ledger such as `minutes:berlin` */
+    currency: text("currency").notNull(),
+    detail: jsonb("detail").notNull().$type<Record<string, unknown>>(),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.id] }),
+    uniqueIndex("ledger_entries_idempotency").on(t.workspaceId, t.idempotencyKey),
+    index("ledger_entries_action").on(t.workspaceId, t.actionKey),
+    index("ledger_entries_customer").on(t.workspaceId, t.customerId, t.createdAt),
+  ],
+);
+
+/** Double-entry postings: for each entry, the amounts per currency sum to zero. */
+export const ledgerPostings = pgTable(
+  "ledger_postings",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    entryId: text("entry_id").notNull(),
+    account: text("account").notNull(),
+    /** positive = debit, negative = credit */
+    amount: money("amount").notNull(),
+    currency: text("currency").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.entryId, t.account] }),
+    foreignKey({
+      columns: [t.workspaceId, t.entryId],
+      foreignColumns: [ledgerEntries.workspaceId, ledgerEntries.id],
+    }),
+    index("ledger_postings_account").on(t.workspaceId, t.account),
+  ],
+);
+
+/** Messages waiting for the notifications worker; one per idempotency key, ever. */
+export const outboxMessages = pgTable(
+  "outbox_messages",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    id: text("id").notNull(),
+    idempotencyKey: text("idempotency_key").notNull(),
+    event: text("event").notNull(),
+    incidentId: text("incident_id"),
+    customerId: text("customer_id"),
+    channel: text("channel"),
+    address: text("address"),
+    locale: text("locale").notNull(),
+    template: text("template").notNull(),
+    payload: jsonb("payload").notNull().$type<Record<string, unknown>>(),
+    status: text("status").notNull().default("pending"),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.id] }),
+    uniqueIndex("outbox_idempotency").on(t.workspaceId, t.idempotencyKey),
+    index("outbox_status").on(t.workspaceId, t.status),
+  ],
+);
+
+/** What was sent to a billing system for each ledger entry. */
+export const billingExports = pgTable(
+  "billing_exports",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    entryId: text("entry_id").notNull(),
+    target: text("target").notNull(),
+    status: text("status").notNull(),
+    providerId: text("provider_id"),
+    error: text("error"),
+    attempts: integer("attempts").notNull().default(0),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.entryId, t.target] })],
 );

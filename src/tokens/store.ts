@@ -9,7 +9,16 @@ import { newId } from "../lib/ids.ts";
 import type { Db } from "../storage/database.ts";
 import { apiTokens } from "../storage/schema.ts";
 
-export const SCOPES = ["read", "components:write", "incidents:write", "tokens:write", "*"] as const;
+export const SCOPES = [
+  "read",
+  "components:write",
+  "incidents:write",
+  "data:write",
+  "compensation:write",
+  "compensation:approve",
+  "tokens:write",
+  "*",
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export type ApiToken = Omit<typeof apiTokens.$inferSelect, "secretHash">;

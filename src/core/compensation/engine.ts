@@ -400,10 +400,13 @@ function matchSessions(
     out.excluded.push({ customerId: customer.id, reference: s.id, reason });
 
   if (policy.downtime === "per_customer") {
-    // The customer was served by what failed if their last session before the failure was there;
-    // they were down until their next session began, or the incident ended.
+    // The customer was served by what failed if the session they had when it failed (still open,
+    // or cut exactly then) was there; they were down until their next session began, or the
+    // incident ended.
     const kinds = (s: CompSession) => !m.session_kinds || m.session_kinds.includes(s.kind);
-    const homing = sorted.filter((s) => kinds(s) && s.start < w.start).at(-1);
+    const homing = sorted
+      .filter((s) => kinds(s) && s.start < w.start && (s.end === null || s.end >= w.start))
+      .at(-1);
     if (!homing) return out;
     const why = mismatch(homing);
     if (why) {

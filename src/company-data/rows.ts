@@ -1,0 +1,179 @@
+/**
+ * The rows a company sends us, as they arrive from CSV, NDJSON or JSON: one schema per kind,
+ * coercing CSV's strings, with errors that name the column.
+ */
+import { z } from "zod";
+import { CURRENCY_PATTERN } from "../core/money.ts";
+import { ID_PATTERN } from "../lib/ids.ts";
+import type { ChargeRow, CustomerRow, SessionRow } from "./store.ts";
+
+const blankToUndefined = (v: unknown) => (v === "" || v === null ? undefined : v);
+const text = (max = 200) => z.preprocess(blankToUndefined, z.string().trim().min(1).max(max).optional());
+const id = z.string().trim().regex(ID_PATTERN, "use 1–64 letters, digits, '.', '_', ':' or '-'");
+/** Minor units; CSV's text is read as an integer. An empty cell is absent. */
+function minor(name: string): z.ZodType<number>;
+function minor(name: string, fallback: "optional"): z.ZodType<number | undefined>;
+function minor(name: string, fallback: number): z.ZodType<number>;
+function minor(name: string, fallback?: "optional" | number): z.ZodType<number | undefined> {
+  const int = z
+    .number({ error: `${name} must be an integer in minor units` })
+    .int(`${name} must be an integer in minor units`)
+    .min(0, `${name} cannot be negative`)
+    .max(Number.MAX_SAFE_INTEGER);
+  const inner =
+    fallback === "optional" ? int.optional() : fallback !== undefined ? int.default(fallback) : int;
+  return z.preprocess(
+    (v) =>
+      v === "" || v === null ? undefined : typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v,
+    inner,
+  ) as z.ZodType<number | undefined>;
+}
+const currency = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .regex(CURRENCY_PATTERN, "expected an ISO 4217 code such as EUR");
+const instant = z.iso
+  .datetime({
+    offset: true,
+    message: "expected an ISO 8601 date-time with Z or an offset, e.g. 2017-12-19T02:00:00Z",
+  })
+  .transform((s) => new Date(s));
+
+/** A CSV cell holding JSON; left as text when it is not JSON, so the schema reports it. */
+function parseJsonCell(v: unknown): unknown {
+  if (typeof v !== "string") return blankToUndefined(v);
+  if (!v.trim()) return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+const Channel = z.strictObject({
+  type: z.enum(["email", "sms", "push", "webhook", "slack", "teams", "discord", "telegram"]),
+  address: z.string().min(1).max(2000),
+});
+
+export const CustomerIn = z
+  .object({
+    id,
+    name: text(),
+    home_region: text(64),
+    plan: text(64),
+    locale: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^[a-z]{2}(-[A-Z]{2})?$/, "expected a locale such as it or en-GB")
+        .default("en"),
+    ),
+    email: z.preprocess(blankToUndefined, z.email("not an email address").optional()),
+    phone: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^\+[0-9 ()-]{6,20}$/, "expected an international number such as +39 347 1234567")
+        .optional(),
+    ),
+    channels: z.preprocess(
+      parseJsonCell,
+      z.array(Channel, { error: "expected a JSON array of {type, address}" }).optional(),
+    ),
+    monthly_fee: minor("monthly_fee", "optional"),
+    currency: z.preprocess(blankToUndefined, currency.optional()),
+  })
+  .transform(
+    (r): CustomerRow => ({
+      id: r.id,
+      name: r.name ?? null,
+      homeRegion: r.home_region ?? null,
+      plan: r.plan ?? null,
+      locale: r.locale,
+      channels: r.channels ?? [
+        ...(r.email ? [{ type: "email", address: r.email }] : []),
+        ...(r.phone ? [{ type: "sms", address: r.phone }] : []),
+      ],
+      monthlyFee: r.monthly_fee ?? null,
+      currency: r.currency ?? null,
+    }),
+  );
+
+export const SessionIn = z
+  .object({
+    id,
+    customer_id: id,
+    kind: z.string().trim().min(1).max(64),
+    component_id: z.preprocess(blankToUndefined, id.optional()),
+    region: text(64),
+    started_at: instant,
+    ended_at: z.preprocess(blankToUndefined, instant.optional()),
+    charge: minor("charge", 0),
+    currency,
+    refunded: minor("refunded", 0),
+  })
+  .superRefine((r, ctx) => {
+    if (r.ended_at && r.ended_at < r.started_at)
+      ctx.addIssue({ code: "custom", path: ["ended_at"], message: "is before started_at" });
+    if (r.refunded > r.charge)
+      ctx.addIssue({ code: "custom", path: ["refunded"], message: "is more than the charge" });
+  })
+  .transform(
+    (r): SessionRow => ({
+      id: r.id,
+      customerId: r.customer_id,
+      kind: r.kind,
+      componentId: r.component_id ?? null,
+      region: r.region ?? null,
+      startedAt: r.started_at,
+      endedAt: r.ended_at ?? null,
+      charge: r.charge,
+      currency: r.currency,
+      refunded: r.refunded,
+    }),
+  );
+
+export const ChargeIn = z
+  .object({
+    id,
+    customer_id: id,
+    usage_ref: z.preprocess(blankToUndefined, id.optional()),
+    amount: minor("amount"),
+    currency,
+    status: z.enum(["succeeded", "pending", "failed", "canceled", "authorized", "disputed"], {
+      error: "expected succeeded, pending, failed, canceled, authorized or disputed",
+    }),
+    created_at: instant,
+    amount_refunded: minor("amount_refunded", 0),
+  })
+  .superRefine((r, ctx) => {
+    if (r.amount_refunded > r.amount)
+      ctx.addIssue({ code: "custom", path: ["amount_refunded"], message: "is more than the amount" });
+  })
+  .transform(
+    (r): ChargeRow => ({
+      id: r.id,
+      customerId: r.customer_id,
+      usageRef: r.usage_ref ?? null,
+      amount: r.amount,
+      currency: r.currency,
+      status: r.status,
+      createdAt: r.created_at,
+      amountRefunded: r.amount_refunded,
+    }),
+  );
+
+export const IMPORT_KINDS = { customers: CustomerIn, sessions: SessionIn, charges: ChargeIn } as const;
+export type ImportKind = keyof typeof IMPORT_KINDS;
+
+/** Header names people use for the same column. */
+export const COLUMN_ALIASES: Record<string, string> = {
+  cust: "customer_id",
+  customer: "customer_id",
+  start: "started_at",
+  end: "ended_at",
+  component: "component_id",
+  already_refunded: "refunded",
+  created: "created_at",
+};

@@ -1,0 +1,326 @@
+import { stringify } from "csv-stringify/sync";
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { policyJsonSchema } from "../core/compensation/policy.ts";
+import { invalidField } from "../core/errors.ts";
+import { principal } from "../http/auth.ts";
+import type { ApiContext } from "../http/context.ts";
+import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
+import { compRunItems, compRunLines, compRunNotices, ledgerEntries } from "../storage/schema.ts";
+import { listPolicies, loadPolicy, savePolicy } from "./policies.ts";
+import { applyRun, approveRun, createPreview, getRun, listRuns, type Run } from "./runs.ts";
+
+const RUN_STATUSES = ["previewing", "previewed", "approved", "applied"] as const;
+
+export const runJson = (r: Run) => ({
+  id: r.id,
+  incident_id: r.incidentId,
+  policy: { id: r.policyId, version: r.policyVersion },
+  status: r.status as (typeof RUN_STATUSES)[number],
+  as_of: iso(r.asOf)!,
+  window: { start: iso(r.windowStart)!, end: iso(r.windowEnd)! },
+  summary: r.summary,
+  preview_hash: r.previewHash,
+  created_at: iso(r.createdAt)!,
+  created_by: r.createdBy,
+  approved_at: iso(r.approvedAt),
+  approved_by: r.approvedBy,
+  applied_at: iso(r.appliedAt),
+  applied: r.appliedSummary ?? null,
+});
+
+const RunOut = z.object({
+  id: z.string(),
+  incident_id: z.string(),
+  policy: z.object({ id: z.string(), version: z.number() }),
+  status: z.enum(RUN_STATUSES),
+  as_of: InstantOut,
+  window: z.object({ start: InstantOut, end: InstantOut }),
+  summary: z.record(z.string(), z.unknown()),
+  preview_hash: z.string(),
+  created_at: InstantOut,
+  created_by: z.string().nullable(),
+  approved_at: InstantOut.nullable(),
+  approved_by: z.string().nullable(),
+  applied_at: InstantOut.nullable(),
+  applied: z.record(z.string(), z.unknown()).nullable(),
+});
+
+const PolicyOut = z.object({
+  id: z.string(),
+  version: z.number(),
+  created_at: InstantOut,
+  created_by: z.string().nullable(),
+});
+
+export const compensationRoutes =
+  (ctx: ApiContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    const tags = ["compensation"];
+    const actor = (req: { principal?: { tokenId: string } }) => `token:${req.principal?.tokenId ?? "?"}`;
+    app.addContentTypeParser(
+      ["application/yaml", "text/yaml", "application/x-yaml", "text/plain"],
+      { parseAs: "string" },
+      (_req, body, done) => done(null, body),
+    );
+
+    app.get(
+      "/policy-schema.json",
+      { schema: { tags, summary: "JSON Schema of the policy language (no token needed)" } },
+      async () => policyJsonSchema(),
+    );
+    app.post(
+      "/policies",
+      {
+        schema: {
+          tags,
+          summary: "Save a policy (YAML); changed text makes a new version",
+          description:
+            'Send the YAML as application/yaml, or JSON {"yaml": "..."}. Errors name the path, line and column.',
+          response: {
+            201: PolicyOut.extend({ created: z.boolean() }),
+            200: PolicyOut.extend({ created: z.boolean() }),
+          },
+        },
+        preHandler: ctx.auth("compensation:write"),
+      },
+      async (req, reply) => {
+        const body = req.body as unknown;
+        const yaml = typeof body === "string" ? body : (body as { yaml?: unknown })?.yaml;
+        if (typeof yaml !== "string" || !yaml.trim())
+          throw invalidField("yaml", "send the policy as YAML text");
+        const saved = await savePolicy(ctx.db, principal(req).workspaceId, yaml, actor(req), ctx.now());
+        return reply.code(saved.created ? 201 : 200).send({
+          id: saved.id,
+          version: saved.version,
+          created_at: iso(saved.createdAt)!,
+          created_by: saved.createdBy,
+          created: saved.created,
+        });
+      },
+    );
+    app.get(
+      "/policies",
+      {
+        schema: { tags, response: { 200: z.object({ policies: z.array(PolicyOut) }) } },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => ({
+        policies: (await listPolicies(ctx.db, principal(req).workspaceId)).map((p) => ({
+          id: p.id,
+          version: p.version,
+          created_at: iso(p.createdAt)!,
+          created_by: p.createdBy,
+        })),
+      }),
+    );
+    app.get(
+      "/policies/:id",
+      {
+        schema: {
+          tags,
+          params: z.object({ id: Id }),
+          querystring: z.object({ version: z.coerce.number().int().positive().optional() }),
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => {
+        const p = await loadPolicy(ctx.db, principal(req).workspaceId, req.params.id, req.query.version);
+        return {
+          id: p.id,
+          version: p.version,
+          yaml: p.yaml,
+          created_at: iso(p.createdAt),
+          created_by: p.createdBy,
+          policy: p.policy,
+        };
+      },
+    );
+
+    app.post(
+      "/incidents/:id/compensation-runs",
+      {
+        schema: {
+          tags,
+          summary:
+            "Preview what a policy pays for an incident; nothing is paid until the run is approved and applied",
+          params: z.object({ id: Id }),
+          body: z.strictObject({
+            policy: Id,
+            policy_version: z.number().int().positive().optional(),
+            as_of: Instant.optional().describe("the run's time: base of credit validity; now when absent"),
+            detected_at: Instant.optional().describe(
+              "when the fault was detected: base of refund deadlines; the incident's creation when absent",
+            ),
+          }),
+          response: { 201: RunOut },
+        },
+        preHandler: ctx.auth("compensation:write"),
+      },
+      async (req, reply) => {
+        const b = req.body;
+        const run = await createPreview(
+          ctx.database,
+          principal(req).workspaceId,
+          {
+            incidentId: req.params.id,
+            policyId: b.policy,
+            policyVersion: b.policy_version,
+            asOf: b.as_of,
+            detectedAt: b.detected_at,
+          },
+          actor(req),
+          ctx.now(),
+        );
+        return reply.code(201).send(runJson(run));
+      },
+    );
+    app.get(
+      "/compensation-runs",
+      {
+        schema: {
+          tags,
+          querystring: z.object({ incident: Id.optional() }),
+          response: { 200: z.object({ runs: z.array(RunOut) }) },
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => ({
+        runs: (await listRuns(ctx.db, principal(req).workspaceId, req.query.incident)).map(runJson),
+      }),
+    );
+    const RunParams = z.object({ id: Id });
+    app.get(
+      "/compensation-runs/:id",
+      { schema: { tags, params: RunParams, response: { 200: RunOut } }, preHandler: ctx.auth("read") },
+      async (req) => runJson(await getRun(ctx.db, principal(req).workspaceId, req.params.id)),
+    );
+    app.get(
+      "/compensation-runs/:id/preview",
+      {
+        schema: {
+          tags,
+          summary: "The whole preview, sorted by customer then key: same inputs, same bytes",
+          params: RunParams,
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        const run = await getRun(ctx.db, ws, req.params.id);
+        const where = (t: typeof compRunLines | typeof compRunItems | typeof compRunNotices) =>
+          and(eq(t.workspaceId, ws), eq(t.runId, run.id));
+        const byCustomer = sql`customer_id collate "C"`;
+        const [lines, items, notices] = await Promise.all([
+          ctx.db
+            .select({ line: compRunLines.line })
+            .from(compRunLines)
+            .where(where(compRunLines))
+            .orderBy(byCustomer, sql`key collate "C"`),
+          ctx.db
+            .select()
+            .from(compRunItems)
+            .where(where(compRunItems))
+            .orderBy(byCustomer, sql`reference collate "C"`, asc(compRunItems.reason)),
+          ctx.db.select().from(compRunNotices).where(where(compRunNotices)).orderBy(byCustomer),
+        ]);
+        const item = (i: (typeof items)[number]) => ({
+          customer_id: i.customerId,
+          reference: i.reference,
+          reason: i.reason,
+          detail: i.detail,
+          key: i.key,
+        });
+        return {
+          run: runJson(run),
+          lines: lines.map((l) => l.line),
+          excluded: items.filter((i) => i.type === "excluded").map(item),
+          review: items.filter((i) => i.type === "review").map(item),
+          notifications: notices.map((n) => ({
+            customer_id: n.customerId,
+            nothing_due: n.nothingDue,
+            keys: n.keys,
+          })),
+        };
+      },
+    );
+    app.post(
+      "/compensation-runs/:id/approve",
+      {
+        schema: { tags, params: RunParams, response: { 200: RunOut } },
+        preHandler: ctx.auth("compensation:approve"),
+      },
+      async (req) =>
+        runJson(await approveRun(ctx.db, principal(req).workspaceId, req.params.id, actor(req), ctx.now())),
+    );
+    app.post(
+      "/compensation-runs/:id/apply",
+      {
+        schema: {
+          tags,
+          summary: "Book the approved run in the ledger, exactly once, and queue one message per customer",
+          params: RunParams,
+          response: { 200: RunOut },
+        },
+        preHandler: ctx.auth("compensation:write"),
+      },
+      async (req) =>
+        runJson(await applyRun(ctx.database, principal(req).workspaceId, req.params.id, ctx.now())),
+    );
+    app.get(
+      "/compensation-runs/:id/export.csv",
+      {
+        schema: { tags, summary: "What the run booked, as CSV for any billing system", params: RunParams },
+        preHandler: ctx.auth("read"),
+      },
+      async (req, reply) => {
+        const ws = principal(req).workspaceId;
+        const run = await getRun(ctx.db, ws, req.params.id);
+        const entries = await ctx.db
+          .select()
+          .from(ledgerEntries)
+          .where(and(eq(ledgerEntries.workspaceId, ws), eq(ledgerEntries.runId, run.id)))
+          .orderBy(sql`customer_id collate "C"`, sql`action_key collate "C"`);
+        const header = [
+          "entry_id",
+          "idempotency_key",
+          "customer_id",
+          "kind",
+          "amount",
+          "currency",
+          "unit",
+          "scope",
+          "charge_id",
+          "session_id",
+          "reason",
+          "due_by",
+          "expires_at",
+          "rule",
+        ];
+        const rows = entries.map((e) => {
+          const d = e.detail as Record<string, string | null>;
+          return [
+            e.id,
+            e.idempotencyKey,
+            e.customerId,
+            e.kind,
+            e.amount,
+            e.kind === "unit_credit" ? "" : e.currency,
+            d.unit ?? "",
+            d.scope ?? "",
+            d.charge ?? "",
+            d.session ?? "",
+            d.reason ?? "",
+            d.dueBy ?? "",
+            d.expiresAt ?? "",
+            d.rule ?? "",
+          ];
+        });
+        return reply
+          .type("text/csv; charset=utf-8")
+          .header("content-disposition", `attachment; filename="${run.id}.csv"`)
+          .send(stringify([header, ...rows]));
+      },
+    );
+  };

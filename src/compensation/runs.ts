@@ -1,0 +1,510 @@
+/**
+ * Compensation runs: preview → approve → apply.
+ *
+ * Preview streams the candidates (sessions or charges touching the window) ordered by customer
+ * through a cursor, evaluates each customer with the pure engine, and writes lines, excluded
+ * and review items and notices in bulk. Memory holds one batch of customers at a time.
+ *
+ * Apply books each line in the ledger exactly once: in chunks, each in a transaction holding an
+ * advisory lock on the incident, it recomputes `target − applied − refunded elsewhere` and
+ * inserts an entry whose idempotency key (`action@target`) is unique. Re-applying, or applying
+ * again after a crash half-way, finds the entries already there and posts nothing twice.
+ * Then each notified customer gets one outbox message, keyed `incident:customer:compensation`.
+ */
+import { createHash } from "node:crypto";
+import { and, asc, eq, gt } from "drizzle-orm";
+import type {
+  CompCharge,
+  CompCustomer,
+  CompSession,
+  CustomerResult,
+  EngineContext,
+} from "../core/compensation/engine.ts";
+import { evaluateCustomer } from "../core/compensation/engine.ts";
+import { isBalanced, ledgerCurrency, postingsFor } from "../core/compensation/ledger.ts";
+import { addToTotals, emptyTotals, noticeOf, sortedTotals } from "../core/compensation/preview.ts";
+import { parseWindow } from "../core/compensation/time.ts";
+import { AmendsError, conflict, notFound } from "../core/errors.ts";
+import { getIncident } from "../incidents/store.ts";
+import { newId } from "../lib/ids.ts";
+import type { Database, Db } from "../storage/database.ts";
+import { components, compRunLines, compRuns } from "../storage/schema.ts";
+import { loadPolicy } from "./policies.ts";
+
+export type Run = typeof compRuns.$inferSelect;
+
+/** Charges this long before and after a billing-fault window are read to find originals and late duplicates. */
+const CHARGE_MARGIN_MS = 7 * 86_400_000;
+const FETCH = 5_000;
+const CUSTOMER_BATCH = 1_000;
+
+export interface PreviewInput {
+  incidentId: string;
+  policyId: string;
+  policyVersion?: number;
+  /** the run's time, base of credit validity; now when absent */
+  asOf?: Date;
+  /** when the fault was detected, base of refund deadlines; the incident's creation when absent */
+  detectedAt?: Date;
+}
+
+const toMs = (v: unknown) =>
+  v instanceof Date ? v.getTime() : v === null || v === undefined ? null : Date.parse(String(v));
+
+export async function createPreview(
+  database: Database,
+  workspaceId: string,
+  input: PreviewInput,
+  actor: string | null,
+  now: Date,
+): Promise<Run> {
+  const incident = await getIncident(database.db, workspaceId, input.incidentId);
+  const stored = await loadPolicy(database.db, workspaceId, input.policyId, input.policyVersion);
+  const policy = stored.policy;
+  if (policy.match.incident && policy.match.incident !== incident.id) {
+    throw conflict(
+      `policy "${stored.id}" is written for incident "${policy.match.incident}", not "${incident.id}"`,
+      "policy",
+    );
+  }
+  const asOf = input.asOf ?? now;
+  const fault = policy.match.billing_fault;
+  const window = policy.match.window
+    ? parseWindow(policy.match.window)
+    : fault
+      ? parseWindow(fault.window)
+      : { start: incident.startedAt.getTime(), end: (incident.resolvedAt ?? asOf).getTime() };
+  if (window.end <= window.start)
+    throw conflict("the incident's window is empty: it was resolved when it started");
+
+  const comps = await database.db
+    .select({ id: components.id, parentId: components.parentId })
+    .from(components)
+    .where(eq(components.workspaceId, workspaceId));
+  const base: Omit<EngineContext, "applied"> = {
+    policy,
+    incident: {
+      id: incident.id,
+      window,
+      detectedAt: (input.detectedAt ?? incident.createdAt).getTime(),
+      components: incident.components.map((c) => c.componentId),
+    },
+    parents: new Map(comps.map((c) => [c.id, c.parentId])),
+    asOf: asOf.getTime(),
+  };
+
+  const runId = newId("run");
+  const hash = createHash("sha256");
+  const totals = emptyTotals();
+  const counts = { customers: 0, affected: 0, excluded: 0, review: 0, notifications: 0 };
+
+  await database.transaction(async (tx) => {
+    await tx.db.insert(compRuns).values({
+      workspaceId,
+      id: runId,
+      incidentId: incident.id,
+      policyId: stored.id,
+      policyVersion: stored.version,
+      status: "previewing",
+      asOf,
+      windowStart: new Date(window.start),
+      windowEnd: new Date(window.end),
+      summary: {},
+      previewHash: "",
+      createdAt: now,
+      createdBy: actor,
+    });
+
+    const candidates = fault
+      ? `select id, customer_id, usage_ref, amount, currency, status, created_at, amount_refunded from charges
+         where workspace_id = $1 and created_at >= $2 and created_at < $3 order by customer_id collate "C", created_at, id`
+      : `select id, customer_id, kind, component_id, region, started_at, ended_at, charge, currency, refunded from usage_sessions
+         where workspace_id = $1 and started_at <= $3 and (ended_at is null or ended_at >= $2) order by customer_id collate "C", started_at, id`;
+    const range = fault
+      ? [window.start - CHARGE_MARGIN_MS, window.end + CHARGE_MARGIN_MS]
+      : [window.start, window.end];
+    await tx.query(`declare candidates no scroll cursor for ${candidates}`, [
+      workspaceId,
+      ...range.map((ms) => new Date(ms).toISOString()),
+    ]);
+
+    let batch: { customerId: string; rows: Record<string, unknown>[] }[] = [];
+    const process = async () => {
+      if (batch.length === 0) return;
+      const ids = batch.map((b) => b.customerId);
+      const [customerRows, appliedRows] = await Promise.all([
+        tx.query<Record<string, unknown>>(
+          "select id, home_region, plan, monthly_fee, currency from customers where workspace_id = $1 and id = any($2::text[])",
+          [workspaceId, ids],
+        ),
+        tx.query<{ action_key: string; total: number }>(
+          `select action_key, sum(amount)::bigint as total from ledger_entries
+           where workspace_id = $1 and incident_id = $2 and customer_id = any($3::text[]) group by action_key`,
+          [workspaceId, incident.id, ids],
+        ),
+      ]);
+      const customers = new Map(customerRows.map((r) => [r.id as string, r]));
+      const ctx: EngineContext = {
+        ...base,
+        applied: new Map(appliedRows.map((r) => [r.action_key, Number(r.total)])),
+      };
+      const results: CustomerResult[] = [];
+      for (const { customerId, rows } of batch) {
+        const c = customers.get(customerId);
+        const customer: CompCustomer = {
+          id: customerId,
+          homeRegion: (c?.home_region as string) ?? null,
+          plan: (c?.plan as string) ?? null,
+          monthlyFee: c?.monthly_fee === null || c?.monthly_fee === undefined ? null : Number(c.monthly_fee),
+          currency: (c?.currency as string) ?? null,
+        };
+        const sessions: CompSession[] = fault
+          ? []
+          : rows.map((r) => ({
+              id: r.id as string,
+              customerId,
+              kind: r.kind as string,
+              componentId: r.component_id as string | null,
+              region: r.region as string | null,
+              start: toMs(r.started_at)!,
+              end: toMs(r.ended_at),
+              charge: Number(r.charge),
+              currency: r.currency as string,
+              refunded: Number(r.refunded),
+            }));
+        const charges: CompCharge[] = fault
+          ? rows.map((r) => ({
+              id: r.id as string,
+              customerId,
+              usageRef: r.usage_ref as string | null,
+              amount: Number(r.amount),
+              currency: r.currency as string,
+              status: r.status as string,
+              createdAt: toMs(r.created_at)!,
+              amountRefunded: Number(r.amount_refunded),
+            }))
+          : [];
+        const result = evaluateCustomer(ctx, customer, sessions, charges);
+        hash.update(`${JSON.stringify(result)}\n`);
+        results.push(result);
+      }
+      await writeResults(tx, workspaceId, runId, results, policy.notify.when_nothing_due);
+      for (const r of results) {
+        counts.customers++;
+        if (r.affected) counts.affected++;
+        counts.excluded += r.excluded.length;
+        counts.review += r.review.length;
+        if (noticeOf(r, policy.notify.when_nothing_due)) counts.notifications++;
+        for (const l of r.lines) addToTotals(totals, l);
+      }
+      batch = [];
+    };
+
+    let current: { customerId: string; rows: Record<string, unknown>[] } | undefined;
+    for (;;) {
+      const rows = await tx.query<Record<string, unknown>>(`fetch ${FETCH} from candidates`);
+      for (const row of rows) {
+        const customerId = row.customer_id as string;
+        if (current?.customerId !== customerId) {
+          if (current) batch.push(current);
+          if (batch.length >= CUSTOMER_BATCH) await process();
+          current = { customerId, rows: [] };
+        }
+        current.rows.push(row);
+      }
+      if (rows.length < FETCH) break;
+    }
+    if (current) batch.push(current);
+    await process();
+    await tx.query("close candidates");
+
+    const t = sortedTotals(totals);
+    await tx.db
+      .update(compRuns)
+      .set({
+        status: "previewed",
+        summary: { money: t.money, units: t.units, lines: t.lines, ...counts },
+        previewHash: hash.digest("hex"),
+      })
+      .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)));
+  });
+  return getRun(database.db, workspaceId, runId);
+}
+
+async function writeResults(
+  tx: Database,
+  workspaceId: string,
+  runId: string,
+  results: CustomerResult[],
+  whenNothingDue: boolean,
+) {
+  const lines = results.flatMap((r) => r.lines);
+  if (lines.length) {
+    await tx.query(
+      `insert into comp_run_lines (workspace_id, run_id, key, customer_id, kind, amount, currency, unit, target, refunded_elsewhere, line)
+       select $1, $2, key, customer_id, kind, amount, currency, unit, target, refunded_elsewhere, line::jsonb
+       from unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[])
+         as t(key, customer_id, kind, amount, currency, unit, target, refunded_elsewhere, line)`,
+      [
+        workspaceId,
+        runId,
+        lines.map((l) => l.key),
+        lines.map((l) => l.customerId),
+        lines.map((l) => l.kind),
+        lines.map((l) => l.amount),
+        lines.map((l) => l.currency),
+        lines.map((l) => l.unit),
+        lines.map((l) => l.target),
+        lines.map((l) => l.refundedElsewhere),
+        lines.map((l) => JSON.stringify(l)),
+      ],
+    );
+  }
+  const items = results.flatMap((r) => [
+    ...r.excluded.map((e) => ({
+      type: "excluded",
+      customerId: e.customerId,
+      reference: e.reference,
+      reason: e.reason,
+      detail: null as string | null,
+      key: null as string | null,
+    })),
+    ...r.review.map((v) => ({
+      type: "review",
+      customerId: v.customerId,
+      reference: v.reference,
+      reason: v.reason,
+      detail: v.detail,
+      key: v.key,
+    })),
+  ]);
+  if (items.length) {
+    await tx.query(
+      `insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
+       select $1, $2, * from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+       on conflict do nothing`,
+      [
+        workspaceId,
+        runId,
+        items.map((i) => i.type),
+        items.map((i) => i.customerId),
+        items.map((i) => i.reference),
+        items.map((i) => i.reason),
+        items.map((i) => i.detail),
+        items.map((i) => i.key),
+      ],
+    );
+  }
+  const notices = results.flatMap((r) => {
+    const n = noticeOf(r, whenNothingDue);
+    return n ? [n] : [];
+  });
+  if (notices.length) {
+    await tx.query(
+      `insert into comp_run_notices (workspace_id, run_id, customer_id, nothing_due, keys)
+       select $1, $2, customer_id, nothing_due, keys::jsonb from unnest($3::text[], $4::boolean[], $5::text[]) as t(customer_id, nothing_due, keys)`,
+      [
+        workspaceId,
+        runId,
+        notices.map((n) => n.customerId),
+        notices.map((n) => n.nothingDue),
+        notices.map((n) => JSON.stringify(n.keys)),
+      ],
+    );
+  }
+}
+
+export async function getRun(db: Db, workspaceId: string, runId: string): Promise<Run> {
+  const [run] = await db
+    .select()
+    .from(compRuns)
+    .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)));
+  if (!run) throw notFound("compensation run", runId);
+  return run;
+}
+
+export async function listRuns(db: Db, workspaceId: string, incidentId?: string): Promise<Run[]> {
+  return db
+    .select()
+    .from(compRuns)
+    .where(
+      and(
+        eq(compRuns.workspaceId, workspaceId),
+        ...(incidentId ? [eq(compRuns.incidentId, incidentId)] : []),
+      ),
+    )
+    .orderBy(asc(compRuns.createdAt), asc(compRuns.id));
+}
+
+export async function approveRun(
+  db: Db,
+  workspaceId: string,
+  runId: string,
+  actor: string | null,
+  now: Date,
+): Promise<Run> {
+  return db.transaction(async (tx) => {
+    const [run] = await tx
+      .select()
+      .from(compRuns)
+      .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)))
+      .for("update");
+    if (!run) throw notFound("compensation run", runId);
+    if (run.status === "approved" || run.status === "applied") return run;
+    if (run.status !== "previewed") throw conflict(`run "${runId}" is ${run.status}, not previewed`);
+    const [updated] = await tx
+      .update(compRuns)
+      .set({ status: "approved", approvedAt: now, approvedBy: actor })
+      .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)))
+      .returning();
+    return updated!;
+  });
+}
+
+export interface ApplyOptions {
+  /** lines per transaction */
+  chunk?: number;
+  /** called after each committed chunk: lets the crash test kill the process at any point */
+  onChunk?: (applied: number) => void | Promise<void>;
+}
+
+export async function applyRun(
+  database: Database,
+  workspaceId: string,
+  runId: string,
+  now: Date,
+  options: ApplyOptions = {},
+): Promise<Run> {
+  const run = await getRun(database.db, workspaceId, runId);
+  if (run.status === "applied") return run;
+  if (run.status !== "approved")
+    throw conflict(`run "${runId}" must be approved before it is applied (it is ${run.status})`);
+  const chunkSize = options.chunk ?? 1_000;
+  const stats = {
+    entries: 0,
+    skipped: 0,
+    money: {} as Record<string, number>,
+    units: {} as Record<string, number>,
+  };
+  let after = "";
+  for (;;) {
+    const lines = await database.db
+      .select()
+      .from(compRunLines)
+      .where(
+        and(
+          eq(compRunLines.workspaceId, workspaceId),
+          eq(compRunLines.runId, runId),
+          gt(compRunLines.key, after),
+        ),
+      )
+      .orderBy(asc(compRunLines.key))
+      .limit(chunkSize);
+    if (lines.length === 0) break;
+    await database.transaction(async (tx) => {
+      // One applier per incident at a time: two runs must not both pay the same difference.
+      await tx.query("select pg_advisory_xact_lock(hashtext($1))", [
+        `amends:apply:${workspaceId}:${run.incidentId}`,
+      ]);
+      const applied = await tx.query<{ action_key: string; total: number }>(
+        "select action_key, sum(amount)::bigint as total from ledger_entries where workspace_id = $1 and action_key = any($2::text[]) group by action_key",
+        [workspaceId, lines.map((l) => l.key)],
+      );
+      const appliedBy = new Map(applied.map((r) => [r.action_key, Number(r.total)]));
+      const entries: { id: string; line: (typeof lines)[number]; amount: number }[] = [];
+      for (const l of lines) {
+        const amount = l.target - (appliedBy.get(l.key) ?? 0) - l.refundedElsewhere;
+        if (amount <= 0) stats.skipped++;
+        else entries.push({ id: newId("le"), line: l, amount });
+      }
+      if (entries.length === 0) return;
+      const inserted = await tx.query<{ id: string }>(
+        `insert into ledger_entries (workspace_id, id, idempotency_key, action_key, run_id, incident_id, customer_id, kind, amount, currency, detail, created_at)
+         select $1, id, idempotency_key, action_key, $2, $3, customer_id, kind, amount, currency, detail::jsonb, $4
+         from unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[])
+           as t(id, idempotency_key, action_key, customer_id, kind, amount, currency, detail)
+         on conflict (workspace_id, idempotency_key) do nothing
+         returning id`,
+        [
+          workspaceId,
+          runId,
+          run.incidentId,
+          now.toISOString(),
+          entries.map((e) => e.id),
+          entries.map((e) => `${e.line.key}@${e.line.target}`),
+          entries.map((e) => e.line.key),
+          entries.map((e) => e.line.customerId),
+          entries.map((e) => e.line.kind),
+          entries.map((e) => e.amount),
+          entries.map((e) => ledgerCurrency(e.line.line as never)),
+          entries.map((e) => JSON.stringify({ ...e.line.line, amount: e.amount })),
+        ],
+      );
+      const fresh = new Set(inserted.map((r) => r.id));
+      const postings = entries
+        .filter((e) => fresh.has(e.id))
+        .flatMap((e) =>
+          postingsFor(e.line.line as never, e.amount, run.incidentId).map((p) => ({ ...p, entryId: e.id })),
+        );
+      if (!isBalanced(postings)) throw new AmendsError("INTERNAL", "ledger postings do not balance");
+      if (postings.length) {
+        await tx.query(
+          `insert into ledger_postings (workspace_id, entry_id, account, amount, currency)
+           select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[])`,
+          [
+            workspaceId,
+            postings.map((p) => p.entryId),
+            postings.map((p) => p.account),
+            postings.map((p) => p.amount),
+            postings.map((p) => p.currency),
+          ],
+        );
+      }
+      for (const e of entries) {
+        if (!fresh.has(e.id)) {
+          stats.skipped++;
+          continue;
+        }
+        stats.entries++;
+        const bucket = e.line.kind === "unit_credit" ? stats.units : stats.money;
+        const k = e.line.kind === "unit_credit" ? e.line.unit! : e.line.currency!;
+        bucket[k] = (bucket[k] ?? 0) + e.amount;
+      }
+    });
+    after = lines.at(-1)!.key;
+    await options.onChunk?.(stats.entries);
+  }
+  const messages = await queueNotices(database, workspaceId, run, now);
+  const [updated] = await database.db
+    .update(compRuns)
+    .set({ status: "applied", appliedAt: now, appliedSummary: { ...stats, messages } })
+    .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)))
+    .returning();
+  return updated!;
+}
+
+/** One outbox message per notified customer and incident, ever; what they got, from the ledger. */
+async function queueNotices(database: Database, workspaceId: string, run: Run, now: Date): Promise<number> {
+  const policy = (await loadPolicy(database.db, workspaceId, run.policyId, run.policyVersion)).policy;
+  const rows = await database.query<{ n: number }>(
+    `with granted as (
+       select customer_id, jsonb_agg(jsonb_build_object('key', action_key, 'kind', kind, 'amount', amount, 'currency', currency,
+         'unit', detail->>'unit', 'expires_at', detail->>'expiresAt', 'reason', detail->>'reason') order by action_key) as lines
+       from ledger_entries where workspace_id = $1 and incident_id = $2 group by customer_id
+     ), inserted as (
+       insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address, locale, template, payload, status, created_at)
+       select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $2 || ':' || n.customer_id || ':compensation', 'compensation.granted',
+              $2, n.customer_id, c.channels->0->>'type', c.channels->0->>'address', coalesce(c.locale, 'en'), $4,
+              jsonb_build_object('incident_id', $2::text, 'run_id', $3::text, 'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
+              case when c.channels->0 is null then 'no_channel' else 'pending' end, $5
+       from comp_run_notices n
+       left join customers c on c.workspace_id = n.workspace_id and c.id = n.customer_id
+       left join granted g on g.customer_id = n.customer_id
+       where n.workspace_id = $1 and n.run_id = $3
+       on conflict (workspace_id, idempotency_key) do nothing
+       returning 1
+     ) select count(*)::int as n from inserted`,
+    [workspaceId, run.incidentId, run.id, policy.notify.template ?? "compensation", now.toISOString()],
+  );
+  return rows[0]?.n ?? 0;
+}

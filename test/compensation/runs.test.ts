@@ -1,0 +1,255 @@
+/**
+ * A, B and C end to end through the public API: components and incident by API, rows through
+ * the real CSV import, the policy as YAML, then preview → approve → apply, on both backends.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import { BACKENDS } from "../support/backends.ts";
+import { A, B, C } from "./examples.ts";
+
+const yaml = (name: string) =>
+  readFileSync(join(import.meta.dirname, "../../examples/policies", `${name}.yaml`), "utf8");
+const isoOrEmpty = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString());
+
+function csv(rows: Record<string, unknown>[]): string {
+  const header = Object.keys(rows[0]!);
+  return [header.join(","), ...rows.map((r) => header.map((h) => String(r[h] ?? "")).join(","))].join("\n");
+}
+
+async function importCsv(t: TestApp, kind: string, body: string) {
+  const res = await t.app.inject({
+    method: "POST",
+    url: `/api/v1/import/${kind}`,
+    headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
+    payload: body,
+  });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json();
+}
+
+const customersCsv = (list: typeof A.customers) =>
+  csv(
+    list.map((c) => ({
+      id: c.id,
+      home_region: c.homeRegion,
+      plan: c.plan,
+      monthly_fee: c.monthlyFee,
+      currency: c.currency,
+      email: `${c.id.toLowerCase()}@example.com`,
+    })),
+  );
+const sessionsCsv = (list: typeof A.sessions) =>
+  csv(
+    list.map((s) => ({
+      id: s.id,
+      customer_id: s.customerId,
+      kind: s.kind,
+      component_id: s.componentId,
+      region: s.region,
+      started_at: isoOrEmpty(s.start),
+      ended_at: isoOrEmpty(s.end),
+      charge: s.charge,
+      currency: s.currency,
+      refunded: s.refunded,
+    })),
+  );
+
+async function runPolicy(
+  t: TestApp,
+  incident: string,
+  policyYaml: string,
+  extra: Record<string, string> = {},
+) {
+  const saved = await t.call("POST", "/api/v1/policies", { yaml: policyYaml });
+  expect([200, 201], JSON.stringify(saved.json)).toContain(saved.status);
+  const run = await t.call("POST", `/api/v1/incidents/${incident}/compensation-runs`, {
+    policy: saved.json.id,
+    ...extra,
+  });
+  expect(run.status, JSON.stringify(run.json)).toBe(201);
+  const preview = (await t.call("GET", `/api/v1/compensation-runs/${run.json.id}/preview`)).json;
+  return { run: run.json, preview };
+}
+
+async function approveAndApply(t: TestApp, runId: string) {
+  expect((await t.call("POST", `/api/v1/compensation-runs/${runId}/approve`)).status).toBe(200);
+  const applied = await t.call("POST", `/api/v1/compensation-runs/${runId}/apply`);
+  expect(applied.status, JSON.stringify(applied.json)).toBe(200);
+  return applied.json;
+}
+
+async function ledgerBalances(t: TestApp) {
+  return t.database.query<{ currency: string; total: number }>(
+    "select currency, sum(amount)::bigint as total from ledger_postings group by currency having sum(amount) <> 0",
+  );
+}
+
+describe.each(BACKENDS)("compensation runs on %s", (backend) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp(backend);
+  });
+  afterAll(() => t.close());
+
+  it("A: pays 8848 EUR once, and nothing on a second run", async () => {
+    for (const c of A.components) await t.call("POST", "/api/v1/components", { id: c.id, name: c.id });
+    await importCsv(t, "customers", customersCsv(A.customers));
+    expect(await importCsv(t, "sessions", sessionsCsv(A.sessions))).toEqual({ kind: "sessions", rows: 6 });
+    const open = await t.call("POST", "/api/v1/incidents", {
+      id: "INC-2017-12-19",
+      title: "Rentals cannot be ended",
+      body: "Investigating",
+      started_at: A.incident.start,
+      components: [{ id: "rental-backend", status: "major_outage" }],
+    });
+    expect(open.status).toBe(201);
+    const resolved = await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", {
+      resolved_at: A.incident.end,
+    });
+    expect(resolved.json.resolved_at).toBe("2017-12-19T16:00:00.000Z");
+
+    const { run, preview } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
+    expect(run.summary).toMatchObject({ money: { EUR: 8848 }, lines: 3, notifications: 3 });
+    expect(preview.lines.map((l: any) => [l.key, l.amount])).toEqual([
+      ["INC-2017-12-19:S1:refund", 8050],
+      ["INC-2017-12-19:S4:refund", 435],
+      ["INC-2017-12-19:S3:refund", 363],
+    ]);
+    expect(preview.excluded.map((e: any) => [e.reference, e.reason])).toEqual([
+      ["S7", "below_min_overlap"],
+      ["S5", "component_mismatch"],
+      ["S6", "no_overlap"],
+    ]);
+
+    const applied = await approveAndApply(t, run.id);
+    expect(applied.applied).toMatchObject({ entries: 3, money: { EUR: 8848 }, messages: 3 });
+    // Applying again posts nothing; a fresh run finds nothing left to pay.
+    const again = await t.call("POST", `/api/v1/compensation-runs/${run.id}/apply`);
+    expect(again.json.applied.entries).toBe(3);
+    const rerun = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
+    expect(rerun.run.summary.lines).toBe(0);
+    expect(
+      rerun.preview.excluded
+        .filter((e: any) => e.reason === "already_compensated")
+        .map((e: any) => e.reference),
+    ).toEqual(["S1", "S4", "S3"]);
+    await approveAndApply(t, rerun.run.id);
+
+    const [entries] = await t.database.query<{ n: number; total: number }>(
+      "select count(*)::int as n, sum(amount)::bigint as total from ledger_entries",
+    );
+    expect(entries).toEqual({ n: 3, total: 8848 });
+    expect(await ledgerBalances(t)).toEqual([]);
+    const messages = await t.database.query<{ customer_id: string; payload: any }>(
+      "select customer_id, payload from outbox_messages where incident_id = 'INC-2017-12-19' order by customer_id",
+    );
+    expect(messages.map((m) => [m.customer_id, m.payload.nothing_due])).toEqual([
+      ["C1", false],
+      ["C2", true],
+      ["C3", false],
+    ]);
+    const csvOut = await t.app.inject({
+      url: `/api/v1/compensation-runs/${run.id}/export.csv`,
+      headers: { authorization: `Bearer ${t.token}` },
+    });
+    expect(csvOut.body.split("\n")[0]).toMatch(/^entry_id,idempotency_key,customer_id,kind,amount,currency/);
+    expect(csvOut.body).toContain("INC-2017-12-19:S1:refund@13050,C1,refund,8050,EUR");
+  });
+
+  it("the ledger refuses edits", async () => {
+    await expect(t.database.query("update ledger_entries set amount = 1")).rejects.toThrow(/append-only/);
+    await expect(t.database.query("delete from ledger_postings")).rejects.toThrow(/append-only/);
+  });
+
+  it("B: refunds 2900 EUR of duplicates, 30 minutes to three customers, two to review", async () => {
+    await importCsv(t, "customers", customersCsv(B.customers));
+    await importCsv(
+      t,
+      "charges",
+      csv(
+        B.charges.map((c) => ({
+          id: c.id,
+          customer_id: c.customerId,
+          usage_ref: c.usageRef,
+          amount: c.amount,
+          currency: c.currency,
+          status: c.status,
+          created_at: new Date(c.createdAt).toISOString(),
+          amount_refunded: c.amountRefunded,
+        })),
+      ),
+    );
+    const open = await t.call("POST", "/api/v1/incidents", {
+      id: B.incident.id,
+      title: "Rentals charged twice",
+      body: "Refunding",
+      started_at: B.incident.start,
+    });
+    expect(open.status).toBe(201);
+    const { run, preview } = await runPolicy(t, B.incident.id, yaml("car2go-2014-double-charge"), {
+      as_of: B.runAt,
+      detected_at: B.incident.detected,
+    });
+    expect(run.summary).toMatchObject({
+      money: { EUR: 2900 },
+      units: { minutes: 90 },
+      notifications: 3,
+      review: 2,
+    });
+    expect(
+      preview.lines.filter((l: any) => l.kind === "refund").map((l: any) => [l.charge, l.amount, l.dueBy]),
+    ).toEqual([
+      ["ch_1002", 1160, "2014-11-21T09:00:00.000Z"],
+      ["ch_1005", 870, "2014-11-21T09:00:00.000Z"],
+      ["ch_1006", 870, "2014-11-21T09:00:00.000Z"],
+    ]);
+    expect(preview.review.map((r: any) => [r.customer_id, r.reason])).toEqual([
+      ["K5", "outside_fault_window"],
+      ["K6", "weak_key_duplicate"],
+    ]);
+    const applied = await approveAndApply(t, run.id);
+    expect(applied.applied).toMatchObject({ money: { EUR: 2900 }, units: { minutes: 90 }, messages: 3 });
+    const units = await t.database.query<{ currency: string }>(
+      "select distinct currency from ledger_postings where currency like 'minutes:%' order by 1",
+    );
+    expect(units.map((u) => u.currency)).toEqual(["minutes:berlin", "minutes:hamburg", "minutes:munich"]);
+    expect(await ledgerBalances(t)).toEqual([]);
+  });
+
+  it("C: pays 7753 GBP for tower T-17", async () => {
+    for (const c of C.components)
+      await t.call("POST", "/api/v1/components", {
+        id: c.id,
+        name: c.id,
+        ...(c.parentId && { parent_id: c.parentId }),
+      });
+    await importCsv(t, "customers", customersCsv(C.customers));
+    await importCsv(t, "sessions", sessionsCsv(C.sessions));
+    await t.call("POST", "/api/v1/incidents", {
+      id: "INC-T17",
+      title: "Tower T-17 down",
+      body: "Power cut",
+      started_at: C.incident.start,
+      components: [{ id: "tower:T-17", status: "major_outage" }],
+    });
+    await t.call("POST", "/api/v1/incidents/INC-T17/resolve", { resolved_at: C.incident.end });
+    const { run, preview } = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"));
+    expect(run.summary).toMatchObject({ money: { GBP: 7753 }, notifications: 4 });
+    expect(Object.fromEntries(preview.lines.map((l: any) => [l.customerId, l.amount]))).toEqual({
+      B1: 3000,
+      B2: 1125,
+      U1: 3428,
+      U2: 200,
+    });
+  });
+
+  it("previews are deterministic: the same inputs give the same bytes and hash", async () => {
+    const one = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"));
+    const two = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"));
+    expect(two.run.preview_hash).toBe(one.run.preview_hash);
+    const strip = (p: any) => JSON.stringify({ ...p, run: undefined });
+    expect(strip(two.preview)).toBe(strip(one.preview));
+  });
+});
