@@ -5,6 +5,7 @@
  * CLI can never do what the API would refuse.
  */
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { databaseTarget, type Settings, serverFile } from "../config.ts";
 import { buildServer } from "../http/server.ts";
@@ -20,6 +21,8 @@ export interface ApiClient {
   /** Where the requests go, for messages. */
   target: string;
   request(method: string, path: string, body?: unknown): Promise<ApiResponse>;
+  /** Sends a stream as the body (file imports), never holding it whole. */
+  upload(path: string, body: Readable, contentType: string): Promise<ApiResponse>;
   close(): Promise<void>;
 }
 
@@ -28,6 +31,10 @@ export interface ClientOptions {
   token?: string;
   workspace?: string;
 }
+
+/** JSON bodies are parsed; anything else (CSV exports) stays text. */
+const decode = (text: string, type: string | null | undefined) =>
+  !text ? undefined : /json/.test(type ?? "") ? JSON.parse(text) : text;
 
 function httpClient(base: string, token: string, workspace?: string): ApiClient {
   return {
@@ -42,8 +49,20 @@ function httpClient(base: string, token: string, workspace?: string): ApiClient 
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+      return { status: res.status, body: decode(await res.text(), res.headers.get("content-type")) };
+    },
+    async upload(path, body, contentType) {
+      const res = await fetch(new URL(path, base), {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": contentType,
+          ...(workspace && { "x-amends-workspace": workspace }),
+        },
+        body: Readable.toWeb(body) as ReadableStream,
+        duplex: "half",
+      } as RequestInit);
+      return { status: res.status, body: decode(await res.text(), res.headers.get("content-type")) };
     },
     close: async () => {},
   };
@@ -65,7 +84,20 @@ function injectClient(
         headers: { authorization: `Bearer ${secret}`, ...(workspace && { "x-amends-workspace": workspace }) },
         ...(body !== undefined && { payload: body as object }),
       });
-      return { status: res.statusCode, body: res.body ? res.json() : undefined };
+      return { status: res.statusCode, body: decode(res.body, res.headers["content-type"] as string) };
+    },
+    async upload(path, body, contentType) {
+      const res = await app.inject({
+        method: "POST",
+        url: path,
+        headers: {
+          authorization: `Bearer ${secret}`,
+          "content-type": contentType,
+          ...(workspace && { "x-amends-workspace": workspace }),
+        },
+        payload: body,
+      });
+      return { status: res.statusCode, body: decode(res.body, res.headers["content-type"] as string) };
     },
     close,
   };

@@ -2,8 +2,12 @@
  * `amends`: run the server, manage the database, and drive the API from a terminal.
  * Human output by default; `--json` prints what the API returned, for scripts.
  */
+import { createReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
+import { Transform } from "node:stream";
+import { Presets, SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
 import { databaseTarget, type Settings, serverFile, settingsFromEnv } from "../config.ts";
+import { formatMoney } from "../core/money.ts";
 import { loadDemo } from "../demo/load.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { createWorkspace } from "../workspaces/store.ts";
@@ -57,6 +61,52 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
     if (res.status >= 400) throw new CliError(formatProblem(res.body));
     return res.body;
   } finally {
+    await client.close();
+  }
+}
+
+/** Streams a file to an import-style endpoint, with a progress bar on a terminal. */
+async function upload(path: string, file: string): Promise<any> {
+  const type = /\.(ndjson|jsonl)$/i.test(file)
+    ? "application/x-ndjson"
+    : /\.json$/i.test(file)
+      ? "application/json"
+      : "text/csv";
+  const size = statSync(file).size;
+  const bar =
+    process.stderr.isTTY && !globals().json
+      ? new SingleBar(
+          {
+            format: " {bar} {percentage}% | {value}/{total} MB | {eta_formatted} left",
+            stream: process.stderr,
+          },
+          Presets.shades_classic,
+        )
+      : undefined;
+  bar?.start(Math.max(1, Math.round(size / 1e6)), 0);
+  let sent = 0;
+  const counted = createReadStream(file).pipe(
+    new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        sent += chunk.length;
+        bar?.update(Math.round(sent / 1e6));
+        done(null, chunk);
+      },
+    }),
+  );
+  const g = globals();
+  const client = await connectApi(settings(), {
+    url: g.url ?? process.env.AMENDS_URL,
+    token: g.token ?? process.env.AMENDS_TOKEN,
+    workspace: g.workspace ?? process.env.AMENDS_WORKSPACE,
+  });
+  try {
+    const res = await client.upload(path, counted, type);
+    bar?.stop();
+    if (res.status >= 400) throw new CliError(formatProblem(res.body));
+    return res.body;
+  } finally {
+    bar?.stop();
     await client.close();
   }
 }
@@ -263,6 +313,136 @@ incident.command("show <id>").action(async (id: string) => {
   const res = await api("GET", `/api/v1/incidents/${encodeURIComponent(id)}`);
   print(res, () => formatIncident(res, true));
 });
+
+program
+  .command("import <kind> <file>")
+  .description(
+    "upsert customers, sessions or charges from CSV (.csv), NDJSON (.ndjson/.jsonl) or JSON (.json); a bad row writes nothing",
+  )
+  .action(async (kind: string, file: string) => {
+    if (!["customers", "sessions", "charges"].includes(kind))
+      throw new CliError("error: kind must be customers, sessions or charges");
+    const res = await upload(`/api/v1/import/${kind}`, file);
+    print(res, () => `Imported ${res.rows} ${kind}.`);
+  });
+
+const policy = program.command("policy").description("compensation policies (YAML, versioned)");
+policy
+  .command("put <file>")
+  .description("save a policy; changed text makes a new version")
+  .action(async (file: string) => {
+    const res = await api("POST", "/api/v1/policies", { yaml: readFileSync(file, "utf8") });
+    print(res, () =>
+      res.created
+        ? `Saved ${res.id} version ${res.version}.`
+        : `${res.id} version ${res.version} is unchanged.`,
+    );
+  });
+policy.command("list").action(async () => {
+  const res = await api("GET", "/api/v1/policies");
+  print(
+    res,
+    () =>
+      res.policies.map((p: any) => `${p.id}  v${p.version}  ${p.created_at}`).join("\n") || "No policies.",
+  );
+});
+policy
+  .command("show <id>")
+  .option("--version <n>")
+  .action(async (id: string, o: { version?: string }) => {
+    const res = await api(
+      "GET",
+      `/api/v1/policies/${encodeURIComponent(id)}${o.version ? `?version=${o.version}` : ""}`,
+    );
+    print(res, () => `# ${res.id} v${res.version}\n${res.yaml}`);
+  });
+policy
+  .command("schema")
+  .description("print the policy language's JSON Schema (for editors)")
+  .action(async () => console.log(JSON.stringify(await api("GET", "/api/v1/policy-schema.json"), null, 2)));
+
+const formatRun = (r: any) => {
+  const money = Object.entries(r.summary.money ?? {}).map(([c, a]) =>
+    formatMoney({ amount: a as number, currency: c }),
+  );
+  const units = Object.entries(r.summary.units ?? {}).map(([u, a]) => `${a} ${u}`);
+  const lines = [
+    `${r.id}  ${r.status}  incident ${r.incident_id}  policy ${r.policy.id} v${r.policy.version}`,
+    `  window [${r.window.start}, ${r.window.end})`,
+    `  ${r.summary.lines} action(s): ${[...money, ...units].join(", ") || "nothing"}; ${r.summary.affected} affected, ${r.summary.excluded} excluded, ${r.summary.review} to review, ${r.summary.notifications} to notify`,
+  ];
+  if (r.applied)
+    lines.push(
+      `  applied: ${r.applied.entries} ledger entries, ${r.applied.skipped} already paid, ${r.applied.messages} messages queued`,
+    );
+  return lines.join("\n");
+};
+const formatLine = (l: any) =>
+  `  ${l.customerId.padEnd(10)} ${l.key.padEnd(40)} ${l.kind === "unit_credit" ? `${l.amount} ${l.unit}` : formatMoney({ amount: l.amount, currency: l.currency })}  (${l.rule})`;
+
+const comp = program
+  .command("compensation")
+  .alias("comp")
+  .description("compensation runs: preview → approve → apply");
+comp
+  .command("preview <incident>")
+  .description("work out what a policy pays for an incident; nothing is paid yet")
+  .requiredOption("--policy <id>")
+  .option("--version <n>", "policy version (latest when absent)")
+  .option("--as-of <time>", "run time (ISO), base of credit validity")
+  .option("--detected-at <time>", "when the fault was detected (ISO), base of refund deadlines")
+  .option("--lines", "list every action")
+  .action(async (incidentId: string, o: any) => {
+    const run = await api("POST", `/api/v1/incidents/${encodeURIComponent(incidentId)}/compensation-runs`, {
+      policy: o.policy,
+      ...(o.version && { policy_version: Number(o.version) }),
+      ...(o.asOf && { as_of: o.asOf }),
+      ...(o.detectedAt && { detected_at: o.detectedAt }),
+    });
+    const doc =
+      o.lines || globals().json ? await api("GET", `/api/v1/compensation-runs/${run.id}/preview`) : undefined;
+    print(doc ?? run, () => [formatRun(run), ...(doc ? doc.lines.map(formatLine) : [])].join("\n"));
+  });
+comp
+  .command("show <run>")
+  .option("--lines", "list every action, exclusion and review item")
+  .action(async (runId: string, o: { lines?: boolean }) => {
+    const doc = await api("GET", `/api/v1/compensation-runs/${encodeURIComponent(runId)}/preview`);
+    print(doc, () =>
+      [
+        formatRun(doc.run),
+        ...(o.lines
+          ? [
+              ...doc.lines.map(formatLine),
+              ...doc.excluded.map((e: any) => `  excluded ${e.customer_id} ${e.reference}: ${e.reason}`),
+              ...doc.review.map(
+                (r: any) => `  review   ${r.customer_id} ${r.reference}: ${r.reason} (${r.detail})`,
+              ),
+            ]
+          : []),
+      ].join("\n"),
+    );
+  });
+comp.command("approve <run>").action(async (runId: string) => {
+  const run = await api("POST", `/api/v1/compensation-runs/${encodeURIComponent(runId)}/approve`);
+  print(run, () => formatRun(run));
+});
+comp
+  .command("apply <run>")
+  .description("book an approved run in the ledger, exactly once, and queue each customer's message")
+  .action(async (runId: string) => {
+    const run = await api("POST", `/api/v1/compensation-runs/${encodeURIComponent(runId)}/apply`);
+    print(run, () => formatRun(run));
+  });
+comp
+  .command("export <run>")
+  .description("what the run booked, as CSV (to stdout, or --out FILE)")
+  .option("--out <file>")
+  .action(async (runId: string, o: { out?: string }) => {
+    const text = await api("GET", `/api/v1/compensation-runs/${encodeURIComponent(runId)}/export.csv`);
+    if (o.out) writeFileSync(o.out, text);
+    else process.stdout.write(text);
+  });
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof CliError ? err.message : `error: ${(err as Error).message ?? err}`;

@@ -2,8 +2,9 @@ import { stringify } from "csv-stringify/sync";
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { exportRunToStripe } from "../billing/stripe-export.ts";
 import { policyJsonSchema } from "../core/compensation/policy.ts";
-import { invalidField } from "../core/errors.ts";
+import { conflict, invalidField } from "../core/errors.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
@@ -267,6 +268,44 @@ export const compensationRoutes =
       },
       async (req) =>
         runJson(await applyRun(ctx.database, principal(req).workspaceId, req.params.id, ctx.now())),
+    );
+    app.post(
+      "/compensation-runs/:id/export/stripe",
+      {
+        schema: {
+          tags,
+          summary:
+            "Send what an applied run booked to Stripe (refunds, balance credits, credit grants), idempotently",
+          params: RunParams,
+          body: z
+            .strictObject({
+              unit_prices: z
+                .record(
+                  z.string(),
+                  z.strictObject({
+                    amount: z.number().int().min(0),
+                    currency: z.string().regex(/^[A-Z]{3}$/),
+                  }),
+                )
+                .optional()
+                .describe(
+                  'price of one unit by "unit:scope" or "unit", e.g. {"minutes:berlin": {"amount": 29, "currency": "EUR"}}',
+                ),
+            })
+            .nullish(),
+        },
+        preHandler: ctx.auth("compensation:write"),
+      },
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        if (!ctx.stripe) throw conflict("Stripe is not configured: set STRIPE_API_KEY");
+        const run = await getRun(ctx.db, ws, req.params.id);
+        if (run.status !== "applied") throw conflict(`run "${run.id}" is ${run.status}; apply it first`);
+        return exportRunToStripe(ctx.database, ctx.stripe, ws, run.id, {
+          unitPrices: req.body?.unit_prices,
+          now: ctx.now(),
+        });
+      },
     );
     app.get(
       "/compensation-runs/:id/export.csv",

@@ -1,4 +1,5 @@
 import type { preHandlerAsyncHookHandler } from "fastify";
+import type Stripe from "stripe";
 import type { Database, Db } from "../storage/database.ts";
 import type { Scope } from "../tokens/store.ts";
 
@@ -11,4 +12,6 @@ export interface ApiContext {
   auth: (scope: Scope) => preHandlerAsyncHookHandler;
   /** Called after a write that changes what a workspace's public page shows. */
   changed: (workspaceId: string) => void;
+  /** Stripe's SDK, when STRIPE_API_KEY is set (STRIPE_API_BASE points it elsewhere, e.g. a test server). */
+  stripe?: Stripe;
 }

@@ -10,6 +10,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import { stripeClient } from "../billing/stripe-export.ts";
 import { importRoutes } from "../company-data/routes.ts";
 import { compensationRoutes } from "../compensation/routes.ts";
 import { componentRoutes } from "../components/routes.ts";
@@ -32,6 +33,8 @@ export interface ServerOptions {
   logger?: boolean | { level: string };
   /** Called after every write that changes a workspace's public page. */
   onChange?: (workspaceId: string) => void;
+  /** Stripe credentials; STRIPE_API_KEY and STRIPE_API_BASE from the environment when absent. */
+  stripe?: { apiKey: string; base?: string };
 }
 
 const VERSION = "0.1.0";
@@ -92,6 +95,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     auth: createAuthenticator(database.db, options.localSecret, now),
     changed: (ws) => options.onChange?.(ws),
   };
+  const stripe =
+    options.stripe ??
+    (process.env.STRIPE_API_KEY
+      ? { apiKey: process.env.STRIPE_API_KEY, base: process.env.STRIPE_API_BASE }
+      : undefined);
+  if (stripe) ctx.stripe = stripeClient(stripe.apiKey, stripe.base);
   await app.register(
     async (api) => {
       api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

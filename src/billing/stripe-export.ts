@@ -1,0 +1,194 @@
+/**
+ * Exports what a run booked to Stripe, through Stripe's own SDK:
+ *  refund       → a Refund of the charge (for a session: the charge whose usage_ref is the session)
+ *  credit       → a customer balance transaction (negative amount = credit on the next invoice)
+ *  unit_credit  → a promotional billing credit grant worth units × the unit's price, expiring
+ *                 with the credit, effective when it should become visible
+ * Each call carries the ledger entry's idempotency key, so retries never pay twice at Stripe
+ * either; what Stripe answered is recorded per entry, and entries already sent are skipped.
+ */
+
+import { and, eq, sql } from "drizzle-orm";
+import Stripe from "stripe";
+import { invalidField } from "../core/errors.ts";
+import type { Database } from "../storage/database.ts";
+import { billingExports, ledgerEntries } from "../storage/schema.ts";
+
+export interface UnitPrice {
+  /** minor units per unit */
+  amount: number;
+  currency: string;
+}
+
+export interface StripeExportOptions {
+  /** price per unit, by `unit:scope` (e.g. `minutes:berlin`) or by unit alone */
+  unitPrices?: Record<string, UnitPrice>;
+  /** Stripe customer id for one of ours; ours is used as is when absent */
+  customerId?: (ours: string) => string;
+  now: Date;
+}
+
+export interface StripeExportResult {
+  sent: number;
+  alreadySent: number;
+  failed: { entry: string; key: string; error: string }[];
+}
+
+export function stripeClient(apiKey: string, base?: string): Stripe {
+  const url = base ? new URL(base) : undefined;
+  return new Stripe(apiKey, {
+    maxNetworkRetries: 2,
+    telemetry: false,
+    ...(url && {
+      host: url.hostname,
+      port: url.port || (url.protocol === "https:" ? 443 : 80),
+      protocol: url.protocol.replace(":", "") as "http" | "https",
+    }),
+  });
+}
+
+const unix = (iso: unknown) => (typeof iso === "string" ? Math.floor(Date.parse(iso) / 1000) : undefined);
+
+export async function exportRunToStripe(
+  database: Database,
+  stripe: Stripe,
+  workspaceId: string,
+  runId: string,
+  options: StripeExportOptions,
+): Promise<StripeExportResult> {
+  const entries = await database.db
+    .select()
+    .from(ledgerEntries)
+    .where(and(eq(ledgerEntries.workspaceId, workspaceId), eq(ledgerEntries.runId, runId)))
+    .orderBy(sql`action_key collate "C"`);
+  const done = new Set(
+    (
+      await database.db
+        .select({ entryId: billingExports.entryId })
+        .from(billingExports)
+        .where(
+          and(
+            eq(billingExports.workspaceId, workspaceId),
+            eq(billingExports.target, "stripe"),
+            eq(billingExports.status, "sent"),
+          ),
+        )
+    ).map((r) => r.entryId),
+  );
+  const result: StripeExportResult = { sent: 0, alreadySent: 0, failed: [] };
+  const customer = options.customerId ?? ((id: string) => id);
+
+  for (const e of entries) {
+    if (done.has(e.id)) {
+      result.alreadySent++;
+      continue;
+    }
+    const d = e.detail as Record<string, string | null>;
+    const metadata = {
+      amends_key: e.idempotencyKey,
+      incident: e.incidentId,
+      customer: e.customerId,
+      run: runId,
+    };
+    const request = { idempotencyKey: e.idempotencyKey };
+    let providerId: string | undefined;
+    let error: string | undefined;
+    try {
+      if (e.kind === "refund") {
+        const charge = d.charge ?? (await chargeForSession(database, workspaceId, d.session));
+        if (!charge) throw new Error(`no succeeded charge has usage_ref "${d.session}"`);
+        const refund = await stripe.refunds.create(
+          {
+            charge,
+            amount: e.amount,
+            ...(d.reason && { reason: d.reason as Stripe.RefundCreateParams.Reason }),
+            metadata,
+          },
+          request,
+        );
+        providerId = refund.id;
+      } else if (e.kind === "credit") {
+        const txn = await stripe.customers.createBalanceTransaction(
+          customer(e.customerId),
+          {
+            amount: -e.amount,
+            currency: e.currency.toLowerCase(),
+            description: `Make-good for ${e.incidentId}`,
+            metadata,
+          },
+          request,
+        );
+        providerId = txn.id;
+      } else {
+        const price = options.unitPrices?.[e.currency] ?? options.unitPrices?.[String(d.unit)];
+        if (!price)
+          throw invalidField(
+            "unit_prices",
+            `no price for ${e.currency}; give one for "${e.currency}" or "${d.unit}"`,
+          );
+        const grant = await stripe.billing.creditGrants.create(
+          {
+            customer: customer(e.customerId),
+            name: `${e.amount} free ${d.unit} (${e.incidentId})`,
+            category: "promotional",
+            amount: {
+              type: "monetary",
+              monetary: { value: e.amount * price.amount, currency: price.currency.toLowerCase() },
+            },
+            applicability_config: { scope: { price_type: "metered" } },
+            ...(unix(d.expiresAt) && { expires_at: unix(d.expiresAt) }),
+            ...(unix(d.visibleBy) && { effective_at: unix(d.visibleBy) }),
+            metadata: {
+              ...metadata,
+              units: String(e.amount),
+              unit: String(d.unit),
+              scope: String(d.scope ?? ""),
+            },
+          },
+          request,
+        );
+        providerId = grant.id;
+      }
+    } catch (err) {
+      error = (err as Error).message;
+      result.failed.push({ entry: e.id, key: e.idempotencyKey, error });
+    }
+    if (!error) result.sent++;
+    await database.db
+      .insert(billingExports)
+      .values({
+        workspaceId,
+        entryId: e.id,
+        target: "stripe",
+        status: error ? "failed" : "sent",
+        providerId: providerId ?? null,
+        error: error ?? null,
+        attempts: 1,
+        updatedAt: options.now,
+      })
+      .onConflictDoUpdate({
+        target: [billingExports.workspaceId, billingExports.entryId, billingExports.target],
+        set: {
+          status: error ? "failed" : "sent",
+          providerId: providerId ?? null,
+          error: error ?? null,
+          attempts: sql`${billingExports.attempts} + 1`,
+          updatedAt: options.now,
+        },
+      });
+  }
+  return result;
+}
+
+async function chargeForSession(
+  database: Database,
+  workspaceId: string,
+  session: string | null | undefined,
+): Promise<string | undefined> {
+  if (!session) return undefined;
+  const rows = await database.query<{ id: string }>(
+    "select id from charges where workspace_id = $1 and usage_ref = $2 and status = 'succeeded' order by created_at, id limit 1",
+    [workspaceId, session],
+  );
+  return rows[0]?.id;
+}
