@@ -1,6 +1,7 @@
 /**
  * Exports what a run booked to Stripe, through Stripe's own SDK:
- *  refund       → a Refund of the charge (for a session: the charge whose usage_ref is the session)
+ *  refund       → a Refund of the charge (for a session: the charge whose usage_ref is the session),
+ *                 or a credit note refunding it when the charge paid an invoice
  *  credit       → a customer balance transaction (negative amount = credit on the next invoice)
  *  unit_credit  → a promotional billing credit grant worth units × the unit's price, expiring
  *                 with the credit, effective when it should become visible
@@ -95,18 +96,37 @@ export async function exportRunToStripe(
     let error: string | undefined;
     try {
       if (e.kind === "refund") {
-        const charge = d.charge ?? (await chargeForSession(database, workspaceId, d.session));
-        if (!charge) throw new Error(`no succeeded charge has usage_ref "${d.session}"`);
-        const refund = await stripe.refunds.create(
-          {
-            charge,
-            amount: e.amount,
-            ...(d.reason && { reason: d.reason as Stripe.RefundCreateParams.Reason }),
-            metadata,
-          },
-          request,
-        );
-        providerId = refund.id;
+        const charge = await chargeOf(database, workspaceId, d.charge, d.session);
+        if (!charge)
+          throw new Error(
+            `no succeeded charge ${d.charge ? `"${d.charge}"` : `has usage_ref "${d.session}"`}`,
+          );
+        if (charge.invoice_id) {
+          // An invoiced charge is refunded through a credit note, so the invoice tells the story.
+          const note = await stripe.creditNotes.create(
+            {
+              invoice: charge.invoice_id,
+              amount: e.amount,
+              refund_amount: e.amount,
+              reason: d.reason === "duplicate" ? "duplicate" : "product_unsatisfactory",
+              memo: `Make-good for ${e.incidentId}`,
+              metadata,
+            },
+            request,
+          );
+          providerId = note.id;
+        } else {
+          const refund = await stripe.refunds.create(
+            {
+              charge: charge.id,
+              amount: e.amount,
+              ...(d.reason && { reason: d.reason as Stripe.RefundCreateParams.Reason }),
+              metadata,
+            },
+            request,
+          );
+          providerId = refund.id;
+        }
       } else if (e.kind === "credit") {
         const txn = await stripe.customers.createBalanceTransaction(
           customer(e.customerId),
@@ -180,15 +200,19 @@ export async function exportRunToStripe(
   return result;
 }
 
-async function chargeForSession(
+/** The charge to refund: named, or the one that billed the session. */
+async function chargeOf(
   database: Database,
   workspaceId: string,
+  charge: string | null | undefined,
   session: string | null | undefined,
-): Promise<string | undefined> {
-  if (!session) return undefined;
-  const rows = await database.query<{ id: string }>(
-    "select id from charges where workspace_id = $1 and usage_ref = $2 and status = 'succeeded' order by created_at, id limit 1",
-    [workspaceId, session],
+) {
+  if (!charge && !session) return undefined;
+  const rows = await database.query<{ id: string; invoice_id: string | null }>(
+    charge
+      ? "select id, invoice_id from charges where workspace_id = $1 and id = $2"
+      : "select id, invoice_id from charges where workspace_id = $1 and usage_ref = $2 and status = 'succeeded' order by created_at, id limit 1",
+    [workspaceId, charge ?? session],
   );
-  return rows[0]?.id;
+  return rows[0];
 }

@@ -146,6 +146,7 @@ export const ChargeIn = z
     }),
     created_at: instant,
     amount_refunded: minor("amount_refunded", 0),
+    invoice_id: z.preprocess(blankToUndefined, z.string().trim().max(255).optional()),
   })
   .superRefine((r, ctx) => {
     if (r.amount_refunded > r.amount)
@@ -161,6 +162,7 @@ export const ChargeIn = z
       status: r.status,
       createdAt: r.created_at,
       amountRefunded: r.amount_refunded,
+      invoiceId: r.invoice_id ?? null,
     }),
   );
 

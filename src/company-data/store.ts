@@ -38,6 +38,7 @@ export interface ChargeRow {
   status: string;
   createdAt: Date;
   amountRefunded: number;
+  invoiceId?: string | null;
 }
 
 const CHUNK = 5_000;
@@ -102,13 +103,13 @@ export async function upsertSessions(database: Database, workspaceId: string, ro
 export async function upsertCharges(database: Database, workspaceId: string, rows: readonly ChargeRow[]) {
   await inChunks(rows, (c) =>
     database.query(
-      `insert into charges (workspace_id, id, customer_id, usage_ref, amount, currency, status, created_at, amount_refunded)
-       select $1, id, customer_id, usage_ref, amount, currency, status, created_at::timestamptz, amount_refunded
-       from unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[])
-         as t(id, customer_id, usage_ref, amount, currency, status, created_at, amount_refunded)
+      `insert into charges (workspace_id, id, customer_id, usage_ref, amount, currency, status, created_at, amount_refunded, invoice_id)
+       select $1, id, customer_id, usage_ref, amount, currency, status, created_at::timestamptz, amount_refunded, invoice_id
+       from unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[])
+         as t(id, customer_id, usage_ref, amount, currency, status, created_at, amount_refunded, invoice_id)
        on conflict (workspace_id, id) do update set customer_id = excluded.customer_id, usage_ref = excluded.usage_ref,
          amount = excluded.amount, currency = excluded.currency, status = excluded.status,
-         created_at = excluded.created_at, amount_refunded = excluded.amount_refunded`,
+         created_at = excluded.created_at, amount_refunded = excluded.amount_refunded, invoice_id = excluded.invoice_id`,
       [
         workspaceId,
         c.map((r) => r.id),
@@ -119,6 +120,7 @@ export async function upsertCharges(database: Database, workspaceId: string, row
         c.map((r) => r.status),
         c.map((r) => iso(r.createdAt)),
         c.map((r) => r.amountRefunded),
+        c.map((r) => r.invoiceId ?? null),
       ],
     ),
   );

@@ -22,8 +22,9 @@ import type {
 } from "../core/compensation/engine.ts";
 import { evaluateCustomer } from "../core/compensation/engine.ts";
 import { isBalanced, ledgerCurrency, postingsFor } from "../core/compensation/ledger.ts";
+import { policyGroups } from "../core/compensation/policy.ts";
 import { addToTotals, emptyTotals, noticeOf, sortedTotals } from "../core/compensation/preview.ts";
-import { parseWindow } from "../core/compensation/time.ts";
+import { LocalCalendar, parseWindow } from "../core/compensation/time.ts";
 import { AmendsError, conflict, notFound } from "../core/errors.ts";
 import { getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
@@ -93,6 +94,14 @@ export async function createPreview(
     asOf: asOf.getTime(),
   };
 
+  // A monthly cap counts what other incidents of the same (local) month already paid.
+  const monthlyCap = policyGroups(policy).some((g) => g.cap?.per_customer_per_month);
+  const calendar = new LocalCalendar(policy.time_zone, policy.holidays);
+  const firstDay = calendar.dateOf(window.start).with({ day: 1 });
+  const month = monthlyCap
+    ? { start: calendar.startOf(firstDay), end: calendar.startOf(firstDay.add({ months: 1 })) }
+    : undefined;
+
   const runId = newId("run");
   const hash = createHash("sha256");
   const totals = emptyTotals();
@@ -147,6 +156,7 @@ export async function createPreview(
       const ctx: EngineContext = {
         ...base,
         applied: new Map(appliedRows.map((r) => [r.action_key, Number(r.total)])),
+        ...(month && { paidThisMonth: await paidInMonth(tx, workspaceId, incident.id, month, ids) }),
       };
       const results: CustomerResult[] = [];
       for (const { customerId, rows } of batch) {
@@ -229,6 +239,31 @@ export async function createPreview(
       .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)));
   });
   return getRun(database.db, workspaceId, runId);
+}
+
+/** Money booked per customer for other incidents that started in the given month. */
+async function paidInMonth(
+  tx: Database,
+  workspaceId: string,
+  incidentId: string,
+  month: { start: number; end: number },
+  customerIds: string[],
+) {
+  const rows = await tx.query<{ customer_id: string; total: number }>(
+    `select e.customer_id, sum(e.amount)::bigint as total from ledger_entries e
+     join incidents i on i.workspace_id = e.workspace_id and i.id = e.incident_id
+     where e.workspace_id = $1 and e.incident_id <> $2 and e.customer_id = any($3::text[]) and e.kind in ('refund', 'credit')
+       and i.started_at >= $4 and i.started_at < $5
+     group by e.customer_id`,
+    [
+      workspaceId,
+      incidentId,
+      customerIds,
+      new Date(month.start).toISOString(),
+      new Date(month.end).toISOString(),
+    ],
+  );
+  return new Map(rows.map((r) => [r.customer_id, Number(r.total)]));
 }
 
 async function writeResults(

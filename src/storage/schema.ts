@@ -213,6 +213,8 @@ export const charges = pgTable(
     status: text("status").notNull(),
     createdAt: ts("created_at").notNull(),
     amountRefunded: money("amount_refunded").notNull().default(0),
+    /** the billing system's invoice this charge paid, if any: refunds become credit notes on it */
+    invoiceId: text("invoice_id"),
   },
   (t) => [
     primaryKey({ columns: [t.workspaceId, t.id] }),

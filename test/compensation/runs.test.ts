@@ -253,3 +253,43 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
     expect(strip(two.preview)).toBe(strip(one.preview));
   });
 });
+
+describe("a monthly cap spans incidents", () => {
+  it("gives B1 nothing more for a second outage in the same month", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      for (const c of C.components)
+        await t.call("POST", "/api/v1/components", {
+          id: c.id,
+          name: c.id,
+          ...(c.parentId && { parent_id: c.parentId }),
+        });
+      await importCsv(t, "customers", customersCsv(C.customers));
+      await importCsv(t, "sessions", sessionsCsv(C.sessions));
+      await t.call("POST", "/api/v1/incidents", {
+        id: "INC-T17",
+        title: "T-17 down",
+        body: "x",
+        started_at: C.incident.start,
+      });
+      await t.call("POST", "/api/v1/incidents/INC-T17/resolve", { resolved_at: C.incident.end });
+      const first = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"));
+      await approveAndApply(t, first.run.id);
+      // A second, shorter outage on 6 March while B1 was on T-17: its SLA credit is capped by what March already paid.
+      await t.call("POST", "/api/v1/incidents", {
+        id: "INC-T17-b",
+        title: "T-17 blip",
+        body: "x",
+        started_at: "2025-03-06T10:00:00Z",
+      });
+      await t.call("POST", "/api/v1/incidents/INC-T17-b/resolve", { resolved_at: "2025-03-06T12:00:00Z" });
+      const second = await runPolicy(t, "INC-T17-b", yaml("isp-tower-outage"));
+      expect(second.preview.lines.find((l: any) => l.customerId === "B1")).toBeUndefined();
+      expect(second.preview.excluded).toContainEqual(
+        expect.objectContaining({ customer_id: "B1", reason: "cap_reached" }),
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});

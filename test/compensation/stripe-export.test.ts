@@ -184,3 +184,77 @@ describe("Stripe export through Stripe's SDK", () => {
     ).toMatch(/STRIPE_API_KEY/);
   });
 });
+
+describe("invoiced charges", () => {
+  it("are refunded through a credit note on the invoice", async () => {
+    const stripe = await new StripeFake().start();
+    const t = await startTestApp("pglite");
+    try {
+      const app = await buildServer({
+        database: t.database,
+        stripe: { apiKey: "sk_test_amends", base: stripe.url },
+      });
+      const call = async (method: string, url: string, body?: unknown) =>
+        (
+          await app.inject({
+            method: method as "GET",
+            url,
+            headers: { authorization: `Bearer ${t.token}` },
+            ...(body !== undefined && { payload: body as object }),
+          })
+        ).json();
+      await call("POST", "/api/v1/import/customers", [{ id: "K1", currency: "EUR" }]);
+      await call("POST", "/api/v1/import/charges", [
+        {
+          id: "ch_1",
+          customer_id: "K1",
+          usage_ref: "R1",
+          amount: 1160,
+          currency: "EUR",
+          status: "succeeded",
+          created_at: "2014-11-10T08:15:02Z",
+          invoice_id: "in_1",
+        },
+        {
+          id: "ch_2",
+          customer_id: "K1",
+          usage_ref: "R1",
+          amount: 1160,
+          currency: "EUR",
+          status: "succeeded",
+          created_at: "2014-11-10T08:15:04Z",
+          invoice_id: "in_2",
+        },
+      ]);
+      stripe.invoices.set("in_2", { customer: "K1", amountPaid: 1160, credited: 0, currency: "eur" });
+      await call("POST", "/api/v1/incidents", {
+        id: B.incident.id,
+        title: "Charged twice",
+        body: "x",
+        started_at: B.incident.start,
+      });
+      await call("POST", "/api/v1/policies", { yaml: yaml("car2go-2014-double-charge") });
+      const run = await call("POST", `/api/v1/incidents/${B.incident.id}/compensation-runs`, {
+        policy: "car2go-2014-double-charge",
+        as_of: B.runAt,
+      });
+      await call("POST", `/api/v1/compensation-runs/${run.id}/approve`);
+      await call("POST", `/api/v1/compensation-runs/${run.id}/apply`);
+      const res = await call("POST", `/api/v1/compensation-runs/${run.id}/export/stripe`, {
+        unit_prices: { minutes: { amount: 29, currency: "EUR" } },
+      });
+      expect(res, JSON.stringify(res)).toMatchObject({ sent: 2, failed: [] });
+      const note = stripe.effects.find((e) => e.object === "credit_note")!;
+      expect(note.body).toMatchObject({
+        invoice: "in_2",
+        amount: 1160,
+        reason: "duplicate",
+        status: "issued",
+      });
+      expect(stripe.invoices.get("in_2")!.credited).toBe(1160);
+    } finally {
+      await t.close();
+      await stripe.stop();
+    }
+  });
+});

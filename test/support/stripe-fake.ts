@@ -36,6 +36,11 @@ export class StripeFake {
   readonly effects: Effect[] = [];
   /** charges that can be refunded: id → {amount, refunded, currency} */
   readonly charges = new Map<string, { amount: number; refunded: number; currency: string }>();
+  /** paid invoices that credit notes can refund: id → {customer, amount_paid, credited, currency} */
+  readonly invoices = new Map<
+    string,
+    { customer: string; amountPaid: number; credited: number; currency: string }
+  >();
   private readonly idempotent = new Map<string, { params: string; status: number; body: Json }>();
   private server: Server | undefined;
   url = "";
@@ -166,6 +171,39 @@ export class StripeFake {
         priority: 50,
         test_clock: null,
         updated: now(),
+        voided_at: null,
+      });
+    }
+    if (method === "POST" && url === "/v1/credit_notes") {
+      const invoice = this.invoices.get(p.invoice);
+      if (!invoice) return invalid(`No such invoice: '${p.invoice}'`, "invoice", "resource_missing");
+      const amount = Number(p.amount);
+      if (Number(p.refund_amount ?? 0) !== amount) {
+        return invalid(
+          "The sum of credit amount, refund amount and out of band amount must equal the credit note amount.",
+          "refund_amount",
+        );
+      }
+      if (amount > invoice.amountPaid - invoice.credited)
+        return invalid("The credit note amount exceeds the amount paid.", "amount");
+      invoice.credited += amount;
+      return record("credit_note", {
+        id: id("cn"),
+        object: "credit_note",
+        amount,
+        created: now(),
+        currency: invoice.currency,
+        customer: invoice.customer,
+        invoice: p.invoice,
+        memo: p.memo ?? null,
+        metadata: p.metadata ?? {},
+        number: `CN-${this.effects.length + 1}`,
+        reason: p.reason ?? null,
+        refund: id("re"),
+        status: "issued",
+        subtotal: amount,
+        total: amount,
+        type: "post_payment",
         voided_at: null,
       });
     }

@@ -87,6 +87,8 @@ export interface EngineContext {
   asOf: number;
   /** what Amends already applied per action key (money in minor units, or units) */
   applied: ReadonlyMap<string, number>;
+  /** money each customer already got this month (the incident's month) for other incidents */
+  paidThisMonth?: ReadonlyMap<string, number>;
 }
 
 export type LineKind = "refund" | "credit" | "unit_credit";
@@ -130,7 +132,8 @@ export type ExclusionReason =
   | "no_rule_matched"
   | "no_amount_for_currency"
   | "already_refunded"
-  | "already_compensated";
+  | "already_compensated"
+  | "cap_reached";
 
 export interface ReviewItem {
   customerId: string;
@@ -342,12 +345,23 @@ function evaluateRule(
   return undefined;
 }
 
-function capAmount(cap: Cap | undefined, customer: CompCustomer, policy: Policy): number | undefined {
-  const c = cap?.per_customer_per_month ?? cap?.per_customer;
-  if (!c) return undefined;
-  if (c.pct_of_monthly_fee !== undefined)
-    return customer.monthlyFee ? pctOf(customer.monthlyFee, c.pct_of_monthly_fee, policy) : 0;
-  return amountIn(c.amount!, customer.currency, policy.currency) ?? 0;
+/** The most a customer may still get from a capped group; undefined when uncapped. */
+function capAmount(cap: Cap | undefined, customer: CompCustomer, ctx: EngineContext): number | undefined {
+  const amountOf = (c: NonNullable<Cap["per_customer"]>) =>
+    c.pct_of_monthly_fee !== undefined
+      ? customer.monthlyFee
+        ? pctOf(customer.monthlyFee, c.pct_of_monthly_fee, ctx.policy)
+        : 0
+      : (amountIn(c.amount!, customer.currency, ctx.policy.currency) ?? 0);
+  const limits: number[] = [];
+  if (cap?.per_customer) limits.push(amountOf(cap.per_customer));
+  if (cap?.per_customer_per_month) {
+    // Other incidents of the same month already count against a monthly cap.
+    limits.push(
+      Math.max(0, amountOf(cap.per_customer_per_month) - (ctx.paidThisMonth?.get(customer.id) ?? 0)),
+    );
+  }
+  return limits.length ? Math.min(...limits) : undefined;
 }
 
 const keyOf = (incident: string, target: string, kind: LineKind, unit: string | null) =>
@@ -668,8 +682,9 @@ export function evaluateCustomer(
   }
 
   // Targets before caps; a capped group's money is spread over its lines by largest remainder.
-  const targets = drafts.map((d) => d.parts.reduce((s, p) => s + p.amount, 0));
-  const cap = capAmount(group.cap, customer, policy);
+  const uncapped = drafts.map((d) => d.parts.reduce((s, p) => s + p.amount, 0));
+  const targets = [...uncapped];
+  const cap = capAmount(group.cap, customer, ctx);
   if (cap !== undefined) {
     const moneyIdx = drafts.map((d, i) => (d.kind !== "unit_credit" ? i : -1)).filter((i) => i >= 0);
     const sum = moneyIdx.reduce((s, i) => s + targets[i]!, 0);
@@ -705,7 +720,12 @@ export function evaluateCustomer(
       result.excluded.push({
         customerId: customer.id,
         reference: d.target.id,
-        reason: alreadyApplied > 0 ? "already_compensated" : "already_refunded",
+        reason:
+          alreadyApplied > 0
+            ? "already_compensated"
+            : target < uncapped[i]!
+              ? "cap_reached"
+              : "already_refunded",
       });
       return;
     }
