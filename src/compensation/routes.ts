@@ -55,6 +55,24 @@ const PolicyOut = z.object({
   created_by: z.string().nullable(),
 });
 
+/** Totals per customer, per currency and unit, in the lines' (customer-sorted) order. */
+function perCustomerTotals(
+  lines: { customerId: string; kind: string; amount: number; currency: string | null; unit: string | null }[],
+) {
+  const out: { customer_id: string; money: Record<string, number>; units: Record<string, number> }[] = [];
+  for (const l of lines) {
+    let last = out.at(-1);
+    if (last?.customer_id !== l.customerId) {
+      last = { customer_id: l.customerId, money: {}, units: {} };
+      out.push(last);
+    }
+    const bucket = l.kind === "unit_credit" ? last.units : last.money;
+    const k = (l.kind === "unit_credit" ? l.unit : l.currency) ?? "?";
+    bucket[k] = (bucket[k] ?? 0) + l.amount;
+  }
+  return out;
+}
+
 export const compensationRoutes =
   (ctx: ApiContext): FastifyPluginAsyncZod =>
   async (app) => {
@@ -243,6 +261,19 @@ export const compensationRoutes =
             nothing_due: n.nothingDue,
             keys: n.keys,
           })),
+          totals: { money: run.summary.money ?? {}, units: run.summary.units ?? {} },
+          per_customer: perCustomerTotals(
+            lines.map(
+              (l) =>
+                l.line as {
+                  customerId: string;
+                  kind: string;
+                  amount: number;
+                  currency: string | null;
+                  unit: string | null;
+                },
+            ),
+          ),
         };
       },
     );

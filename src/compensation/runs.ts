@@ -446,9 +446,10 @@ export async function applyRun(
         [workspaceId, lines.map((l) => l.key)],
       );
       const appliedBy = new Map(applied.map((r) => [r.action_key, Number(r.total)]));
+      const elsewhere = await refundedElsewhereNow(tx, workspaceId, lines);
       const entries: { id: string; line: (typeof lines)[number]; amount: number }[] = [];
       for (const l of lines) {
-        const amount = l.target - (appliedBy.get(l.key) ?? 0) - l.refundedElsewhere;
+        const amount = l.target - (appliedBy.get(l.key) ?? 0) - (elsewhere.get(l.key) ?? l.refundedElsewhere);
         if (amount <= 0) stats.skipped++;
         else entries.push({ id: newId("le"), line: l, amount });
       }
@@ -516,6 +517,46 @@ export async function applyRun(
     .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)))
     .returning();
   return updated!;
+}
+
+/**
+ * What the company's data says was refunded outside Amends, read again at apply time: support
+ * may have refunded more since the preview, and a refund must never exceed what was captured.
+ */
+async function refundedElsewhereNow(
+  tx: Database,
+  workspaceId: string,
+  lines: { key: string; kind: string; line: Record<string, unknown> }[],
+) {
+  const refunds = lines.filter((l) => l.kind === "refund");
+  const sessions = refunds
+    .filter((l) => !l.line.charge && l.line.session)
+    .map((l) => l.line.session as string);
+  const charges = refunds.filter((l) => l.line.charge).map((l) => l.line.charge as string);
+  const [s, c] = await Promise.all([
+    sessions.length
+      ? tx.query<{ id: string; refunded: number }>(
+          "select id, refunded from usage_sessions where workspace_id = $1 and id = any($2::text[])",
+          [workspaceId, sessions],
+        )
+      : [],
+    charges.length
+      ? tx.query<{ id: string; refunded: number }>(
+          "select id, amount_refunded as refunded from charges where workspace_id = $1 and id = any($2::text[])",
+          [workspaceId, charges],
+        )
+      : [],
+  ]);
+  const bySession = new Map(s.map((r) => [r.id, Number(r.refunded)]));
+  const byCharge = new Map(c.map((r) => [r.id, Number(r.refunded)]));
+  const out = new Map<string, number>();
+  for (const l of refunds) {
+    const now = l.line.charge
+      ? byCharge.get(l.line.charge as string)
+      : bySession.get(l.line.session as string);
+    if (now !== undefined) out.set(l.key, now);
+  }
+  return out;
 }
 
 /** One outbox message per notified customer and incident, ever; what they got, from the ledger. */

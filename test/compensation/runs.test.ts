@@ -112,6 +112,10 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
 
     const { run, preview } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
     expect(run.summary).toMatchObject({ money: { EUR: 8848 }, lines: 3, notifications: 3 });
+    expect(preview.per_customer).toEqual([
+      { customer_id: "C1", money: { EUR: 8485 }, units: {} },
+      { customer_id: "C3", money: { EUR: 363 }, units: {} },
+    ]);
     expect(preview.lines.map((l: any) => [l.key, l.amount])).toEqual([
       ["INC-2017-12-19:S1:refund", 8050],
       ["INC-2017-12-19:S4:refund", 435],

@@ -364,8 +364,15 @@ function capAmount(cap: Cap | undefined, customer: CompCustomer, ctx: EngineCont
   return limits.length ? Math.min(...limits) : undefined;
 }
 
-const keyOf = (incident: string, target: string, kind: LineKind, unit: string | null) =>
-  `${incident}:${target}:${kind === "unit_credit" ? `credit_${unit}` : kind}`;
+/**
+ * `incident:target:kind`. Refunds name the session or charge, credits the customer; a credit
+ * given per session says so (`session_credit`), so a session and a customer that share an id
+ * never share a key.
+ */
+function keyOf(incident: string, target: Target, kind: LineKind, unit: string | null): string {
+  const base = kind === "unit_credit" ? `credit_${unit}` : kind;
+  return `${incident}:${target.id}:${kind !== "refund" && target.level === "session" ? `session_${base}` : base}`;
+}
 
 // ---------------------------------------------------------------------------------------
 
@@ -596,7 +603,31 @@ function matchDuplicates(
   return out;
 }
 
+/** One customer's lines (by key), exclusions and review items (by reference, then reason). */
 export function evaluateCustomer(
+  ctx: EngineContext,
+  customer: CompCustomer,
+  sessions: readonly CompSession[],
+  charges: readonly CompCharge[],
+): CustomerResult {
+  const result = evaluateUnsorted(ctx, customer, sessions, charges);
+  const byRef = (a: { reference: string; reason: string }, b: { reference: string; reason: string }) =>
+    a.reference < b.reference
+      ? -1
+      : a.reference > b.reference
+        ? 1
+        : a.reason < b.reason
+          ? -1
+          : a.reason > b.reason
+            ? 1
+            : 0;
+  result.lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  result.excluded.sort(byRef);
+  result.review.sort(byRef);
+  return result;
+}
+
+function evaluateUnsorted(
   ctx: EngineContext,
   customer: CompCustomer,
   sessions: readonly CompSession[],
@@ -682,9 +713,20 @@ export function evaluateCustomer(
   }
 
   // Targets before caps; a capped group's money is spread over its lines by largest remainder.
-  const uncapped = drafts.map((d) => d.parts.reduce((s, p) => s + p.amount, 0));
+  // A refund never exceeds what was captured, however many rules add up.
+  const uncapped = drafts.map((d) => {
+    const sum = d.parts.reduce((s, p) => s + p.amount, 0);
+    const captured = d.kind === "refund" ? (d.target.charge?.amount ?? d.target.session?.charge) : undefined;
+    return captured === undefined ? sum : Math.min(sum, captured);
+  });
   const targets = [...uncapped];
-  const cap = capAmount(group.cap, customer, ctx);
+  const caps = [
+    capAmount(group.cap, customer, ctx),
+    policy.groups ? capAmount(policy.cap, customer, ctx) : undefined,
+  ];
+  const cap = caps.every((c) => c === undefined)
+    ? undefined
+    : Math.min(...caps.filter((c): c is number => c !== undefined));
   if (cap !== undefined) {
     const moneyIdx = drafts.map((d, i) => (d.kind !== "unit_credit" ? i : -1)).filter((i) => i >= 0);
     const sum = moneyIdx.reduce((s, i) => s + targets[i]!, 0);
@@ -701,7 +743,7 @@ export function evaluateCustomer(
 
   drafts.forEach((d, i) => {
     const target = targets[i]!;
-    const key = keyOf(incident.id, d.target.id, d.kind, d.unit);
+    const key = keyOf(incident.id, d.target, d.kind, d.unit);
     const alreadyApplied = ctx.applied.get(key) ?? 0;
     const refundedElsewhere =
       d.kind === "refund" ? (d.target.charge?.amountRefunded ?? d.target.session?.refunded ?? 0) : 0;
@@ -761,18 +803,5 @@ export function evaluateCustomer(
       visibleBy: unitCredit?.visible_within ? iso(ctx.asOf + parseDuration(unitCredit.visible_within)) : null,
     });
   });
-  const byRef = (a: { reference: string; reason: string }, b: { reference: string; reason: string }) =>
-    a.reference < b.reference
-      ? -1
-      : a.reference > b.reference
-        ? 1
-        : a.reason < b.reason
-          ? -1
-          : a.reason > b.reason
-            ? 1
-            : 0;
-  result.lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  result.excluded.sort(byRef);
-  result.review.sort(byRef);
   return result;
 }

@@ -128,7 +128,13 @@ export const ActionSchema = z
       .union(
         [
           z.enum(["session_charge", "prorata_overlap", "duplicates"]),
-          z.strictObject({ percent: Decimal }).describe("a percentage of the session's charge"),
+          z
+            .strictObject({
+              percent: Decimal.refine((d) => Number(d) <= 100, {
+                message: "a refund is at most 100 percent of the charge",
+              }),
+            })
+            .describe("a percentage of the session's charge"),
         ],
         { error: 'expected session_charge, prorata_overlap, duplicates or {percent: "50"}' },
       )
@@ -256,8 +262,8 @@ export const PolicySchema = z
       .enum(["overlap", "per_customer"])
       .default("overlap")
       .describe("per_customer: from the incident's start to the customer's first session after it"),
-    combine: Combine.default("first_match"),
-    cap: CapSchema.optional(),
+    combine: Combine.optional().describe("for top-level rules; each group has its own (default first_match)"),
+    cap: CapSchema.optional().describe("with groups, applies on top of each group's own cap"),
     rules: z.array(RuleSchema).min(1).optional(),
     groups: z.array(GroupSchema).min(1).optional(),
     notify: z
@@ -267,6 +273,9 @@ export const PolicySchema = z
   .superRefine((p, ctx) => {
     if ((p.rules === undefined) === (p.groups === undefined)) {
       ctx.addIssue({ code: "custom", path: ["rules"], message: "give either rules or groups" });
+    }
+    if (p.groups && p.combine !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["combine"], message: "with groups, give combine on each group" });
     }
     const seen = new Set<string>();
     const rules = p.groups
@@ -289,7 +298,7 @@ export type Policy = z.infer<typeof PolicySchema>;
 
 /** The policy's groups, with top-level rules as one implicit group. */
 export function policyGroups(p: Policy): Group[] {
-  return p.groups ?? [{ id: "rules", combine: p.combine, cap: p.cap, rules: p.rules ?? [] }];
+  return p.groups ?? [{ id: "rules", combine: p.combine ?? "first_match", cap: p.cap, rules: p.rules ?? [] }];
 }
 
 /** JSON Schema (draft 2020-12) of the policy language, for editors' autocompletion. */
