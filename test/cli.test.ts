@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -123,6 +123,37 @@ describe("amends CLI with the embedded database", () => {
     expect(denied.code).toBe(1);
     expect(denied.stderr).toContain("FORBIDDEN");
   }, 60_000);
+
+  it("imports a CSV (a bad row writes nothing) and runs compensation for the demo outage", async () => {
+    const bad = join(dir, "bad.csv");
+    writeFileSync(bad, "id,home_region,currency\nN1,milan,EUR\nN2,rome,EURO\n");
+    const refused = await amends(["import", "customers", bad], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/line 3, currency/);
+    const good = join(dir, "good.csv");
+    writeFileSync(good, "id,home_region,currency\nN1,milan,EUR\nN2,rome,EUR\n");
+    const imported = await amends(["--json", "import", "customers", good], env);
+    expect(JSON.parse(imported.stdout)).toEqual({ kind: "customers", rows: 2 });
+
+    const incidents = JSON.parse(
+      (await amends(["--json", "incident", "list", "--state", "resolved"], env)).stdout,
+    );
+    const outage = incidents.incidents.find((i: any) => i.id.endsWith("end-rental")).id;
+    const preview = await amends(
+      ["--json", "compensation", "preview", outage, "--policy", "fleet-end-rental-outage"],
+      env,
+    );
+    expect(preview.code, preview.stderr).toBe(0);
+    const doc = JSON.parse(preview.stdout);
+    expect(doc.lines.length).toBeGreaterThan(50);
+    const runId = doc.run.id;
+    expect((await amends(["compensation", "approve", runId], env)).code).toBe(0);
+    const applied = await amends(["compensation", "apply", runId], env);
+    expect(applied.stdout).toMatch(/applied: \d+ ledger entries/);
+    const csvOut = join(dir, "run.csv");
+    expect((await amends(["compensation", "export", runId, "--out", csvOut], env)).code).toBe(0);
+    expect(readFileSync(csvOut, "utf8").split("\n").length).toBe(doc.lines.length + 2);
+  }, 90_000);
 
   it("refuses to open the embedded database twice", async () => {
     const second = await amends(["serve"], { ...env, PORT: String(Number(env.PORT) + 1) });

@@ -1,10 +1,18 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { upsertCharges, upsertCustomers, upsertSessions } from "../company-data/store.ts";
+import { savePolicy } from "../compensation/policies.ts";
 import { insertIncident } from "../incidents/store.ts";
 import type { Database } from "../storage/database.ts";
 import { components } from "../storage/schema.ts";
 import { createToken } from "../tokens/store.ts";
 import { createWorkspace, findWorkspace, type Workspace } from "../workspaces/store.ts";
 import { generateDemo } from "./generate.ts";
+
+/** A ready policy for the demo's past outage: `amends compensation preview <incident> --policy fleet-end-rental-outage`. */
+const DEMO_POLICY = fileURLToPath(
+  new URL("../../examples/policies/fleet-end-rental-outage.yaml", import.meta.url),
+);
 
 export interface DemoLoaded {
   workspace: Workspace;
@@ -33,6 +41,7 @@ export async function loadDemo(database: Database, now: Date): Promise<DemoLoade
     await upsertSessions(tx, workspace.id, demo.sessions);
     await upsertCharges(tx, workspace.id, demo.charges);
     await insertIncident(tx.db, workspace.id, demo.outage);
+    await savePolicy(tx.db, workspace.id, readFileSync(DEMO_POLICY, "utf8"), "demo", now);
     const { secret } = await createToken(tx.db, { workspaceId: workspace.id, name: "demo" });
     return {
       workspace,

@@ -69,7 +69,7 @@ async function openPglite(
   if ("dataDir" in target) mkdirSync(target.dataDir, { recursive: true });
   const pglite = "dataDir" in target ? await PGlite.create(target.dataDir) : await PGlite.create();
   const wrap = (client: PGlite | Transaction): Database => ({
-    db: drizzlePglite(client as PGlite, { schema }) as unknown as Db,
+    db: joinable(drizzlePglite(client as PGlite, { schema }) as unknown as Db, client !== pglite),
     kind: "pglite",
     async query<R>(text: string, params: unknown[] = []) {
       return (await client.query<R>(text, params)).rows;
@@ -85,7 +85,7 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
   const wrap = (client: pg.Pool | pg.PoolClient): Database => ({
-    db: drizzlePg(client, { schema }) as unknown as Db,
+    db: joinable(drizzlePg(client, { schema }) as unknown as Db, client !== pool),
     kind: "postgres",
     async query<R>(text: string, params: unknown[] = []) {
       return (await client.query(text, params)).rows as R[];
@@ -107,6 +107,16 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
     close: () => pool.end(),
   });
   return { ...wrap(pool), pool };
+}
+
+/**
+ * Inside `Database.transaction` the drizzle instance is bound to the open transaction; a store
+ * function that opens its own `db.transaction` then simply joins it (an error still rolls the
+ * whole thing back), instead of issuing a nested BEGIN that would commit the outer one early.
+ */
+function joinable(db: Db, inTransaction: boolean): Db {
+  if (inTransaction) db.transaction = ((fn: (tx: Db) => Promise<unknown>) => fn(db)) as Db["transaction"];
+  return db;
 }
 
 export async function migrateDatabase(database: Database): Promise<void> {
