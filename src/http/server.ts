@@ -17,7 +17,7 @@ import { componentRoutes } from "../components/routes.ts";
 import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
-import { statusPageRoutes } from "../status-page/routes.ts";
+import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
 import { tokenRoutes } from "../tokens/routes.ts";
 import { createAuthenticator } from "./auth.ts";
@@ -38,6 +38,8 @@ export interface ServerOptions {
 }
 
 const VERSION = "0.1.0";
+/** NOTIFY channel on which every process hears that a workspace's public page changed. */
+const CHANGES_CHANNEL = "amends_changes";
 /** Large enough that an oversized field is reported by name, not as a bare 413. */
 const BODY_LIMIT = 8 * 1024 * 1024;
 
@@ -88,12 +90,20 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     transform: jsonSchemaTransform,
   });
 
+  const pages = new PublicPages(database.db, now);
+  const stopListening = await database.listen(CHANGES_CHANNEL, (ws) => pages.invalidate(ws || undefined));
+  app.addHook("onClose", async () => stopListening());
   const ctx: ApiContext = {
     db: database.db,
     database,
     now,
     auth: createAuthenticator(database.db, options.localSecret, now),
-    changed: (ws) => options.onChange?.(ws),
+    changed: (ws) => {
+      pages.invalidate(ws);
+      // Other processes serving the page learn of the change from the database.
+      database.query("select pg_notify($1, $2)", [CHANGES_CHANNEL, ws]).catch(() => {});
+      options.onChange?.(ws);
+    },
   };
   const stripe =
     options.stripe ??
@@ -112,7 +122,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     },
     { prefix: "/api/v1" },
   );
-  await app.register(statusPageRoutes(database.db, now));
+  await app.register(statusPageRoutes(database.db, now, pages));
 
   const metrics = registerMetrics(app, database.db);
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>

@@ -37,7 +37,7 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 .meta{color:var(--muted);font-size:.875rem}.promise{margin:.5rem 0;font-size:.9375rem}.overdue{color:var(--critical);font-weight:600}
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
 .body{white-space:pre-wrap;margin:.125rem 0}footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
-.region{color:var(--muted);font-size:.8125rem}
+.region{color:var(--muted);font-size:.8125rem}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
 `;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -127,12 +127,17 @@ ${content}
 </main></body></html>`.value;
 }
 
-export function renderStatusPage(state: PublicState, now: Date): string {
+export function renderStatusPage(state: PublicState, now: Date, staleSince: number | null = null): string {
   const { workspace, indicator } = state;
+  const minutes = Math.max(1, Math.round((now.getTime() - state.generatedAt.getTime()) / 60_000));
   return layout(
     `${workspace.name} status`,
     workspace.name,
-    html`<div class="banner i-${indicator.indicator}" role="status">${indicator.description}</div>
+    html`${
+      staleSince !== null
+        ? html`<p class="stale" role="alert">Live status could not be refreshed. This is the status as of ${time(state.generatedAt, workspace.timeZone)} (${minutes} min ago).</p>`
+        : ""
+    }<div class="banner i-${indicator.indicator}" role="status">${indicator.description}</div>
 ${
   state.open.length
     ? html`<section aria-labelledby="open-h"><h2 id="open-h">Current incidents</h2>${state.open.map((i) =>

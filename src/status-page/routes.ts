@@ -1,9 +1,14 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+/**
+ * The public status page and its Statuspage-compatible JSON. No token needed, and no request
+ * reads the database: documents come from the workspace's snapshot (see snapshot.ts).
+ */
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { AmendsError } from "../core/errors.ts";
-import { getIncident, listIncidents } from "../incidents/store.ts";
+import { getIncident } from "../incidents/store.ts";
 import type { Db } from "../storage/database.ts";
-import { defaultWorkspace } from "../workspaces/store.ts";
+import { defaultWorkspace, type Workspace } from "../workspaces/store.ts";
 import { renderErrorPage, renderIncidentPage, renderStatusPage } from "./render-html.ts";
+import { docOf, type Snapshot, SnapshotCache, sendDoc } from "./snapshot.ts";
 import { loadPublicState, type PublicState } from "./state.ts";
 import {
   componentsJson,
@@ -13,67 +18,89 @@ import {
   summaryJson,
 } from "./statuspage-v2.ts";
 
-/** The public status page and its Statuspage-compatible JSON. No token needed. */
+const HTML = "text/html; charset=utf-8";
+const JSON_TYPE = "application/json; charset=utf-8";
+
+/** One snapshot cache per workspace, and which workspace the page shows. */
+export class PublicPages {
+  private readonly caches = new Map<string, SnapshotCache<PublicState>>();
+  private workspace: Workspace | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Drops what a write may have changed; the next request rebuilds. */
+  invalidate(workspaceId?: string): void {
+    if (!workspaceId) this.workspace = undefined;
+    for (const [id, cache] of this.caches) if (!workspaceId || id === workspaceId) cache.invalidate();
+  }
+
+  async snapshot(): Promise<Snapshot<PublicState>> {
+    this.workspace ??= await defaultWorkspace(this.db);
+    const ws = this.workspace;
+    if (!ws)
+      throw new AmendsError(
+        "NOT_FOUND",
+        "there is no workspace yet: run `amends demo` or `amends workspace create`",
+      );
+    let cache = this.caches.get(ws.id);
+    if (!cache) {
+      cache = new SnapshotCache(
+        () => loadPublicState(this.db, ws, this.now()),
+        () => this.now().getTime(),
+      );
+      this.caches.set(ws.id, cache);
+    }
+    return cache.current();
+  }
+}
+
 export const statusPageRoutes =
-  (db: Db, now: () => Date): FastifyPluginAsync =>
+  (db: Db, now: () => Date, pages: PublicPages): FastifyPluginAsync =>
   async (app) => {
     const baseUrl = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
-    const state = async (): Promise<PublicState> => {
-      const ws = await defaultWorkspace(db);
-      if (!ws)
-        throw new AmendsError(
-          "NOT_FOUND",
-          "there is no workspace yet: run `amends demo` or `amends workspace create`",
-        );
-      return loadPublicState(db, ws, now());
-    };
-    const json = (reply: FastifyReply, body: unknown) =>
-      reply
-        .header("access-control-allow-origin", "*")
-        .header("cache-control", "public, max-age=10")
-        .send(body);
+    const cors = { "access-control-allow-origin": "*" };
+    const json = (path: string, render: (s: PublicState, base: string) => unknown) =>
+      app.get(path, async (req, reply) => {
+        const snap = await pages.snapshot();
+        const base = baseUrl(req);
+        const doc = docOf(snap, `${path}|${base}`, () => ({
+          type: JSON_TYPE,
+          content: JSON.stringify(render(snap.state, base)),
+        }));
+        return sendDoc(req, reply, doc, cors);
+      });
 
-    app.get("/", async (_req, reply) => {
-      const s = await state();
-      return reply
-        .type("text/html; charset=utf-8")
-        .header("cache-control", "public, max-age=10")
-        .send(renderStatusPage(s, now()));
+    app.get("/", async (req, reply) => {
+      const snap = await pages.snapshot();
+      const doc = docOf(snap, "/", () => ({
+        type: HTML,
+        content: renderStatusPage(snap.state, now(), snap.staleSince),
+      }));
+      return sendDoc(req, reply, doc);
     });
     app.get<{ Params: { id: string } }>("/incidents/:id", async (req, reply) => {
-      const s = await state();
-      const incident = await getIncident(db, s.workspace.id, req.params.id).catch(() => undefined);
-      if (!incident)
-        return reply
-          .code(404)
-          .type("text/html; charset=utf-8")
-          .send(renderErrorPage(404, "No such incident."));
-      return reply
-        .type("text/html; charset=utf-8")
-        .header("cache-control", "public, max-age=10")
-        .send(renderIncidentPage(incident, s, now()));
-    });
-    app.get("/api/v2/summary.json", async (req, reply) =>
-      json(reply, summaryJson(await state(), baseUrl(req))),
-    );
-    app.get("/api/v2/status.json", async (req, reply) =>
-      json(reply, statusJson(await state(), baseUrl(req))),
-    );
-    app.get("/api/v2/components.json", async (req, reply) =>
-      json(reply, componentsJson(await state(), baseUrl(req))),
-    );
-    app.get("/api/v2/incidents.json", async (req, reply) => {
-      const s = await state();
-      const latest = await listIncidents(db, s.workspace.id, { limit: 50 });
-      return json(reply, incidentsJson(s, latest, baseUrl(req)));
-    });
-    app.get("/api/v2/incidents/unresolved.json", async (req, reply) => {
-      const s = await state();
-      return json(reply, incidentsJson(s, s.open, baseUrl(req)));
-    });
-    for (const path of ["", "/upcoming", "/active"]) {
-      app.get(`/api/v2/scheduled-maintenances${path}.json`, async (req, reply) =>
-        json(reply, scheduledMaintenancesJson(await state(), baseUrl(req))),
+      const snap = await pages.snapshot();
+      const known = [...snap.state.open, ...snap.state.recent, ...snap.state.latest].find(
+        (i) => i.id === req.params.id,
       );
-    }
+      // Older incidents are not in the snapshot; they change rarely and are read from the database.
+      const incident =
+        known ?? (await getIncident(db, snap.state.workspace.id, req.params.id).catch(() => undefined));
+      if (!incident) return reply.code(404).type(HTML).send(renderErrorPage(404, "No such incident."));
+      const doc = docOf(snap, `/incidents/${incident.id}`, () => ({
+        type: HTML,
+        content: renderIncidentPage(incident, snap.state, now()),
+      }));
+      return sendDoc(req, reply, doc);
+    });
+    json("/api/v2/summary.json", summaryJson);
+    json("/api/v2/status.json", statusJson);
+    json("/api/v2/components.json", componentsJson);
+    json("/api/v2/incidents.json", (s, base) => incidentsJson(s, s.latest, base));
+    json("/api/v2/incidents/unresolved.json", (s, base) => incidentsJson(s, s.open, base));
+    for (const path of ["", "/upcoming", "/active"])
+      json(`/api/v2/scheduled-maintenances${path}.json`, scheduledMaintenancesJson);
   };

@@ -23,15 +23,18 @@ export interface PublicState {
   open: Incident[];
   /** Resolved in the last HISTORY_DAYS days, newest first. */
   recent: Incident[];
+  /** The 50 latest incidents, whatever their age: Statuspage's incidents.json. */
+  latest: Incident[];
   /** Latest change anywhere on the page. */
   updatedAt: Date;
 }
 
 export async function loadPublicState(db: Db, workspace: Workspace, now: Date): Promise<PublicState> {
   const since = new Date(now.getTime() - HISTORY_DAYS * 86_400_000);
-  const [tree, incidents] = await Promise.all([
+  const [tree, incidents, latest] = await Promise.all([
     loadComponentTree(db, workspace.id),
     listIncidents(db, workspace.id, { resolvedSince: since, limit: 500 }),
+    listIncidents(db, workspace.id, { limit: 50 }),
   ]);
   const open = incidents.filter(isOpen);
   const recent = incidents.filter((i) => !isOpen(i)).sort((a, b) => +b.resolvedAt! - +a.resolvedAt!);
@@ -50,6 +53,7 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     ),
     open,
     recent,
+    latest,
     updatedAt: new Date(Math.max(...times.map((t) => t.getTime()))),
   };
 }

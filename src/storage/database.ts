@@ -22,6 +22,11 @@ export interface Database {
   kind: "pglite" | "postgres";
   /** Raw parameterised SQL, for bulk paths (`unnest` arrays) and health checks. */
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * Calls `fn` with the payload of every NOTIFY on `channel` (from any process on PostgreSQL);
+   * returns a function that stops listening.
+   */
+  listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
   /** Runs `fn` in one transaction on one connection; raw and drizzle queries alike. */
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -75,6 +80,10 @@ async function openPglite(
       return (await client.query<R>(text, params)).rows;
     },
     transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
+    async listen(channel, fn) {
+      const stop = await pglite.listen(channel, fn);
+      return async () => stop();
+    },
     close: () => pglite.close(),
   });
   return { ...wrap(pglite), pglite };
@@ -103,6 +112,27 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
       } finally {
         conn.release();
       }
+    },
+    async listen(channel, fn) {
+      // A connection of its own, outside the pool, that reconnects if the server restarts.
+      let client: pg.Client | undefined;
+      let stopped = false;
+      const connect = async () => {
+        if (stopped) return;
+        client = new pg.Client({ connectionString: url });
+        client.on("notification", (n) => n.channel === channel && fn(n.payload ?? ""));
+        client.on("error", () => {
+          client = undefined;
+          setTimeout(() => void connect().catch(() => {}), 1_000).unref();
+        });
+        await client.connect();
+        await client.query(`listen "${channel.replace(/"/g, "")}"`);
+      };
+      await connect();
+      return async () => {
+        stopped = true;
+        await client?.end().catch(() => {});
+      };
     },
     close: () => pool.end(),
   });

@@ -1,0 +1,118 @@
+/**
+ * The public page survives the stampede and the database: every document (HTML, JSON, feeds)
+ * is rendered once from an in-memory snapshot of the page's state, compressed once (gzip and
+ * brotli) and served with an ETag, so a request never touches the database. A write
+ * invalidates the snapshot (in this process directly, in others by NOTIFY); a timer bounds
+ * its age for time-driven changes (a promised update going overdue). When the database cannot
+ * be read, the last snapshot keeps being served, marked stale.
+ */
+import { createHash } from "node:crypto";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import type { FastifyReply, FastifyRequest } from "fastify";
+
+export interface Doc {
+  type: string;
+  body: Buffer;
+  gzip: Buffer;
+  br: Buffer;
+  etag: string;
+}
+
+export function makeDoc(type: string, content: string | Buffer): Doc {
+  const body = typeof content === "string" ? Buffer.from(content) : content;
+  return {
+    type,
+    body,
+    gzip: gzipSync(body, { level: 6 }),
+    br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } }),
+    etag: `"${createHash("sha1").update(body).digest("base64url")}"`,
+  };
+}
+
+export interface Snapshot<S> {
+  state: S;
+  builtAt: number;
+  /** set when the last rebuild failed and this snapshot is older than it should be */
+  staleSince: number | null;
+  docs: Map<string, Doc>;
+}
+
+export class SnapshotCache<S> {
+  private snapshot: Snapshot<S> | undefined;
+  private building: Promise<Snapshot<S>> | undefined;
+  private dirty = true;
+
+  constructor(
+    private readonly load: () => Promise<S>,
+    private readonly now: () => number,
+    private readonly maxAgeMs = 15_000,
+  ) {}
+
+  invalidate(): void {
+    this.dirty = true;
+  }
+
+  async current(): Promise<Snapshot<S>> {
+    const s = this.snapshot;
+    if (s && !this.dirty && this.now() - s.builtAt < this.maxAgeMs) return s;
+    this.building ??= this.rebuild().finally(() => {
+      this.building = undefined;
+    });
+    return this.building;
+  }
+
+  private async rebuild(): Promise<Snapshot<S>> {
+    this.dirty = false;
+    try {
+      const state = await this.load();
+      this.snapshot = { state, builtAt: this.now(), staleSince: null, docs: new Map() };
+    } catch (err) {
+      this.dirty = true;
+      if (!this.snapshot) throw err;
+      // Keep serving what we had; say how old it is.
+      if (this.snapshot.staleSince === null)
+        this.snapshot = { ...this.snapshot, staleSince: this.now(), docs: new Map() };
+    }
+    return this.snapshot;
+  }
+}
+
+/** A document of the snapshot, rendered on first use. */
+export function docOf<S>(
+  snapshot: Snapshot<S>,
+  key: string,
+  render: () => { type: string; content: string | Buffer },
+): Doc {
+  let doc = snapshot.docs.get(key);
+  if (!doc) {
+    const r = render();
+    doc = makeDoc(r.type, r.content);
+    snapshot.docs.set(key, doc);
+  }
+  return doc;
+}
+
+export const PUBLIC_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400";
+
+/** Sends a document: 304 on a matching ETag, else brotli, gzip or identity as the client accepts. */
+export function sendDoc(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  doc: Doc,
+  extraHeaders: Record<string, string> = {},
+) {
+  reply.headers({
+    etag: doc.etag,
+    "cache-control": PUBLIC_CACHE_CONTROL,
+    vary: "accept-encoding",
+    ...extraHeaders,
+  });
+  const match = req.headers["if-none-match"];
+  if (match && match.split(",").some((t) => t.trim() === doc.etag || t.trim() === "*"))
+    return reply.code(304).send();
+  const accepts = req.headers["accept-encoding"] ?? "";
+  reply.type(doc.type);
+  if (/\bbr\b/.test(accepts)) return reply.header("content-encoding", "br").send(doc.br);
+  if (/\bgzip\b/.test(accepts)) return reply.header("content-encoding", "gzip").send(doc.gzip);
+  return reply.send(doc.body);
+}

@@ -1,0 +1,111 @@
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { buildServer } from "../src/http/server.ts";
+import { createToken } from "../src/tokens/store.ts";
+import { createWorkspace } from "../src/workspaces/store.ts";
+import { startTestApp } from "./support/app.ts";
+import { freshDatabase } from "./support/backends.ts";
+
+describe("the public page's snapshot", () => {
+  it("answers with ETags, 304s and compressed bodies, and shows a change on the next request", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      await t.call("POST", "/api/v1/components", { id: "app", name: "App" });
+      const first = await t.app.inject({
+        url: "/api/v2/summary.json",
+        headers: { "accept-encoding": "br, gzip" },
+      });
+      expect(first.headers["content-encoding"]).toBe("br");
+      expect(first.headers["cache-control"]).toMatch(/stale-while-revalidate/);
+      const etag = first.headers.etag as string;
+      expect(JSON.parse(brotliDecompressSync(first.rawPayload).toString()).components).toHaveLength(1);
+      const gz = await t.app.inject({ url: "/", headers: { "accept-encoding": "gzip" } });
+      expect(gunzipSync(gz.rawPayload).toString()).toContain("<!doctype html>");
+
+      const again = await t.app.inject({ url: "/api/v2/summary.json", headers: { "if-none-match": etag } });
+      expect(again.statusCode).toBe(304);
+      expect(again.body).toBe("");
+
+      await t.call("POST", "/api/v1/incidents", {
+        title: "App down",
+        body: "x",
+        components: [{ id: "app", status: "major_outage" }],
+      });
+      const changed = await t.app.inject({ url: "/api/v2/summary.json", headers: { "if-none-match": etag } });
+      expect(changed.statusCode).toBe(200);
+      expect(changed.json().status.indicator).toBe("critical");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("tells other processes on PostgreSQL about a change", async () => {
+    const database = await freshDatabase("postgres");
+    const url = (database as any).pool.options.connectionString;
+    const ws = await createWorkspace(database.db, { slug: "acme", name: "Acme" });
+    const { secret } = await createToken(database.db, { workspaceId: ws.id, name: "t" });
+    const writer = await buildServer({ database });
+    const readerDb = await (await import("../src/storage/database.ts")).openDatabase({ url });
+    const reader = await buildServer({ database: readerDb });
+    try {
+      expect((await reader.inject("/api/v2/components.json")).json().components).toEqual([]);
+      await writer.inject({
+        method: "POST",
+        url: "/api/v1/components",
+        headers: { authorization: `Bearer ${secret}` },
+        payload: { id: "x", name: "X" },
+      });
+      let seen = 0;
+      for (let i = 0; i < 50 && seen === 0; i++) {
+        seen = (await reader.inject("/api/v2/components.json")).json().components.length;
+        if (!seen) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen).toBe(1);
+    } finally {
+      await writer.close();
+      await reader.close();
+      await readerDb.close();
+      await database.close();
+    }
+  });
+
+  it("keeps serving the last state, marked stale, when the database is gone", async () => {
+    const database = await freshDatabase("postgres");
+    const url = new URL((database as any).pool.options.connectionString);
+    const ws = await createWorkspace(database.db, { slug: "acme", name: "Acme" });
+    const { secret } = await createToken(database.db, { workspaceId: ws.id, name: "t" });
+    let clock = Date.now();
+    const app = await buildServer({ database, now: () => new Date(clock) });
+    try {
+      await app.inject({
+        method: "POST",
+        url: "/api/v1/components",
+        headers: { authorization: `Bearer ${secret}` },
+        payload: { id: "x", name: "Payments" },
+      });
+      expect((await app.inject("/")).statusCode).toBe(200);
+      // The database goes away: no new connections, existing ones killed.
+      const admin = new (await import("pg")).default.Client({
+        connectionString: url.toString().replace(url.pathname, "/postgres"),
+      });
+      await admin.connect();
+      await admin.query(`alter database ${url.pathname.slice(1)} allow_connections false`);
+      await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [
+        url.pathname.slice(1),
+      ]);
+      await admin.end();
+      clock += 60_000; // past the snapshot's maximum age: it must try the database again
+      const page = await app.inject("/");
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain("Payments");
+      expect(page.body).toMatch(/could not be refreshed/);
+      const summary = await app.inject("/api/v2/summary.json");
+      expect(summary.statusCode).toBe(200);
+      expect(summary.json().components[0].name).toBe("Payments");
+      expect((await app.inject("/healthz")).statusCode).toBe(503);
+    } finally {
+      await app.close();
+      await database.close().catch(() => {});
+    }
+  });
+});
