@@ -153,3 +153,37 @@ describe("status page edges", () => {
     }
   });
 });
+
+describe("incident feeds", () => {
+  it("serve RSS 2.0 and Atom with one item per incident", async () => {
+    const { XMLParser, XMLValidator } = await import("fast-xml-parser");
+    const t = await startTestApp("pglite");
+    try {
+      await t.call("POST", "/api/v1/incidents", {
+        id: "INC-1",
+        title: "Payments <slow>",
+        body: "Looking & fixing",
+      });
+      await t.call("POST", "/api/v1/incidents/INC-1/resolve", { body: "Fixed" });
+      const parser = new XMLParser({ ignoreAttributes: false });
+      const rss = await t.app.inject("/history.rss");
+      expect(rss.headers["content-type"]).toMatch(/application\/rss\+xml/);
+      expect(XMLValidator.validate(rss.body)).toBe(true);
+      const channel = parser.parse(rss.body).rss;
+      expect(channel["@_version"]).toBe("2.0");
+      const item = channel.channel.item;
+      expect(item.title).toBe("Payments <slow> (resolved)");
+      expect(item.link).toMatch(/\/incidents\/INC-1$/);
+      expect(new Date(item.pubDate).getTime()).not.toBeNaN();
+
+      const atom = await t.app.inject("/history.atom");
+      expect(XMLValidator.validate(atom.body)).toBe(true);
+      const feed = parser.parse(atom.body).feed;
+      expect(feed["@_xmlns"]).toBe("http://www.w3.org/2005/Atom");
+      expect(feed.entry.id).toMatch(/\/incidents\/INC-1$/);
+      expect(feed.entry.content["#text"] ?? feed.entry.content).toContain("Looking &amp; fixing");
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -120,6 +120,8 @@ function layout(title: string, workspaceName: string, content: Html): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${title}</title>
 <link rel="alternate" type="application/json" href="/api/v2/summary.json">
+<link rel="alternate" type="application/rss+xml" title="Incident history (RSS)" href="/history.rss">
+<link rel="alternate" type="application/atom+xml" title="Incident history (Atom)" href="/history.atom">
 <style>${trusted(STYLE)}</style></head>
 <body><main>
 <header><h1><a href="/">${workspaceName} status</a></h1></header>
@@ -151,7 +153,7 @@ ${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentIte
 <section aria-labelledby="past-h"><h2 id="past-h">Past incidents (last ${HISTORY_DAYS} days)</h2>
 ${state.recent.length ? state.recent.map((i) => incidentBlock(i, state, now)) : html`<p>No incidents in the last ${HISTORY_DAYS} days.</p>`}
 </section>
-<footer>Updated ${time(state.updatedAt, workspace.timeZone)} · <a href="/api/v2/summary.json">JSON API</a> · Powered by Amends</footer>`,
+<footer>Updated ${time(state.updatedAt, workspace.timeZone)} · <a href="/api/v2/summary.json">JSON API</a> · <a href="/history.rss">RSS</a> · <a href="/history.atom">Atom</a> · Powered by Amends</footer>`,
   );
 }
 

@@ -3,10 +3,12 @@
  * reads the database: documents come from the workspace's snapshot (see snapshot.ts).
  */
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { Feed } from "feed";
 import { AmendsError } from "../core/errors.ts";
 import { getIncident } from "../incidents/store.ts";
 import type { Db } from "../storage/database.ts";
 import { defaultWorkspace, type Workspace } from "../workspaces/store.ts";
+import { incidentFeed } from "./feeds.ts";
 import { renderErrorPage, renderIncidentPage, renderStatusPage } from "./render-html.ts";
 import { docOf, type Snapshot, SnapshotCache, sendDoc } from "./snapshot.ts";
 import { loadPublicState, type PublicState } from "./state.ts";
@@ -96,6 +98,20 @@ export const statusPageRoutes =
       }));
       return sendDoc(req, reply, doc);
     });
+    for (const [path, type, render] of [
+      ["/history.rss", "application/rss+xml; charset=utf-8", (f: Feed) => f.rss2()],
+      ["/history.atom", "application/atom+xml; charset=utf-8", (f: Feed) => f.atom1()],
+    ] as const) {
+      app.get(path, async (req, reply) => {
+        const snap = await pages.snapshot();
+        const base = baseUrl(req);
+        const doc = docOf(snap, `${path}|${base}`, () => ({
+          type,
+          content: render(incidentFeed(snap.state, base)),
+        }));
+        return sendDoc(req, reply, doc, cors);
+      });
+    }
     json("/api/v2/summary.json", summaryJson);
     json("/api/v2/status.json", statusJson);
     json("/api/v2/components.json", componentsJson);
