@@ -187,3 +187,39 @@ describe("incident feeds", () => {
     }
   });
 });
+
+describe("the page in the reader's language", () => {
+  it("shows Italian words and the operator's Italian text to an Italian browser", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      await t.call("POST", "/api/v1/components", { id: "end", name: "End rental" });
+      const open = await t.call("POST", "/api/v1/incidents", {
+        title: "Rentals cannot be ended",
+        body: "We are on it.",
+        components: [{ id: "end", status: "major_outage" }],
+        translations: { it: { title: "Impossibile terminare il noleggio", body: "Ci stiamo lavorando." } },
+      });
+      expect(open.json.title_translations).toEqual({ it: "Impossibile terminare il noleggio" });
+      const it = await t.app.inject({ url: "/", headers: { "accept-language": "it-IT,it;q=0.9,en;q=0.5" } });
+      expect(it.headers["content-language"]).toBe("it");
+      expect(it.body).toContain('<html lang="it">');
+      expect(it.body).toContain("Impossibile terminare il noleggio");
+      expect(it.body).toContain("Ci stiamo lavorando.");
+      expect(it.body).toContain("Disservizio grave");
+      expect(it.body).toContain("Interruzione grave");
+      const de = await t.app.inject({ url: "/?lang=de", headers: { "accept-language": "it" } });
+      expect(de.body).toContain("Schwerer Ausfall");
+      expect(de.body).toContain("Rentals cannot be ended"); // no German text: the original
+      const en = await t.app.inject({ url: "/", headers: { "accept-language": "ja" } });
+      expect(en.body).toContain("Major Service Outage");
+      const bad = await t.call("POST", "/api/v1/incidents", {
+        title: "x",
+        body: "y",
+        translations: { italian: { body: "z" } },
+      });
+      expect(bad.status).toBe(400);
+    } finally {
+      await t.close();
+    }
+  });
+});

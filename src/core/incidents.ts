@@ -32,6 +32,8 @@ export interface IncidentUpdate {
   incidentId: string;
   status: IncidentStatus;
   body: string;
+  /** The body in other languages, by locale, as the operator wrote it. */
+  bodyTranslations: Record<string, string>;
   components: ComponentChange[];
   /** When the team expects the service back. */
   eta: Date | null;
@@ -44,6 +46,8 @@ export interface IncidentUpdate {
 export interface Incident {
   id: string;
   title: string;
+  /** The title in other languages, by locale. */
+  titleTranslations: Record<string, string>;
   impact: Impact;
   status: IncidentStatus;
   /** When the failure began; may be earlier than when it was reported. */
@@ -65,6 +69,7 @@ export interface Incident {
 export interface UpdateInput {
   status?: IncidentStatus;
   body: string;
+  bodyTranslations?: Record<string, string>;
   components?: AffectedComponent[];
   eta?: Date | null;
   nextUpdateBy?: Date | null;
@@ -108,6 +113,7 @@ export interface OpenInput {
   id: string;
   updateId: string;
   title: string;
+  titleTranslations?: Record<string, string>;
   impact?: Impact;
   startedAt?: Date;
   update: UpdateInput;
@@ -125,6 +131,7 @@ export function openIncident(input: OpenInput, now: Date): Incident {
   const draft: Incident = {
     id: input.id,
     title: input.title,
+    titleTranslations: input.titleTranslations ?? {},
     impact: input.impact ?? impactOf(components),
     status,
     startedAt: input.startedAt ?? now,
@@ -189,6 +196,7 @@ export function postUpdate(
     incidentId: incident.id,
     status,
     body: input.body,
+    bodyTranslations: input.bodyTranslations ?? {},
     components: changes,
     eta,
     nextUpdateBy,
@@ -211,6 +219,7 @@ export function postUpdate(
 
 export interface IncidentEdit {
   title?: string;
+  titleTranslations?: Record<string, string>;
   impact?: Impact;
   startedAt?: Date;
 }

@@ -20,6 +20,7 @@ const UpdateOut = z.object({
   id: z.string(),
   status: IncidentStatusSchema,
   body: z.string(),
+  body_translations: z.record(z.string(), z.string()),
   components: z.array(
     z.object({ id: z.string(), old_status: ComponentStatusSchema, new_status: ComponentStatusSchema }),
   ),
@@ -32,6 +33,7 @@ const UpdateOut = z.object({
 const IncidentOut = z.object({
   id: z.string(),
   title: z.string(),
+  title_translations: z.record(z.string(), z.string()),
   impact: ImpactSchema,
   status: IncidentStatusSchema,
   started_at: InstantOut,
@@ -49,6 +51,7 @@ const IncidentOut = z.object({
 export const incidentJson = (i: Incident): z.infer<typeof IncidentOut> => ({
   id: i.id,
   title: i.title,
+  title_translations: i.titleTranslations,
   impact: i.impact,
   status: i.status,
   started_at: iso(i.startedAt)!,
@@ -64,6 +67,7 @@ export const incidentJson = (i: Incident): z.infer<typeof IncidentOut> => ({
     id: u.id,
     status: u.status,
     body: u.body,
+    body_translations: u.bodyTranslations,
     components: u.components.map((c) => ({
       id: c.componentId,
       old_status: c.oldStatus,
@@ -82,6 +86,15 @@ const AffectedIn = z
 const toAffected = (list: z.infer<typeof AffectedIn> | undefined) =>
   list?.map((c) => ({ componentId: c.id, status: c.status }));
 
+const LocaleKey = z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, "a locale such as it or pt-BR");
+const Translations = z
+  .record(LocaleKey, z.strictObject({ title: Title.optional(), body: Body.optional() }))
+  .describe('the text in other languages, e.g. {"it": {"title": "…", "body": "…"}}');
+const pick = (t: z.infer<typeof Translations> | undefined, field: "title" | "body") =>
+  Object.fromEntries(
+    Object.entries(t ?? {}).flatMap(([locale, v]) => (v[field] ? [[locale, v[field]]] : [])),
+  );
+
 const IncidentCreate = z.strictObject({
   id: Id.optional().describe("Your own id, e.g. INC-2017-12-19; generated when absent"),
   title: Title,
@@ -92,6 +105,7 @@ const IncidentCreate = z.strictObject({
   started_at: Instant.optional(),
   eta: Instant.nullable().optional(),
   next_update_by: Instant.nullable().optional(),
+  translations: Translations.optional(),
 });
 
 const UpdateCreate = z.strictObject({
@@ -100,6 +114,7 @@ const UpdateCreate = z.strictObject({
   components: AffectedIn.optional().describe("Components not listed keep their status"),
   eta: Instant.nullable().optional().describe("Absent keeps the standing ETA; null clears it"),
   next_update_by: Instant.nullable().optional(),
+  translations: Translations.optional(),
 });
 
 const Resolve = z.strictObject({
@@ -163,11 +178,13 @@ export const incidentRoutes =
           {
             id: b.id,
             title: b.title,
+            titleTranslations: pick(b.translations, "title"),
             impact: b.impact,
             startedAt: b.started_at,
             update: {
               status: b.status,
               body: b.body,
+              bodyTranslations: pick(b.translations, "body"),
               components: toAffected(b.components),
               eta: b.eta,
               nextUpdateBy: b.next_update_by,
@@ -231,6 +248,7 @@ export const incidentRoutes =
           {
             status: b.status,
             body: b.body,
+            bodyTranslations: pick(b.translations, "body"),
             components: toAffected(b.components),
             eta: b.eta,
             nextUpdateBy: b.next_update_by,

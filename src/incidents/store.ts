@@ -42,6 +42,7 @@ async function hydrate(db: Db, workspaceId: string, rows: IncidentRow[]): Promis
   return rows.map((r) => ({
     id: r.id,
     title: r.title,
+    titleTranslations: r.titleTranslations,
     impact: r.impact as Impact,
     status: r.status as IncidentStatus,
     startedAt: r.startedAt,
@@ -64,6 +65,7 @@ async function hydrate(db: Db, workspaceId: string, rows: IncidentRow[]): Promis
           incidentId: u.incidentId,
           status: u.status as IncidentStatus,
           body: u.body,
+          bodyTranslations: u.bodyTranslations,
           components: u.components as IncidentUpdate["components"],
           eta: u.eta,
           nextUpdateBy: u.nextUpdateBy,
@@ -142,6 +144,7 @@ async function save(
 ): Promise<void> {
   const row = {
     title: after.title,
+    titleTranslations: after.titleTranslations,
     impact: after.impact,
     status: after.status,
     startedAt: after.startedAt,
@@ -183,6 +186,7 @@ async function save(
         incidentId: u.incidentId,
         status: u.status,
         body: u.body,
+        bodyTranslations: u.bodyTranslations,
         components: u.components,
         eta: u.eta,
         nextUpdateBy: u.nextUpdateBy,
@@ -196,6 +200,7 @@ async function save(
 export interface OpenIncidentInput {
   id?: string;
   title: string;
+  titleTranslations?: Record<string, string>;
   impact?: Impact;
   startedAt?: Date;
   update: UpdateInput;

@@ -1,23 +1,13 @@
 /**
  * The public status page as one server-rendered HTML document: no JavaScript, collapsible
- * groups with <details>, times in <time datetime> shown in the workspace's time zone.
+ * groups with <details>, times in <time datetime> shown in the workspace's time zone, the
+ * page's words in the reader's language and the operator's text in it when they wrote one.
  */
-import {
-  COMPONENT_STATUS_LABELS,
-  type ComponentNode,
-  type ComponentStatus,
-  flattenTree,
-} from "../core/components.ts";
-import type { Incident, IncidentStatus } from "../core/incidents.ts";
+import { type ComponentNode, type ComponentStatus, flattenTree } from "../core/components.ts";
+import type { Incident } from "../core/incidents.ts";
+import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, trusted } from "../lib/html.ts";
 import { HISTORY_DAYS, type PublicState } from "./state.ts";
-
-const INCIDENT_STATUS_LABELS: Record<IncidentStatus, string> = {
-  investigating: "Investigating",
-  identified: "Identified",
-  monitoring: "Monitoring",
-  resolved: "Resolved",
-};
 
 const STYLE = `
 :root{--ok:#1a7f37;--maint:#0b5cad;--minor:#9a6700;--major:#bc4c00;--critical:#c0162b;--ink:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#fff}
@@ -37,14 +27,15 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 .meta{color:var(--muted);font-size:.875rem}.promise{margin:.5rem 0;font-size:.9375rem}.overdue{color:var(--critical);font-weight:600}
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
 .body{white-space:pre-wrap;margin:.125rem 0}footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
-.region{color:var(--muted);font-size:.8125rem}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
+.region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
 `;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatTime(d: Date, timeZone: string): string {
-  let f = formatters.get(timeZone);
+function formatTime(d: Date, timeZone: string, locale: Locale): string {
+  const key = `${locale}|${timeZone}`;
+  let f = formatters.get(key);
   if (!f) {
-    f = new Intl.DateTimeFormat("en-GB", {
+    f = new Intl.DateTimeFormat(locale === "en" ? "en-GB" : locale, {
       timeZone,
       day: "numeric",
       month: "short",
@@ -53,22 +44,50 @@ function formatTime(d: Date, timeZone: string): string {
       minute: "2-digit",
       timeZoneName: "short",
     });
-    formatters.set(timeZone, f);
+    formatters.set(key, f);
   }
   return f.format(d);
 }
 
-const time = (d: Date, tz: string) => html`<time datetime="${d.toISOString()}">${formatTime(d, tz)}</time>`;
-const statusLabel = (s: ComponentStatus) => html`<span class="s s-${s}">${COMPONENT_STATUS_LABELS[s]}</span>`;
+interface View {
+  state: PublicState;
+  now: Date;
+  locale: Locale;
+}
 
-function componentItem(node: ComponentNode, parentRegion: string | null): Html {
+/** A <time> element as HTML text, for messages that wrap it in translated words. */
+const time = (d: Date, v: View) =>
+  html`<time datetime="${d.toISOString()}">${formatTime(d, v.state.workspace.timeZone, v.locale)}</time>`;
+/** A translated sentence around HTML values: the words are escaped, the values are not. */
+function tx(
+  v: View,
+  key: Parameters<typeof t>[1],
+  values: Record<string, Html | string | number> = {},
+): Html {
+  const marks: Record<string, string> = {};
+  const plain: Record<string, string | number> = {};
+  for (const [k, val] of Object.entries(values)) {
+    if (typeof val === "object") {
+      marks[k] = `\u0000${k}\u0000`;
+      plain[k] = marks[k]!;
+    } else plain[k] = val;
+  }
+  const text = t(v.locale, key, plain);
+  const parts = text.split(/\u0000(\w+)\u0000/);
+  return html`${parts.map((p, i) => (i % 2 === 1 ? (values[p] as Html) : p))}`;
+}
+
+const statusLabel = (s: ComponentStatus, v: View) =>
+  html`<span class="s s-${s}">${t(v.locale, `status.${s}`)}</span>`;
+
+function componentItem(node: ComponentNode, parentRegion: string | null, v: View): Html {
   const region =
     node.region && node.region !== parentRegion ? html` <span class="region">(${node.region})</span>` : "";
-  const row = html`<span class="row"><span>${node.component.name}${region}</span>${statusLabel(node.status)}</span>`;
+  const row = html`<span class="row"><span>${node.component.name}${region}</span>${statusLabel(node.status, v)}</span>`;
   if (node.children.length === 0) return html`<li>${row}</li>`;
   const open = node.status !== "operational" || node.component.parentId === null;
   return html`<li><details${open ? trusted(" open") : ""}><summary>${row}</summary><ul>${node.children.map(
-    (c) => componentItem(c, node.region),
+    (c) => componentItem(c, node.region, v),
   )}</ul></details></li>`;
 }
 
@@ -86,90 +105,104 @@ function describeAffected(ids: readonly string[], tree: readonly ComponentNode[]
   );
 }
 
-function incidentBlock(incident: Incident, state: PublicState, now: Date): Html {
-  const tz = state.workspace.timeZone;
-  const overdue = incident.nextUpdateBy && incident.nextUpdateBy.getTime() < now.getTime();
+function incidentBlock(incident: Incident, v: View): Html {
+  const overdue = incident.nextUpdateBy && incident.nextUpdateBy.getTime() < v.now.getTime();
   const promises = [
-    incident.eta ? html`<div>Expected fix: ${time(incident.eta, tz)}</div>` : "",
+    incident.eta ? html`<div>${tx(v, "expectedFix", { time: time(incident.eta, v) })}</div>` : "",
     incident.nextUpdateBy
       ? overdue
-        ? html`<div class="overdue">The next update was promised by ${time(incident.nextUpdateBy, tz)} and is overdue.</div>`
-        : html`<div>Next update by ${time(incident.nextUpdateBy, tz)}</div>`
+        ? html`<div class="overdue">${tx(v, "overdue", { time: time(incident.nextUpdateBy, v) })}</div>`
+        : html`<div>${tx(v, "nextUpdateBy", { time: time(incident.nextUpdateBy, v) })}</div>`
       : "",
   ];
   const affected = describeAffected(
     incident.components.map((c) => c.componentId),
-    state.tree,
+    v.state.tree,
   );
+  const title = localized(incident.title, incident.titleTranslations, v.locale);
   return html`<article class="incident impact-${incident.impact}" id="incident-${incident.id}">
-<h3><a href="/incidents/${encodeURIComponent(incident.id)}">${incident.title}</a></h3>
-<div class="meta">${INCIDENT_STATUS_LABELS[incident.status]} · started ${time(incident.startedAt, tz)}${
-    incident.resolvedAt ? html` · resolved ${time(incident.resolvedAt, tz)}` : ""
-  }${affected.length ? html` · affects ${affected.join(", ")}` : ""}</div>
+<h3><a href="/incidents/${encodeURIComponent(incident.id)}${v.locale === "en" ? "" : `?lang=${v.locale}`}">${title}</a></h3>
+<div class="meta">${t(v.locale, `incident.${incident.status}`)} · ${tx(v, "started", { time: time(incident.startedAt, v) })}${
+    incident.resolvedAt ? html` · ${tx(v, "resolvedAt", { time: time(incident.resolvedAt, v) })}` : ""
+  }${affected.length ? html` · ${t(v.locale, "affects", { list: affected.join(", ") })}` : ""}</div>
 ${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}
-<ol class="timeline" reversed>${[...incident.updates].reverse().map(
-    (
-      u,
-    ) => html`<li><span class="update-status">${INCIDENT_STATUS_LABELS[u.status]}</span> — ${time(u.createdAt, tz)}
-<p class="body">${u.body}</p></li>`,
-  )}</ol></article>`;
+<ol class="timeline" reversed>${[...incident.updates].reverse().map((u) => {
+    const body = localized(u.body, u.bodyTranslations, v.locale);
+    return html`<li><span class="update-status">${t(v.locale, `incident.${u.status}`)}</span> — ${time(u.createdAt, v)}
+<p class="body">${body}</p></li>`;
+  })}</ol></article>`;
 }
 
-function layout(title: string, workspaceName: string, content: Html): string {
+function layout(title: string, workspaceName: string, locale: Locale, content: Html, path = "/"): string {
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${title}</title>
 <link rel="alternate" type="application/json" href="/api/v2/summary.json">
-<link rel="alternate" type="application/rss+xml" title="Incident history (RSS)" href="/history.rss">
-<link rel="alternate" type="application/atom+xml" title="Incident history (Atom)" href="/history.atom">
+<link rel="alternate" type="application/rss+xml" title="RSS" href="/history.rss">
+<link rel="alternate" type="application/atom+xml" title="Atom" href="/history.atom">
 <style>${trusted(STYLE)}</style></head>
 <body><main>
-<header><h1><a href="/">${workspaceName} status</a></h1></header>
+<header><h1><a href="/${locale === "en" ? "" : `?lang=${locale}`}">${title}</a></h1>
+<nav class="lang" aria-label="${t(locale, "language")}">${LOCALES.map(
+    (l, i) =>
+      html`${i ? " · " : ""}<a href="${path}?lang=${l}" hreflang="${l}" lang="${l}"${l === locale ? trusted(' aria-current="true"') : ""}>${LANGUAGE_NAMES[l]}</a>`,
+  )}</nav></header>
 ${content}
 </main></body></html>`.value;
 }
 
-export function renderStatusPage(state: PublicState, now: Date, staleSince: number | null = null): string {
+export function renderStatusPage(
+  state: PublicState,
+  now: Date,
+  staleSince: number | null = null,
+  locale: Locale = "en",
+): string {
+  const v: View = { state, now, locale };
   const { workspace, indicator } = state;
   const minutes = Math.max(1, Math.round((now.getTime() - state.generatedAt.getTime()) / 60_000));
   return layout(
-    `${workspace.name} status`,
+    t(locale, "pageTitle", { name: workspace.name }),
     workspace.name,
-    html`${
-      staleSince !== null
-        ? html`<p class="stale" role="alert">Live status could not be refreshed. This is the status as of ${time(state.generatedAt, workspace.timeZone)} (${minutes} min ago).</p>`
-        : ""
-    }<div class="banner i-${indicator.indicator}" role="status">${indicator.description}</div>
+    locale,
+    html`${staleSince !== null ? html`<p class="stale" role="alert">${tx(v, "stale", { time: time(state.generatedAt, v), minutes })}</p>` : ""}
+<div class="banner i-${indicator.indicator}" role="status">${t(locale, `indicator.${indicator.indicator}`)}</div>
 ${
   state.open.length
-    ? html`<section aria-labelledby="open-h"><h2 id="open-h">Current incidents</h2>${state.open.map((i) =>
-        incidentBlock(i, state, now),
-      )}</section>`
+    ? html`<section aria-labelledby="open-h"><h2 id="open-h">${t(locale, "currentIncidents")}</h2>${state.open.map((i) => incidentBlock(i, v))}</section>`
     : ""
 }
-<section aria-labelledby="components-h"><h2 id="components-h">Components</h2>
-${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentItem(n, null))}</ul>` : html`<p>No components yet.</p>`}
+<section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
+${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentItem(n, null, v))}</ul>` : html`<p>${t(locale, "noComponents")}</p>`}
 </section>
-<section aria-labelledby="past-h"><h2 id="past-h">Past incidents (last ${HISTORY_DAYS} days)</h2>
-${state.recent.length ? state.recent.map((i) => incidentBlock(i, state, now)) : html`<p>No incidents in the last ${HISTORY_DAYS} days.</p>`}
+<section aria-labelledby="past-h"><h2 id="past-h">${t(locale, "pastIncidents", { days: HISTORY_DAYS })}</h2>
+${state.recent.length ? state.recent.map((i) => incidentBlock(i, v)) : html`<p>${t(locale, "noPastIncidents", { days: HISTORY_DAYS })}</p>`}
 </section>
-<footer>Updated ${time(state.updatedAt, workspace.timeZone)} · <a href="/api/v2/summary.json">JSON API</a> · <a href="/history.rss">RSS</a> · <a href="/history.atom">Atom</a> · Powered by Amends</footer>`,
+<footer>${tx(v, "updated", { time: time(state.updatedAt, v) })} · <a href="/api/v2/summary.json">JSON API</a> · <a href="/history.rss">RSS</a> · <a href="/history.atom">Atom</a> · Powered by Amends</footer>`,
   );
 }
 
 /** One incident on a page of its own: the target of Statuspage's `shortlink`. */
-export function renderIncidentPage(incident: Incident, state: PublicState, now: Date): string {
+export function renderIncidentPage(
+  incident: Incident,
+  state: PublicState,
+  now: Date,
+  locale: Locale = "en",
+): string {
+  const v: View = { state, now, locale };
   return layout(
-    `${incident.title} · ${state.workspace.name} status`,
+    `${localized(incident.title, incident.titleTranslations, locale)} · ${t(locale, "pageTitle", { name: state.workspace.name })}`,
     state.workspace.name,
-    html`<section>${incidentBlock(incident, state, now)}</section><footer><a href="/">← Current status</a></footer>`,
+    locale,
+    html`<section>${incidentBlock(incident, v)}</section><footer><a href="/${locale === "en" ? "" : `?lang=${locale}`}">← ${t(locale, "backToStatus")}</a></footer>`,
+    `/incidents/${encodeURIComponent(incident.id)}`,
   );
 }
 
-export function renderErrorPage(status: number, message: string): string {
+export function renderErrorPage(status: number, message: string, locale: Locale = "en"): string {
   return layout(
     `${status}`,
     "",
-    html`<section><h2>${status}</h2><p>${message}</p><p><a href="/">Current status</a></p></section>`,
+    locale,
+    html`<section><h2>${status}</h2><p>${message}</p><p><a href="/">${t(locale, "backToStatus")}</a></p></section>`,
   );
 }

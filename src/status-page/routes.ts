@@ -5,6 +5,8 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Feed } from "feed";
 import { AmendsError } from "../core/errors.ts";
+import { t } from "../i18n/catalog.ts";
+import { negotiateLocale } from "../i18n/negotiate.ts";
 import { getIncident } from "../incidents/store.ts";
 import type { Db } from "../storage/database.ts";
 import { defaultWorkspace, type Workspace } from "../workspaces/store.ts";
@@ -75,13 +77,20 @@ export const statusPageRoutes =
         return sendDoc(req, reply, doc, cors);
       });
 
+    const localeOf = (req: FastifyRequest) => negotiateLocale(req.query, req.headers["accept-language"]);
+    const langHeaders = (locale: string) => ({
+      "content-language": locale,
+      vary: "accept-encoding, accept-language",
+    });
+
     app.get("/", async (req, reply) => {
       const snap = await pages.snapshot();
-      const doc = docOf(snap, "/", () => ({
+      const locale = localeOf(req);
+      const doc = docOf(snap, `/|${locale}`, () => ({
         type: HTML,
-        content: renderStatusPage(snap.state, now(), snap.staleSince),
+        content: renderStatusPage(snap.state, now(), snap.staleSince, locale),
       }));
-      return sendDoc(req, reply, doc);
+      return sendDoc(req, reply, doc, langHeaders(locale));
     });
     app.get<{ Params: { id: string } }>("/incidents/:id", async (req, reply) => {
       const snap = await pages.snapshot();
@@ -91,12 +100,17 @@ export const statusPageRoutes =
       // Older incidents are not in the snapshot; they change rarely and are read from the database.
       const incident =
         known ?? (await getIncident(db, snap.state.workspace.id, req.params.id).catch(() => undefined));
-      if (!incident) return reply.code(404).type(HTML).send(renderErrorPage(404, "No such incident."));
-      const doc = docOf(snap, `/incidents/${incident.id}`, () => ({
+      const locale = localeOf(req);
+      if (!incident)
+        return reply
+          .code(404)
+          .type(HTML)
+          .send(renderErrorPage(404, t(locale, "noSuchIncident"), locale));
+      const doc = docOf(snap, `/incidents/${incident.id}|${locale}`, () => ({
         type: HTML,
-        content: renderIncidentPage(incident, snap.state, now()),
+        content: renderIncidentPage(incident, snap.state, now(), locale),
       }));
-      return sendDoc(req, reply, doc);
+      return sendDoc(req, reply, doc, langHeaders(locale));
     });
     for (const [path, type, render] of [
       ["/history.rss", "application/rss+xml; charset=utf-8", (f: Feed) => f.rss2()],

@@ -80,6 +80,7 @@ export const incidents = pgTable(
       .references(() => workspaces.id),
     id: text("id").notNull(),
     title: text("title").notNull(),
+    titleTranslations: jsonb("title_translations").notNull().default({}).$type<Record<string, string>>(),
     impact: text("impact").notNull(),
     status: text("status").notNull(),
     startedAt: ts("started_at").notNull(),
@@ -129,6 +130,7 @@ export const incidentUpdates = pgTable(
     incidentId: text("incident_id").notNull(),
     status: text("status").notNull(),
     body: text("body").notNull(),
+    bodyTranslations: jsonb("body_translations").notNull().default({}).$type<Record<string, string>>(),
     /** [{componentId, oldStatus, newStatus}] as the update changed them. */
     components: jsonb("components")
       .notNull()

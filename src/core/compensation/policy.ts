@@ -9,7 +9,7 @@
  * Durations are ISO 8601 (`PT30M`, `P7D`). Windows are half-open: `[start,end)`.
  */
 import { z } from "zod";
-import { CURRENCY_PATTERN } from "../money.ts";
+import { CURRENCY_PATTERN, compare, fraction, parseDecimal } from "../money.ts";
 import { isKnownHolidayCalendar, isKnownTimeZone, parseDuration, parseWindow } from "./time.ts";
 
 const Duration = z
@@ -130,7 +130,7 @@ export const ActionSchema = z
           z.enum(["session_charge", "prorata_overlap", "duplicates"]),
           z
             .strictObject({
-              percent: Decimal.refine((d) => Number(d) <= 100, {
+              percent: Decimal.refine((d) => compare(parseDecimal(d), fraction(100)) <= 0, {
                 message: "a refund is at most 100 percent of the charge",
               }),
             })

@@ -1,0 +1,2 @@
+ALTER TABLE "incident_updates" ADD COLUMN "body_translations" jsonb DEFAULT '{}'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "incidents" ADD COLUMN "title_translations" jsonb DEFAULT '{}'::jsonb NOT NULL;
