@@ -1,0 +1,102 @@
+/**
+ * The public page in a real browser: desktop and phone widths (screenshots kept for review in
+ * test-results/), JavaScript off, an Italian reader, and an axe-core accessibility scan.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "./support/app.ts";
+import { launchBrowser } from "./support/browser.ts";
+
+const SHOTS = join(import.meta.dirname, "../test-results");
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+describe("the status page in Chromium", () => {
+  let t: TestApp;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    t = await startTestApp("pglite");
+    for (const c of [
+      { id: "svc", name: "Car sharing" },
+      { id: "end", parent_id: "svc", name: "End rental" },
+      { id: "end-milan", parent_id: "end", name: "Milan", region: "milan" },
+      { id: "end-rome", parent_id: "end", name: "Rome", region: "rome" },
+    ]) {
+      await t.call("POST", "/api/v1/components", c);
+    }
+    await t.call("POST", "/api/v1/incidents", {
+      title: "Rentals cannot be ended in Milan",
+      body: "Leave the car parked safely; you will not pay for the extra time.",
+      components: [{ id: "end-milan", status: "major_outage" }],
+      eta: new Date(Date.now() + 7_200_000).toISOString(),
+      next_update_by: new Date(Date.now() + 1_800_000).toISOString(),
+      translations: {
+        it: {
+          title: "Impossibile terminare il noleggio a Milano",
+          body: "Lasciate l'auto parcheggiata: il tempo in più non vi sarà addebitato.",
+        },
+      },
+    });
+    base = await t.app.listen({ port: 0, host: "127.0.0.1" });
+    browser = await launchBrowser();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  for (const [name, viewport] of [
+    ["desktop", { width: 1280, height: 900 }],
+    ["phone", { width: 390, height: 844 }],
+  ] as const) {
+    it(`renders at ${name} width with JavaScript off`, async () => {
+      const context = await browser.newContext({ viewport, javaScriptEnabled: false, locale: "en-GB" });
+      const page = await context.newPage();
+      const res = await page.goto(`${base}/`);
+      expect(res?.status()).toBe(200);
+      await expect(page.getByRole("status").first().textContent()).resolves.toContain("Major Service Outage");
+      expect(await page.getByText("Rentals cannot be ended in Milan").count()).toBe(1);
+      // Nothing overflows sideways on a phone.
+      const overflow = await page
+        .evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+        .catch(() => 0);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: join(SHOTS, `status-page-${name}.png`), fullPage: true });
+      await context.close();
+    });
+  }
+
+  it("shows the incident in Italian to an Italian browser", async () => {
+    const context = await browser.newContext({ locale: "it-IT" });
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    expect(await page.locator("html").getAttribute("lang")).toBe("it");
+    expect(await page.getByText("Impossibile terminare il noleggio a Milano").count()).toBe(1);
+    expect(await page.getByText("Disservizi in corso").count()).toBe(1);
+    await page.screenshot({ path: join(SHOTS, "status-page-it.png"), fullPage: true });
+    await context.close();
+  });
+
+  it("passes an axe-core scan with no serious or critical violations", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    for (const path of ["/", "/?lang=fr"]) {
+      await page.goto(`${base}${path}`);
+      await page.addScriptTag({ content: AXE });
+      const results = await page.evaluate(async () =>
+        (globalThis as any).axe.run(document, { resultTypes: ["violations"] }),
+      );
+      const serious = results.violations.filter(
+        (v: any) => v.impact === "serious" || v.impact === "critical",
+      );
+      expect(serious.map((v: any) => `${v.id}: ${v.help} (${v.nodes.length})`)).toEqual([]);
+    }
+    await context.close();
+  });
+});
