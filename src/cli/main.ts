@@ -436,10 +436,39 @@ comp
   });
 comp
   .command("export <run>")
-  .description("what the run booked, as CSV (to stdout, or --out FILE)")
+  .description("what the run booked: CSV (to stdout, or --out FILE), or --stripe to send it to Stripe")
   .option("--out <file>")
-  .action(async (runId: string, o: { out?: string }) => {
-    const text = await api("GET", `/api/v1/compensation-runs/${encodeURIComponent(runId)}/export.csv`);
+  .option(
+    "--stripe",
+    "send refunds, balance credits and credit grants to Stripe (the server needs STRIPE_API_KEY)",
+  )
+  .option(
+    "--unit-price <unit=amount+currency...>",
+    "price of a credited unit for Stripe, e.g. minutes=29EUR or minutes:berlin=29EUR",
+  )
+  .action(async (runId: string, o: { out?: string; stripe?: boolean; unitPrice?: string[] }) => {
+    const path = `/api/v1/compensation-runs/${encodeURIComponent(runId)}`;
+    if (o.stripe) {
+      const unitPrices: Record<string, { amount: number; currency: string }> = {};
+      for (const spec of o.unitPrice ?? []) {
+        const m = /^([^=]+)=(\d+)([A-Z]{3})$/.exec(spec);
+        if (!m)
+          throw new CliError(
+            `error: --unit-price ${spec}: write it as minutes=29EUR (minor units and currency)`,
+          );
+        unitPrices[m[1]!] = { amount: Number(m[2]), currency: m[3]! };
+      }
+      const res = await api("POST", `${path}/export/stripe`, { unit_prices: unitPrices });
+      print(res, () =>
+        [
+          `Sent ${res.sent} to Stripe (${res.alreadySent} sent before).`,
+          ...res.failed.map((f: any) => `  failed ${f.key}: ${f.error}`),
+        ].join("\n"),
+      );
+      if (res.failed.length) process.exitCode = 1;
+      return;
+    }
+    const text = await api("GET", `${path}/export.csv`);
     if (o.out) writeFileSync(o.out, text);
     else process.stdout.write(text);
   });
