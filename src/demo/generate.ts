@@ -8,7 +8,7 @@
  */
 
 import type { ChargeRow, CustomerRow, SessionRow } from "../company-data/store.ts";
-import type { ComponentStatus } from "../core/components.ts";
+import type { Component } from "../core/components.ts";
 import { type Incident, openIncident, postUpdate } from "../core/incidents.ts";
 
 export interface DemoCity {
@@ -86,15 +86,8 @@ export const DEMO_FUNCTIONS = [
   { id: "payments", name: "Payments" },
 ] as const;
 
-export interface DemoComponent {
-  id: string;
-  parentId: string | null;
-  name: string;
-  description: string | null;
-  region: string | null;
-  position: number;
-  ownStatus: ComponentStatus;
-}
+/** A component as the demo creates it; the loader stamps the times. */
+export type DemoComponent = Omit<Component, "createdAt" | "updatedAt">;
 
 export interface DemoData {
   workspace: { slug: string; name: string; timeZone: string };

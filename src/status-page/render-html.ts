@@ -68,12 +68,12 @@ function tx(
   const plain: Record<string, string | number> = {};
   for (const [k, val] of Object.entries(values)) {
     if (typeof val === "object") {
-      marks[k] = `\u0000${k}\u0000`;
+      marks[k] = `\uE000${k}\uE000`;
       plain[k] = marks[k]!;
     } else plain[k] = val;
   }
   const text = t(v.locale, key, plain);
-  const parts = text.split(/\u0000(\w+)\u0000/);
+  const parts = text.split(/\uE000(\w+)\uE000/);
   return html`${parts.map((p, i) => (i % 2 === 1 ? (values[p] as Html) : p))}`;
 }
 

@@ -189,6 +189,17 @@ function amountIn(
   return currency ? amount[currency] : undefined;
 }
 
+/** The customer as a target of customer-level rules, before any downtime is known. */
+const customerTarget = (customer: CompCustomer): Target => ({
+  id: customer.id,
+  level: "customer",
+  session: null,
+  charge: null,
+  currency: customer.currency,
+  overlap: 0,
+  downtime: null,
+});
+
 /** Which level a rule compensates at. */
 function levelOf(rule: Rule): Target["level"] {
   if (rule.action.refund === "duplicates") return "charge";
@@ -590,15 +601,7 @@ function matchDuplicates(
     }
   }
   if (out.affected) {
-    out.targets.push({
-      id: customer.id,
-      level: "customer",
-      session: null,
-      charge: null,
-      currency: customer.currency,
-      overlap: 0,
-      downtime: null,
-    });
+    out.targets.push(customerTarget(customer));
   }
   return out;
 }
@@ -648,19 +651,7 @@ function evaluateUnsorted(
   if (!matched.affected) return result;
 
   const group: Group | undefined = policyGroups(policy).find((g) =>
-    conditionHolds(
-      g.when,
-      {
-        id: customer.id,
-        level: "customer",
-        session: null,
-        charge: null,
-        currency: customer.currency,
-        overlap: 0,
-        downtime: null,
-      },
-      customer,
-    ),
+    conditionHolds(g.when, customerTarget(customer), customer),
   );
   if (!group) {
     result.excluded.push({ customerId: customer.id, reference: customer.id, reason: "no_rule_matched" });

@@ -12,20 +12,24 @@ import { z } from "zod";
 import { CURRENCY_PATTERN, compare, fraction, parseDecimal } from "../money.ts";
 import { isKnownHolidayCalendar, isKnownTimeZone, parseDuration, parseWindow } from "./time.ts";
 
-const Duration = z
-  .string()
-  .refine(
+/** A string the given parser accepts (the parser throws on anything else). */
+const parsedBy = (parse: (s: string) => unknown, message: string) =>
+  z.string().refine(
     (s) => {
       try {
-        parseDuration(s);
+        parse(s);
         return true;
       } catch {
         return false;
       }
     },
-    { message: "expected an ISO 8601 duration in weeks, days, hours, minutes or seconds, e.g. PT30M or P7D" },
-  )
-  .describe("ISO 8601 duration, e.g. PT30M, P7D");
+    { message },
+  );
+
+const Duration = parsedBy(
+  parseDuration,
+  "expected an ISO 8601 duration in weeks, days, hours, minutes or seconds, e.g. PT30M or P7D",
+).describe("ISO 8601 duration, e.g. PT30M, P7D");
 
 const Decimal = z
   .union([z.string(), z.number()])
@@ -33,20 +37,10 @@ const Decimal = z
   .refine((s) => /^\d+(\.\d+)?$/.test(s), { message: 'expected a non-negative decimal such as "99.9"' })
   .describe('decimal string, e.g. "99.9"');
 
-const Window = z
-  .string()
-  .refine(
-    (s) => {
-      try {
-        parseWindow(s);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: "expected a half-open window such as [2014-11-10T00:00Z,2014-11-14T00:00Z)" },
-  )
-  .describe("half-open window [start,end)");
+const Window = parsedBy(
+  parseWindow,
+  "expected a half-open window such as [2014-11-10T00:00Z,2014-11-14T00:00Z)",
+).describe("half-open window [start,end)");
 
 const Currency = z.string().regex(CURRENCY_PATTERN, "expected an ISO 4217 code such as EUR");
 const Minor = z.number().int("must be an integer in minor units").min(0).max(Number.MAX_SAFE_INTEGER);
