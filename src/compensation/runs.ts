@@ -559,7 +559,10 @@ async function refundedElsewhereNow(
   return out;
 }
 
-/** One outbox message per notified customer and incident, ever; what they got, from the ledger. */
+/**
+ * One outbox message per notified customer and incident, ever: what happened (the incident and
+ * its window) and what they got, from the ledger, or that nothing was due.
+ */
 async function queueNotices(database: Database, workspaceId: string, run: Run, now: Date): Promise<number> {
   const policy = (await loadPolicy(database.db, workspaceId, run.policyId, run.policyVersion)).policy;
   const rows = await database.query<{ n: number }>(
@@ -571,16 +574,27 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
        insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address, locale, template, payload, status, created_at)
        select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $2 || ':' || n.customer_id || ':compensation', 'compensation.granted',
               $2, n.customer_id, c.channels->0->>'type', c.channels->0->>'address', coalesce(c.locale, 'en'), $4,
-              jsonb_build_object('incident_id', $2::text, 'run_id', $3::text, 'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
+              jsonb_build_object('incident_id', $2::text, 'incident_title', i.title, 'title_translations', i.title_translations,
+                'window_start', $6::text, 'window_end', $7::text, 'run_id', $3::text,
+                'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
               case when c.channels->0 is null then 'no_channel' else 'pending' end, $5
        from comp_run_notices n
+       join incidents i on i.workspace_id = n.workspace_id and i.id = $2
        left join customers c on c.workspace_id = n.workspace_id and c.id = n.customer_id
        left join granted g on g.customer_id = n.customer_id
        where n.workspace_id = $1 and n.run_id = $3
        on conflict (workspace_id, idempotency_key) do nothing
        returning 1
      ) select count(*)::int as n from inserted`,
-    [workspaceId, run.incidentId, run.id, policy.notify.template ?? "compensation", now.toISOString()],
+    [
+      workspaceId,
+      run.incidentId,
+      run.id,
+      policy.notify.template ?? "compensation",
+      now.toISOString(),
+      run.windowStart.toISOString(),
+      run.windowEnd.toISOString(),
+    ],
   );
   return rows[0]?.n ?? 0;
 }

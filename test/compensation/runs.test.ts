@@ -149,6 +149,15 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
     const messages = await t.database.query<{ customer_id: string; payload: any }>(
       "select customer_id, payload from outbox_messages where incident_id = 'INC-2017-12-19' order by customer_id",
     );
+    expect(messages[0]!.payload).toMatchObject({
+      incident_title: "Rentals cannot be ended",
+      window_start: "2017-12-19T02:00:00.000Z",
+      window_end: "2017-12-19T16:00:00.000Z",
+      lines: [
+        { key: "INC-2017-12-19:S1:refund", amount: 8050, currency: "EUR" },
+        { key: "INC-2017-12-19:S4:refund", amount: 435, currency: "EUR" },
+      ],
+    });
     expect(messages.map((m) => [m.customer_id, m.payload.nothing_due])).toEqual([
       ["C1", false],
       ["C2", true],
