@@ -3,11 +3,14 @@
  * groups with <details>, times in <time datetime> shown in the workspace's time zone, the
  * page's words in the reader's language and the operator's text in it when they wrote one.
  */
+
+import { LocalCalendar } from "../core/compensation/time.ts";
 import { type ComponentNode, type ComponentStatus, flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
+import { dailyUptime, statusSpans, uptimeFigures } from "../core/uptime.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, trusted } from "../lib/html.ts";
-import { HISTORY_DAYS, type PublicState } from "./state.ts";
+import { HISTORY_DAYS, type PublicState, UPTIME_DAYS } from "./state.ts";
 
 const STYLE = `
 :root{--ok:#1a7f37;--maint:#0b5cad;--minor:#9a6700;--major:#bc4c00;--critical:#c0162b;--ink:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#fff}
@@ -27,7 +30,7 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 .meta{color:var(--muted);font-size:.875rem}.promise{margin:.5rem 0;font-size:.9375rem}.overdue{color:var(--critical);font-weight:600}
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
 .body{white-space:pre-wrap;margin:.125rem 0}footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
-.region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
+.region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}.uptime{margin:.25rem 0 .5rem}.uptime svg{width:100%;height:1.5rem;display:block}.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
 `;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -80,14 +83,52 @@ function tx(
 const statusLabel = (s: ComponentStatus, v: View) =>
   html`<span class="s s-${s}">${t(v.locale, `status.${s}`)}</span>`;
 
-function componentItem(node: ComponentNode, parentRegion: string | null, v: View): Html {
+const BAR_COLORS: Record<ComponentStatus, string> = {
+  operational: "#1a7f37",
+  under_maintenance: "#0b5cad",
+  degraded_performance: "#d4a72c",
+  partial_outage: "#bc4c00",
+  major_outage: "#c0162b",
+};
+
+/** The last 90 days of a component and everything under it, as an inline SVG bar per day. */
+function uptimeBar(node: ComponentNode, v: View): Html {
+  const ids = new Set(flattenTree([node]).map((n) => n.component.id));
+  const now = v.now.getTime();
+  const spans = v.state.history.flatMap((i) => statusSpans(i, now)).filter((s) => ids.has(s.componentId));
+  const calendar = new LocalCalendar(v.state.workspace.timeZone);
+  const today = calendar.dateOf(now);
+  const starts = Array.from({ length: UPTIME_DAYS }, (_, i) =>
+    calendar.startOf(today.subtract({ days: UPTIME_DAYS - 1 - i })),
+  );
+  const days = dailyUptime(spans, starts, now);
+  const { uptime, slaUptime } = uptimeFigures(days, starts, now);
+  const dateLabel = new Intl.DateTimeFormat(v.locale, {
+    timeZone: v.state.workspace.timeZone,
+    day: "numeric",
+    month: "short",
+  });
+  const summary = t(v.locale, "uptimeSummary", {
+    days: UPTIME_DAYS,
+    uptime: String(uptime),
+    sla: String(slaUptime),
+  });
+  return html`<div class="uptime"><svg viewBox="0 0 ${UPTIME_DAYS * 5} 24" preserveAspectRatio="none" role="img" aria-label="${node.component.name}: ${summary}">${days.map(
+    (d, i) =>
+      html`<rect x="${i * 5}" y="0" width="4" height="24" rx="1" fill="${BAR_COLORS[d.worst]}"><title>${dateLabel.format(d.start)}: ${t(v.locale, `status.${d.worst}`)}</title></rect>`,
+  )}</svg><div class="uptime-legend"><span>${t(v.locale, "daysAgo", { days: UPTIME_DAYS })}</span><span>${summary}</span><span>${t(v.locale, "today")}</span></div></div>`;
+}
+
+function componentItem(node: ComponentNode, parentRegion: string | null, v: View, depth = 0): Html {
   const region =
     node.region && node.region !== parentRegion ? html` <span class="region">(${node.region})</span>` : "";
   const row = html`<span class="row"><span>${node.component.name}${region}</span>${statusLabel(node.status, v)}</span>`;
-  if (node.children.length === 0) return html`<li>${row}</li>`;
+  // Bars for the top two levels: enough to see history without a wall of rectangles.
+  const bar = depth <= 1 ? uptimeBar(node, v) : "";
+  if (node.children.length === 0) return html`<li>${row}${bar}</li>`;
   const open = node.status !== "operational" || node.component.parentId === null;
-  return html`<li><details${open ? trusted(" open") : ""}><summary>${row}</summary><ul>${node.children.map(
-    (c) => componentItem(c, node.region, v),
+  return html`<li><details${open ? trusted(" open") : ""}><summary>${row}</summary>${bar}<ul>${node.children.map(
+    (c) => componentItem(c, node.region, v, depth + 1),
   )}</ul></details></li>`;
 }
 

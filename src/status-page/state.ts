@@ -14,6 +14,8 @@ import type { Db } from "../storage/database.ts";
 import type { Workspace } from "../workspaces/store.ts";
 
 export const HISTORY_DAYS = 14;
+/** Days of the uptime bars. */
+export const UPTIME_DAYS = 90;
 
 export interface PublicState {
   workspace: Workspace;
@@ -25,17 +27,23 @@ export interface PublicState {
   recent: Incident[];
   /** The 50 latest incidents, whatever their age: Statuspage's incidents.json. */
   latest: Incident[];
+  /** Open, or resolved in the last UPTIME_DAYS days: the uptime bars. */
+  history: Incident[];
   /** Latest change anywhere on the page. */
   updatedAt: Date;
 }
 
 export async function loadPublicState(db: Db, workspace: Workspace, now: Date): Promise<PublicState> {
-  const since = new Date(now.getTime() - HISTORY_DAYS * 86_400_000);
-  const [tree, incidents, latest] = await Promise.all([
+  const since = now.getTime() - HISTORY_DAYS * 86_400_000;
+  const [tree, history, latest] = await Promise.all([
     loadComponentTree(db, workspace.id),
-    listIncidents(db, workspace.id, { resolvedSince: since, limit: 500 }),
+    listIncidents(db, workspace.id, {
+      resolvedSince: new Date(now.getTime() - UPTIME_DAYS * 86_400_000),
+      limit: 2_000,
+    }),
     listIncidents(db, workspace.id, { limit: 50 }),
   ]);
+  const incidents = history.filter((i) => !i.resolvedAt || i.resolvedAt.getTime() >= since);
   const open = incidents.filter(isOpen);
   const recent = incidents.filter((i) => !isOpen(i)).sort((a, b) => +b.resolvedAt! - +a.resolvedAt!);
   const times = [
@@ -54,6 +62,7 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     open,
     recent,
     latest,
+    history,
     updatedAt: new Date(Math.max(...times.map((t) => t.getTime()))),
   };
 }
