@@ -1,0 +1,265 @@
+/**
+ * Compensation at scale: N rental sessions, ~A of them overlapping one 14-hour outage, imported
+ * through the real import path, then preview → approve → apply, timed against a hand-written SQL
+ * overlap query (the "floor": what reading the same rows costs PostgreSQL alone).
+ *
+ *   npx tsx bench/compensation.ts --sessions 200000 --affected 20000 [--raw]
+ *
+ * Targets PostgreSQL at BENCH_DATABASE_URL (a fresh database is created and dropped), or a
+ * throw-away cluster started like the test suite's. Prints figures; never fails on a target.
+ */
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { importRecords, type SourceRecord } from "../src/company-data/import.ts";
+import { savePolicy } from "../src/compensation/policies.ts";
+import { applyRun, approveRun, createPreview } from "../src/compensation/runs.ts";
+import { createComponent } from "../src/components/store.ts";
+import { type Incident, openIncident, postUpdate } from "../src/core/incidents.ts";
+import { insertIncident } from "../src/incidents/store.ts";
+import { type Database, openDatabase } from "../src/storage/database.ts";
+import { createWorkspace } from "../src/workspaces/store.ts";
+import startTestCluster from "../test/support/postgres-cluster.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    sessions: { type: "string", default: "10000000" },
+    affected: { type: "string", default: "1000000" },
+    // Apply exactly as it is: its notice query is planned on stale statistics and can go quadratic.
+    raw: { type: "boolean", default: false },
+  },
+});
+const SESSIONS = Number(args.sessions.replaceAll("_", ""));
+const AFFECTED = Math.min(SESSIONS, Number(args.affected.replaceAll("_", "")));
+const CUSTOMERS = Math.max(1, Math.floor(SESSIONS / 10));
+const SEED = 20171219;
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const MONTH_START = Date.parse("2025-01-01T00:00:00Z");
+const MONTH_END = Date.parse("2025-01-31T00:00:00Z");
+const WINDOW = { start: Date.parse("2025-01-15T02:00:00Z"), end: Date.parse("2025-01-15T16:00:00Z") };
+const MAX_RENTAL = 3 * HOUR;
+const CITIES = ["milan", "rome", "berlin", "hamburg", "toronto", "denver"] as const;
+
+/** mulberry32: small, fast and deterministic, so every run imports the same rows. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const customerId = (i: number) => `c${String(i).padStart(8, "0")}`;
+
+async function* customerRecords(): AsyncGenerator<SourceRecord> {
+  for (let i = 0; i < CUSTOMERS; i++) {
+    const home = CITIES[i % CITIES.length]!;
+    const plan = i % 5 ? "basic" : "plus";
+    yield { line: i + 1, record: { id: customerId(i), home_region: home, plan, email: `c${i}@example.com` } };
+  }
+}
+
+/** Sessions spread over a month; exactly AFFECTED of them (evenly interleaved) touch the window. */
+async function* sessionRecords(): AsyncGenerator<SourceRecord> {
+  const rnd = prng(SEED);
+  for (let i = 0; i < SESSIONS; i++) {
+    const affected = Math.floor(((i + 1) * AFFECTED) / SESSIONS) > Math.floor((i * AFFECTED) / SESSIONS);
+    const duration = Math.round(5 * MIN + rnd() * (MAX_RENTAL - 5 * MIN));
+    let start: number;
+    if (affected) {
+      // Starts up to one rental before the window and ends at least a minute into it.
+      const span = WINDOW.end - WINDOW.start + duration - 2 * MIN;
+      start = WINDOW.start - duration + MIN + Math.floor(rnd() * span);
+    } else {
+      // Anywhere else in the month, an hour clear of the window so no boundary case is ambiguous.
+      const before = WINDOW.start - HOUR - MAX_RENTAL - MONTH_START;
+      const after = MONTH_END - MAX_RENTAL - (WINDOW.end + HOUR);
+      const x = rnd() * (before + after);
+      start = Math.floor(x < before ? MONTH_START + x : WINDOW.end + HOUR + (x - before));
+    }
+    const city = CITIES[Math.floor(rnd() * CITIES.length)]!;
+    const record = {
+      id: `s${String(i).padStart(9, "0")}`,
+      customer_id: customerId(Math.floor(rnd() * CUSTOMERS)),
+      kind: "rental",
+      component_id: `rentals-${city}`,
+      region: city,
+      started_at: new Date(start).toISOString(),
+      ended_at: new Date(start + duration).toISOString(),
+      charge: 100 + Math.round((duration / MIN) * 29), // unlock fee + 0.29 EUR a minute
+      currency: "EUR",
+      refunded: 0,
+    };
+    yield { line: i + 1, record };
+  }
+}
+
+const POLICY = `policy: bench-outage
+rounding: half_up
+match: {session_kinds: [rental], components: [rentals], regions: ["*"], min_overlap: PT1M}
+combine: first_match
+rules:
+  - {id: whole_session, when: {overlap_gt: PT30M}, action: {refund: session_charge}}
+  - {id: in_window, action: {refund: prorata_overlap}}
+notify: {template: outage-refund}
+`;
+
+const FLOOR = `select customer_id, sum(charge * extract(epoch from least(ended_at, $3) - greatest(started_at, $2))
+    / nullif(extract(epoch from ended_at - started_at), 0)) as due
+  from usage_sessions where workspace_id = $1 and started_at < $3 and ended_at > $2 group by customer_id`;
+
+/** A PostgreSQL server: BENCH_DATABASE_URL, or the test suite's throw-away cluster. */
+async function server(): Promise<{ url: string; stop: () => void | Promise<void> }> {
+  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop: () => {} };
+  let url: string | null = null;
+  // The cluster helper is a Vitest global setup; it only needs somewhere to hand its URL.
+  const project = { provide: (_: string, value: string | null) => (url = value) };
+  const stop = await startTestCluster(project as unknown as TestProject);
+  if (!url || !stop) throw new Error("no PostgreSQL: set BENCH_DATABASE_URL or install postgresql");
+  return { url, stop };
+}
+
+async function admin(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+// Peak RSS of this process (PostgreSQL's own memory is not counted), overall and per phase.
+const MB = 2 ** 20;
+let peakRss = 0;
+let phasePeak = 0;
+function sampleRss() {
+  const rss = process.memoryUsage().rss;
+  peakRss = Math.max(peakRss, rss);
+  phasePeak = Math.max(phasePeak, rss);
+}
+
+/** Runs one phase: its result, seconds and peak RSS in MB. */
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number, number]> {
+  phasePeak = 0;
+  sampleRss();
+  const t0 = performance.now();
+  const result = await fn();
+  sampleRss();
+  return [result, (performance.now() - t0) / 1000, phasePeak / MB];
+}
+
+const log = (s: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+
+async function bench(database: Database) {
+  const setupAt = new Date(WINDOW.start - 30 * 86_400_000);
+  const ws = (await createWorkspace(database.db, { slug: "bench", name: "Bench" })).id;
+  await createComponent(database.db, ws, { id: "rentals", name: "Rentals" }, setupAt);
+  for (const city of CITIES) {
+    const child = { id: `rentals-${city}`, parentId: "rentals", name: city };
+    await createComponent(database.db, ws, child, setupAt);
+  }
+
+  log(`importing ${CUSTOMERS} customers, ${SESSIONS} sessions (${AFFECTED} in the window)`);
+  const [, customersS, customersMb] = await timed(() =>
+    importRecords(database, ws, "customers", customerRecords()),
+  );
+  const [imported, importS, importMb] = await timed(() =>
+    importRecords(database, ws, "sessions", sessionRecords()),
+  );
+  // Fresh statistics for both contenders, as autovacuum would give them eventually.
+  await database.query("analyze customers; analyze usage_sessions");
+
+  const rentals = [{ componentId: "rentals", status: "major_outage" as const }];
+  let incident: Incident = openIncident(
+    {
+      id: "INC-BENCH",
+      updateId: "upd-bench-1",
+      title: "Rentals cannot be ended",
+      startedAt: new Date(WINDOW.start),
+      update: { body: "Investigating", components: rentals },
+    },
+    new Date(WINDOW.start + 20 * MIN),
+  );
+  const resolve = { status: "resolved" as const, body: "Fixed" };
+  incident = postUpdate(incident, "upd-bench-2", resolve, new Date(WINDOW.end));
+  await insertIncident(database.db, ws, incident);
+  const policy = await savePolicy(database.db, ws, POLICY, "bench", new Date());
+
+  log("floor query");
+  const range = [ws, new Date(WINDOW.start).toISOString(), new Date(WINDOW.end).toISOString()];
+  const [floorRows, floorS, floorMb] = await timed(() => database.query(FLOOR, range));
+  log("preview");
+  const input = { incidentId: incident.id, policyId: policy.id };
+  const [run, previewS, previewMb] = await timed(() =>
+    createPreview(database, ws, input, "bench", new Date()),
+  );
+  const summary = run.summary as { lines: number; customers: number; money: Record<string, number> };
+  log("approve, apply");
+  const [, approveS] = await timed(() => approveRun(database.db, ws, run.id, "bench", new Date()));
+  // applyRun books the lines, then queues notices in one statement joining the ledger it has just
+  // filled: on stale statistics PostgreSQL re-aggregates the incident's whole ledger per customer.
+  // Unless --raw, analyze once the last line is booked; time booking and notices apart.
+  const chunk = 1_000;
+  let chunks = 0;
+  let bookedAt = performance.now();
+  const onChunk = async () => {
+    if (++chunks < Math.ceil(summary.lines / chunk)) return;
+    if (!args.raw) await database.query("analyze ledger_entries; analyze comp_run_notices");
+    bookedAt = performance.now();
+  };
+  const [applied, applyS, applyMb] = await timed(() =>
+    applyRun(database, ws, run.id, new Date(), { chunk, onChunk }),
+  );
+  const noticesS = (performance.now() - bookedAt) / 1000;
+
+  const done = applied.appliedSummary as { entries: number; messages: number };
+  const ratio = previewS / floorS;
+  const met = (ok: boolean) => (ok ? "met" : "NOT met");
+  const rate = (n: number, sec: number) => `${n} rows, ${Math.round(n / sec)} rows/s`;
+  const row = (seconds: number | null, detail: string, rssMb?: number) => ({
+    time: seconds === null ? "" : `${seconds.toFixed(2)} s`,
+    detail,
+    "peak RSS": rssMb === undefined ? "" : `${rssMb.toFixed(0)} MB`,
+  });
+  console.log(`\n${SESSIONS} sessions, ${CUSTOMERS} customers, ${AFFECTED} in the window`);
+  console.table({
+    "import customers": row(customersS, rate(CUSTOMERS, customersS), customersMb),
+    "import sessions": row(importS, rate(imported.rows, importS), importMb),
+    floor: row(floorS, `${floorRows.length} customers`, floorMb),
+    preview: row(previewS, `${summary.customers} customers; ≤ 30 s ${met(previewS <= 30)}`, previewMb),
+    "preview ÷ floor": row(null, `${ratio.toFixed(1)}×; ≤ 2× ${met(ratio <= 2)}`),
+    approve: row(approveS, ""),
+    apply: row(applyS, `${done.entries} entries, ${done.messages} messages`, applyMb),
+    "  of it, notices": row(noticesS, args.raw ? "raw" : "after the ANALYZE workaround"),
+    "lines produced": row(null, `${summary.lines}: ${JSON.stringify(summary.money)}`),
+    "peak RSS": row(null, `≤ 512 MB ${met(peakRss / MB <= 512)}`, peakRss / MB),
+  });
+}
+
+async function main() {
+  const sampler = setInterval(sampleRss, 100);
+  sampler.unref();
+  const srv = await server();
+  const name = `amends_bench_${randomBytes(4).toString("hex")}`;
+  const url = new URL(srv.url);
+  url.pathname = `/${name}`;
+  let database: Database | undefined;
+  try {
+    await admin(srv.url, `create database ${name}`);
+    database = await openDatabase({ url: url.toString() });
+    await bench(database);
+  } finally {
+    clearInterval(sampler);
+    await database?.close();
+    await admin(srv.url, `drop database if exists ${name}`).catch(() => {});
+    await srv.stop();
+  }
+}
+
+await main();
