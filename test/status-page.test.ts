@@ -223,3 +223,24 @@ describe("the page in the reader's language", () => {
     }
   });
 });
+
+describe("badge and widget", () => {
+  it("serve an SVG badge of the indicator and a script that shows it elsewhere", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      const { XMLValidator } = await import("fast-xml-parser");
+      const badge = await t.app.inject("/badge.svg");
+      expect(badge.headers["content-type"]).toMatch(/image\/svg\+xml/);
+      expect(XMLValidator.validate(badge.body)).toBe(true);
+      expect(badge.body).toContain("All Systems Operational");
+      expect(
+        (await t.app.inject({ url: "/badge.svg", headers: { "accept-language": "de" } })).body,
+      ).toContain("Alle Systeme betriebsbereit");
+      const widget = await t.app.inject("/widget.js");
+      expect(widget.headers["content-type"]).toMatch(/javascript/);
+      expect(widget.body).toContain("/api/v2/status.json");
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -10,6 +10,7 @@ import { negotiateLocale } from "../i18n/negotiate.ts";
 import { getIncident } from "../incidents/store.ts";
 import type { Db } from "../storage/database.ts";
 import { defaultWorkspace, type Workspace } from "../workspaces/store.ts";
+import { renderBadge, renderWidgetScript } from "./badge.ts";
 import { incidentFeed } from "./feeds.ts";
 import { renderErrorPage, renderIncidentPage, renderStatusPage } from "./render-html.ts";
 import { docOf, type Snapshot, SnapshotCache, sendDoc } from "./snapshot.ts";
@@ -126,6 +127,28 @@ export const statusPageRoutes =
         return sendDoc(req, reply, doc, cors);
       });
     }
+    app.get("/badge.svg", async (req, reply) => {
+      const snap = await pages.snapshot();
+      const locale = localeOf(req);
+      const doc = docOf(snap, `/badge.svg|${locale}`, () => ({
+        type: "image/svg+xml",
+        content: renderBadge(
+          "status",
+          t(locale, `indicator.${snap.state.indicator.indicator}`),
+          snap.state.indicator.indicator,
+        ),
+      }));
+      return sendDoc(req, reply, doc, cors);
+    });
+    app.get("/widget.js", async (req, reply) => {
+      const snap = await pages.snapshot();
+      const base = baseUrl(req);
+      const doc = docOf(snap, `/widget.js|${base}`, () => ({
+        type: "text/javascript; charset=utf-8",
+        content: renderWidgetScript(snap.state.workspace.publicUrl ?? base),
+      }));
+      return sendDoc(req, reply, doc, cors);
+    });
     json("/api/v2/summary.json", summaryJson);
     json("/api/v2/status.json", statusJson);
     json("/api/v2/components.json", componentsJson);
