@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { databaseTarget, type Settings, serverFile } from "../config.ts";
 import { loadDemo } from "../demo/load.ts";
 import { buildServer } from "../http/server.ts";
+import { every, queueOverdueReminders } from "../incidents/reminders.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import { readServerLock, writeServerLock } from "./server-lock.ts";
@@ -37,6 +38,8 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
     logger: process.env.AMENDS_LOG ? { level: process.env.AMENDS_LOG } : false,
   });
   await app.listen({ port: settings.port, host: settings.host });
+  // Missed "next update by" promises remind the team; the page says so on its own.
+  const stopReminders = every(30_000, () => queueOverdueReminders(database, new Date()));
   const shownHost = settings.host === "0.0.0.0" || settings.host === "::" ? "localhost" : settings.host;
   const url = `http://${shownHost}:${settings.port}`;
   const unlock = settings.databaseUrl
@@ -59,6 +62,7 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
   let stopping: Promise<void> | undefined;
   return () => {
     stopping ??= (async () => {
+      stopReminders();
       unlock();
       await app.close();
       await database.close();
