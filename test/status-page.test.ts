@@ -244,3 +244,27 @@ describe("badge and widget", () => {
     }
   });
 });
+
+describe("language addresses", () => {
+  it("serve each language under its code and link between them", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      await t.call("POST", "/api/v1/incidents", {
+        id: "INC-9",
+        title: "Slow",
+        body: "x",
+        translations: { fr: { title: "Lent" } },
+      });
+      const fr = await t.app.inject("/fr/");
+      expect(fr.statusCode).toBe(200);
+      expect(fr.body).toContain('<html lang="fr">');
+      expect(fr.body).toContain('href="/fr/incidents/INC-9"');
+      expect(fr.body).toContain('href="/it/"');
+      expect((await t.app.inject("/fr/incidents/INC-9")).body).toContain("Lent");
+      expect((await t.app.inject("/xx/")).statusCode).toBe(404);
+      expect((await t.app.inject("/nothing-here")).statusCode).toBe(404);
+    } finally {
+      await t.close();
+    }
+  });
+});

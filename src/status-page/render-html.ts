@@ -162,7 +162,7 @@ function incidentBlock(incident: Incident, v: View): Html {
   );
   const title = localized(incident.title, incident.titleTranslations, v.locale);
   return html`<article class="incident impact-${incident.impact}" id="incident-${incident.id}">
-<h3><a href="/incidents/${encodeURIComponent(incident.id)}${v.locale === "en" ? "" : `?lang=${v.locale}`}">${title}</a></h3>
+<h3><a href="${localePath(v.locale, `/incidents/${encodeURIComponent(incident.id)}`)}">${title}</a></h3>
 <div class="meta">${t(v.locale, `incident.${incident.status}`)} · ${tx(v, "started", { time: time(incident.startedAt, v) })}${
     incident.resolvedAt ? html` · ${tx(v, "resolvedAt", { time: time(incident.resolvedAt, v) })}` : ""
   }${affected.length ? html` · ${t(v.locale, "affects", { list: affected.join(", ") })}` : ""}</div>
@@ -174,6 +174,12 @@ ${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}
   })}</ol></article>`;
 }
 
+/**
+ * A page's address in a language: English at the root, others under their code (`/it/`,
+ * `/it/incidents/…`), so a static copy of the page keeps every language as plain files.
+ */
+export const localePath = (locale: Locale, path: string) => (locale === "en" ? path : `/${locale}${path}`);
+
 function layout(title: string, workspaceName: string, locale: Locale, content: Html, path = "/"): string {
   return html`<!doctype html>
 <html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -183,10 +189,10 @@ function layout(title: string, workspaceName: string, locale: Locale, content: H
 <link rel="alternate" type="application/atom+xml" title="Atom" href="/history.atom">
 <style>${trusted(STYLE)}</style></head>
 <body><main>
-<header><h1><a href="/${locale === "en" ? "" : `?lang=${locale}`}">${title}</a></h1>
+<header><h1><a href="${localePath(locale, "/")}">${title}</a></h1>
 <nav class="lang" aria-label="${t(locale, "language")}">${LOCALES.map(
     (l, i) =>
-      html`${i ? " · " : ""}<a href="${path}?lang=${l}" hreflang="${l}" lang="${l}"${l === locale ? trusted(' aria-current="true"') : ""}>${LANGUAGE_NAMES[l]}</a>`,
+      html`${i ? " · " : ""}<a href="${localePath(l, path)}" hreflang="${l}" lang="${l}"${l === locale ? trusted(' aria-current="true"') : ""}>${LANGUAGE_NAMES[l]}</a>`,
   )}</nav></header>
 ${content}
 </main></body></html>`.value;
@@ -234,7 +240,7 @@ export function renderIncidentPage(
     `${localized(incident.title, incident.titleTranslations, locale)} · ${t(locale, "pageTitle", { name: state.workspace.name })}`,
     state.workspace.name,
     locale,
-    html`<section>${incidentBlock(incident, v)}</section><footer><a href="/${locale === "en" ? "" : `?lang=${locale}`}">← ${t(locale, "backToStatus")}</a></footer>`,
+    html`<section>${incidentBlock(incident, v)}</section><footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
     `/incidents/${encodeURIComponent(incident.id)}`,
   );
 }

@@ -2,10 +2,10 @@
  * The public status page and its Statuspage-compatible JSON. No token needed, and no request
  * reads the database: documents come from the workspace's snapshot (see snapshot.ts).
  */
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Feed } from "feed";
 import { AmendsError } from "../core/errors.ts";
-import { t } from "../i18n/catalog.ts";
+import { isLocale, type Locale, type MessageKey, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { getIncident } from "../incidents/store.ts";
 import type { Db } from "../storage/database.ts";
@@ -78,13 +78,19 @@ export const statusPageRoutes =
         return sendDoc(req, reply, doc, cors);
       });
 
-    const localeOf = (req: FastifyRequest) => negotiateLocale(req.query, req.headers["accept-language"]);
+    const localeOf = (req: FastifyRequest) =>
+      negotiateLocale(req.query, req.headers["accept-language"], (req.params as { lang?: string }).lang);
     const langHeaders = (locale: string) => ({
       "content-language": locale,
       vary: "accept-encoding, accept-language",
     });
+    const notFound = (reply: FastifyReply, locale: Locale, message: MessageKey) =>
+      reply
+        .code(404)
+        .type(HTML)
+        .send(renderErrorPage(404, t(locale, message), locale));
 
-    app.get("/", async (req, reply) => {
+    const statusPage = async (req: FastifyRequest, reply: FastifyReply) => {
       const snap = await pages.snapshot();
       const locale = localeOf(req);
       const doc = docOf(snap, `/|${locale}`, () => ({
@@ -92,27 +98,34 @@ export const statusPageRoutes =
         content: renderStatusPage(snap.state, now(), snap.staleSince, locale),
       }));
       return sendDoc(req, reply, doc, langHeaders(locale));
-    });
-    app.get<{ Params: { id: string } }>("/incidents/:id", async (req, reply) => {
+    };
+    const incidentPage = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const snap = await pages.snapshot();
+      const locale = localeOf(req);
       const known = [...snap.state.open, ...snap.state.recent, ...snap.state.latest].find(
         (i) => i.id === req.params.id,
       );
       // Older incidents are not in the snapshot; they change rarely and are read from the database.
       const incident =
         known ?? (await getIncident(db, snap.state.workspace.id, req.params.id).catch(() => undefined));
-      const locale = localeOf(req);
-      if (!incident)
-        return reply
-          .code(404)
-          .type(HTML)
-          .send(renderErrorPage(404, t(locale, "noSuchIncident"), locale));
+      if (!incident) return notFound(reply, locale, "noSuchIncident");
       const doc = docOf(snap, `/incidents/${incident.id}|${locale}`, () => ({
         type: HTML,
         content: renderIncidentPage(incident, snap.state, now(), locale),
       }));
       return sendDoc(req, reply, doc, langHeaders(locale));
-    });
+    };
+    // Each language also has its own address (/it/, /it/incidents/…), for links and static copies.
+    const inLanguage =
+      <R extends FastifyRequest>(handler: (req: R, reply: FastifyReply) => Promise<unknown>) =>
+      async (req: R, reply: FastifyReply) =>
+        isLocale((req.params as { lang?: string }).lang)
+          ? handler(req, reply)
+          : notFound(reply, localeOf(req), "noSuchPage");
+    app.get("/", statusPage);
+    app.get("/:lang/", inLanguage(statusPage));
+    app.get<{ Params: { id: string } }>("/incidents/:id", incidentPage);
+    app.get<{ Params: { id: string; lang: string } }>("/:lang/incidents/:id", inLanguage(incidentPage));
     for (const [path, type, render] of [
       ["/history.rss", "application/rss+xml; charset=utf-8", (f: Feed) => f.rss2()],
       ["/history.atom", "application/atom+xml; charset=utf-8", (f: Feed) => f.atom1()],
