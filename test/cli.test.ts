@@ -155,6 +155,19 @@ describe("amends CLI with the embedded database", () => {
     expect(readFileSync(csvOut, "utf8").split("\n").length).toBe(doc.lines.length + 2);
   }, 90_000);
 
+  it("writes a static copy of the public page", async () => {
+    const out = join(dir, "static");
+    const res = await amends(["export-static", out], env);
+    expect(res.code, res.stderr).toBe(0);
+    expect(readFileSync(join(out, "index.html"), "utf8")).toContain("The Fleet");
+    expect(readFileSync(join(out, "it", "index.html"), "utf8")).toContain('<html lang="it">');
+    const live = await (await fetch(`${base}/api/v2/components.json`)).text();
+    expect(readFileSync(join(out, "api", "v2", "components.json"), "utf8")).toBe(live);
+    expect(existsSync(join(out, "history.rss"))).toBe(true);
+    const incidents = JSON.parse(readFileSync(join(out, "api", "v2", "incidents.json"), "utf8")).incidents;
+    expect(existsSync(join(out, "incidents", incidents[0].id, "index.html"))).toBe(true);
+  }, 60_000);
+
   it("refuses to open the embedded database twice", async () => {
     const second = await amends(["serve"], { ...env, PORT: String(Number(env.PORT) + 1) });
     expect(second.code).toBe(1);

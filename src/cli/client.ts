@@ -21,6 +21,8 @@ export interface ApiClient {
   /** Where the requests go, for messages. */
   target: string;
   request(method: string, path: string, body?: unknown): Promise<ApiResponse>;
+  /** A public document as bytes, untouched (for static copies). */
+  raw(path: string): Promise<{ status: number; body: Buffer; type: string }>;
   /** Sends a stream as the body (file imports), never holding it whole. */
   upload(path: string, body: Readable, contentType: string): Promise<ApiResponse>;
   close(): Promise<void>;
@@ -50,6 +52,14 @@ function httpClient(base: string, token: string, workspace?: string): ApiClient 
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: res.status, body: decode(await res.text(), res.headers.get("content-type")) };
+    },
+    async raw(path) {
+      const res = await fetch(new URL(path, base));
+      return {
+        status: res.status,
+        body: Buffer.from(await res.arrayBuffer()),
+        type: res.headers.get("content-type") ?? "",
+      };
     },
     async upload(path, body, contentType) {
       const res = await fetch(new URL(path, base), {
@@ -86,6 +96,14 @@ function injectClient(
       });
       return { status: res.statusCode, body: decode(res.body, res.headers["content-type"] as string) };
     },
+    async raw(path) {
+      const res = await app.inject({ method: "GET", url: path });
+      return {
+        status: res.statusCode,
+        body: res.rawPayload,
+        type: String(res.headers["content-type"] ?? ""),
+      };
+    },
     async upload(path, body, contentType) {
       const res = await app.inject({
         method: "POST",
@@ -104,10 +122,8 @@ function injectClient(
 }
 
 export async function connectApi(settings: Settings, options: ClientOptions): Promise<ApiClient> {
-  if (options.url) {
-    if (!options.token) throw new Error("--url needs a token: pass --token or set AMENDS_TOKEN");
-    return httpClient(options.url, options.token, options.workspace);
-  }
+  // Without a token only the public page can be read; the API will say so.
+  if (options.url) return httpClient(options.url, options.token ?? "", options.workspace);
   if (!settings.databaseUrl) {
     const lock = readServerLock(serverFile(settings));
     if (lock) return httpClient(lock.url, options.token ?? lock.secret, options.workspace);

@@ -12,6 +12,7 @@ import { loadDemo } from "../demo/load.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { createWorkspace } from "../workspaces/store.ts";
 import { type ApiClient, connectApi } from "./client.ts";
+import { exportStatic } from "./export-static.ts";
 import { formatComponents, formatIncident, formatProblem, parseComponent, parseWhen } from "./format.ts";
 import { serve } from "./serve.ts";
 import { readServerLock } from "./server-lock.ts";
@@ -471,6 +472,24 @@ comp
     const text = await api("GET", `${path}/export.csv`);
     if (o.out) writeFileSync(o.out, text);
     else process.stdout.write(text);
+  });
+
+program
+  .command("export-static <dir>")
+  .description("write the whole public page (HTML in every language, JSON, feeds, badge) as static files")
+  .action(async (dir: string) => {
+    const g = globals();
+    const client = await connectApi(settings(), {
+      url: g.url ?? process.env.AMENDS_URL,
+      token: g.token ?? process.env.AMENDS_TOKEN,
+      workspace: g.workspace ?? process.env.AMENDS_WORKSPACE,
+    });
+    try {
+      const files = await exportStatic(client, dir);
+      print({ files }, () => `Wrote ${files.length} files to ${dir}.`);
+    } finally {
+      await client.close();
+    }
   });
 
 program.parseAsync().catch((err: unknown) => {

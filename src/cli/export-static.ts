@@ -1,0 +1,49 @@
+/**
+ * A static copy of the whole public page: HTML in every language, the Statuspage JSON, feeds,
+ * badge and widget, as plain files a CDN or any web server can serve while Amends is down.
+ * It reads the same public documents the server sends, so the copy is exactly the page.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { LOCALES } from "../i18n/catalog.ts";
+import { localePath } from "../status-page/render-html.ts";
+import type { ApiClient } from "./client.ts";
+
+const DOCUMENTS = [
+  "/api/v2/summary.json",
+  "/api/v2/status.json",
+  "/api/v2/components.json",
+  "/api/v2/incidents.json",
+  "/api/v2/incidents/unresolved.json",
+  "/api/v2/scheduled-maintenances.json",
+  "/api/v2/scheduled-maintenances/upcoming.json",
+  "/api/v2/scheduled-maintenances/active.json",
+  "/history.rss",
+  "/history.atom",
+  "/badge.svg",
+  "/widget.js",
+];
+
+/** `/` → index.html, `/it/incidents/X` → it/incidents/X/index.html, files keep their names. */
+const fileFor = (dir: string, path: string) =>
+  join(dir, path.endsWith("/") ? `${path}index.html` : /\.[a-z]+$/.test(path) ? path : `${path}/index.html`);
+
+export async function exportStatic(client: ApiClient, dir: string): Promise<string[]> {
+  const incidents = await client.raw("/api/v2/incidents.json");
+  if (incidents.status !== 200) throw new Error(`the page is not available (${incidents.status})`);
+  const ids: string[] = JSON.parse(incidents.body.toString()).incidents.map((i: { id: string }) => i.id);
+  const pages = LOCALES.flatMap((l) => [
+    localePath(l, "/"),
+    ...ids.map((id) => localePath(l, `/incidents/${encodeURIComponent(id)}`)),
+  ]);
+  const written: string[] = [];
+  for (const path of [...pages, ...DOCUMENTS]) {
+    const res = await client.raw(path);
+    if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
+    const file = fileFor(dir, path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, res.body);
+    written.push(file);
+  }
+  return written;
+}
