@@ -3,6 +3,7 @@ import { databaseTarget, type Settings, serverFile } from "../config.ts";
 import { loadDemo } from "../demo/load.ts";
 import { buildServer } from "../http/server.ts";
 import { every, queueOverdueReminders } from "../incidents/reminders.ts";
+import { tickMaintenance } from "../maintenance/store.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import { readServerLock, writeServerLock } from "./server-lock.ts";
@@ -40,6 +41,11 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
   await app.listen({ port: settings.port, host: settings.host });
   // Missed "next update by" promises remind the team; the page says so on its own.
   const stopReminders = every(30_000, () => queueOverdueReminders(database, new Date()));
+  // Maintenance starts, ends and overruns on the clock; pages hear of it through NOTIFY.
+  const stopMaintenance = every(15_000, async () => {
+    for (const ws of await tickMaintenance(database, new Date()))
+      await database.query("select pg_notify('amends_changes', $1)", [ws]);
+  });
   const shownHost = settings.host === "0.0.0.0" || settings.host === "::" ? "localhost" : settings.host;
   const url = `http://${shownHost}:${settings.port}`;
   const unlock = settings.databaseUrl
@@ -63,6 +69,7 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
   return () => {
     stopping ??= (async () => {
       stopReminders();
+      stopMaintenance();
       unlock();
       await app.close();
       await database.close();

@@ -10,7 +10,7 @@ import {
 import { conflict, notFound } from "../core/errors.ts";
 import { newId } from "../lib/ids.ts";
 import type { Db } from "../storage/database.ts";
-import { components, incidentComponents, incidents } from "../storage/schema.ts";
+import { components, incidentComponents, incidents, maintenances } from "../storage/schema.ts";
 
 type Row = typeof components.$inferSelect;
 
@@ -31,7 +31,7 @@ export async function listComponents(db: Db, workspaceId: string): Promise<Compo
   return rows.map(toComponent);
 }
 
-/** Per component, its statuses in the incidents that are still open. */
+/** Per component, its statuses in the incidents still open and the maintenance under way. */
 export async function openIncidentStatuses(
   db: Db,
   workspaceId: string,
@@ -50,6 +50,13 @@ export async function openIncidentStatuses(
   const map = new Map<string, ComponentStatus[]>();
   for (const r of rows)
     map.set(r.componentId, [...(map.get(r.componentId) ?? []), r.status as ComponentStatus]);
+  // Windows of maintenance under way put their components under maintenance.
+  const active = await db
+    .select({ components: maintenances.components })
+    .from(maintenances)
+    .where(and(eq(maintenances.workspaceId, workspaceId), eq(maintenances.status, "in_progress")));
+  for (const m of active)
+    for (const id of m.components) map.set(id, [...(map.get(id) ?? []), "under_maintenance"]);
   return map;
 }
 

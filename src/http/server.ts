@@ -16,6 +16,7 @@ import { compensationRoutes } from "../compensation/routes.ts";
 import { componentRoutes } from "../components/routes.ts";
 import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
+import { maintenanceRoutes } from "../maintenance/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
@@ -119,6 +120,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(tokenRoutes(ctx));
       await api.register(importRoutes(ctx));
       await api.register(compensationRoutes(ctx));
+      await api.register(maintenanceRoutes(ctx));
     },
     { prefix: "/api/v1" },
   );

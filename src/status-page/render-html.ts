@@ -26,7 +26,7 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 .s{font-size:.875rem;white-space:nowrap}.s-operational{color:var(--ok)}.s-under_maintenance{color:var(--maint)}
 .s-degraded_performance{color:var(--minor)}.s-partial_outage{color:var(--major)}.s-major_outage{color:var(--critical)}
 .incident{border-left:4px solid var(--line);padding-left:.75rem;margin:1rem 0}.incident.impact-minor{border-color:var(--minor)}
-.incident.impact-major{border-color:var(--major)}.incident.impact-critical{border-color:var(--critical)}
+.incident.impact-major{border-color:var(--major)}.incident.impact-critical{border-color:var(--critical)}.incident.maintenance{border-color:var(--maint)}
 .meta{color:var(--muted);font-size:.875rem}.promise{margin:.5rem 0;font-size:.9375rem}.overdue{color:var(--critical);font-weight:600}
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
 .body{white-space:pre-wrap;margin:.125rem 0}footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
@@ -95,7 +95,19 @@ const BAR_COLORS: Record<ComponentStatus, string> = {
 function uptimeBar(node: ComponentNode, v: View): Html {
   const ids = new Set(flattenTree([node]).map((n) => n.component.id));
   const now = v.now.getTime();
-  const spans = v.state.history.flatMap((i) => statusSpans(i, now)).filter((s) => ids.has(s.componentId));
+  const maintenance = v.state.maintenances.flatMap((m) =>
+    m.startedAt
+      ? m.components.map((componentId) => ({
+          componentId,
+          status: "under_maintenance" as const,
+          start: m.startedAt!.getTime(),
+          end: (m.completedAt ?? v.now).getTime(),
+        }))
+      : [],
+  );
+  const spans = [...v.state.history.flatMap((i) => statusSpans(i, now)), ...maintenance].filter((s) =>
+    ids.has(s.componentId),
+  );
   const calendar = new LocalCalendar(v.state.workspace.timeZone);
   const today = calendar.dateOf(now);
   const starts = Array.from({ length: UPTIME_DAYS }, (_, i) =>
@@ -180,6 +192,24 @@ ${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}
  */
 export const localePath = (locale: Locale, path: string) => (locale === "en" ? path : `/${locale}${path}`);
 
+function maintenanceSection(v: View): Html | "" {
+  const shown = v.state.maintenances.filter(
+    (m) => m.status === "scheduled" || m.status === "in_progress" || m.status === "overran",
+  );
+  if (shown.length === 0) return "";
+  const names = new Map(flattenTree(v.state.tree).map((n) => [n.component.id, n.component.name]));
+  return html`<section aria-labelledby="maintenance-h"><h2 id="maintenance-h">${t(v.locale, "maintenance")}</h2>${shown.map(
+    (m) => html`<article class="incident maintenance" id="maintenance-${m.id}">
+<h3>${localized(m.title, m.titleTranslations, v.locale)}</h3>
+<div class="meta">${t(v.locale, `maintenance.${m.status}`)} · ${tx(v, "maintenanceWindow", { start: time(m.startsAt, v), end: time(m.endsAt, v) })}${
+      m.components.length
+        ? html` · ${t(v.locale, "affects", { list: m.components.map((id) => names.get(id) ?? id).join(", ") })}`
+        : ""
+    }</div>
+<p class="body">${localized(m.body, m.bodyTranslations, v.locale)}</p></article>`,
+  )}<p class="meta"><a href="/maintenance.ics">${t(v.locale, "calendar")}</a></p></section>`;
+}
+
 function layout(title: string, workspaceName: string, locale: Locale, content: Html, path = "/"): string {
   return html`<!doctype html>
 <html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -187,6 +217,7 @@ function layout(title: string, workspaceName: string, locale: Locale, content: H
 <link rel="alternate" type="application/json" href="/api/v2/summary.json">
 <link rel="alternate" type="application/rss+xml" title="RSS" href="/history.rss">
 <link rel="alternate" type="application/atom+xml" title="Atom" href="/history.atom">
+<link rel="alternate" type="text/calendar" title="Maintenance (iCal)" href="/maintenance.ics">
 <style>${trusted(STYLE)}</style></head>
 <body><main>
 <header><h1><a href="${localePath(locale, "/")}">${title}</a></h1>
@@ -218,6 +249,7 @@ ${
     ? html`<section aria-labelledby="open-h"><h2 id="open-h">${t(locale, "currentIncidents")}</h2>${state.open.map((i) => incidentBlock(i, v))}</section>`
     : ""
 }
+${maintenanceSection(v)}
 <section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
 ${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentItem(n, null, v))}</ul>` : html`<p>${t(locale, "noComponents")}</p>`}
 </section>

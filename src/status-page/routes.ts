@@ -12,6 +12,7 @@ import type { Db } from "../storage/database.ts";
 import { defaultWorkspace, type Workspace } from "../workspaces/store.ts";
 import { renderBadge, renderWidgetScript } from "./badge.ts";
 import { incidentFeed } from "./feeds.ts";
+import { maintenanceCalendar } from "./ical.ts";
 import { renderErrorPage, renderIncidentPage, renderStatusPage } from "./render-html.ts";
 import { docOf, type Snapshot, SnapshotCache, sendDoc } from "./snapshot.ts";
 import { loadPublicState, type PublicState } from "./state.ts";
@@ -140,6 +141,16 @@ export const statusPageRoutes =
         return sendDoc(req, reply, doc, cors);
       });
     }
+    app.get<{ Querystring: { component?: string } }>("/maintenance.ics", async (req, reply) => {
+      const snap = await pages.snapshot();
+      const base = baseUrl(req);
+      const component = typeof req.query.component === "string" ? req.query.component : undefined;
+      const doc = docOf(snap, `/maintenance.ics|${base}|${component ?? ""}`, () => ({
+        type: "text/calendar; charset=utf-8",
+        content: maintenanceCalendar(snap.state, base, component),
+      }));
+      return sendDoc(req, reply, doc, cors);
+    });
     app.get("/badge.svg", async (req, reply) => {
       const snap = await pages.snapshot();
       const locale = localeOf(req);
@@ -167,6 +178,10 @@ export const statusPageRoutes =
     json("/api/v2/components.json", componentsJson);
     json("/api/v2/incidents.json", (s, base) => incidentsJson(s, s.latest, base));
     json("/api/v2/incidents/unresolved.json", (s, base) => incidentsJson(s, s.open, base));
-    for (const path of ["", "/upcoming", "/active"])
-      json(`/api/v2/scheduled-maintenances${path}.json`, scheduledMaintenancesJson);
+    for (const [path, which] of [
+      ["", "all"],
+      ["/upcoming", "upcoming"],
+      ["/active", "active"],
+    ] as const)
+      json(`/api/v2/scheduled-maintenances${path}.json`, scheduledMaintenancesJson(which));
   };

@@ -8,8 +8,10 @@ import type { ComponentNode } from "../core/components.ts";
 import { flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
 import { isOpen } from "../core/incidents.ts";
+import type { Maintenance } from "../core/maintenance.ts";
 import { type Indicator, pageIndicator } from "../core/page-status.ts";
 import { listIncidents } from "../incidents/store.ts";
+import { listMaintenances } from "../maintenance/store.ts";
 import type { Db } from "../storage/database.ts";
 import type { Workspace } from "../workspaces/store.ts";
 
@@ -29,19 +31,22 @@ export interface PublicState {
   latest: Incident[];
   /** Open, or resolved in the last UPTIME_DAYS days: the uptime bars. */
   history: Incident[];
+  /** Maintenance to come, under way, or ended in the last HISTORY_DAYS days, by start. */
+  maintenances: Maintenance[];
   /** Latest change anywhere on the page. */
   updatedAt: Date;
 }
 
 export async function loadPublicState(db: Db, workspace: Workspace, now: Date): Promise<PublicState> {
   const since = now.getTime() - HISTORY_DAYS * 86_400_000;
-  const [tree, history, latest] = await Promise.all([
+  const [tree, history, latest, maintenances] = await Promise.all([
     loadComponentTree(db, workspace.id),
     listIncidents(db, workspace.id, {
       resolvedSince: new Date(now.getTime() - UPTIME_DAYS * 86_400_000),
       limit: 2_000,
     }),
     listIncidents(db, workspace.id, { limit: 50 }),
+    listMaintenances(db, workspace.id, new Date(since)),
   ]);
   const incidents = history.filter((i) => !i.resolvedAt || i.resolvedAt.getTime() >= since);
   const open = incidents.filter(isOpen);
@@ -63,6 +68,7 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     recent,
     latest,
     history,
+    maintenances,
     updatedAt: new Date(Math.max(...times.map((t) => t.getTime()))),
   };
 }

@@ -8,6 +8,7 @@
  */
 import { type ComponentNode, flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
+import { type Maintenance, statuspageStatus } from "../core/maintenance.ts";
 import type { PublicState } from "./state.ts";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -101,16 +102,67 @@ export const incidentsJson = (state: PublicState, incidents: Incident[], baseUrl
   incidents: incidents.map((i) => incidentV2(i, state, baseUrl)),
 });
 
-/** Scheduled maintenance is not modelled yet; the lists are present and empty. */
-export const scheduledMaintenancesJson = (state: PublicState, baseUrl: string) => ({
-  page: pageJson(state, baseUrl),
-  scheduled_maintenances: [] as unknown[],
-});
+export function maintenanceV2(m: Maintenance, state: PublicState, baseUrl: string) {
+  const pageId = state.workspace.id;
+  const nodes = new Map(flattenTree(state.tree).map((n) => [n.component.id, n]));
+  const status = statuspageStatus(m);
+  const at = (m.startedAt ?? m.createdAt).toISOString();
+  return {
+    id: m.id,
+    name: m.title,
+    status,
+    created_at: m.createdAt.toISOString(),
+    updated_at: m.updatedAt.toISOString(),
+    monitoring_at: null,
+    resolved_at: iso(m.completedAt),
+    impact: "maintenance",
+    shortlink: `${state.workspace.publicUrl ?? baseUrl}/#maintenance-${encodeURIComponent(m.id)}`,
+    started_at: (m.startedAt ?? m.startsAt).toISOString(),
+    page_id: pageId,
+    incident_updates: [
+      {
+        id: `${m.id}-${status}`,
+        status,
+        body: m.body,
+        incident_id: m.id,
+        created_at: at,
+        updated_at: m.updatedAt.toISOString(),
+        display_at: at,
+        affected_components: null,
+        deliver_notifications: true,
+        custom_tweet: null,
+        tweet_id: null,
+      },
+    ],
+    components: m.components.flatMap((id) => {
+      const node = nodes.get(id);
+      return node ? [componentV2(node, pageId)] : [];
+    }),
+    scheduled_for: m.startsAt.toISOString(),
+    scheduled_until: m.endsAt.toISOString(),
+  };
+}
+
+const upcoming = (m: Maintenance) => m.status === "scheduled";
+const active = (m: Maintenance) => m.status === "in_progress" || m.status === "overran";
+
+export const scheduledMaintenancesJson =
+  (which: "all" | "upcoming" | "active") => (state: PublicState, baseUrl: string) => ({
+    page: pageJson(state, baseUrl),
+    scheduled_maintenances: state.maintenances
+      .filter(
+        (m) =>
+          m.status !== "cancelled" && (which === "all" || (which === "upcoming" ? upcoming(m) : active(m))),
+      )
+      .map((m) => maintenanceV2(m, state, baseUrl)),
+  });
 
 export const summaryJson = (state: PublicState, baseUrl: string) => ({
   page: pageJson(state, baseUrl),
   status: state.indicator,
   components: componentsJson(state, baseUrl).components,
   incidents: state.open.map((i) => incidentV2(i, state, baseUrl)),
-  scheduled_maintenances: [] as unknown[],
+  scheduled_maintenances: state.maintenances
+    .filter((m) => upcoming(m) || active(m))
+    .map((m) => maintenanceV2(m, state, baseUrl)),
 });

@@ -417,3 +417,37 @@ export const billingExports = pgTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.entryId, t.target] })],
 );
+
+// ---- Scheduled maintenance. ----
+
+export const maintenances = pgTable(
+  "maintenances",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    id: text("id").notNull(),
+    title: text("title").notNull(),
+    titleTranslations: jsonb("title_translations").notNull().default({}).$type<Record<string, string>>(),
+    body: text("body").notNull(),
+    bodyTranslations: jsonb("body_translations").notNull().default({}).$type<Record<string, string>>(),
+    components: jsonb("components").notNull().$type<string[]>(),
+    startsAt: ts("starts_at").notNull(),
+    endsAt: ts("ends_at").notNull(),
+    autoStart: boolean("auto_start").notNull().default(true),
+    autoEnd: boolean("auto_end").notNull().default(false),
+    overrunAfterMs: integer("overrun_after_ms").notNull().default(900_000),
+    status: text("status").notNull(),
+    startedAt: ts("started_at"),
+    completedAt: ts("completed_at"),
+    remindedAt: ts("reminded_at"),
+    overrunIncidentId: text("overrun_incident_id"),
+    createdAt: ts("created_at").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.id] }),
+    index("maintenances_open").on(t.status, t.startsAt),
+    index("maintenances_workspace").on(t.workspaceId, t.startsAt),
+  ],
+);

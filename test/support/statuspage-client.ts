@@ -71,8 +71,10 @@ export const Incident = z.object({
   incident_updates: z.array(IncidentUpdate),
   components: z.array(Component),
 });
+const MAINTENANCE_STATUS = z.enum(["scheduled", "in_progress", "verifying", "completed"]);
 export const ScheduledMaintenance = Incident.extend({
-  status: z.enum(["scheduled", "in_progress", "verifying", "completed"]),
+  status: MAINTENANCE_STATUS,
+  incident_updates: z.array(IncidentUpdate.extend({ status: MAINTENANCE_STATUS })),
   impact: z.enum(["none", "minor", "major", "critical", "maintenance"]),
   scheduled_for: ts,
   scheduled_until: ts,

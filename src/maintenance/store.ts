@@ -1,0 +1,220 @@
+/**
+ * Maintenance windows: stored, listed, completed by hand, and moved along by the clock
+ * (`tickMaintenance`, run by every server; each step is a compare-and-set on the status, so
+ * concurrent servers take it once). An overrun opens an incident on the same components.
+ */
+import { and, asc, eq, gte, inArray, or } from "drizzle-orm";
+import { conflict, invalidField, notFound, unknownReference } from "../core/errors.ts";
+import { advance, type Maintenance, type MaintenanceStatus } from "../core/maintenance.ts";
+import { createIncident } from "../incidents/store.ts";
+import { newId } from "../lib/ids.ts";
+import type { Database, Db } from "../storage/database.ts";
+import { components, maintenances, outboxMessages } from "../storage/schema.ts";
+
+type Row = typeof maintenances.$inferSelect;
+const toMaintenance = (r: Row): Maintenance => ({ ...r, status: r.status as MaintenanceStatus });
+
+export interface MaintenanceInput {
+  id?: string;
+  title: string;
+  titleTranslations?: Record<string, string>;
+  body: string;
+  bodyTranslations?: Record<string, string>;
+  components: string[];
+  startsAt: Date;
+  endsAt: Date;
+  autoStart?: boolean;
+  autoEnd?: boolean;
+  overrunAfterMs?: number;
+}
+
+export async function createMaintenance(
+  db: Db,
+  workspaceId: string,
+  input: MaintenanceInput,
+  now: Date,
+): Promise<Maintenance> {
+  if (input.endsAt <= input.startsAt) throw invalidField("ends_at", "must be after starts_at");
+  if (input.components.length) {
+    const found = await db
+      .select({ id: components.id })
+      .from(components)
+      .where(and(eq(components.workspaceId, workspaceId), inArray(components.id, input.components)));
+    const known = new Set(found.map((r) => r.id));
+    input.components.forEach((id, i) => {
+      if (!known.has(id)) throw unknownReference(`components.${i}`, "component", id);
+    });
+  }
+  const [row] = await db
+    .insert(maintenances)
+    .values({
+      workspaceId,
+      id: input.id ?? newId("mnt"),
+      title: input.title,
+      titleTranslations: input.titleTranslations ?? {},
+      body: input.body,
+      bodyTranslations: input.bodyTranslations ?? {},
+      components: input.components,
+      startsAt: input.startsAt,
+      endsAt: input.endsAt,
+      autoStart: input.autoStart ?? true,
+      autoEnd: input.autoEnd ?? false,
+      overrunAfterMs: input.overrunAfterMs ?? 15 * 60_000,
+      status: "scheduled",
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  return toMaintenance(row!);
+}
+
+export async function getMaintenance(db: Db, workspaceId: string, id: string): Promise<Maintenance> {
+  const [row] = await db
+    .select()
+    .from(maintenances)
+    .where(and(eq(maintenances.workspaceId, workspaceId), eq(maintenances.id, id)));
+  if (!row) throw notFound("maintenance", id);
+  return toMaintenance(row);
+}
+
+/** Windows still to come or under way, and those that ended since `since`, by start. */
+export async function listMaintenances(db: Db, workspaceId: string, since: Date): Promise<Maintenance[]> {
+  const rows = await db
+    .select()
+    .from(maintenances)
+    .where(
+      and(
+        eq(maintenances.workspaceId, workspaceId),
+        or(
+          inArray(maintenances.status, ["scheduled", "in_progress", "overran"]),
+          gte(maintenances.endsAt, since),
+        ),
+      ),
+    )
+    .orderBy(asc(maintenances.startsAt), asc(maintenances.id));
+  return rows.map(toMaintenance);
+}
+
+/** Ends a window by hand (the work is done) or cancels one that has not started. */
+export async function closeMaintenance(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  how: "complete" | "cancel",
+  now: Date,
+): Promise<Maintenance> {
+  const m = await getMaintenance(db, workspaceId, id);
+  if (how === "cancel" && m.status !== "scheduled")
+    throw conflict(`maintenance "${id}" is ${m.status}; only a scheduled window can be cancelled`);
+  if (how === "complete" && !["scheduled", "in_progress", "overran"].includes(m.status)) {
+    throw conflict(`maintenance "${id}" is already ${m.status}`);
+  }
+  const [row] = await db
+    .update(maintenances)
+    .set(
+      how === "cancel"
+        ? { status: "cancelled", updatedAt: now }
+        : { status: "completed", completedAt: now, startedAt: m.startedAt ?? now, updatedAt: now },
+    )
+    .where(
+      and(
+        eq(maintenances.workspaceId, workspaceId),
+        eq(maintenances.id, id),
+        eq(maintenances.status, m.status),
+      ),
+    )
+    .returning();
+  if (!row) throw conflict(`maintenance "${id}" changed at the same time; try again`);
+  return toMaintenance(row);
+}
+
+/**
+ * Moves every open window along the clock; returns the workspaces whose page changed. Each
+ * step is taken once, whatever the number of servers, and announced once in the outbox.
+ */
+export async function tickMaintenance(database: Database, now: Date): Promise<string[]> {
+  const open = await database.db
+    .select()
+    .from(maintenances)
+    .where(inArray(maintenances.status, ["scheduled", "in_progress"]));
+  const changed = new Set<string>();
+  for (const row of open) {
+    let m = toMaintenance(row);
+    for (let step = advance(m, now); step; step = advance(m, now)) {
+      const { next, event } = step;
+      const won = await database.transaction(async (tx) => {
+        const [updated] = await tx.db
+          .update(maintenances)
+          .set({
+            status: next.status,
+            startedAt: next.startedAt,
+            completedAt: next.completedAt,
+            remindedAt: next.remindedAt,
+            updatedAt: now,
+          })
+          .where(
+            and(
+              eq(maintenances.workspaceId, row.workspaceId),
+              eq(maintenances.id, m.id),
+              eq(maintenances.status, m.status),
+            ),
+          )
+          .returning();
+        if (!updated) return false;
+        let incidentId: string | null = null;
+        if (event === "overran") {
+          const incident = await createIncident(
+            tx.db,
+            row.workspaceId,
+            {
+              title: `Maintenance overran: ${m.title}`,
+              impact: "major",
+              startedAt: m.endsAt,
+              update: {
+                status: "investigating",
+                body: `The maintenance "${m.title}" planned until ${m.endsAt.toISOString()} has not finished. We are treating it as an outage and will post updates here.`,
+                components: m.components.map((componentId) => ({
+                  componentId,
+                  status: "partial_outage" as const,
+                })),
+                createdBy: "maintenance",
+              },
+            },
+            now,
+          );
+          incidentId = incident.id;
+          await tx.db
+            .update(maintenances)
+            .set({ overrunIncidentId: incident.id })
+            .where(and(eq(maintenances.workspaceId, row.workspaceId), eq(maintenances.id, m.id)));
+        }
+        await tx.db
+          .insert(outboxMessages)
+          .values({
+            workspaceId: row.workspaceId,
+            id: newId("msg"),
+            idempotencyKey: `maintenance:${m.id}:${event}`,
+            event: `maintenance.${event}`,
+            incidentId,
+            locale: "en",
+            template: `maintenance-${event}`,
+            payload: {
+              maintenance_id: m.id,
+              title: m.title,
+              starts_at: m.startsAt.toISOString(),
+              ends_at: m.endsAt.toISOString(),
+              incident_id: incidentId,
+            },
+            status: "pending",
+            createdAt: now,
+          })
+          .onConflictDoNothing();
+        return true;
+      });
+      if (!won) break;
+      changed.add(row.workspaceId);
+      m = next;
+    }
+  }
+  return [...changed];
+}
