@@ -18,6 +18,7 @@ import { applyRun, approveRun, createPreview } from "../src/compensation/runs.ts
 import { createComponent } from "../src/components/store.ts";
 import { type Incident, openIncident, postUpdate } from "../src/core/incidents.ts";
 import { insertIncident } from "../src/incidents/store.ts";
+import { prng } from "../src/lib/prng.ts";
 import { type Database, openDatabase } from "../src/storage/database.ts";
 import { createWorkspace } from "../src/workspaces/store.ts";
 import startTestCluster from "../test/support/postgres-cluster.ts";
@@ -43,17 +44,6 @@ const WINDOW = { start: Date.parse("2025-01-15T02:00:00Z"), end: Date.parse("202
 const MAX_RENTAL = 3 * HOUR;
 const CITIES = ["milan", "rome", "berlin", "hamburg", "toronto", "denver"] as const;
 
-/** mulberry32: small, fast and deterministic, so every run imports the same rows. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const customerId = (i: number) => `c${String(i).padStart(8, "0")}`;
 
 async function* customerRecords(): AsyncGenerator<SourceRecord> {

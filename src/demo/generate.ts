@@ -10,6 +10,7 @@
 import type { ChargeRow, CustomerRow, SessionRow } from "../company-data/store.ts";
 import type { Component } from "../core/components.ts";
 import { type Incident, openIncident, postUpdate } from "../core/incidents.ts";
+import { prng } from "../lib/prng.ts";
 
 export interface DemoCity {
   region: string;
@@ -96,18 +97,6 @@ export interface DemoData {
   sessions: SessionRow[];
   charges: ChargeRow[];
   outage: Incident;
-}
-
-/** mulberry32: small, fast, good enough for demo data, and the same on every machine. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const FIRST = [
