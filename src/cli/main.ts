@@ -49,14 +49,19 @@ function settings(): Settings {
 const print = (json: unknown, human: () => string) =>
   console.log(globals().json ? JSON.stringify(json, null, 2) : human());
 
-/** Runs one API call through the right transport; a problem response becomes a CLI error. */
-async function api(method: string, path: string, body?: unknown): Promise<any> {
+/** The API, over HTTP or in-process, as the flags and environment say (see client.ts). */
+function connect(): Promise<ApiClient> {
   const g = globals();
-  const client: ApiClient = await connectApi(settings(), {
+  return connectApi(settings(), {
     url: g.url ?? process.env.AMENDS_URL,
     token: g.token ?? process.env.AMENDS_TOKEN,
     workspace: g.workspace ?? process.env.AMENDS_WORKSPACE,
   });
+}
+
+/** Runs one API call through the right transport; a problem response becomes a CLI error. */
+async function api(method: string, path: string, body?: unknown): Promise<any> {
+  const client: ApiClient = await connect();
   try {
     const res = await client.request(method, path, body);
     if (res.status >= 400) throw new CliError(formatProblem(res.body));
@@ -95,12 +100,7 @@ async function upload(path: string, file: string): Promise<any> {
       },
     }),
   );
-  const g = globals();
-  const client = await connectApi(settings(), {
-    url: g.url ?? process.env.AMENDS_URL,
-    token: g.token ?? process.env.AMENDS_TOKEN,
-    workspace: g.workspace ?? process.env.AMENDS_WORKSPACE,
-  });
+  const client = await connect();
   try {
     const res = await client.upload(path, counted, type);
     bar?.stop();
@@ -478,12 +478,7 @@ program
   .command("export-static <dir>")
   .description("write the whole public page (HTML in every language, JSON, feeds, badge) as static files")
   .action(async (dir: string) => {
-    const g = globals();
-    const client = await connectApi(settings(), {
-      url: g.url ?? process.env.AMENDS_URL,
-      token: g.token ?? process.env.AMENDS_TOKEN,
-      workspace: g.workspace ?? process.env.AMENDS_WORKSPACE,
-    });
+    const client = await connect();
     try {
       const files = await exportStatic(client, dir);
       print({ files }, () => `Wrote ${files.length} files to ${dir}.`);
