@@ -565,18 +565,8 @@ async function refundedElsewhereNow(
  */
 async function queueNotices(database: Database, workspaceId: string, run: Run, now: Date): Promise<number> {
   const policy = (await loadPolicy(database.db, workspaceId, run.policyId, run.policyVersion)).policy;
-  // Right after a large apply the planner's statistics predate the new rows; without fresh ones
-  // it may join notices to the ledger row by row (minutes instead of seconds at a million).
-  if (Number(run.summary.notifications ?? 0) > 10_000) {
-    await database.query("analyze ledger_entries");
-    await database.query("analyze comp_run_notices");
-  }
   const rows = await database.query<{ n: number }>(
-    `with granted as (
-       select customer_id, jsonb_agg(jsonb_build_object('key', action_key, 'kind', kind, 'amount', amount, 'currency', currency,
-         'unit', detail->>'unit', 'expires_at', detail->>'expiresAt', 'reason', detail->>'reason') order by action_key) as lines
-       from ledger_entries where workspace_id = $1 and incident_id = $2 group by customer_id
-     ), inserted as (
+    `with inserted as (
        insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address, locale, template, payload, status, created_at)
        select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $2 || ':' || n.customer_id || ':compensation', 'compensation.granted',
               $2, n.customer_id, c.channels->0->>'type', c.channels->0->>'address', coalesce(c.locale, 'en'), $4,
@@ -587,7 +577,13 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
        from comp_run_notices n
        join incidents i on i.workspace_id = n.workspace_id and i.id = $2
        left join customers c on c.workspace_id = n.workspace_id and c.id = n.customer_id
-       left join granted g on g.customer_id = n.customer_id
+       -- Per customer through the (workspace_id, customer_id) index: linear whatever the statistics say.
+       left join lateral (
+         select jsonb_agg(jsonb_build_object('key', e.action_key, 'kind', e.kind, 'amount', e.amount, 'currency', e.currency,
+           'unit', e.detail->>'unit', 'expires_at', e.detail->>'expiresAt', 'reason', e.detail->>'reason') order by e.action_key) as lines
+         from ledger_entries e
+         where e.workspace_id = n.workspace_id and e.customer_id = n.customer_id and e.incident_id = $2
+       ) g on true
        where n.workspace_id = $1 and n.run_id = $3
        on conflict (workspace_id, idempotency_key) do nothing
        returning 1
