@@ -36,3 +36,15 @@ export const Problem = z
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })
   .describe("application/problem+json");
+
+const LocaleKey = z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, "a locale such as it or pt-BR");
+/** Operator text in other languages: `{"it": {"title": "…", "body": "…"}}`. */
+export const Translations = z
+  .record(LocaleKey, z.strictObject({ title: Title.optional(), body: Body.optional() }))
+  .describe('the text in other languages, e.g. {"it": {"title": "…", "body": "…"}}');
+
+/** One field of the translations, by locale. */
+export const pickTranslations = (t: z.infer<typeof Translations> | undefined, field: "title" | "body") =>
+  Object.fromEntries(
+    Object.entries(t ?? {}).flatMap(([locale, v]) => (v[field] ? [[locale, v[field]]] : [])),
+  );

@@ -12,7 +12,9 @@ import {
   Instant,
   InstantOut,
   iso,
+  pickTranslations,
   Title,
+  Translations,
 } from "../http/zod.ts";
 import { addIncidentUpdate, createIncident, editIncident, getIncident, listIncidents } from "./store.ts";
 
@@ -85,15 +87,6 @@ const AffectedIn = z
   .max(1_000, "at most 1,000 components per update");
 const toAffected = (list: z.infer<typeof AffectedIn> | undefined) =>
   list?.map((c) => ({ componentId: c.id, status: c.status }));
-
-const LocaleKey = z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, "a locale such as it or pt-BR");
-const Translations = z
-  .record(LocaleKey, z.strictObject({ title: Title.optional(), body: Body.optional() }))
-  .describe('the text in other languages, e.g. {"it": {"title": "…", "body": "…"}}');
-const pick = (t: z.infer<typeof Translations> | undefined, field: "title" | "body") =>
-  Object.fromEntries(
-    Object.entries(t ?? {}).flatMap(([locale, v]) => (v[field] ? [[locale, v[field]]] : [])),
-  );
 
 const IncidentCreate = z.strictObject({
   id: Id.optional().describe("Your own id, e.g. INC-2017-12-19; generated when absent"),
@@ -178,13 +171,13 @@ export const incidentRoutes =
           {
             id: b.id,
             title: b.title,
-            titleTranslations: pick(b.translations, "title"),
+            titleTranslations: pickTranslations(b.translations, "title"),
             impact: b.impact,
             startedAt: b.started_at,
             update: {
               status: b.status,
               body: b.body,
-              bodyTranslations: pick(b.translations, "body"),
+              bodyTranslations: pickTranslations(b.translations, "body"),
               components: toAffected(b.components),
               eta: b.eta,
               nextUpdateBy: b.next_update_by,
@@ -248,7 +241,7 @@ export const incidentRoutes =
           {
             status: b.status,
             body: b.body,
-            bodyTranslations: pick(b.translations, "body"),
+            bodyTranslations: pickTranslations(b.translations, "body"),
             components: toAffected(b.components),
             eta: b.eta,
             nextUpdateBy: b.next_update_by,

@@ -5,7 +5,7 @@ import { invalidField } from "../core/errors.ts";
 import { MAINTENANCE_STATUSES, type Maintenance } from "../core/maintenance.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
-import { Body, Id, Instant, InstantOut, iso, Title } from "../http/zod.ts";
+import { Body, Id, Instant, InstantOut, iso, pickTranslations, Title, Translations } from "../http/zod.ts";
 import { closeMaintenance, createMaintenance, getMaintenance, listMaintenances } from "./store.ts";
 
 const MaintenanceOut = z.object({
@@ -60,12 +60,7 @@ const Create = z.strictObject({
     .string()
     .default("PT15M")
     .describe("ISO 8601 duration past ends_at after which an open window becomes an incident"),
-  translations: z
-    .record(
-      z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/),
-      z.strictObject({ title: Title.optional(), body: Body.optional() }),
-    )
-    .optional(),
+  translations: Translations.optional(),
 });
 
 export const maintenanceRoutes =
@@ -92,19 +87,15 @@ export const maintenanceRoutes =
         } catch (err) {
           throw invalidField("overrun_after", (err as Error).message);
         }
-        const pick = (field: "title" | "body") =>
-          Object.fromEntries(
-            Object.entries(b.translations ?? {}).flatMap(([l, v]) => (v[field] ? [[l, v[field]]] : [])),
-          );
         const m = await createMaintenance(
           ctx.db,
           ws,
           {
             id: b.id,
             title: b.title,
-            titleTranslations: pick("title"),
+            titleTranslations: pickTranslations(b.translations, "title"),
             body: b.body,
-            bodyTranslations: pick("body"),
+            bodyTranslations: pickTranslations(b.translations, "body"),
             components: b.components,
             startsAt: b.starts_at,
             endsAt: b.ends_at,
