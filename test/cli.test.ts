@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabase } from "./support/backends.ts";
@@ -139,20 +140,34 @@ describe("amends CLI with the embedded database", () => {
       (await amends(["--json", "incident", "list", "--state", "resolved"], env)).stdout,
     );
     const outage = incidents.incidents.find((i: any) => i.id.endsWith("end-rental")).id;
+    const policyFile = fileURLToPath(
+      new URL("../examples/policies/fleet-end-rental-outage.yaml", import.meta.url),
+    );
     const preview = await amends(
-      ["--json", "compensation", "preview", outage, "--policy", "fleet-end-rental-outage"],
+      ["compensate", "preview", "--incident", outage, "--policy", policyFile, "--json"],
       env,
     );
     expect(preview.code, preview.stderr).toBe(0);
     const doc = JSON.parse(preview.stdout);
     expect(doc.lines.length).toBeGreaterThan(50);
     const runId = doc.run.id;
-    expect((await amends(["compensation", "approve", runId], env)).code).toBe(0);
-    const applied = await amends(["compensation", "apply", runId], env);
+    expect((await amends(["compensate", "approve", runId], env)).code).toBe(0);
+    const applied = await amends(["compensate", "apply", runId], env);
     expect(applied.stdout).toMatch(/applied: \d+ ledger entries/);
     const csvOut = join(dir, "run.csv");
-    expect((await amends(["compensation", "export", runId, "--out", csvOut], env)).code).toBe(0);
+    expect((await amends(["compensate", "export", runId, "--to", "csv", "--out", csvOut], env)).code).toBe(0);
     expect(readFileSync(csvOut, "utf8").split("\n").length).toBe(doc.lines.length + 2);
+    const reportOut = join(dir, "report.html");
+    expect((await amends(["compensate", "report", runId, "--out", reportOut], env)).code).toBe(0);
+    const report = readFileSync(reportOut, "utf8");
+    expect(report).toContain("Amount by city (EUR)");
+    expect(report).toContain("whole_rental");
+    // the same file again is the same policy version, and what was applied is not paid again
+    const again = JSON.parse(
+      (await amends(["compensate", "preview", outage, "--policy", policyFile, "--json"], env)).stdout,
+    );
+    expect(again.run.policy).toEqual(doc.run.policy);
+    expect(again.run.summary.lines).toBe(0);
   }, 90_000);
 
   it("writes a static copy of the public page", async () => {

@@ -2,7 +2,7 @@
  * `amends`: run the server, manage the database, and drive the API from a terminal.
  * Human output by default; `--json` prints what the API returned, for scripts.
  */
-import { createReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { Transform } from "node:stream";
 import { Presets, SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
@@ -382,21 +382,31 @@ const formatLine = (l: any) =>
   `  ${l.customerId.padEnd(10)} ${l.key.padEnd(40)} ${l.kind === "unit_credit" ? `${l.amount} ${l.unit}` : formatMoney({ amount: l.amount, currency: l.currency })}  (${l.rule})`;
 
 const comp = program
-  .command("compensation")
-  .alias("comp")
-  .description("compensation runs: preview → approve → apply");
+  .command("compensate")
+  .aliases(["compensation", "comp"])
+  .description("compensation runs: preview → approve → apply → export");
 comp
-  .command("preview <incident>")
+  .command("preview [incident]")
   .description("work out what a policy pays for an incident; nothing is paid yet")
-  .requiredOption("--policy <id>")
-  .option("--version <n>", "policy version (latest when absent)")
+  .option("--incident <id>", "the incident (or give it as the argument)")
+  .requiredOption(
+    "--policy <file|id>",
+    "a policy YAML file (saved as a new version when changed) or a saved policy's id",
+  )
+  .option("--version <n>", "policy version when --policy is an id (latest when absent)")
   .option("--as-of <time>", "run time (ISO), base of credit validity")
   .option("--detected-at <time>", "when the fault was detected (ISO), base of refund deadlines")
   .option("--lines", "list every action")
-  .action(async (incidentId: string, o: any) => {
+  .action(async (incidentArg: string | undefined, o: any) => {
+    const incidentId = o.incident ?? incidentArg;
+    if (!incidentId) throw new CliError("error: which incident? give --incident ID");
+    let policyRef = { policy: o.policy, ...(o.version && { policy_version: Number(o.version) }) };
+    if (existsSync(o.policy)) {
+      const saved = await api("POST", "/api/v1/policies", { yaml: readFileSync(o.policy, "utf8") });
+      policyRef = { policy: saved.id, policy_version: saved.version };
+    }
     const run = await api("POST", `/api/v1/incidents/${encodeURIComponent(incidentId)}/compensation-runs`, {
-      policy: o.policy,
-      ...(o.version && { policy_version: Number(o.version) }),
+      ...policyRef,
       ...(o.asOf && { as_of: o.asOf }),
       ...(o.detectedAt && { detected_at: o.detectedAt }),
     });
@@ -437,19 +447,18 @@ comp
   });
 comp
   .command("export <run>")
-  .description("what the run booked: CSV (to stdout, or --out FILE), or --stripe to send it to Stripe")
-  .option("--out <file>")
-  .option(
-    "--stripe",
-    "send refunds, balance credits and credit grants to Stripe (the server needs STRIPE_API_KEY)",
+  .description(
+    "what the run booked: --to csv (stdout, or --out FILE) for any billing system, or --to stripe: refunds, balance credits and credit grants (the server needs STRIPE_API_KEY)",
   )
+  .addOption(new Option("--to <target>", "where to").choices(["csv", "stripe"]).default("csv"))
+  .option("--out <file>", "with --to csv: write the CSV here")
   .option(
     "--unit-price <unit=amount+currency...>",
     "price of a credited unit for Stripe, e.g. minutes=29EUR or minutes:berlin=29EUR",
   )
-  .action(async (runId: string, o: { out?: string; stripe?: boolean; unitPrice?: string[] }) => {
+  .action(async (runId: string, o: { out?: string; to: "csv" | "stripe"; unitPrice?: string[] }) => {
     const path = `/api/v1/compensation-runs/${encodeURIComponent(runId)}`;
-    if (o.stripe) {
+    if (o.to === "stripe") {
       const unitPrices: Record<string, { amount: number; currency: string }> = {};
       for (const spec of o.unitPrice ?? []) {
         const m = /^([^=]+)=(\d+)([A-Z]{3})$/.exec(spec);
@@ -472,6 +481,15 @@ comp
     const text = await api("GET", `${path}/export.csv`);
     if (o.out) writeFileSync(o.out, text);
     else process.stdout.write(text);
+  });
+comp
+  .command("report <run>")
+  .description("the run's report as an HTML page with charts by city and by rule")
+  .option("--out <file>", "write the page here (default: stdout)")
+  .action(async (runId: string, o: { out?: string }) => {
+    const page = await api("GET", `/api/v1/compensation-runs/${encodeURIComponent(runId)}/report.html`);
+    if (o.out) writeFileSync(o.out, page);
+    else process.stdout.write(page);
   });
 
 program

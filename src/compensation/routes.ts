@@ -10,6 +10,7 @@ import type { ApiContext } from "../http/context.ts";
 import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
 import { compRunItems, compRunLines, compRunNotices, ledgerEntries } from "../storage/schema.ts";
 import { listPolicies, loadPolicy, savePolicy } from "./policies.ts";
+import { loadRunReport, renderRunReport } from "./report.ts";
 import { applyRun, approveRun, createPreview, getRun, listRuns, type Run } from "./runs.ts";
 
 const RUN_STATUSES = ["previewing", "previewed", "approved", "applied"] as const;
@@ -337,6 +338,35 @@ export const compensationRoutes =
           now: ctx.now(),
         });
       },
+    );
+    const report = async (ws: string, runId: string) =>
+      loadRunReport(ctx.database, ws, runJson(await getRun(ctx.db, ws, runId)));
+    app.get(
+      "/compensation-runs/:id/report",
+      {
+        schema: {
+          tags,
+          summary: "Amounts by city and by rule, exclusions and review counts",
+          params: RunParams,
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => report(principal(req).workspaceId, req.params.id),
+    );
+    app.get(
+      "/compensation-runs/:id/report.html",
+      {
+        schema: {
+          tags,
+          summary: "The run's report as a page, with charts by city and by rule",
+          params: RunParams,
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req, reply) =>
+        reply
+          .type("text/html; charset=utf-8")
+          .send(renderRunReport(await report(principal(req).workspaceId, req.params.id))),
     );
     app.get(
       "/compensation-runs/:id/export.csv",

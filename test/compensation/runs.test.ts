@@ -127,6 +127,19 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
       ["S6", "no_overlap"],
     ]);
 
+    // The report's charts add up to the same total, by city and by rule.
+    const report = (await t.call("GET", `/api/v1/compensation-runs/${run.id}/report`)).json;
+    for (const charts of [report.byCity, report.byRule]) {
+      expect(charts.map((c: any) => c.measure)).toEqual([{ currency: "EUR" }]);
+      expect(charts[0].bars.reduce((sum: number, b: any) => sum + b.amount, 0)).toBe(8848);
+    }
+    const rules = [...new Set(preview.lines.map((l: any) => l.rule))].sort();
+    expect(report.byRule[0].bars.map((b: any) => b.label).sort()).toEqual(rules);
+    expect(report.excluded).toHaveLength(3);
+    const page = await t.call("GET", `/api/v1/compensation-runs/${run.id}/report.html`);
+    expect(page.status).toBe(200);
+    expect(page.json).toContain("Amount by rule (EUR)");
+
     const applied = await approveAndApply(t, run.id);
     expect(applied.applied).toMatchObject({ entries: 3, money: { EUR: 8848 }, messages: 3 });
     // Applying again posts nothing; a fresh run finds nothing left to pay.
