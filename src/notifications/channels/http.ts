@@ -1,0 +1,69 @@
+/**
+ * The one HTTP helper every provider uses: a fetch with a deadline that turns network failures
+ * and timeouts into plain (transient) errors, so each sender only decides what a status means.
+ */
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface HttpReply {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** the body parsed as JSON, or undefined when it is not JSON */
+  json: any;
+}
+
+export interface HttpRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  /** a JSON value (sent as application/json) or form fields (sent as x-www-form-urlencoded) */
+  json?: unknown;
+  form?: Record<string, string>;
+  body?: string | Uint8Array;
+  timeoutMs?: number;
+}
+
+export async function request(url: string, req: HttpRequest): Promise<HttpReply> {
+  const headers: Record<string, string> = { accept: "application/json", ...req.headers };
+  let body: string | Uint8Array | undefined = req.body;
+  if (req.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(req.json);
+  } else if (req.form) {
+    headers["content-type"] = "application/x-www-form-urlencoded";
+    body = new URLSearchParams(req.form).toString();
+  }
+  const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, {
+      method: req.method ?? "POST",
+      headers,
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await res.text();
+  } catch (err) {
+    // DNS failures, refused connections, resets and our own deadline: all worth retrying
+    const name = (err as Error).name;
+    const why = name === "TimeoutError" || name === "AbortError" ? `timed out after ${timeoutMs} ms` : err;
+    throw new Error(`${new URL(url).host}: ${why instanceof Error ? why.message : why}`, { cause: err });
+  }
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** A short description of a failed reply for error messages (bodies can be long HTML pages). */
+export function describe(provider: string, reply: HttpReply): string {
+  return `${provider} answered ${reply.status}: ${reply.text.slice(0, 300)}`;
+}
+
+/** Bearer-free basic auth header value. */
+export const basicAuth = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
