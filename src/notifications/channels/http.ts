@@ -9,8 +9,8 @@ export interface HttpReply {
   status: number;
   headers: Headers;
   text: string;
-  /** the body parsed as JSON, or undefined when it is not JSON */
-  json: any;
+  /** the body when it is a JSON object, else undefined */
+  json: Record<string, unknown> | undefined;
 }
 
 export interface HttpRequest {
@@ -50,9 +50,10 @@ export async function request(url: string, req: HttpRequest): Promise<HttpReply>
     const why = name === "TimeoutError" || name === "AbortError" ? `timed out after ${timeoutMs} ms` : err;
     throw new Error(`${new URL(url).host}: ${why instanceof Error ? why.message : why}`, { cause: err });
   }
-  let json: any;
+  let json: Record<string, unknown> | undefined;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) json = parsed as typeof json;
   } catch {
     json = undefined;
   }
@@ -64,6 +65,14 @@ export function describe(provider: string, reply: HttpReply): string {
   return `${provider} answered ${reply.status}: ${reply.text.slice(0, 300)}`;
 }
 
-/** Bearer-free basic auth header value. */
+/** An HTTP Basic `Authorization` header value. */
 export const basicAuth = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+/** A JSON field as a string, when it is a string or a number. */
+export function field(obj: unknown, ...path: string[]): string | undefined {
+  let node = obj;
+  for (const key of path)
+    node = node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined;
+  return typeof node === "string" || typeof node === "number" ? String(node) : undefined;
+}
