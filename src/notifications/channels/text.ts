@@ -3,39 +3,45 @@ import { createHash } from "node:crypto";
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
-export const graphemeLength = (s: string) => [...graphemes.segment(s)].length;
+/**
+ * How a service counts: user-visible characters (Bluesky, Mastodon) or UTF-16 code units
+ * (JavaScript `length`, what Slack, Discord and Telegram limits amount to in practice).
+ */
+export type Unit = "grapheme" | "utf16";
 
-/** Cuts `s` to at most `max` user-visible characters, ending with "…" when cut. */
-export function truncate(s: string, max: number, count: (s: string) => number = graphemeLength): string {
-  if (count(s) <= max) return s;
-  const parts = [...graphemes.segment(s)].map((g) => g.segment);
-  // graphemes are never split, so the cut never breaks an accent or an emoji in two
-  let lo = 0;
-  let hi = parts.length;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (count(`${parts.slice(0, mid).join("").trimEnd()}…`) <= max) lo = mid;
-    else hi = mid - 1;
+export const graphemeLength = (s: string) => [...graphemes.segment(s)].length;
+const measure = (s: string, unit: Unit) => (unit === "grapheme" ? graphemeLength(s) : s.length);
+
+/** Cuts `s` to at most `max` units, ending with "…" when cut; never splits an accent or an emoji. */
+export function truncate(s: string, max: number, unit: Unit = "utf16"): string {
+  if (measure(s, unit) <= max) return s;
+  let out = "";
+  let used = 0;
+  for (const { segment } of graphemes.segment(s)) {
+    const size = unit === "grapheme" ? 1 : segment.length;
+    if (used + size > max - 1) break; // one unit is kept for the ellipsis
+    out += segment;
+    used += size;
   }
-  return `${parts.slice(0, lo).join("").trimEnd()}…`;
+  return `${out.trimEnd()}…`;
 }
 
 /**
- * The text of a post that must fit in `max` characters and end with the URL: the text is cut,
- * never the link (a cut link is a broken link). URLs already in the text are kept as they are.
+ * The text of a post that must fit in `max` units and end with the URL: the text is cut, never
+ * the link (a cut link is a broken link). `urlSize` lets Mastodon count every link as 23.
  */
 export function fitWithUrl(
   text: string,
   url: string | undefined,
   max: number,
-  count: (s: string) => number = graphemeLength,
+  unit: Unit,
+  urlSize = url ? measure(url, unit) : 0,
 ): string {
-  if (!url || text.includes(url)) return truncate(text, max, count);
-  const room = max - count(url) - 1;
-  return `${truncate(text, Math.max(room, 0), count)}\n${url}`.trimStart();
+  if (!url || text.includes(url)) return truncate(text, max, unit);
+  return `${truncate(text, Math.max(max - urlSize - 1, 0), unit)}\n${url}`.trimStart();
 }
 
-/** A stable URL-safe digest of an idempotency key, for ids with a restricted alphabet or length. */
+/** A stable digest of an idempotency key, for ids with a restricted alphabet or length. */
 export const keyDigest = (key: string): Buffer => createHash("sha256").update(key).digest();
 
 export const escapeHtml = (s: string) =>

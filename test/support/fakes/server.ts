@@ -52,7 +52,7 @@ export abstract class FakeHttpServer {
   /** the provider's logic: answer one request that is not failing */
   protected abstract route(req: Recorded): Reply | Promise<Reply>;
   /** the provider's error body for a scripted status */
-  protected errorBody(status: number): unknown {
+  protected errorBody(status: number, _req: Recorded): unknown {
     return { error: `scripted failure ${status}` };
   }
 
@@ -130,8 +130,8 @@ export abstract class FakeHttpServer {
       failure === undefined
         ? await this.route(rec)
         : typeof failure === "number"
-          ? { status: failure, body: this.errorBody(failure) }
-          : { ...failure, body: failure.body ?? this.errorBody(failure.status) };
+          ? { status: failure, body: this.errorBody(failure, rec) }
+          : { ...failure, body: failure.body ?? this.errorBody(failure.status, rec) };
     rec.outcome = reply.status;
     const isText = typeof reply.body === "string";
     res.writeHead(reply.status, {
