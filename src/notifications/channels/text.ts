@@ -27,8 +27,9 @@ export function truncate(s: string, max: number, unit: Unit = "utf16"): string {
 }
 
 /**
- * The text of a post that must fit in `max` units and end with the URL: the text is cut, never
- * the link (a cut link is a broken link). `urlSize` lets Mastodon count every link as 23.
+ * The text of a post that must fit in `max` units and still carry the URL: the text is cut,
+ * never the link (a cut link is a broken link), and the link goes last. `urlSize` is how much a
+ * link counts (Mastodon counts every link as 23 characters, whatever its length).
  */
 export function fitWithUrl(
   text: string,
@@ -37,8 +38,16 @@ export function fitWithUrl(
   unit: Unit,
   urlSize = url ? measure(url, unit) : 0,
 ): string {
-  if (!url || text.includes(url)) return truncate(text, max, unit);
-  return `${truncate(text, Math.max(max - urlSize - 1, 0), unit)}\n${url}`.trimStart();
+  if (!url) return truncate(text, max, unit);
+  const pieces = text.split(url);
+  const size = measure(pieces.join(""), unit) + (pieces.length - 1) * urlSize;
+  if (pieces.length > 1 && size <= max) return text;
+  const rest = pieces
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .join(" ");
+  if (pieces.length === 1 && size + 1 + urlSize <= max) return `${rest}\n${url}`;
+  return `${truncate(rest, Math.max(max - urlSize - 1, 0), unit)}\n${url}`;
 }
 
 /** A stable digest of an idempotency key, for ids with a restricted alphabet or length. */
