@@ -75,7 +75,7 @@ export abstract class FakeHttpServer {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createServer((req, res) => void this.onRequest(req, res));
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
     return this;
@@ -97,7 +97,7 @@ export abstract class FakeHttpServer {
     return rule.failure;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse) {
+  private async onRequest(req: IncomingMessage, res: ServerResponse) {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
