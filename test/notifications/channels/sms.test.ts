@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { httpSmsSender } from "../../../src/notifications/channels/http-sms.ts";
 import { twilioSender } from "../../../src/notifications/channels/twilio.ts";
 import { type OutgoingMessage, PermanentFailure } from "../../../src/notifications/channels/types.ts";
@@ -80,12 +80,27 @@ describe("sms via Twilio", () => {
     await expect(sender.send(sms)).resolves.toMatchObject({ provider: "twilio" });
   });
 
-  it("can be down for a while by the clock", async () => {
-    twilio.fail(503, { forMs: 200 });
+  it("can be down for five minutes of a fake clock", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] }); // only the clock: sockets and the request deadline stay real
+    try {
+      twilio.fail(503, { forMs: 5 * 60_000 });
+      expect(transient(await sender.send(sms).catch((e) => e))).toBe(true);
+      vi.advanceTimersByTime(4 * 60_000);
+      expect(transient(await sender.send(sms).catch((e) => e))).toBe(true);
+      vi.advanceTimersByTime(60_000);
+      await expect(sender.send(sms)).resolves.toMatchObject({ provider: "twilio" });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("follows a scripted schedule", async () => {
+    const start = twilio.requests.length;
+    twilio.schedule = (_req, i) => (i - start < 2 ? 429 : undefined);
     expect(transient(await sender.send(sms).catch((e) => e))).toBe(true);
-    expect(twilio.requests.at(-1)!.json).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 250));
+    expect(transient(await sender.send(sms).catch((e) => e))).toBe(true);
     await expect(sender.send(sms)).resolves.toMatchObject({ provider: "twilio" });
+    expect(twilio.requests.slice(start).map((r) => r.outcome)).toEqual([429, 429, 201]);
   });
 
   it("reports bad credentials as transient, not as the recipient's fault", async () => {
