@@ -32,6 +32,8 @@ export const fraction = (num: bigint | number, den: bigint | number = 1n): Fract
 };
 
 export const mul = (a: Fraction, b: Fraction): Fraction => fraction(a.num * b.num, a.den * b.den);
+export const add = (a: Fraction, b: Fraction): Fraction =>
+  fraction(a.num * b.den + b.num * a.den, a.den * b.den);
 
 /** Rounds a fraction to an integer, once. */
 export function round(f: Fraction, mode: Rounding): number {

@@ -17,6 +17,8 @@ import { componentRoutes } from "../components/routes.ts";
 import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
 import { maintenanceRoutes } from "../maintenance/routes.ts";
+import type { ChannelRegistry } from "../notifications/deliver.ts";
+import { notificationPages, notificationRoutes } from "../notifications/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
@@ -34,6 +36,8 @@ export interface ServerOptions {
   logger?: boolean | { level: string };
   /** Called after every write that changes a workspace's public page. */
   onChange?: (workspaceId: string) => void;
+  /** Senders per channel, for confirmation messages (the notifier sends everything else). */
+  channels?: ChannelRegistry;
   /** Stripe credentials; STRIPE_API_KEY and STRIPE_API_BASE from the environment when absent. */
   stripe?: { apiKey: string; base?: string };
 }
@@ -121,10 +125,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(importRoutes(ctx));
       await api.register(compensationRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
+      await api.register(notificationRoutes(ctx, options.channels ?? {}));
     },
     { prefix: "/api/v1" },
   );
   await app.register(statusPageRoutes(database.db, now, pages));
+  await app.register(async (pagesApp) => notificationPages(pagesApp, ctx));
 
   const metrics = registerMetrics(app, database.db);
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>

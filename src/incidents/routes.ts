@@ -88,7 +88,13 @@ const AffectedIn = z
 const toAffected = (list: z.infer<typeof AffectedIn> | undefined) =>
   list?.map((c) => ({ componentId: c.id, status: c.status }));
 
+const Notify = z
+  .boolean()
+  .default(true)
+  .describe("tell subscribers, affected customers and the team (false: only the page changes)");
+
 const IncidentCreate = z.strictObject({
+  notify: Notify,
   id: Id.optional().describe("Your own id, e.g. INC-2017-12-19; generated when absent"),
   title: Title,
   body: Body.describe("The first update's text"),
@@ -102,6 +108,7 @@ const IncidentCreate = z.strictObject({
 });
 
 const UpdateCreate = z.strictObject({
+  notify: Notify,
   body: Body,
   status: IncidentStatusSchema.optional(),
   components: AffectedIn.optional().describe("Components not listed keep their status"),
@@ -111,6 +118,7 @@ const UpdateCreate = z.strictObject({
 });
 
 const Resolve = z.strictObject({
+  notify: Notify,
   body: Body.optional(),
   resolved_at: Instant.optional().describe("when service was actually restored, if earlier than now"),
 });
@@ -185,6 +193,7 @@ export const incidentRoutes =
             },
           },
           ctx.now(),
+          b.notify,
         );
         ctx.changed(ws);
         return reply
@@ -248,6 +257,7 @@ export const incidentRoutes =
             createdBy: actor(req),
           },
           ctx.now(),
+          b.notify,
         );
         ctx.changed(ws);
         return reply.code(201).send(incidentJson(incident));
@@ -278,6 +288,7 @@ export const incidentRoutes =
             createdBy: actor(req),
           },
           ctx.now(),
+          req.body?.notify ?? true,
         );
         ctx.changed(ws);
         return incidentJson(incident);

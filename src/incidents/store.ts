@@ -19,7 +19,13 @@ import {
 } from "../core/incidents.ts";
 import { newId } from "../lib/ids.ts";
 import type { Db } from "../storage/database.ts";
-import { components, incidentComponents, incidents, incidentUpdates } from "../storage/schema.ts";
+import {
+  components,
+  incidentComponents,
+  incidents,
+  incidentUpdates,
+  outboxMessages,
+} from "../storage/schema.ts";
 
 type IncidentRow = typeof incidents.$inferSelect;
 
@@ -136,12 +142,58 @@ async function checkComponentsExist(db: Db, workspaceId: string, named: readonly
 }
 
 /** Writes `after` over `before` (undefined for a new incident): the row, its components, new updates. */
+/**
+ * Each new update is news: one outbox event per update (opened, updated or resolved), written
+ * in the same transaction, that the notifications worker fans out to everyone concerned.
+ */
+async function announce(tx: Db, workspaceId: string, before: Incident | undefined, after: Incident) {
+  const fresh = after.updates.slice(before?.updates.length ?? 0);
+  for (const [i, u] of fresh.entries()) {
+    const event =
+      !before && i === 0
+        ? "incident.opened"
+        : u.status === "resolved"
+          ? "incident.resolved"
+          : "incident.updated";
+    await tx
+      .insert(outboxMessages)
+      .values({
+        workspaceId,
+        id: newId("msg"),
+        idempotencyKey: `incident:${after.id}:${u.id}`,
+        event,
+        incidentId: after.id,
+        locale: "en",
+        template: event,
+        payload: {
+          incident_id: after.id,
+          update_id: u.id,
+          title: after.title,
+          title_translations: after.titleTranslations,
+          body: u.body,
+          body_translations: u.bodyTranslations,
+          status: u.status,
+          impact: after.impact,
+          components: after.components.map((c) => c.componentId),
+          started_at: after.startedAt.toISOString(),
+          eta: u.eta?.toISOString() ?? null,
+          next_update_by: u.nextUpdateBy?.toISOString() ?? null,
+        },
+        status: "pending",
+        createdAt: u.createdAt,
+      })
+      .onConflictDoNothing();
+  }
+}
+
 async function save(
   tx: Db,
   workspaceId: string,
   before: Incident | undefined,
   after: Incident,
+  notify = true,
 ): Promise<void> {
+  if (notify) await announce(tx, workspaceId, before, after);
   const row = {
     title: after.title,
     titleTranslations: after.titleTranslations,
@@ -211,11 +263,12 @@ export async function createIncident(
   workspaceId: string,
   input: OpenIncidentInput,
   now: Date,
+  notify = true,
 ): Promise<Incident> {
   return db.transaction(async (tx) => {
     await checkComponentsExist(tx, workspaceId, input.update.components ?? []);
     const incident = openIncident({ ...input, id: input.id ?? newId("inc"), updateId: newId("upd") }, now);
-    await save(tx, workspaceId, undefined, incident);
+    await save(tx, workspaceId, undefined, incident, notify);
     return incident;
   });
 }
@@ -226,12 +279,13 @@ export async function addIncidentUpdate(
   id: string,
   input: UpdateInput,
   now: Date,
+  notify = true,
 ): Promise<Incident> {
   return db.transaction(async (tx) => {
     const before = await getIncident(tx, workspaceId, id, true);
     await checkComponentsExist(tx, workspaceId, input.components ?? []);
     const after = postUpdate(before, newId("upd"), input, now);
-    await save(tx, workspaceId, before, after);
+    await save(tx, workspaceId, before, after, notify);
     return after;
   });
 }
@@ -263,5 +317,5 @@ export async function countOpenIncidents(db: Db, workspaceId?: string): Promise<
 
 /** Stores an incident built elsewhere (imports, the demo) with its whole timeline. */
 export async function insertIncident(db: Db, workspaceId: string, incident: Incident): Promise<void> {
-  await save(db, workspaceId, undefined, incident);
+  await save(db, workspaceId, undefined, incident, false);
 }

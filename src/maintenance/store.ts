@@ -45,27 +45,61 @@ export async function createMaintenance(
       if (!known.has(id)) throw unknownReference(`components.${i}`, "component", id);
     });
   }
-  const [row] = await db
-    .insert(maintenances)
-    .values({
-      workspaceId,
-      id: input.id ?? newId("mnt"),
-      title: input.title,
-      titleTranslations: input.titleTranslations ?? {},
-      body: input.body,
-      bodyTranslations: input.bodyTranslations ?? {},
-      components: input.components,
-      startsAt: input.startsAt,
-      endsAt: input.endsAt,
-      autoStart: input.autoStart ?? true,
-      autoEnd: input.autoEnd ?? false,
-      overrunAfterMs: input.overrunAfterMs ?? 15 * 60_000,
-      status: "scheduled",
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning();
-  return toMaintenance(row!);
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(maintenances)
+      .values({
+        workspaceId,
+        id: input.id ?? newId("mnt"),
+        title: input.title,
+        titleTranslations: input.titleTranslations ?? {},
+        body: input.body,
+        bodyTranslations: input.bodyTranslations ?? {},
+        components: input.components,
+        startsAt: input.startsAt,
+        endsAt: input.endsAt,
+        autoStart: input.autoStart ?? true,
+        autoEnd: input.autoEnd ?? false,
+        overrunAfterMs: input.overrunAfterMs ?? 15 * 60_000,
+        status: "scheduled",
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    const m = toMaintenance(row!);
+    await tx.insert(outboxMessages).values(maintenanceEvent(workspaceId, m, "scheduled", now, null));
+    return m;
+  });
+}
+
+/** The outbox event announcing one step of a window; its key makes each step announced once. */
+function maintenanceEvent(
+  workspaceId: string,
+  m: Maintenance,
+  event: string,
+  now: Date,
+  incidentId: string | null,
+) {
+  return {
+    workspaceId,
+    id: newId("msg"),
+    idempotencyKey: `maintenance:${m.id}:${event}`,
+    event: `maintenance.${event}`,
+    incidentId,
+    locale: "en",
+    template: `maintenance.${event}`,
+    payload: {
+      maintenance_id: m.id,
+      title: m.title,
+      title_translations: m.titleTranslations,
+      components: m.components,
+      starts_at: m.startsAt.toISOString(),
+      ends_at: m.endsAt.toISOString(),
+      incident_id: incidentId,
+    },
+    status: "pending",
+    createdAt: now,
+  };
 }
 
 export async function getMaintenance(db: Db, workspaceId: string, id: string): Promise<Maintenance> {
@@ -181,6 +215,7 @@ export async function tickMaintenance(database: Database, now: Date): Promise<st
               },
             },
             now,
+            false, // the maintenance.overran event below is the one message about it
           );
           incidentId = incident.id;
           await tx.db
@@ -190,24 +225,7 @@ export async function tickMaintenance(database: Database, now: Date): Promise<st
         }
         await tx.db
           .insert(outboxMessages)
-          .values({
-            workspaceId: row.workspaceId,
-            id: newId("msg"),
-            idempotencyKey: `maintenance:${m.id}:${event}`,
-            event: `maintenance.${event}`,
-            incidentId,
-            locale: "en",
-            template: `maintenance-${event}`,
-            payload: {
-              maintenance_id: m.id,
-              title: m.title,
-              starts_at: m.startsAt.toISOString(),
-              ends_at: m.endsAt.toISOString(),
-              incident_id: incidentId,
-            },
-            status: "pending",
-            createdAt: now,
-          })
+          .values(maintenanceEvent(row.workspaceId, m, event, now, incidentId))
           .onConflictDoNothing();
         return true;
       });

@@ -285,3 +285,13 @@ export function renderErrorPage(status: number, message: string, locale: Locale 
     html`<section><h2>${status}</h2><p>${message}</p><p><a href="/">${t(locale, "backToStatus")}</a></p></section>`,
   );
 }
+
+/** A small page in the status page's frame: confirmations, unsubscribing. */
+export function renderSimplePage(title: string, content: Html, locale: Locale = "en"): string {
+  return layout(
+    title,
+    "",
+    locale,
+    html`<section><h2>${title}</h2>${content}<p><a href="/">${t(locale, "backToStatus")}</a></p></section>`,
+  );
+}

@@ -22,6 +22,8 @@ export interface Database {
   kind: "pglite" | "postgres";
   /** Raw parameterised SQL, for bulk paths (`unnest` arrays) and health checks. */
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /** Several statements without parameters (DDL, pg-boss's migrations); the rows of all results. */
+  exec<R = Record<string, unknown>>(text: string): Promise<R[]>;
   /**
    * Calls `fn` with the payload of every NOTIFY on `channel` (from any process on PostgreSQL);
    * returns a function that stops listening.
@@ -79,6 +81,9 @@ async function openPglite(
     async query<R>(text: string, params: unknown[] = []) {
       return (await client.query<R>(text, params)).rows;
     },
+    async exec<R>(text: string) {
+      return (await client.exec(text)).flatMap((r) => r.rows as R[]);
+    },
     transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
     async listen(channel, fn) {
       const stop = await pglite.listen(channel, fn);
@@ -98,6 +103,10 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
     kind: "postgres",
     async query<R>(text: string, params: unknown[] = []) {
       return (await client.query(text, params)).rows as R[];
+    },
+    async exec<R>(text: string) {
+      const result: pg.QueryResult | pg.QueryResult[] = await client.query(text);
+      return (Array.isArray(result) ? result : [result]).flatMap((r) => r.rows as R[]);
     },
     async transaction(fn) {
       const conn = await pool.connect();

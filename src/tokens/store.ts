@@ -17,6 +17,7 @@ export const SCOPES = [
   "compensation:write",
   "compensation:approve",
   "tokens:write",
+  "notifications:write",
   "*",
 ] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { buildServer } from "../../src/http/server.ts";
+import type { ChannelRegistry } from "../../src/notifications/deliver.ts";
 import type { Database } from "../../src/storage/database.ts";
 import { createToken } from "../../src/tokens/store.ts";
 import { createWorkspace } from "../../src/workspaces/store.ts";
@@ -21,7 +22,7 @@ export interface TestApp {
 
 export async function startTestApp(
   backend: BackendName,
-  options: { now?: () => Date } = {},
+  options: { now?: () => Date; channels?: ChannelRegistry } = {},
 ): Promise<TestApp> {
   const database = await freshDatabase(backend);
   const ws = await createWorkspace(database.db, {
@@ -30,7 +31,7 @@ export async function startTestApp(
     timeZone: "Europe/Rome",
   });
   const { secret } = await createToken(database.db, { workspaceId: ws.id, name: "test" });
-  const app = await buildServer({ database, now: options.now });
+  const app = await buildServer({ database, now: options.now, channels: options.channels });
   await app.ready();
   return {
     app,

@@ -1,0 +1,172 @@
+/**
+ * Who an event reaches, as SQL over the workspace's own tables, so a million recipients are
+ * paged in the database and never held in memory:
+ *  - confirmed subscribers whose scope (components, regions, or the whole page) matches,
+ *  - customers the failure touches (home region, or a usage session on the failed components
+ *    open during the incident), when the workspace allows it, even if they never subscribed,
+ *  - the team.
+ * Direct messages (a customer's compensation notice) name their one recipient.
+ * Suppressed addresses and, when SMS is a paid add-on, unentitled SMS recipients are left out.
+ */
+import { listComponents } from "../components/store.ts";
+import { type EventScope, eventScope } from "../core/notifications.ts";
+import type { Database } from "../storage/database.ts";
+import type { NotificationSettings } from "./settings.ts";
+
+export interface OutboxEvent {
+  workspaceId: string;
+  id: string;
+  idempotencyKey: string;
+  event: string;
+  customerId: string | null;
+  channel: string | null;
+  address: string | null;
+  locale: string;
+  payload: Record<string, unknown>;
+  createdAt: Date;
+}
+
+/** A page of recipients: rows of (recipient, channel, address, locale) to insert as deliveries. */
+interface Source {
+  /** SQL selecting recipient, channel, address, locale, key (the paging key) for one event */
+  sql: string;
+  params: unknown[];
+}
+
+export const isBroadcast = (e: OutboxEvent) =>
+  e.event.startsWith("incident.") || e.event.startsWith("maintenance.");
+
+export async function scopeOf(database: Database, e: OutboxEvent): Promise<EventScope | undefined> {
+  const affected = (e.payload.components ?? []) as string[];
+  if (affected.length === 0) return undefined;
+  return eventScope(await listComponents(database.db, e.workspaceId), affected);
+}
+
+const notSuppressed = (channel: string, address: string) =>
+  `not exists (select 1 from suppressions x where x.workspace_id = $1 and x.channel = ${channel} and x.address = ${address})`;
+
+/** The SQL sources of an event's audience, each paged by its own key. */
+export function sources(
+  e: OutboxEvent,
+  scope: EventScope | undefined,
+  settings: NotificationSettings,
+): Source[] {
+  if (e.customerId) {
+    return [
+      {
+        sql: `select 'customer:' || $2::text as recipient, $3::text as channel, $4::text as address, $5::text as locale, $2::text as key
+               where $3::text is not null and $4::text is not null and ${notSuppressed("$3", "$4")}`,
+        params: [e.workspaceId, e.customerId, e.channel, e.address, e.locale],
+      },
+    ];
+  }
+  if (!isBroadcast(e)) return []; // team-only events (overdue updates) go to the team alone
+  const components = [...(scope?.components ?? [])];
+  const regions = [...(scope?.regions ?? [])];
+  const out: Source[] = [
+    {
+      sql: `select 'subscriber:' || s.id as recipient, s.channel, s.address, s.locale, s.id as key
+              from subscribers s
+             where s.workspace_id = $1 and s.confirmed_at is not null and s.unsubscribed_at is null
+               and ((cardinality(s.components) = 0 and cardinality(s.regions) = 0)
+                    or s.components && $2::text[] or s.regions && $3::text[])
+               and (s.channel <> 'sms' or not $4::boolean or s.sms_entitled)
+               and ${notSuppressed("s.channel", "s.address")}`,
+      params: [e.workspaceId, components, regions, settings.sms.entitlement_required],
+    },
+  ];
+  if (settings.notify_affected_customers && e.event.startsWith("incident.") && scope) {
+    out.push({
+      sql: `select 'customer:' || c.id as recipient, c.channels->0->>'type' as channel,
+                   c.channels->0->>'address' as address, c.locale, c.id as key
+              from customers c
+             where c.workspace_id = $1 and jsonb_array_length(c.channels) > 0
+               and (c.channels->0->>'type' <> 'sms' or not $4::boolean)
+               and (c.home_region = any($3::text[])
+                    or exists (select 1 from usage_sessions u
+                                where u.workspace_id = c.workspace_id and u.customer_id = c.id
+                                  and (u.component_id = any($2::text[]) or u.region = any($3::text[]))
+                                  and u.started_at < $6 and (u.ended_at is null or u.ended_at > $5)))
+               and ${notSuppressed("c.channels->0->>'type'", "c.channels->0->>'address'")}`,
+      params: [
+        e.workspaceId,
+        components,
+        regions,
+        settings.sms.entitlement_required,
+        String(e.payload.started_at ?? e.createdAt.toISOString()),
+        e.createdAt.toISOString(),
+      ],
+    });
+  }
+  return out;
+}
+
+/** Team recipients from the settings, as literal rows. */
+export const teamRecipients = (settings: NotificationSettings) =>
+  settings.team.map((t, i) => ({
+    recipient: `team:${i}`,
+    channel: t.channel,
+    address: t.address,
+    locale: t.locale,
+  }));
+
+/**
+ * Inserts the next page of one source as queued deliveries (existing ones are left alone) and
+ * returns the page's recipients and its last key; an empty page ends the source.
+ */
+export async function insertPage(
+  database: Database,
+  e: OutboxEvent,
+  source: Source,
+  after: string,
+  limit: number,
+  now: Date,
+): Promise<{ recipients: string[]; last: string | null }> {
+  const n = source.params.length;
+  const rows = await database.query<{ recipients: string[] | null; last: string | null }>(
+    `with page as (
+       select * from (${source.sql}) src where src.key collate "C" > $${n + 1} order by src.key collate "C" limit $${n + 2}
+     ), inserted as (
+       insert into deliveries (workspace_id, event_id, recipient, channel, address, locale, status, updated_at)
+       select $1, $${n + 3}, recipient, channel, address, locale, 'queued', $${n + 4} from page
+       on conflict do nothing
+     )
+     select array_agg(recipient order by key collate "C") as recipients, max(key collate "C") as last from page`,
+    [...source.params, after, limit, e.id, now.toISOString()],
+  );
+  return { recipients: rows[0]?.recipients ?? [], last: rows[0]?.last ?? null };
+}
+
+/** Recipients per channel, and SMS numbers (for the cost estimate), without writing anything. */
+export async function countAudience(
+  database: Database,
+  e: OutboxEvent,
+  scope: EventScope | undefined,
+  settings: NotificationSettings,
+): Promise<{
+  byChannel: Record<string, number>;
+  smsText: string[];
+  smsNumbers: { address: string; n: number }[];
+}> {
+  const byChannel: Record<string, number> = {};
+  const smsNumbers: { address: string; n: number }[] = [];
+  for (const source of sources(e, scope, settings)) {
+    const rows = await database.query<{ channel: string; n: number }>(
+      `select channel, count(*)::int as n from (${source.sql}) src group by channel`,
+      source.params,
+    );
+    for (const r of rows) byChannel[r.channel] = (byChannel[r.channel] ?? 0) + r.n;
+    if (rows.some((r) => r.channel === "sms")) {
+      // Country prefixes are few: count by the first digits and let libphonenumber name the country.
+      smsNumbers.push(
+        ...(await database.query<{ address: string; n: number }>(
+          `select min(address) as address, count(*)::int as n from (${source.sql}) src where channel = 'sms'
+            group by left(regexp_replace(address, '[^0-9+]', '', 'g'), 6)`,
+          source.params,
+        )),
+      );
+    }
+  }
+  for (const t of teamRecipients(settings)) byChannel[t.channel] = (byChannel[t.channel] ?? 0) + 1;
+  return { byChannel, smsNumbers };
+}

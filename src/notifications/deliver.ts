@@ -1,0 +1,330 @@
+/**
+ * Sends the queued deliveries of one chunk. Each delivery is one (event, recipient, channel)
+ * row whose idempotency key goes to the provider on every attempt; a row is marked sent right
+ * after the provider took it, so a crash in between repeats the call with the same key, and a
+ * retried job skips what is already sent.
+ *
+ * Per message: quiet hours and digests hold it (critical news passes); a transient failure
+ * tries the channel's next provider, then leaves the row queued for the job's retry (backoff
+ * with jitter); a permanent one suppresses the address when it is bad, and fails over to the
+ * recipient's next channel (a customer's email when their SMS failed).
+ */
+import { parsePhoneNumberWithError } from "libphonenumber-js";
+import { digestRelease, releaseAt } from "../core/notifications.ts";
+import type { Database } from "../storage/database.ts";
+import {
+  type Channel,
+  type ChannelSender,
+  type OutgoingMessage,
+  PermanentFailure,
+} from "./channels/types.ts";
+import { signLink } from "./links.ts";
+import { type RenderContext, type Rendered, renderDigest, renderMessage } from "./templates.ts";
+
+const SUBJECTLESS = new Set(["sms", "telegram", "mastodon", "bluesky"]);
+
+export type ChannelRegistry = Partial<Record<Channel, ChannelSender[]>>;
+
+export interface DeliveryContext {
+  database: Database;
+  channels: ChannelRegistry;
+  now: () => Date;
+  /** waits for a slot under the provider's rate limit */
+  throttle: (provider: string) => Promise<void>;
+  /** messages in flight at once within one chunk */
+  parallel: number;
+}
+
+interface Row {
+  recipient: string;
+  channel: string;
+  address: string;
+  locale: string;
+  attempts: number;
+  event: string;
+  event_key: string;
+  payload: Record<string, unknown>;
+  quiet_hours: { start: string; end: string; time_zone: string } | null;
+  digest_minutes: number | null;
+  secrets: Record<string, string> | null;
+  customer_channels: { type: string; address: string }[] | null;
+  company: string;
+  time_zone: string;
+  public_url: string | null;
+  link_secret: string;
+  settings: { fallback_locale?: string; public_url?: string };
+  /** a digest's carrier: the other events it folds in, marked sent with it */
+  held_events?: string[];
+}
+
+const ROWS = `
+  select d.recipient, d.channel, d.address, d.locale, d.attempts, o.event, o.idempotency_key as event_key, o.payload,
+         s.quiet_hours, s.digest_minutes, s.secrets, c.channels as customer_channels,
+         w.name as company, w.time_zone, w.public_url, w.link_secret, w.notification_settings as settings
+    from deliveries d
+    join outbox_messages o on o.workspace_id = d.workspace_id and o.id = d.event_id
+    join workspaces w on w.id = d.workspace_id
+    left join subscribers s on d.recipient like 'subscriber:%' and s.workspace_id = d.workspace_id and s.id = substr(d.recipient, 12)
+    left join customers c on d.recipient like 'customer:%' and c.workspace_id = d.workspace_id and c.id = substr(d.recipient, 10)`;
+
+export const idempotencyKey = (eventKey: string, recipient: string, channel: string) =>
+  `${eventKey}:${recipient}:${channel}`;
+
+/** Sends one chunk; returns how many are still waiting for a retry (the job fails so pg-boss retries). */
+export async function sendChunk(
+  ctx: DeliveryContext,
+  job: { workspaceId: string; eventId: string; recipients: string[] },
+  lastAttempt: boolean,
+): Promise<number> {
+  const rows = await ctx.database.query<Row>(
+    `${ROWS} where d.workspace_id = $1 and d.event_id = $2 and d.recipient = any($3::text[]) and d.status = 'queued'
+      order by d.recipient collate "C", d.channel`,
+    [job.workspaceId, job.eventId, job.recipients],
+  );
+  let waiting = 0;
+  await inParallel(rows, ctx.parallel, async (row) => {
+    if (await hold(ctx, job, row)) return;
+    const rendered = renderFor(job.workspaceId, row);
+    const outcome = await attempt(ctx, job, row, rendered);
+    if (outcome === "retry") {
+      if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
+      else waiting++;
+    }
+  });
+  return waiting;
+}
+
+/** Quiet hours and digests: hold the message until its release time. Returns true when held. */
+async function hold(ctx: DeliveryContext, job: { workspaceId: string; eventId: string }, row: Row) {
+  const now = ctx.now();
+  const critical = row.payload.impact === "critical" || row.event === "incident.update_overdue";
+  let until = releaseAt(row.quiet_hours, now, critical);
+  if (row.digest_minutes && row.event.startsWith("incident.") && !critical) {
+    // Join the recipient's open digest, or open one.
+    const [open] = await ctx.database.query<{ at: Date | null }>(
+      `select min(not_before) as at from deliveries
+        where workspace_id = $1 and recipient = $2 and channel = $3 and status = 'held'`,
+      [job.workspaceId, row.recipient, row.channel],
+    );
+    const digestAt = open?.at ? new Date(open.at) : digestRelease(now, row.digest_minutes);
+    if (digestAt > until) until = digestAt;
+  }
+  if (until <= now) return false;
+  await ctx.database.query(
+    `update deliveries set status = 'held', not_before = $5, updated_at = $6
+      where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,
+    [job.workspaceId, job.eventId, row.recipient, row.channel, until.toISOString(), now.toISOString()],
+  );
+  return true;
+}
+
+function renderContext(workspaceId: string, row: Row): RenderContext {
+  const base = (row.settings.public_url ?? row.public_url ?? "").replace(/\/$/, "");
+  const incident = row.payload.incident_id as string | undefined;
+  return {
+    company: row.company,
+    timeZone: row.time_zone,
+    fallbackLocale: row.settings.fallback_locale ?? "en",
+    url: base ? (incident ? `${base}/incidents/${encodeURIComponent(incident)}` : `${base}/`) : undefined,
+    unsubscribeUrl:
+      base && !row.recipient.startsWith("team:")
+        ? `${base}/unsubscribe?t=${signLink(row.link_secret, {
+            purpose: "unsubscribe",
+            workspaceId,
+            recipient: row.recipient,
+            channel: row.channel,
+            address: row.address,
+          })}`
+        : undefined,
+  };
+}
+
+const renderFor = (workspaceId: string, row: Row) =>
+  renderMessage(row.event, row.payload, row.locale, renderContext(workspaceId, row));
+
+/** One send through the channel's providers in order. */
+async function attempt(
+  ctx: DeliveryContext,
+  job: { workspaceId: string; eventId: string },
+  row: Row,
+  rendered: Rendered,
+  key = idempotencyKey(row.event_key, row.recipient, row.channel),
+): Promise<"sent" | "failed" | "retry"> {
+  const providers = ctx.channels[row.channel as Channel] ?? [];
+  if (providers.length === 0) {
+    await failOver(ctx, job, row, `no provider for ${row.channel}`);
+    return "failed";
+  }
+  let address = row.address;
+  if (row.channel === "sms") {
+    try {
+      address = parsePhoneNumberWithError(row.address).number;
+    } catch {
+      await suppress(ctx, job, row, "invalid_number");
+      return "failed";
+    }
+  }
+  const links = renderContext(job.workspaceId, row);
+  const message: OutgoingMessage = {
+    idempotencyKey: key,
+    channel: row.channel as Channel,
+    address,
+    locale: rendered.locale,
+    event: row.event,
+    subject: rendered.subject,
+    // Channels without a subject line carry it as the first line.
+    text: SUBJECTLESS.has(row.channel) ? `${rendered.subject}\n\n${rendered.text}` : rendered.text,
+    html: rendered.html,
+    url: links.url,
+    unsubscribeUrl: links.unsubscribeUrl,
+    data: row.payload,
+    secrets: row.secrets ?? undefined,
+  };
+  let lastError = "";
+  for (const sender of providers) {
+    try {
+      await ctx.throttle(sender.provider);
+      const result = await sender.send(message);
+      await ctx.database.query(
+        `update deliveries set status = 'sent', provider = $5, provider_message_id = $6, sent_at = $7, updated_at = $7,
+                attempts = attempts + 1, last_error = null
+          where workspace_id = $1 and event_id = any($2::text[]) and recipient = $3 and channel = $4
+            and status in ('queued', 'held')`,
+        [
+          job.workspaceId,
+          [job.eventId, ...(row.held_events ?? [])],
+          row.recipient,
+          row.channel,
+          result.provider,
+          result.providerMessageId ?? null,
+          ctx.now().toISOString(),
+        ],
+      );
+      return "sent";
+    } catch (err) {
+      if (err instanceof PermanentFailure) {
+        if (err.suppress) await suppress(ctx, job, row, err.message);
+        else await failOver(ctx, job, row, err.message);
+        return "failed";
+      }
+      lastError = `${sender.provider}: ${(err as Error).message}`;
+    }
+  }
+  await ctx.database.query(
+    `update deliveries set attempts = attempts + 1, last_error = $5, updated_at = $6
+      where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,
+    [
+      job.workspaceId,
+      job.eventId,
+      row.recipient,
+      row.channel,
+      lastError.slice(0, 500),
+      ctx.now().toISOString(),
+    ],
+  );
+  return "retry";
+}
+
+async function suppress(
+  ctx: DeliveryContext,
+  job: { workspaceId: string; eventId: string },
+  row: Row,
+  why: string,
+) {
+  await ctx.database.query(
+    `insert into suppressions (workspace_id, channel, address, reason, created_at) values ($1, $2, $3, $4, $5)
+     on conflict do nothing`,
+    [job.workspaceId, row.channel, row.address, why.slice(0, 200), ctx.now().toISOString()],
+  );
+  await failOver(ctx, job, row, why, "suppressed");
+}
+
+/**
+ * Marks the delivery failed and, for a customer with another channel, queues the message there
+ * (once: its own delivery row and key) and sends it now.
+ */
+async function failOver(
+  ctx: DeliveryContext,
+  job: { workspaceId: string; eventId: string },
+  row: Row,
+  why: string,
+  status = "failed",
+) {
+  await ctx.database.query(
+    `update deliveries set status = $5, last_error = $6, updated_at = $7
+      where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,
+    [
+      job.workspaceId,
+      job.eventId,
+      row.recipient,
+      row.channel,
+      status,
+      why.slice(0, 500),
+      ctx.now().toISOString(),
+    ],
+  );
+  const channels = row.customer_channels ?? [];
+  const next = channels[channels.findIndex((c) => c.type === row.channel && c.address === row.address) + 1];
+  if (!next || next.type === row.channel || !(next.type in ctx.channels)) return;
+  const inserted = await ctx.database.query(
+    `insert into deliveries (workspace_id, event_id, recipient, channel, address, locale, status, updated_at)
+     values ($1, $2, $3, $4, $5, $6, 'queued', $7) on conflict do nothing returning 1`,
+    [
+      job.workspaceId,
+      job.eventId,
+      row.recipient,
+      next.type,
+      next.address,
+      row.locale,
+      ctx.now().toISOString(),
+    ],
+  );
+  if (inserted.length) {
+    const fallback = { ...row, channel: next.type, address: next.address, attempts: 0 };
+    await attempt(ctx, job, fallback, renderFor(job.workspaceId, fallback));
+  }
+}
+
+/**
+ * Releases held messages that are due: per recipient and channel, one message, or a digest of
+ * several. Returns how many messages went out.
+ */
+export async function releaseHeld(ctx: DeliveryContext, limit = 500): Promise<number> {
+  const due = await ctx.database.query<Row & { workspace_id: string; event_id: string; created_at: Date }>(
+    `${ROWS.replace("select d.recipient", "select d.workspace_id, d.event_id, o.created_at, d.recipient")}
+      where d.status = 'held' and d.not_before <= $1
+      order by d.workspace_id, d.recipient collate "C", d.channel, o.created_at limit $2`,
+    [ctx.now().toISOString(), limit],
+  );
+  const groups = new Map<string, typeof due>();
+  for (const r of due) {
+    const k = `${r.workspace_id}\u0000${r.recipient}\u0000${r.channel}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  let sent = 0;
+  for (const rows of groups.values()) {
+    const first = rows[0]!;
+    const job = { workspaceId: first.workspace_id, eventId: first.event_id };
+    const parts = rows.map((r) => renderFor(job.workspaceId, r));
+    const rendered =
+      parts.length === 1
+        ? parts[0]!
+        : renderDigest(parts, parts.at(-1)!.locale, renderContext(job.workspaceId, rows.at(-1)!));
+    // The first event's key names the digest: stable while it is pending, whatever joins later.
+    const key =
+      rows.length === 1
+        ? idempotencyKey(first.event_key, first.recipient, first.channel)
+        : `${idempotencyKey(first.event_key, first.recipient, first.channel)}:digest`;
+    const carrier = { ...first, held_events: rows.map((r) => r.event_id) };
+    if ((await attempt(ctx, job, carrier, rendered, key)) === "sent") sent++;
+  }
+  return sent;
+}
+
+async function inParallel<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(lanes);
+}

@@ -1,0 +1,274 @@
+/**
+ * The notifications worker: turns outbox events into deliveries, on pg-boss.
+ *
+ *   outbox event ──dispatch──▶ estimate (confirm when over the threshold) ──▶ fanout job
+ *   fanout job ──pages the audience──▶ delivery rows + one send job per chunk of recipients
+ *   send job ──▶ providers (rate-limited, retried with backoff and jitter, failed over)
+ *
+ * Any number of processes run it on PostgreSQL; on PGlite it runs inside the server. Every step
+ * is keyed by what it means (job ids from event and chunk, deliveries by event, recipient and
+ * channel), so a crash anywhere repeats work without sending twice.
+ */
+import { parsePhoneNumberFromString } from "libphonenumber-js";
+import type PgBoss from "pg-boss";
+import { currencyExponent } from "../core/money.ts";
+import { estimate, smsSegments } from "../core/notifications.ts";
+import { every } from "../incidents/reminders.ts";
+import type { Database } from "../storage/database.ts";
+import { countAudience, insertPage, type OutboxEvent, scopeOf, sources, teamRecipients } from "./audience.ts";
+import { type ChannelRegistry, type DeliveryContext, releaseHeld, sendChunk } from "./deliver.ts";
+import { jobId, QUEUES, startQueue } from "./queue.ts";
+import { loadNotificationSettings } from "./settings.ts";
+import { renderMessage } from "./templates.ts";
+
+/** Recipients per send job: big enough that the queue is not the bottleneck, small enough to retry cheaply. */
+export const CHUNK = 500;
+/** NOTIFY channel on which a new outbox event wakes the dispatchers at once. */
+export const OUTBOX_CHANNEL = "amends_outbox";
+
+export interface NotifierOptions {
+  channels: ChannelRegistry;
+  now?: () => Date;
+  /** messages per second per provider, per process (e.g. {twilio: 50}); unlimited when absent */
+  rateLimits?: Record<string, number>;
+  /** concurrent send jobs in this process */
+  workers?: number;
+  /** messages in flight at once within one send job */
+  parallel?: number;
+}
+
+export interface Notifier {
+  boss: PgBoss;
+  /** runs the dispatcher now (tests, and after a write that queued an event) */
+  dispatch(): Promise<number>;
+  /** releases held messages that are due now */
+  release(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+type EventRow = {
+  workspace_id: string;
+  id: string;
+  idempotency_key: string;
+  event: string;
+  customer_id: string | null;
+  channel: string | null;
+  address: string | null;
+  locale: string;
+  payload: Record<string, unknown>;
+  created_at: Date;
+  confirmed_at?: Date | null;
+};
+const toEvent = (r: EventRow): OutboxEvent => ({
+  workspaceId: r.workspace_id,
+  id: r.id,
+  idempotencyKey: r.idempotency_key,
+  event: r.event,
+  customerId: r.customer_id,
+  channel: r.channel,
+  address: r.address,
+  locale: r.locale,
+  payload: r.payload,
+  createdAt: new Date(r.created_at),
+});
+
+export async function startNotifier(database: Database, options: NotifierOptions): Promise<Notifier> {
+  const now = options.now ?? (() => new Date());
+  const boss = await startQueue(database);
+  const ctx: DeliveryContext = {
+    database,
+    channels: options.channels,
+    now,
+    throttle: throttler(options.rateLimits ?? {}),
+    parallel: options.parallel ?? 16,
+  };
+  const sendWorkers: string[] = [];
+
+  const dispatch = async (): Promise<number> => {
+    let n = 0;
+    for (;;) {
+      const claimed = await claimPending(database);
+      if (claimed.length === 0) return n;
+      for (const row of claimed) {
+        await dispatchOne(database, boss, toEvent(row), Boolean(row.confirmed_at), now());
+        n++;
+      }
+      for (const id of sendWorkers) boss.notifyWorker(id);
+    }
+  };
+
+  await boss.work<{ workspaceId: string; eventId: string }>(
+    QUEUES.fanout,
+    { pollingIntervalSeconds: 0.5, batchSize: 1 },
+    async ([job]) => {
+      await fanout(database, boss, job!.data, now());
+      for (const id of sendWorkers) boss.notifyWorker(id);
+    },
+  );
+  for (let i = 0; i < (options.workers ?? 2); i++) {
+    sendWorkers.push(
+      await boss.work<{ workspaceId: string; eventId: string; recipients: string[] }>(
+        QUEUES.send,
+        { pollingIntervalSeconds: 0.5, batchSize: 1, includeMetadata: true },
+        async ([job]) => {
+          const last = job!.retryCount >= job!.retryLimit;
+          const waiting = await sendChunk(ctx, job!.data, last);
+          if (waiting > 0) throw new Error(`${waiting} message(s) not accepted yet; retrying`);
+        },
+      ),
+    );
+  }
+  await boss.work(QUEUES.release, { pollingIntervalSeconds: 2, batchSize: 1 }, async () => {
+    await releaseHeld(ctx);
+  });
+
+  const stopListening = await database.listen(OUTBOX_CHANNEL, () => void dispatch().catch(() => {}));
+  const stopDispatching = every(1_000, dispatch);
+  // One release sweep per 15 s across all processes: the singleton key dedupes the job.
+  const stopReleasing = every(15_000, () =>
+    boss.send(QUEUES.release, {}, { singletonKey: "release", singletonSeconds: 15 }),
+  );
+
+  return {
+    boss,
+    dispatch,
+    release: () => releaseHeld(ctx),
+    async stop() {
+      stopDispatching();
+      stopReleasing();
+      await stopListening();
+      await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
+      for (const senders of Object.values(options.channels)) for (const s of senders ?? []) await s.close?.();
+    },
+  };
+}
+
+/** Takes pending events, each by one process only. */
+async function claimPending(database: Database): Promise<EventRow[]> {
+  return database.query<EventRow>(
+    `update outbox_messages o set status = 'dispatching', dispatched_at = now()
+      where (workspace_id, id) in (
+        select workspace_id, id from outbox_messages
+         where status = 'pending' or (status = 'dispatching' and dispatched_at < now() - interval '1 minute')
+         order by created_at limit 20 for update skip locked)
+      returning workspace_id, id, idempotency_key, event, customer_id, channel, address, locale, payload, created_at,
+                confirmed_at`,
+  );
+}
+
+/**
+ * Works out the audience and the cost; above the workspace's threshold the event waits for a
+ * person (POST …/confirm), otherwise its fanout job is queued.
+ */
+async function dispatchOne(database: Database, boss: PgBoss, e: OutboxEvent, confirmed: boolean, now: Date) {
+  const { settings, name } = await loadNotificationSettings(database.db, e.workspaceId);
+  const scope = await scopeOf(database, e);
+  const audience = await countAudience(database, e, scope, settings);
+  const byCountry: Record<string, { messages: number; segments: number }> = {};
+  if (audience.smsNumbers.length) {
+    const text = renderMessage(e.event, e.payload, settings.fallback_locale, {
+      company: name,
+      timeZone: "UTC",
+      fallbackLocale: settings.fallback_locale,
+      url: "https://example.com/incidents/x",
+    }).text;
+    const { segments } = smsSegments(text);
+    for (const { address, n } of audience.smsNumbers) {
+      const country = parsePhoneNumberFromString(address)?.country ?? "unknown";
+      const c = byCountry[country] ?? { messages: 0, segments: 0 };
+      byCountry[country] = { messages: c.messages + n, segments: c.segments + n * segments };
+    }
+  }
+  const est = estimate(
+    audience.byChannel,
+    byCountry,
+    settings.sms.prices,
+    settings.sms.confirm_above,
+    currencyExponent,
+  );
+  const total = Object.values(audience.byChannel).reduce((a, b) => a + b, 0);
+  const status =
+    total === 0 ? "done" : est.needsConfirmation && !confirmed ? "awaiting_confirmation" : "fanning_out";
+  await database.query(
+    `update outbox_messages set status = $3, estimate = $4 where workspace_id = $1 and id = $2`,
+    [e.workspaceId, e.id, status, JSON.stringify({ ...est, countries: byCountry, at: now.toISOString() })],
+  );
+  if (status === "fanning_out") await queueFanout(boss, e.workspaceId, e.id);
+}
+
+export async function queueFanout(boss: PgBoss, workspaceId: string, eventId: string) {
+  await boss.send(QUEUES.fanout, { workspaceId, eventId }, { id: jobId("fanout", workspaceId, eventId) });
+}
+
+/** Pages every source of the audience into deliveries and queues one send job per page. */
+async function fanout(
+  database: Database,
+  boss: PgBoss,
+  job: { workspaceId: string; eventId: string },
+  now: Date,
+) {
+  const [row] = await database.query<EventRow>(
+    `select workspace_id, id, idempotency_key, event, customer_id, channel, address, locale, payload, created_at
+       from outbox_messages where workspace_id = $1 and id = $2`,
+    [job.workspaceId, job.eventId],
+  );
+  if (!row) return;
+  const e = toEvent(row);
+  const { settings } = await loadNotificationSettings(database.db, e.workspaceId);
+  const scope = await scopeOf(database, e);
+  const send = (recipients: string[], first: string) =>
+    boss.send(
+      QUEUES.send,
+      { workspaceId: e.workspaceId, eventId: e.id, recipients },
+      { id: jobId("send", e.workspaceId, e.id, first) },
+    );
+  const team = e.customerId ? [] : teamRecipients(settings);
+  if (team.length && (isTeamEvent(e) || e.event.startsWith("incident."))) {
+    for (const t of team)
+      await database.query(
+        `insert into deliveries (workspace_id, event_id, recipient, channel, address, locale, status, updated_at)
+         values ($1, $2, $3, $4, $5, $6, 'queued', $7) on conflict do nothing`,
+        [e.workspaceId, e.id, t.recipient, t.channel, t.address, t.locale, now.toISOString()],
+      );
+    await send(
+      team.map((t) => t.recipient),
+      "team",
+    );
+  }
+  for (const [i, source] of sources(e, scope, settings).entries()) {
+    let after = "";
+    for (;;) {
+      const page = await insertPage(database, e, source, after, CHUNK, now);
+      if (!page.last) break;
+      await send(page.recipients, `${i}:${page.recipients[0]}`);
+      after = page.last;
+    }
+  }
+  await database.query(`update outbox_messages set status = 'done' where workspace_id = $1 and id = $2`, [
+    e.workspaceId,
+    e.id,
+  ]);
+}
+
+const isTeamEvent = (e: OutboxEvent) => e.event === "incident.update_overdue" || e.channel === "team";
+
+/** A token bucket per provider: `rate` messages per second, bursts up to one second's worth. */
+function throttler(limits: Record<string, number>) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return async (provider: string) => {
+    const rate = limits[provider];
+    if (!rate) return;
+    for (;;) {
+      const t = Date.now();
+      const b = buckets.get(provider) ?? { tokens: rate, at: t };
+      b.tokens = Math.min(rate, b.tokens + ((t - b.at) / 1000) * rate);
+      b.at = t;
+      buckets.set(provider, b);
+      if (b.tokens >= 1) {
+        b.tokens -= 1;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.ceil(((1 - b.tokens) / rate) * 1000)));
+    }
+  };
+}

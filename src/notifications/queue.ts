@@ -1,0 +1,48 @@
+/**
+ * The durable queue: pg-boss in the same database, on PostgreSQL and on PGlite alike. It talks
+ * through our own connection (its `db` adapter), so PGlite needs no second client: statements
+ * with parameters go through `query`, pg-boss's parameterless multi-statement SQL through `exec`.
+ */
+import { createHash } from "node:crypto";
+import PgBoss from "pg-boss";
+import type { Database } from "../storage/database.ts";
+
+export const QUEUES = {
+  /** one job per event: pages the audience into delivery rows and send jobs */
+  fanout: "notify-fanout",
+  /** one job per chunk of recipients of one event */
+  send: "notify-send",
+  /** held messages whose quiet hours or digest window ended */
+  release: "notify-release",
+} as const;
+
+/** Retries with exponential backoff and jitter (pg-boss's retryBackoff): 2 s, 4 s, 8 s … about 9 min in all. */
+const RETRY = { retryLimit: 12, retryDelay: 2, retryBackoff: true };
+
+export async function startQueue(database: Database): Promise<PgBoss> {
+  const boss = new PgBoss({
+    db: {
+      async executeSql(text: string, values?: unknown[]) {
+        return { rows: values?.length ? await database.query(text, values) : await database.exec(text) };
+      },
+    },
+    schema: "pgboss",
+    // Our own timers drive the dispatcher; pg-boss keeps its maintenance (expiry, archiving).
+    schedule: false,
+  });
+  boss.on("error", (err) => {
+    if (process.env.AMENDS_DEBUG) console.error("pg-boss:", err);
+  });
+  await boss.start();
+  for (const name of Object.values(QUEUES)) await boss.createQueue(name, { name, ...RETRY });
+  return boss;
+}
+
+/**
+ * A job id derived from what the job means, so that sending the same job twice (after a crash,
+ * from two processes) inserts it once: pg-boss ignores an id it already holds.
+ */
+export function jobId(...parts: string[]): string {
+  const h = createHash("sha256").update(parts.join("\u0000")).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

@@ -1,0 +1,70 @@
+/**
+ * A workspace's notification settings, stored as JSON on the workspace and validated here:
+ * who beyond subscribers hears about incidents, what SMS costs and when a person must confirm.
+ */
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../storage/database.ts";
+import { workspaces } from "../storage/schema.ts";
+import { CHANNELS } from "./channels/types.ts";
+
+const Price = z.strictObject({
+  price: z.string().regex(/^\d+(\.\d+)?$/, 'a decimal in major units, e.g. "0.0725"'),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+});
+
+export const NotificationSettings = z.strictObject({
+  /** tell customers whose region or open session touches the failed components, subscribed or not */
+  notify_affected_customers: z.boolean().default(false),
+  /** the internal team: told about every incident and about overdue updates */
+  team: z
+    .array(
+      z.strictObject({
+        channel: z.enum(CHANNELS),
+        address: z.string().min(1).max(2048),
+        locale: z.string().min(2).max(35).default("en"),
+      }),
+    )
+    .max(100)
+    .default([]),
+  /** the language used when a recipient's is not shipped */
+  fallback_locale: z.string().min(2).max(35).default("en"),
+  sms: z
+    .strictObject({
+      /** paid add-on: SMS only to recipients with the entitlement flag */
+      entitlement_required: z.boolean().default(false),
+      /** price of one segment by ISO country code, and "default" */
+      prices: z.record(z.string().regex(/^([A-Z]{2}|default)$/), Price).default({}),
+      /** a send whose SMS cost passes this waits for a person to confirm it */
+      confirm_above: z
+        .strictObject({ amount: z.number().int().min(0), currency: z.string().regex(/^[A-Z]{3}$/) })
+        .optional(),
+      /** ISO countries SMS may go to (anti SMS pumping); empty = any */
+      allowed_countries: z.array(z.string().regex(/^[A-Z]{2}$/)).default([]),
+    })
+    .default({ entitlement_required: false, prices: {}, allowed_countries: [] }),
+  /** base of links in messages (status page, unsubscribe); the workspace's public URL when absent */
+  public_url: z.string().url().optional(),
+});
+export type NotificationSettings = z.infer<typeof NotificationSettings>;
+
+export async function loadNotificationSettings(
+  db: Db,
+  workspaceId: string,
+): Promise<{ settings: NotificationSettings; linkSecret: string; name: string; publicUrl: string | null }> {
+  const [ws] = await db
+    .select({
+      settings: workspaces.notificationSettings,
+      linkSecret: workspaces.linkSecret,
+      name: workspaces.name,
+      publicUrl: workspaces.publicUrl,
+    })
+    .from(workspaces)
+    .where(eq(workspaces.id, workspaceId));
+  if (!ws) throw new Error(`no workspace ${workspaceId}`);
+  return { ...ws, settings: NotificationSettings.parse(ws.settings ?? {}) };
+}
+
+export async function saveNotificationSettings(db: Db, workspaceId: string, settings: NotificationSettings) {
+  await db.update(workspaces).set({ notificationSettings: settings }).where(eq(workspaces.id, workspaceId));
+}

@@ -1,0 +1,278 @@
+/**
+ * Subscribing from the status page or the API, with double opt-in: nothing goes to an address
+ * until its owner confirms, except the one confirmation message (a signed link, or a six-digit
+ * code for SMS). Abuse: per-IP and per-phone-prefix rate limits, numbers validated and
+ * normalised (libphonenumber-js, full metadata so premium-rate and shared-cost numbers are
+ * recognised and refused), countries limited to the workspace's list.
+ */
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import { parsePhoneNumberWithError } from "libphonenumber-js/max";
+import { z } from "zod";
+import { AmendsError, invalidField } from "../core/errors.ts";
+import { isClockTime } from "../core/notifications.ts";
+import { newId } from "../lib/ids.ts";
+import type { Database } from "../storage/database.ts";
+import { subscribers } from "../storage/schema.ts";
+import { CHANNELS, type Channel } from "./channels/types.ts";
+import type { ChannelRegistry } from "./deliver.ts";
+import { signLink } from "./links.ts";
+import { loadNotificationSettings } from "./settings.ts";
+import { renderConfirmation } from "./templates.ts";
+
+/** Channels a member of the public may subscribe with (social posts are the company's own). */
+export const SUBSCRIBE_CHANNELS = CHANNELS.filter((c) => c !== "mastodon" && c !== "bluesky") as Channel[];
+
+export const SubscribeBody = z.strictObject({
+  channel: z.enum(SUBSCRIBE_CHANNELS as [Channel, ...Channel[]]),
+  address: z
+    .string()
+    .trim()
+    .min(1)
+    .max(2048)
+    .describe("e-mail, phone number (+39…), URL, or Telegram chat id"),
+  locale: z
+    .string()
+    .regex(/^[a-z]{2}(-[A-Z]{2})?$/)
+    .default("en"),
+  components: z.array(z.string().min(1).max(200)).max(200).default([]),
+  regions: z.array(z.string().min(1).max(64)).max(100).default([]),
+  quiet_hours: z
+    .strictObject({
+      start: z.string().refine(isClockTime, "HH:MM"),
+      end: z.string().refine(isClockTime, "HH:MM"),
+      time_zone: z.string().refine(validTimeZone, "an IANA time zone such as Europe/Rome"),
+    })
+    .optional(),
+  digest_minutes: z.number().int().min(5).max(1440).optional(),
+  /** web push: the subscription's keys from the browser's PushSubscription */
+  keys: z.strictObject({ p256dh: z.string().max(200), auth: z.string().max(100) }).optional(),
+});
+export type SubscribeBody = z.infer<typeof SubscribeBody>;
+
+function validTimeZone(tz: string) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Normalises an address for its channel, or says which field is wrong and why. */
+export function normaliseAddress(
+  channel: Channel,
+  address: string,
+  allowedCountries: readonly string[],
+): { address: string; prefix?: string } {
+  switch (channel) {
+    case "email": {
+      const parsed = z.email().safeParse(address.toLowerCase());
+      if (!parsed.success) throw invalidField("address", "not an e-mail address");
+      return { address: parsed.data };
+    }
+    case "sms": {
+      let phone: ReturnType<typeof parsePhoneNumberWithError>;
+      try {
+        phone = parsePhoneNumberWithError(address);
+      } catch {
+        throw invalidField("address", "not a phone number in international form, e.g. +39 347 123 4567");
+      }
+      if (!phone.isValid()) throw invalidField("address", "not a valid phone number");
+      const type = phone.getType();
+      if (type === "PREMIUM_RATE" || type === "SHARED_COST" || type === "TOLL_FREE" || type === "VOIP")
+        throw invalidField("address", `SMS is not sent to ${type.toLowerCase().replace("_", "-")} numbers`);
+      if (allowedCountries.length && !allowedCountries.includes(phone.country ?? ""))
+        throw invalidField("address", `SMS is not available in ${phone.country ?? "this country"}`);
+      return { address: phone.number, prefix: phone.number.slice(0, 7) };
+    }
+    case "telegram":
+      if (!/^-?\d{1,20}$|^@[A-Za-z0-9_]{5,32}$/.test(address))
+        throw invalidField("address", "a Telegram chat id (digits) or @channel");
+      return { address };
+    default: {
+      let url: URL;
+      try {
+        url = new URL(address);
+      } catch {
+        throw invalidField("address", "not a URL");
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:")
+        throw invalidField("address", "must be https");
+      return { address: url.toString() };
+    }
+  }
+}
+
+/** Fixed windows per key: enough against floods from one IP or one number range, per process. */
+export class RateLimiter {
+  private hits = new Map<string, { n: number; until: number }>();
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+  take(key: string, now: number): boolean {
+    if (this.hits.size > 100_000) for (const [k, v] of this.hits) if (v.until <= now) this.hits.delete(k);
+    const h = this.hits.get(key);
+    if (!h || h.until <= now) {
+      this.hits.set(key, { n: 1, until: now + this.windowMs });
+      return true;
+    }
+    h.n++;
+    return h.n <= this.limit;
+  }
+}
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+
+export interface SubscribeResult {
+  id: string;
+  status: "pending_confirmation" | "confirmed";
+  confirm_by: "link" | "code";
+  /** webhooks only: the signing secret, shown once */
+  secret?: string;
+}
+
+export async function subscribe(
+  database: Database,
+  channels: ChannelRegistry,
+  workspaceId: string,
+  body: SubscribeBody,
+  now: Date,
+): Promise<SubscribeResult> {
+  const { settings, linkSecret, name, publicUrl } = await loadNotificationSettings(database.db, workspaceId);
+  const { address } = normaliseAddress(body.channel, body.address, settings.sms.allowed_countries);
+  const sender = channels[body.channel]?.[0];
+  if (!sender) throw invalidField("channel", `${body.channel} is not available on this page`);
+  if (body.channel === "web_push" && !body.keys)
+    throw invalidField("keys", "web push needs the subscription's keys");
+  const byCode = body.channel === "sms";
+  const code = byCode ? String(randomInt(0, 1_000_000)).padStart(6, "0") : undefined;
+  const secret = body.channel === "webhook" ? `whsec_${randomBytes(24).toString("base64")}` : undefined;
+  const id = newId("sub");
+  // Subscribing again re-sends the confirmation and updates the scope; it never reveals who is subscribed.
+  const [row] = await database.db
+    .insert(subscribers)
+    .values({
+      workspaceId,
+      id,
+      channel: body.channel,
+      address,
+      locale: body.locale,
+      components: body.components,
+      regions: body.regions,
+      quietHours: body.quiet_hours ?? null,
+      digestMinutes: body.digest_minutes ?? null,
+      secrets: secret ? { webhook_secret: secret } : (body.keys ?? null),
+      confirmCodeHash: code ? sha256(`${workspaceId}:${code}`) : null,
+      createdAt: now,
+    })
+    .onConflictDoUpdate({
+      target: [subscribers.workspaceId, subscribers.channel, subscribers.address],
+      set: {
+        locale: body.locale,
+        components: body.components,
+        regions: body.regions,
+        quietHours: body.quiet_hours ?? null,
+        digestMinutes: body.digest_minutes ?? null,
+        confirmCodeHash: code ? sha256(`${workspaceId}:${code}`) : null,
+        confirmAttempts: 0,
+        unsubscribedAt: null,
+      },
+    })
+    .returning();
+  const sub = row!;
+  if (sub.confirmedAt && !sub.unsubscribedAt)
+    return { id: sub.id, status: "confirmed", confirm_by: byCode ? "code" : "link" };
+  const base = (settings.public_url ?? publicUrl ?? "").replace(/\/$/, "");
+  const token = signLink(linkSecret, {
+    purpose: "confirm",
+    workspaceId,
+    recipient: `subscriber:${sub.id}`,
+    channel: sub.channel,
+    address: sub.address,
+  });
+  const rendered = renderConfirmation(
+    body.locale,
+    { company: name, timeZone: "UTC", fallbackLocale: settings.fallback_locale },
+    code ? { code } : { url: `${base}/subscriptions/confirm?t=${token}` },
+  );
+  await sender
+    .send({
+      idempotencyKey: `confirm:${sub.id}:${sha256(rendered.text).slice(0, 12)}`,
+      channel: sub.channel as Channel,
+      address: sub.address,
+      locale: rendered.locale,
+      event: "subscription.confirm",
+      subject: rendered.subject,
+      text: rendered.text,
+      html: rendered.html,
+      data: {
+        type: "subscription.confirm",
+        confirm_url: code ? undefined : `${base}/subscriptions/confirm?t=${token}`,
+      },
+      secrets: (sub.secrets as Record<string, string> | null) ?? undefined,
+    })
+    .catch((err: Error) => {
+      throw new AmendsError("UNAVAILABLE", `the confirmation could not be sent (${err.message}); try again`);
+    });
+  return {
+    id: sub.id,
+    status: "pending_confirmation",
+    confirm_by: byCode ? "code" : "link",
+    ...(secret && { secret }),
+  };
+}
+
+/** Confirms by the code sent by SMS; five wrong codes and the subscription must be asked for again. */
+export async function confirmByCode(
+  database: Database,
+  workspaceId: string,
+  id: string,
+  code: string,
+  now: Date,
+) {
+  const [sub] = await database.db
+    .select()
+    .from(subscribers)
+    .where(and(eq(subscribers.workspaceId, workspaceId), eq(subscribers.id, id)));
+  if (!sub?.confirmCodeHash || sub.confirmAttempts >= 5)
+    throw invalidField("code", "no confirmation is pending");
+  if (sha256(`${workspaceId}:${code}`) !== sub.confirmCodeHash) {
+    await database.db
+      .update(subscribers)
+      .set({ confirmAttempts: sub.confirmAttempts + 1 })
+      .where(and(eq(subscribers.workspaceId, workspaceId), eq(subscribers.id, id)));
+    throw invalidField("code", "wrong code");
+  }
+  await markConfirmed(database, workspaceId, id, now);
+}
+
+export async function markConfirmed(database: Database, workspaceId: string, id: string, now: Date) {
+  await database.db
+    .update(subscribers)
+    .set({ confirmedAt: now, confirmCodeHash: null, unsubscribedAt: null })
+    .where(and(eq(subscribers.workspaceId, workspaceId), eq(subscribers.id, id)));
+}
+
+/** From a signed link: a subscriber stops; a customer's address is suppressed for these messages. */
+export async function unsubscribe(
+  database: Database,
+  claims: { workspaceId: string; recipient: string; channel: string; address: string },
+  now: Date,
+) {
+  if (claims.recipient.startsWith("subscriber:")) {
+    await database.db
+      .update(subscribers)
+      .set({ unsubscribedAt: now })
+      .where(
+        and(eq(subscribers.workspaceId, claims.workspaceId), eq(subscribers.id, claims.recipient.slice(11))),
+      );
+  } else {
+    await database.query(
+      `insert into suppressions (workspace_id, channel, address, reason, created_at) values ($1, $2, $3, 'unsubscribed', $4)
+       on conflict do nothing`,
+      [claims.workspaceId, claims.channel, claims.address, now.toISOString()],
+    );
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * End to end through the real queue (pg-boss), a real SMTP server and Twilio's wire format: the
+ * right people hear about an incident in their language, unconfirmed addresses hear nothing but
+ * their confirmation, the unsubscribe link works alone, and nothing is sent twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { smtpSender } from "../../src/notifications/channels/email.ts";
+import { twilioSender } from "../../src/notifications/channels/twilio.ts";
+import type { ChannelRegistry } from "../../src/notifications/deliver.ts";
+import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import { BACKENDS } from "../support/backends.ts";
+import { decodeWords, leaves, type ReceivedMail, SmtpFake } from "../support/fakes/smtp.ts";
+import { TwilioFake } from "../support/fakes/twilio.ts";
+
+const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 30_000) => {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+const textOf = (m: ReceivedMail) =>
+  leaves(m.message)
+    .filter((p) => (p.headers.get("content-type") ?? "").startsWith("text/plain"))
+    .map((p) => p.body)
+    .join("\n");
+const subjectOf = (m: ReceivedMail) => decodeWords(m.message.headers.get("subject") ?? "");
+const mailTo = (smtp: SmtpFake, address: string) => smtp.received.filter((m) => m.to.includes(address));
+
+describe.each(BACKENDS)("notifications on %s", (backend) => {
+  let t: TestApp;
+  let smtp: SmtpFake;
+  let twilio: TwilioFake;
+  let notifier: Notifier;
+  let channels: ChannelRegistry;
+
+  beforeAll(async () => {
+    smtp = await new SmtpFake().start();
+    twilio = await new TwilioFake().start();
+    channels = {
+      email: [smtpSender({ url: smtp.url, from: "The Fleet <status@fleet.test>" })],
+      sms: [
+        twilioSender({
+          accountSid: twilio.accountSid,
+          authToken: twilio.authToken,
+          from: "+15005550006",
+          apiBase: twilio.url,
+        }),
+      ],
+    };
+    t = await startTestApp(backend, { channels });
+    notifier = await startNotifier(t.database, { channels });
+    for (const c of [
+      { id: "end-rental", name: "End rental" },
+      { id: "end-rental-milan", name: "Milan", parent_id: "end-rental", region: "milan" },
+      { id: "end-rental-rome", name: "Rome", parent_id: "end-rental", region: "rome" },
+    ])
+      expect((await t.call("POST", "/api/v1/components", c)).status).toBe(201);
+    const settings = await t.call("PUT", "/api/v1/notification-settings", {
+      public_url: "http://status.fleet.test",
+      notify_affected_customers: true,
+      team: [{ channel: "email", address: "ops@fleet.test", locale: "en" }],
+    });
+    expect(settings.status, JSON.stringify(settings.json)).toBe(200);
+  }, 60_000);
+  afterAll(async () => {
+    await notifier?.stop();
+    await t?.close();
+    await smtp?.stop();
+    await twilio?.stop();
+  });
+
+  async function subscribeByEmail(body: Record<string, unknown>) {
+    const res = await t.call("POST", "/api/v1/public/subscriptions", { channel: "email", ...body });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    const mail = mailTo(smtp, String(body.address).toLowerCase()).at(-1)!;
+    const link = /http:\/\/status\.fleet\.test\/subscriptions\/confirm\?t=(\S+)/.exec(textOf(mail))![1]!;
+    return { id: res.json.id as string, token: link };
+  }
+
+  it("sends only the confirmation until the address is confirmed by its link", async () => {
+    const alice = await subscribeByEmail({
+      address: "Alice@Example.com",
+      locale: "it",
+      components: ["end-rental-milan"],
+    });
+    expect(mailTo(smtp, "alice@example.com")).toHaveLength(1);
+    expect(subjectOf(mailTo(smtp, "alice@example.com")[0]!)).toContain("Conferma");
+    // GET only shows a button (link scanners must not confirm); POST confirms.
+    const shown = await t.app.inject({ method: "GET", url: `/subscriptions/confirm?t=${alice.token}` });
+    expect(shown.body).toContain("<form");
+    const forged = await t.app.inject({
+      method: "POST",
+      url: "/subscriptions/confirm",
+      payload: `t=${alice.token.slice(0, -2)}xx`,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(forged.statusCode).toBe(400);
+    const confirmed = await t.app.inject({
+      method: "POST",
+      url: "/subscriptions/confirm",
+      payload: `t=${alice.token}`,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(confirmed.statusCode).toBe(200);
+    const bob = await subscribeByEmail({ address: "bob@example.com", locale: "de", regions: ["rome"] });
+    await t.app.inject({ method: "POST", url: `/subscriptions/confirm?t=${bob.token}` });
+    await subscribeByEmail({ address: "carol@example.com", locale: "fr" }); // never confirms
+
+    const sms = await t.call("POST", "/api/v1/public/subscriptions", {
+      channel: "sms",
+      address: "+39 347 123 4567",
+      regions: ["milan"],
+    });
+    expect(sms.status, JSON.stringify(sms.json)).toBe(202);
+    const code = /(\d{6})/.exec(twilio.messages.at(-1)!.body)![1]!;
+    expect(twilio.messages.at(-1)!.to).toBe("+393471234567");
+    const wrong = await t.call("POST", `/api/v1/public/subscriptions/${sms.json.id}/confirm`, {
+      code: "000000",
+    });
+    expect(wrong.status).toBe(400);
+    const ok = await t.call("POST", `/api/v1/public/subscriptions/${sms.json.id}/confirm`, { code });
+    expect(ok.status, JSON.stringify(ok.json)).toBe(200);
+  }, 60_000);
+
+  it("refuses bad and premium-rate numbers and bad e-mail, naming the field", async () => {
+    for (const [channel, address] of [
+      ["sms", "+39 899 123456"],
+      ["sms", "12345"],
+      ["email", "not-an-email"],
+    ]) {
+      const res = await t.call("POST", "/api/v1/public/subscriptions", { channel, address });
+      expect(res.status, `${channel} ${address}`).toBe(400);
+      expect(JSON.stringify(res.json)).toContain("address");
+    }
+  });
+
+  it("tells subscribers, affected customers and the team, each in their language, once", async () => {
+    const csv = "id,home_region,locale,email\nC1,milan,es,c1@example.com\nC2,rome,en,c2@example.com\n";
+    const imported = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/import/customers",
+      payload: csv,
+      headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
+    });
+    expect(imported.statusCode, imported.body).toBe(200);
+    const before = smtp.received.length;
+    const opened = await t.call("POST", "/api/v1/incidents", {
+      id: "INC-MILAN",
+      title: "Rentals cannot be ended in Milan",
+      body: "We are investigating.",
+      translations: {
+        it: { title: "Impossibile terminare il noleggio a Milano", body: "Stiamo indagando." },
+      },
+      components: [{ id: "end-rental-milan", status: "major_outage" }],
+      next_update_by: new Date(Date.now() + 30 * 60_000).toISOString(),
+    });
+    expect(opened.status, JSON.stringify(opened.json)).toBe(201);
+    await notifier.dispatch();
+    await until(
+      "four e-mails and one SMS",
+      () => smtp.received.length - before >= 3 && twilio.messages.length >= 2,
+    );
+    await until("the fan-out to finish", async () => {
+      const events = (await t.call("GET", "/api/v1/notification-events")).json.events;
+      const e = events.find((x: any) => x.incident_id === "INC-MILAN");
+      return e?.status === "done" && e.progress.every((p: any) => p.status === "sent");
+    });
+
+    const alice = mailTo(smtp, "alice@example.com").at(-1)!;
+    expect(subjectOf(alice)).toBe("The Fleet: Impossibile terminare il noleggio a Milano");
+    expect(textOf(alice)).toContain("Stiamo indagando.");
+    expect(textOf(alice)).toContain("http://status.fleet.test/incidents/INC-MILAN");
+    const unsubscribe = alice.message.headers.get("list-unsubscribe")!;
+    expect(unsubscribe).toMatch(/^<http:\/\/status\.fleet\.test\/unsubscribe\?t=/);
+    expect(alice.message.headers.get("list-unsubscribe-post")).toBe("List-Unsubscribe=One-Click");
+
+    const c1 = mailTo(smtp, "c1@example.com");
+    expect(c1).toHaveLength(1); // affected customer (Milan), never subscribed
+    expect(subjectOf(c1[0]!)).toBe("The Fleet: Rentals cannot be ended in Milan"); // es has no operator text: original
+    expect(textOf(c1[0]!)).toContain("Próxima actualización antes de");
+    expect(mailTo(smtp, "ops@fleet.test")).toHaveLength(1);
+    expect(mailTo(smtp, "c2@example.com")).toHaveLength(0); // Rome
+    expect(mailTo(smtp, "bob@example.com").length).toBe(1); // only the confirmation: he follows Rome
+    expect(mailTo(smtp, "carol@example.com").length).toBe(1); // unconfirmed: only the confirmation
+    expect(twilio.messages.at(-1)!.body).toContain("Rentals cannot be ended in Milan");
+
+    // Dispatching again, or the fan-out job running again, sends nothing twice.
+    const sent = smtp.received.length;
+    await t.database.query("update outbox_messages set status = 'pending' where incident_id = 'INC-MILAN'");
+    await notifier.dispatch();
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(smtp.received.length).toBe(sent);
+
+    // One-click unsubscribe from the link alone (RFC 8058), then the next update skips her.
+    const url = new URL(unsubscribe.slice(1, -1));
+    const res = await t.app.inject({
+      method: "POST",
+      url: `${url.pathname}${url.search}`,
+      payload: "List-Unsubscribe=One-Click",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(res.statusCode).toBe(200);
+    const aliceBefore = mailTo(smtp, "alice@example.com").length;
+    const c1Before = mailTo(smtp, "c1@example.com").length;
+    await t.call("POST", "/api/v1/incidents/INC-MILAN/resolve", { body: "Fixed." });
+    await notifier.dispatch();
+    await until("the resolution to reach C1", () => mailTo(smtp, "c1@example.com").length > c1Before);
+    expect(mailTo(smtp, "alice@example.com").length).toBe(aliceBefore);
+  }, 90_000);
+});
