@@ -15,6 +15,9 @@ export interface ChatConfig {
 /** Maps a webhook reply to success or the right failure; shared by the three chat providers. */
 function check(provider: string, reply: HttpReply): void {
   if (reply.status >= 200 && reply.status < 300) return;
+  if (reply.status >= 300 && reply.status < 400) {
+    throw new PermanentFailure(`${describe(provider, reply)} (redirects are not followed)`);
+  }
   if (reply.status === 404 || reply.status === 410) {
     throw new PermanentFailure(describe(provider, reply), true);
   }

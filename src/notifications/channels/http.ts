@@ -41,6 +41,8 @@ export async function request(url: string, req: HttpRequest): Promise<HttpReply>
       method: req.method ?? "POST",
       headers,
       body,
+      // never follow: a POST must not turn into a GET, nor a webhook into a hop to another host
+      redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
     text = await res.text();

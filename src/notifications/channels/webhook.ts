@@ -40,6 +40,9 @@ export function webhookSender(config: WebhookConfig = {}): ChannelSender {
       if (reply.status >= 200 && reply.status < 300) {
         return { provider: "webhook", providerMessageId: message.idempotencyKey };
       }
+      if (reply.status >= 300 && reply.status < 400) {
+        throw new PermanentFailure(`${describe("webhook", reply)} (redirects are not followed)`);
+      }
       // 410 Gone is the spec's way for a receiver to say "stop sending to this endpoint"
       if (reply.status === 410) throw new PermanentFailure(describe("webhook", reply), true);
       if (reply.status >= 400 && reply.status < 500 && reply.status !== 408 && reply.status !== 429) {

@@ -26,7 +26,7 @@ describe("bluesky", () => {
       service: pds.url,
       identifier: pds.handle,
       appPassword: pds.appPassword,
-      timeoutMs: 300,
+      timeoutMs: 800,
     });
   });
   afterEach(() => pds.recover());

@@ -19,7 +19,7 @@ describe("mastodon", () => {
   let sender: ReturnType<typeof mastodonSender>;
   beforeAll(async () => {
     await fake.start();
-    sender = mastodonSender({ instanceUrl: fake.url, accessToken: fake.token, timeoutMs: 300 });
+    sender = mastodonSender({ instanceUrl: fake.url, accessToken: fake.token, timeoutMs: 800 });
   });
   afterEach(() => fake.recover());
   afterAll(() => fake.stop());

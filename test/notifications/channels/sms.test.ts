@@ -28,7 +28,7 @@ describe("sms via Twilio", () => {
       from: "+15005550006",
       apiBase: twilio.url,
       statusCallback: "https://amends.example.com/hooks/twilio",
-      timeoutMs: 300,
+      timeoutMs: 800,
     });
   });
   afterEach(() => twilio.recover());
@@ -161,7 +161,7 @@ describe("sms via a generic HTTP API", () => {
   });
 
   it("4xx is permanent, 5xx and timeouts are transient", async () => {
-    const sender = httpSmsSender({ url: `${api.url}/v1/messages`, token: "tok_123", timeoutMs: 300 });
+    const sender = httpSmsSender({ url: `${api.url}/v1/messages`, token: "tok_123", timeoutMs: 800 });
     api.fail(422, { times: 1 });
     expect(await sender.send(sms).catch((e) => e)).toBeInstanceOf(PermanentFailure);
     api.fail(502, { times: 1 }).fail("timeout", { times: 1 });

@@ -19,7 +19,7 @@ describe("telegram", () => {
   let sender: ReturnType<typeof telegramSender>;
   beforeAll(async () => {
     await tg.start();
-    sender = telegramSender({ botToken: tg.token, apiBase: tg.url, timeoutMs: 300 });
+    sender = telegramSender({ botToken: tg.token, apiBase: tg.url, timeoutMs: 800 });
   });
   afterEach(() => tg.recover());
   afterAll(() => tg.stop());

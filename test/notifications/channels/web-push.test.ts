@@ -8,7 +8,7 @@ import { decryptAes128gcm, encryptAes128gcm, PushServiceFake } from "../../suppo
 describe("web push (VAPID, aes128gcm)", () => {
   const push = new PushServiceFake();
   const vapid = { ...webpush.generateVAPIDKeys(), subject: "mailto:ops@example.com" };
-  const sender = webPushSender({ vapid, ttlSeconds: 3600, timeoutMs: 300 });
+  const sender = webPushSender({ vapid, ttlSeconds: 3600, timeoutMs: 800 });
   const message = (over: Partial<OutgoingMessage> = {}): OutgoingMessage => {
     const sub = push.subscribe();
     return {

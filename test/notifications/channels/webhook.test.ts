@@ -7,7 +7,7 @@ const secret = `whsec_${Buffer.from("a-32-byte-secret-for-the-tests!!").toString
 
 describe("webhook (Standard Webhooks)", () => {
   const receiver = new WebhookReceiver(secret);
-  const sender = webhookSender({ timeoutMs: 300 });
+  const sender = webhookSender({ timeoutMs: 800 });
   let message: OutgoingMessage;
   beforeAll(async () => {
     await receiver.start();
@@ -79,6 +79,14 @@ describe("webhook (Standard Webhooks)", () => {
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(PermanentFailure);
     }
+  });
+
+  it("does not follow redirects", async () => {
+    receiver.fail({ status: 301, headers: { location: "http://169.254.169.254/" }, body: "" }, { times: 1 });
+    const err = await sender.send(message).catch((e) => e);
+    expect(err).toBeInstanceOf(PermanentFailure);
+    expect(err.message).toContain("301");
+    expect(receiver.requests.at(-1)!.outcome).toBe(301);
   });
 
   it("fails permanently without a signing secret", async () => {
