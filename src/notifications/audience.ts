@@ -145,7 +145,6 @@ export async function countAudience(
   settings: NotificationSettings,
 ): Promise<{
   byChannel: Record<string, number>;
-  smsText: string[];
   smsNumbers: { address: string; n: number }[];
 }> {
   const byChannel: Record<string, number> = {};
