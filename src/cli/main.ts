@@ -9,6 +9,8 @@ import { Command, Option } from "commander";
 import { databaseTarget, type Settings, serverFile, settingsFromEnv } from "../config.ts";
 import { formatMoney } from "../core/money.ts";
 import { loadDemo } from "../demo/load.ts";
+import { channelsFromEnv } from "../notifications/channels/index.ts";
+import { startNotifier } from "../notifications/notifier.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { createWorkspace } from "../workspaces/store.ts";
 import { type ApiClient, connectApi } from "./client.ts";
@@ -144,6 +146,30 @@ program
         stop().then(() => process.exit(0));
       });
     }
+  });
+
+program
+  .command("worker")
+  .description(
+    "deliver notifications (PostgreSQL: run as many as you like beside servers started with AMENDS_NOTIFY=off)",
+  )
+  .option("--workers <n>", "send jobs at once in this process", "2")
+  .action(async (o: { workers: string }) => {
+    const s = settings();
+    if (!s.databaseUrl) throw new CliError("error: workers need PostgreSQL (--database-url or DATABASE_URL)");
+    const database = await openDatabase(databaseTarget(s));
+    const notifier = await startNotifier(database, {
+      channels: channelsFromEnv(),
+      workers: Number(o.workers),
+    });
+    console.log("Delivering notifications. Press Ctrl+C to stop.");
+    const stop = async () => {
+      await notifier.stop();
+      await database.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
   });
 
 program

@@ -4,6 +4,8 @@ import { loadDemo } from "../demo/load.ts";
 import { buildServer } from "../http/server.ts";
 import { every, queueOverdueReminders } from "../incidents/reminders.ts";
 import { tickMaintenance } from "../maintenance/store.ts";
+import { channelsFromEnv } from "../notifications/channels/index.ts";
+import { startNotifier } from "../notifications/notifier.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import { readServerLock, writeServerLock } from "./server-lock.ts";
@@ -33,9 +35,11 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
       `Loaded the demo workspace "${loaded.workspace.name}": ${n.components} components, ${n.customers} customers, ${n.sessions} rentals, one past outage.`,
     );
   }
+  const channels = channelsFromEnv();
   const app = await buildServer({
     database,
     localSecret,
+    channels,
     logger: process.env.AMENDS_LOG ? { level: process.env.AMENDS_LOG } : false,
   });
   await app.listen({ port: settings.port, host: settings.host });
@@ -46,6 +50,10 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
     for (const ws of await tickMaintenance(database, new Date()))
       await database.query("select pg_notify('amends_changes', $1)", [ws]);
   });
+  // The embedded database has one process: it delivers too. On PostgreSQL, AMENDS_NOTIFY=off leaves
+  // delivery to `amends worker` processes.
+  const notifier =
+    process.env.AMENDS_NOTIFY === "off" ? undefined : await startNotifier(database, { channels });
   const shownHost = settings.host === "0.0.0.0" || settings.host === "::" ? "localhost" : settings.host;
   const url = `http://${shownHost}:${settings.port}`;
   const unlock = settings.databaseUrl
@@ -57,6 +65,9 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
   options.log(`  Statuspage API ${url}/api/v2/summary.json`);
   options.log(`  Admin API     ${url}/api/v1  (OpenAPI: ${url}/api/v1/openapi.json)`);
   options.log(`  Health        ${url}/healthz · metrics ${url}/metrics`);
+  options.log(
+    `  Notifications ${Object.keys(channels).join(", ")}${notifier ? "" : " (delivery left to `amends worker`)"}`,
+  );
   if (demoToken) {
     options.log(`  API token     ${demoToken}`);
     options.log("                (shown once; make more with `npx amends token create --name NAME`)");
@@ -71,6 +82,7 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
       stopReminders();
       stopMaintenance();
       unlock();
+      await notifier?.stop();
       await app.close();
       await database.close();
     })();

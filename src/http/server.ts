@@ -17,7 +17,7 @@ import { componentRoutes } from "../components/routes.ts";
 import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
 import { maintenanceRoutes } from "../maintenance/routes.ts";
-import type { ChannelRegistry } from "../notifications/deliver.ts";
+import type { ChannelRegistry } from "../notifications/channels/index.ts";
 import { notificationPages, notificationRoutes } from "../notifications/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";

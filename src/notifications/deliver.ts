@@ -12,18 +12,12 @@
 import { parsePhoneNumberWithError } from "libphonenumber-js";
 import { digestRelease, releaseAt } from "../core/notifications.ts";
 import type { Database } from "../storage/database.ts";
-import {
-  type Channel,
-  type ChannelSender,
-  type OutgoingMessage,
-  PermanentFailure,
-} from "./channels/types.ts";
+import type { ChannelRegistry } from "./channels/index.ts";
+import { type Channel, type OutgoingMessage, PermanentFailure } from "./channels/types.ts";
 import { signLink } from "./links.ts";
 import { type RenderContext, type Rendered, renderDigest, renderMessage } from "./templates.ts";
 
 const SUBJECTLESS = new Set(["sms", "telegram", "mastodon", "bluesky"]);
-
-export type ChannelRegistry = Partial<Record<Channel, ChannelSender[]>>;
 
 export interface DeliveryContext {
   database: Database;

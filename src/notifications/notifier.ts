@@ -16,7 +16,8 @@ import { estimate, smsSegments } from "../core/notifications.ts";
 import { every } from "../incidents/reminders.ts";
 import type { Database } from "../storage/database.ts";
 import { countAudience, insertPage, type OutboxEvent, scopeOf, sources, teamRecipients } from "./audience.ts";
-import { type ChannelRegistry, type DeliveryContext, releaseHeld, sendChunk } from "./deliver.ts";
+import { type ChannelRegistry, closeChannels } from "./channels/index.ts";
+import { type DeliveryContext, releaseHeld, sendChunk } from "./deliver.ts";
 import { jobId, QUEUES, startQueue } from "./queue.ts";
 import { loadNotificationSettings } from "./settings.ts";
 import { renderMessage } from "./templates.ts";
@@ -138,7 +139,7 @@ export async function startNotifier(database: Database, options: NotifierOptions
       stopReleasing();
       await stopListening();
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
-      for (const senders of Object.values(options.channels)) for (const s of senders ?? []) await s.close?.();
+      await closeChannels(options.channels);
     },
   };
 }

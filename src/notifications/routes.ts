@@ -16,7 +16,7 @@ import { renderSimplePage } from "../status-page/render-html.ts";
 import type { Db } from "../storage/database.ts";
 import { outboxMessages, subscribers, workspaces } from "../storage/schema.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
-import type { ChannelRegistry } from "./deliver.ts";
+import type { ChannelRegistry } from "./channels/index.ts";
 import { type LinkPurpose, readLink, verifyLink } from "./links.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
 import {

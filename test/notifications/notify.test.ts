@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { smtpSender } from "../../src/notifications/channels/email.ts";
+import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
 import { twilioSender } from "../../src/notifications/channels/twilio.ts";
-import type { ChannelRegistry } from "../../src/notifications/deliver.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { buildServer } from "../../src/http/server.ts";
-import type { ChannelRegistry } from "../../src/notifications/deliver.ts";
+import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
 import type { Database } from "../../src/storage/database.ts";
 import { createToken } from "../../src/tokens/store.ts";
 import { createWorkspace } from "../../src/workspaces/store.ts";
