@@ -64,6 +64,7 @@ describe.each(BACKENDS)("scheduled maintenance on %s", (backend) => {
         "select event from outbox_messages order by created_at, event",
       );
       expect(events.map((e) => e.event)).toEqual([
+        "maintenance.scheduled",
         "maintenance.reminder",
         "maintenance.started",
         "maintenance.overran",

@@ -19,7 +19,7 @@ describe.each(BACKENDS)("missed update promises on %s", (backend) => {
       expect(await queueOverdueReminders(t.database, new Date(clock))).toBe(1);
       expect(await queueOverdueReminders(t.database, new Date(clock + 60_000))).toBe(0);
       const [msg] = await t.database.query<{ event: string; payload: any }>(
-        "select event, payload from outbox_messages",
+        "select event, payload from outbox_messages where event = 'incident.update_overdue'",
       );
       expect(msg).toMatchObject({
         event: "incident.update_overdue",

@@ -76,16 +76,50 @@ export async function sendChunk(
     [job.workspaceId, job.eventId, job.recipients],
   );
   let waiting = 0;
+  const sent: Sent[] = [];
   await inParallel(rows, ctx.parallel, async (row) => {
     if (await hold(ctx, job, row)) return;
     const rendered = renderFor(job.workspaceId, row);
-    const outcome = await attempt(ctx, job, row, rendered);
+    const outcome = await attempt(ctx, job, row, rendered, undefined, sent);
     if (outcome === "retry") {
       if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
       else waiting++;
     }
+    if (sent.length >= 100) await markSent(ctx, job, sent.splice(0));
   });
+  await markSent(ctx, job, sent);
   return waiting;
+}
+
+interface Sent {
+  recipient: string;
+  channel: string;
+  provider: string;
+  providerMessageId: string | null;
+}
+
+/**
+ * Marks what providers took, a hundred rows per statement. A crash before this repeats those
+ * sends on retry, with the same idempotency keys.
+ */
+async function markSent(ctx: DeliveryContext, job: { workspaceId: string; eventId: string }, sent: Sent[]) {
+  if (sent.length === 0) return;
+  await ctx.database.query(
+    `update deliveries d set status = 'sent', provider = s.provider, provider_message_id = s.message_id,
+            sent_at = $3, updated_at = $3, attempts = d.attempts + 1, last_error = null
+       from unnest($4::text[], $5::text[], $6::text[], $7::text[]) as s(recipient, channel, provider, message_id)
+      where d.workspace_id = $1 and d.event_id = $2 and d.recipient = s.recipient and d.channel = s.channel
+        and d.status = 'queued'`,
+    [
+      job.workspaceId,
+      job.eventId,
+      ctx.now().toISOString(),
+      sent.map((x) => x.recipient),
+      sent.map((x) => x.channel),
+      sent.map((x) => x.provider),
+      sent.map((x) => x.providerMessageId),
+    ],
+  );
 }
 
 /** Quiet hours and digests: hold the message until its release time. Returns true when held. */
@@ -143,6 +177,8 @@ async function attempt(
   row: Row,
   rendered: Rendered,
   key = idempotencyKey(row.event_key, row.recipient, row.channel),
+  /** when given, successes are collected here and marked in bulk by the caller */
+  batch?: Sent[],
 ): Promise<"sent" | "failed" | "retry"> {
   const providers = ctx.channels[row.channel as Channel] ?? [];
   if (providers.length === 0) {
@@ -179,6 +215,15 @@ async function attempt(
     try {
       await ctx.throttle(sender.provider);
       const result = await sender.send(message);
+      if (batch) {
+        batch.push({
+          recipient: row.recipient,
+          channel: row.channel,
+          provider: result.provider,
+          providerMessageId: result.providerMessageId ?? null,
+        });
+        return "sent";
+      }
       await ctx.database.query(
         `update deliveries set status = 'sent', provider = $5, provider_message_id = $6, sent_at = $7, updated_at = $7,
                 attempts = attempts + 1, last_error = null

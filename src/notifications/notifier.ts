@@ -18,7 +18,7 @@ import type { Database } from "../storage/database.ts";
 import { countAudience, insertPage, type OutboxEvent, scopeOf, sources, teamRecipients } from "./audience.ts";
 import { type ChannelRegistry, closeChannels } from "./channels/index.ts";
 import { type DeliveryContext, releaseHeld, sendChunk } from "./deliver.ts";
-import { jobId, QUEUES, startQueue } from "./queue.ts";
+import { jobId, QUEUES, type QueueTuning, startQueue } from "./queue.ts";
 import { loadNotificationSettings } from "./settings.ts";
 import { renderMessage } from "./templates.ts";
 
@@ -36,6 +36,10 @@ export interface NotifierOptions {
   workers?: number;
   /** messages in flight at once within one send job */
   parallel?: number;
+  /** how soon work orphaned by a killed process is taken up again */
+  queue?: QueueTuning;
+  /** an event claimed by a dispatcher this long ago without progress is claimed again (default 60) */
+  reclaimAfterSeconds?: number;
 }
 
 export interface Notifier {
@@ -75,7 +79,8 @@ const toEvent = (r: EventRow): OutboxEvent => ({
 
 export async function startNotifier(database: Database, options: NotifierOptions): Promise<Notifier> {
   const now = options.now ?? (() => new Date());
-  const boss = await startQueue(database);
+  const boss = await startQueue(database, options.queue);
+  const reclaimAfter = options.reclaimAfterSeconds ?? 60;
   const ctx: DeliveryContext = {
     database,
     channels: options.channels,
@@ -88,7 +93,7 @@ export async function startNotifier(database: Database, options: NotifierOptions
   const dispatch = async (): Promise<number> => {
     let n = 0;
     for (;;) {
-      const claimed = await claimPending(database);
+      const claimed = await claimPending(database, reclaimAfter);
       if (claimed.length === 0) return n;
       for (const row of claimed) {
         await dispatchOne(database, boss, toEvent(row), Boolean(row.confirmed_at), now());
@@ -145,15 +150,16 @@ export async function startNotifier(database: Database, options: NotifierOptions
 }
 
 /** Takes pending events, each by one process only. */
-async function claimPending(database: Database): Promise<EventRow[]> {
+async function claimPending(database: Database, reclaimAfterSeconds: number): Promise<EventRow[]> {
   return database.query<EventRow>(
     `update outbox_messages o set status = 'dispatching', dispatched_at = now()
       where (workspace_id, id) in (
         select workspace_id, id from outbox_messages
-         where status = 'pending' or (status = 'dispatching' and dispatched_at < now() - interval '1 minute')
+         where status = 'pending' or (status = 'dispatching' and dispatched_at < now() - make_interval(secs => $1))
          order by created_at limit 20 for update skip locked)
       returning workspace_id, id, idempotency_key, event, customer_id, channel, address, locale, payload, created_at,
                 confirmed_at`,
+    [reclaimAfterSeconds],
   );
 }
 

@@ -19,7 +19,14 @@ export const QUEUES = {
 /** Retries with exponential backoff and jitter (pg-boss's retryBackoff): 2 s, 4 s, 8 s … about 9 min in all. */
 const RETRY = { retryLimit: 12, retryDelay: 2, retryBackoff: true };
 
-export async function startQueue(database: Database): Promise<PgBoss> {
+export interface QueueTuning {
+  /** a job active this long is taken to be orphaned by a dead worker and retried (default 300 s) */
+  expireInSeconds?: number;
+  /** how often expired jobs are looked for (default 30 s) */
+  maintenanceIntervalSeconds?: number;
+}
+
+export async function startQueue(database: Database, tuning: QueueTuning = {}): Promise<PgBoss> {
   const boss = new PgBoss({
     db: {
       async executeSql(text: string, values?: unknown[]) {
@@ -29,12 +36,17 @@ export async function startQueue(database: Database): Promise<PgBoss> {
     schema: "pgboss",
     // Our own timers drive the dispatcher; pg-boss keeps its maintenance (expiry, archiving).
     schedule: false,
+    maintenanceIntervalSeconds: tuning.maintenanceIntervalSeconds ?? 30,
   });
   boss.on("error", (err) => {
     if (process.env.AMENDS_DEBUG) console.error("pg-boss:", err);
   });
   await boss.start();
-  for (const name of Object.values(QUEUES)) await boss.createQueue(name, { name, ...RETRY });
+  const expireInSeconds = tuning.expireInSeconds ?? 300;
+  for (const name of Object.values(QUEUES)) {
+    await boss.createQueue(name, { name, ...RETRY, expireInSeconds });
+    await boss.updateQueue(name, { name, ...RETRY, expireInSeconds });
+  }
   return boss;
 }
 

@@ -162,7 +162,7 @@ describe("apply survives kill -9", () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys.length).toBe(lines.length);
     const [messages] = await database.query<{ n: number }>(
-      "select count(*)::int as n from outbox_messages where incident_id = 'INC-CRASH'",
+      "select count(*)::int as n from outbox_messages where incident_id = 'INC-CRASH' and event = 'compensation.granted'",
     );
     expect(messages!.n).toBe(customers);
     const [run] = await database.query<{ status: string }>("select status from comp_runs where id = $1", [

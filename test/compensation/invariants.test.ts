@@ -1210,7 +1210,8 @@ describe.each(BACKENDS)("compensation invariants through the API on %s", (backen
             nothing_due: boolean;
           }>(
             `select customer_id, idempotency_key, (payload->>'nothing_due')::boolean as nothing_due
-             from outbox_messages where incident_id = $1 order by customer_id collate "C"`,
+             from outbox_messages where incident_id = $1 and event = 'compensation.granted'
+             order by customer_id collate "C"`,
             [incidentId],
           );
           const notices = pure.notifications;

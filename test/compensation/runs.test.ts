@@ -160,7 +160,7 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
     expect(entries).toEqual({ n: 3, total: 8848 });
     expect(await ledgerBalances(t)).toEqual([]);
     const messages = await t.database.query<{ customer_id: string; payload: any }>(
-      "select customer_id, payload from outbox_messages where incident_id = 'INC-2017-12-19' order by customer_id",
+      "select customer_id, payload from outbox_messages where incident_id = 'INC-2017-12-19' and event = 'compensation.granted' order by customer_id",
     );
     expect(messages[0]!.payload).toMatchObject({
       incident_title: "Rentals cannot be ended",
