@@ -18,7 +18,7 @@ import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
 import { maintenanceRoutes } from "../maintenance/routes.ts";
 import type { ChannelRegistry } from "../notifications/channels/index.ts";
-import { notificationPages, notificationRoutes } from "../notifications/routes.ts";
+import { notificationPages, notificationRoutes, type ReceiptSettings } from "../notifications/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
@@ -38,6 +38,8 @@ export interface ServerOptions {
   onChange?: (workspaceId: string) => void;
   /** Senders per channel, for confirmation messages (the notifier sends everything else). */
   channels?: ChannelRegistry;
+  /** Provider callbacks; TWILIO_AUTH_TOKEN and TWILIO_STATUS_CALLBACK from the environment when absent. */
+  receipts?: ReceiptSettings;
   /** Stripe credentials; STRIPE_API_KEY and STRIPE_API_BASE from the environment when absent. */
   stripe?: { apiKey: string; base?: string };
 }
@@ -125,7 +127,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(importRoutes(ctx));
       await api.register(compensationRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
-      await api.register(notificationRoutes(ctx, options.channels ?? {}));
+      await api.register(
+        notificationRoutes(
+          ctx,
+          options.channels ?? {},
+          options.receipts ??
+            (process.env.TWILIO_AUTH_TOKEN && process.env.TWILIO_STATUS_CALLBACK
+              ? {
+                  twilio: {
+                    authToken: process.env.TWILIO_AUTH_TOKEN,
+                    callbackUrl: process.env.TWILIO_STATUS_CALLBACK,
+                  },
+                }
+              : {}),
+        ),
+      );
     },
     { prefix: "/api/v1" },
   );

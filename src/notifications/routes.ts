@@ -17,7 +17,9 @@ import type { Db } from "../storage/database.ts";
 import { outboxMessages, subscribers, workspaces } from "../storage/schema.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
+import { CHANNELS } from "./channels/types.ts";
 import { type LinkPurpose, readLink, verifyLink } from "./links.ts";
+import { recordReceipt, suppressAddress, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
 import {
   confirmByCode,
@@ -32,10 +34,88 @@ import {
 const perIp = new RateLimiter(20, 10 * 60_000);
 const perPhonePrefix = new RateLimiter(5, 60 * 60_000);
 
+export interface ReceiptSettings {
+  /** Twilio status callbacks: the auth token that signs them and the URL Twilio was given */
+  twilio?: { authToken: string; callbackUrl: string };
+}
+
 export const notificationRoutes =
-  (ctx: ApiContext, channels: ChannelRegistry): FastifyPluginAsyncZod =>
+  (ctx: ApiContext, channels: ChannelRegistry, receipts: ReceiptSettings = {}): FastifyPluginAsyncZod =>
   async (app) => {
     const tags = ["notifications"];
+    app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+    );
+
+    app.post(
+      "/hooks/twilio/status",
+      {
+        schema: {
+          tags,
+          summary: "Twilio's delivery receipts (StatusCallback), checked against X-Twilio-Signature",
+          body: z.record(z.string(), z.string()),
+          security: [],
+        },
+      },
+      async (req, reply) => {
+        const twilio = receipts.twilio;
+        if (!twilio) throw notFound("receipt endpoint", "twilio");
+        const signature = req.headers["x-twilio-signature"];
+        if (!twilioSignatureValid(twilio.authToken, twilio.callbackUrl, req.body, String(signature ?? "")))
+          throw new AmendsError("FORBIDDEN", "the X-Twilio-Signature does not match");
+        const receipt = twilioReceipt(req.body);
+        if (receipt && req.body.MessageSid)
+          await recordReceipt(
+            ctx.database,
+            { provider: "twilio", messageId: req.body.MessageSid, ...receipt },
+            ctx.now(),
+          );
+        return reply.code(204).send();
+      },
+    );
+    app.post(
+      "/hooks/bounces",
+      {
+        schema: {
+          tags,
+          summary:
+            "Report a bounce or complaint (from your mail provider's webhook); hard ones suppress the address",
+          body: z.strictObject({
+            channel: z.enum(CHANNELS),
+            address: z.string().min(1).max(2048),
+            type: z.enum(["hard", "soft", "complaint"]),
+            provider: z.string().max(100).optional(),
+            provider_message_id: z.string().max(500).optional(),
+          }),
+        },
+        preHandler: ctx.auth("notifications:write"),
+      },
+      async (req, reply) => {
+        const b = req.body;
+        const now = ctx.now();
+        if (b.provider && b.provider_message_id)
+          await recordReceipt(
+            ctx.database,
+            {
+              provider: b.provider,
+              messageId: b.provider_message_id,
+              outcome: "bounced",
+              error: `${b.type} bounce`,
+            },
+            now,
+          );
+        if (b.type !== "soft")
+          await suppressAddress(
+            ctx.database,
+            principal(req).workspaceId,
+            b.channel,
+            b.address,
+            `${b.type} bounce`,
+            now,
+          );
+        return reply.code(204).send();
+      },
+    );
     const publicWorkspace = async () => {
       const ws = await defaultWorkspace(ctx.db);
       if (!ws) throw notFound("workspace", "default");

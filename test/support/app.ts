@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { buildServer } from "../../src/http/server.ts";
 import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
+import type { ReceiptSettings } from "../../src/notifications/routes.ts";
 import type { Database } from "../../src/storage/database.ts";
 import { createToken } from "../../src/tokens/store.ts";
 import { createWorkspace } from "../../src/workspaces/store.ts";
@@ -22,7 +23,7 @@ export interface TestApp {
 
 export async function startTestApp(
   backend: BackendName,
-  options: { now?: () => Date; channels?: ChannelRegistry } = {},
+  options: { now?: () => Date; channels?: ChannelRegistry; receipts?: ReceiptSettings } = {},
 ): Promise<TestApp> {
   const database = await freshDatabase(backend);
   const ws = await createWorkspace(database.db, {
@@ -31,7 +32,7 @@ export async function startTestApp(
     timeZone: "Europe/Rome",
   });
   const { secret } = await createToken(database.db, { workspaceId: ws.id, name: "test" });
-  const app = await buildServer({ database, now: options.now, channels: options.channels });
+  const app = await buildServer({ database, ...options });
   await app.ready();
   return {
     app,
