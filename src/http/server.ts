@@ -18,7 +18,12 @@ import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
 import { maintenanceRoutes } from "../maintenance/routes.ts";
 import type { ChannelRegistry } from "../notifications/channels/index.ts";
-import { notificationPages, notificationRoutes, type ReceiptSettings } from "../notifications/routes.ts";
+import {
+  notificationPages,
+  notificationRoutes,
+  type ReceiptSettings,
+  subscriptionLimits,
+} from "../notifications/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
@@ -118,6 +123,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ? { apiKey: process.env.STRIPE_API_KEY, base: process.env.STRIPE_API_BASE }
       : undefined);
   if (stripe) ctx.stripe = stripeClient(stripe.apiKey, stripe.base);
+  const limits = subscriptionLimits();
   await app.register(
     async (api) => {
       api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
@@ -131,6 +137,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         notificationRoutes(
           ctx,
           options.channels ?? {},
+          limits,
           options.receipts ??
             (process.env.TWILIO_AUTH_TOKEN && process.env.TWILIO_STATUS_CALLBACK
               ? {
@@ -146,7 +153,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     { prefix: "/api/v1" },
   );
   await app.register(statusPageRoutes(database.db, now, pages));
-  await app.register(async (pagesApp) => notificationPages(pagesApp, ctx));
+  await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
 
   const metrics = registerMetrics(app, database.db);
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>

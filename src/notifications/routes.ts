@@ -10,7 +10,9 @@ import { z } from "zod";
 import { AmendsError, conflict, notFound } from "../core/errors.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
+import { toAmendsError } from "../http/problem.ts";
 import { Id, iso } from "../http/zod.ts";
+import { isLocale, t } from "../i18n/catalog.ts";
 import { html } from "../lib/html.ts";
 import { renderSimplePage } from "../status-page/render-html.ts";
 import type { Db } from "../storage/database.ts";
@@ -31,8 +33,12 @@ import {
   unsubscribe,
 } from "./subscriptions.ts";
 
-const perIp = new RateLimiter(20, 10 * 60_000);
-const perPhonePrefix = new RateLimiter(5, 60 * 60_000);
+/** Subscription limits of one server: per client IP, and per phone-number prefix (SMS pumping). */
+export const subscriptionLimits = () => ({
+  perIp: new RateLimiter(20, 10 * 60_000),
+  perPhonePrefix: new RateLimiter(5, 60 * 60_000),
+});
+type Limits = ReturnType<typeof subscriptionLimits>;
 
 export interface ReceiptSettings {
   /** Twilio status callbacks: the auth token that signs them and the URL Twilio was given */
@@ -40,7 +46,12 @@ export interface ReceiptSettings {
 }
 
 export const notificationRoutes =
-  (ctx: ApiContext, channels: ChannelRegistry, receipts: ReceiptSettings = {}): FastifyPluginAsyncZod =>
+  (
+    ctx: ApiContext,
+    channels: ChannelRegistry,
+    { perIp, perPhonePrefix }: Limits,
+    receipts: ReceiptSettings = {},
+  ): FastifyPluginAsyncZod =>
   async (app) => {
     const tags = ["notifications"];
     app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
@@ -337,7 +348,12 @@ export const notificationRoutes =
   };
 
 /** The public pages behind the links in messages. GET shows a button; only POST changes anything. */
-export async function notificationPages(app: FastifyInstance, ctx: ApiContext) {
+export async function notificationPages(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  channels: ChannelRegistry,
+  { perIp }: Limits,
+) {
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(String(body)))),
   );
@@ -350,8 +366,17 @@ export async function notificationPages(app: FastifyInstance, ctx: ApiContext) {
       .where(eq(workspaces.id, unverified.workspaceId));
     return ws ? verifyLink(ws.secret, token!, purpose) : undefined;
   };
-  const page = (reply: FastifyReply, status: number, title: string, body: ReturnType<typeof html>) =>
-    reply.code(status).type("text/html; charset=utf-8").send(renderSimplePage(title, body));
+  const page = (
+    reply: FastifyReply,
+    status: number,
+    title: string,
+    body: ReturnType<typeof html>,
+    locale = "en",
+  ) =>
+    reply
+      .code(status)
+      .type("text/html; charset=utf-8")
+      .send(renderSimplePage(title, body, isLocale(locale) ? locale : "en"));
   const invalid = (reply: FastifyReply) =>
     page(
       reply,
@@ -360,6 +385,43 @@ export async function notificationPages(app: FastifyInstance, ctx: ApiContext) {
       html`<p>It may be incomplete. Copy the whole link from the message.</p>`,
     );
   type Q = { Querystring: { t?: string }; Body: { t?: string } | undefined };
+
+  // The status page's form: e-mail only, no JavaScript; the same double opt-in as the API.
+  app.post<{ Body: { address?: string; locale?: string } | undefined }>("/subscribe", async (req, reply) => {
+    const locale = isLocale(req.body?.locale) ? req.body.locale : "en";
+    if (!perIp.take(req.ip, ctx.now().getTime()))
+      return page(
+        reply,
+        429,
+        t(locale, "subscribeTitle"),
+        html`<p>Too many requests. Try again later.</p>`,
+        locale,
+      );
+    const ws = await defaultWorkspace(ctx.db);
+    const body = SubscribeBody.safeParse({ channel: "email", address: req.body?.address ?? "", locale });
+    if (!ws || !body.success)
+      return page(
+        reply,
+        400,
+        t(locale, "subscribeTitle"),
+        html`<p>${t(locale, "subscribeEmail")}?</p>`,
+        locale,
+      );
+    try {
+      await subscribe(ctx.database, channels, ws.id, body.data, ctx.now());
+    } catch (err) {
+      const known = toAmendsError(err);
+      if (!known || known.status >= 500) throw err;
+      return page(reply, known.status, t(locale, "subscribeTitle"), html`<p>${known.message}</p>`, locale);
+    }
+    return page(
+      reply,
+      200,
+      t(locale, "subscribeTitle"),
+      html`<p>${t(locale, "checkInbox", { address: body.data.address })}</p>`,
+      locale,
+    );
+  });
 
   app.get<Q>("/subscriptions/confirm", async (req, reply) => {
     if (!(await claimsOf(req.query.t, "confirm"))) return invalid(reply);

@@ -29,7 +29,9 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 .incident.impact-major{border-color:var(--major)}.incident.impact-critical{border-color:var(--critical)}.incident.maintenance{border-color:var(--maint)}
 .meta{color:var(--muted);font-size:.875rem}.promise{margin:.5rem 0;font-size:.9375rem}.overdue{color:var(--critical);font-weight:600}
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
-.body{white-space:pre-wrap;margin:.125rem 0}footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
+.body{white-space:pre-wrap;margin:.125rem 0}.subscribe{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
+.subscribe input,.subscribe button{font:inherit;min-height:2.75rem;padding:0 .75rem}.subscribe input{flex:1 1 14rem}
+footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
 .region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}.uptime{margin:.25rem 0 .5rem}.uptime svg{width:100%;height:1.5rem;display:block}.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
 `;
 
@@ -192,6 +194,15 @@ ${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}
  */
 export const localePath = (locale: Locale, path: string) => (locale === "en" ? path : `/${locale}${path}`);
 
+/** Subscribing by e-mail works without JavaScript: a plain form, confirmed by a link (double opt-in). */
+function subscribeForm(locale: Locale): Html {
+  return html`<section aria-labelledby="subscribe"><h2 id="subscribe">${t(locale, "subscribeTitle")}</h2>
+<form method="post" action="/subscribe" class="subscribe"><input type="hidden" name="locale" value="${locale}">
+<label for="subscribe-email">${t(locale, "subscribeEmail")}</label>
+<input id="subscribe-email" name="address" type="email" autocomplete="email" required>
+<button type="submit">${t(locale, "subscribeButton")}</button></form></section>`;
+}
+
 function maintenanceSection(v: View): Html | "" {
   const shown = v.state.maintenances.filter(
     (m) => m.status === "scheduled" || m.status === "in_progress" || m.status === "overran",
@@ -250,6 +261,7 @@ ${
     : ""
 }
 ${maintenanceSection(v)}
+${subscribeForm(v.locale)}
 <section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
 ${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentItem(n, null, v))}</ul>` : html`<p>${t(locale, "noComponents")}</p>`}
 </section>

@@ -124,6 +124,27 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
     expect(ok.status, JSON.stringify(ok.json)).toBe(200);
   }, 60_000);
 
+  it("subscribes from the status page's form, without JavaScript, in the page's language", async () => {
+    const page = await t.app.inject({ method: "GET", url: "/it/" });
+    expect(page.body).toContain('<form method="post" action="/subscribe"');
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/subscribe",
+      payload: "locale=it&address=erin%40example.com",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain("Controlla la posta");
+    expect(subjectOf(mailTo(smtp, "erin@example.com")[0]!)).toContain("Conferma");
+    const bad = await t.app.inject({
+      method: "POST",
+      url: "/subscribe",
+      payload: "locale=it&address=nope",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(bad.statusCode).toBe(400);
+  });
+
   it("refuses bad and premium-rate numbers and bad e-mail, naming the field", async () => {
     for (const [channel, address] of [
       ["sms", "+39 899 123456"],
