@@ -26,9 +26,14 @@ export interface OutboxEvent {
   createdAt: Date;
 }
 
-/** A page of recipients: rows of (recipient, channel, address, locale) to insert as deliveries. */
+/**
+ * Where recipients come from: SQL selecting (recipient, channel, address, locale, key) from `w`, a
+ * window of `table`'s rows in primary-key order. Paging walks the window over the key, so each
+ * page is an index range scan whatever the filters, and a million rows are never sorted.
+ * A direct message has no table: one row, one page.
+ */
 interface Source {
-  /** SQL selecting recipient, channel, address, locale, key (the paging key) for one event */
+  table: "subscribers" | "customers" | null;
   sql: string;
   params: unknown[];
 }
@@ -54,6 +59,7 @@ export function sources(
   if (e.customerId) {
     return [
       {
+        table: null,
         sql: `select 'customer:' || $2::text as recipient, $3::text as channel, $4::text as address, $5::text as locale, $2::text as key
                where $3::text is not null and $4::text is not null and ${notSuppressed("$3", "$4")}`,
         params: [e.workspaceId, e.customerId, e.channel, e.address, e.locale],
@@ -65,9 +71,10 @@ export function sources(
   const regions = [...(scope?.regions ?? [])];
   const out: Source[] = [
     {
+      table: "subscribers",
       sql: `select 'subscriber:' || s.id as recipient, s.channel, s.address, s.locale, s.id as key
-              from subscribers s
-             where s.workspace_id = $1 and s.confirmed_at is not null and s.unsubscribed_at is null
+              from w s
+             where s.confirmed_at is not null and s.unsubscribed_at is null
                and ((cardinality(s.components) = 0 and cardinality(s.regions) = 0)
                     or s.components && $2::text[] or s.regions && $3::text[])
                and (s.channel <> 'sms' or not $4::boolean or s.sms_entitled)
@@ -77,10 +84,11 @@ export function sources(
   ];
   if (settings.notify_affected_customers && e.event.startsWith("incident.") && scope) {
     out.push({
+      table: "customers",
       sql: `select 'customer:' || c.id as recipient, c.channels->0->>'type' as channel,
                    c.channels->0->>'address' as address, c.locale, c.id as key
-              from customers c
-             where c.workspace_id = $1 and jsonb_array_length(c.channels) > 0
+              from w c
+             where jsonb_array_length(c.channels) > 0
                and (c.channels->0->>'type' <> 'sms' or not $4::boolean)
                and (c.home_region = any($3::text[])
                     or exists (select 1 from usage_sessions u
@@ -123,15 +131,20 @@ export async function insertPage(
   now: Date,
 ): Promise<{ recipients: string[]; last: string | null }> {
   const n = source.params.length;
+  if (!source.table && after) return { recipients: [], last: null };
+  const window = source.table
+    ? `w as (select * from ${source.table} where workspace_id = $1 and id > $${n + 1} order by id limit $${n + 2}),`
+    : "";
   const rows = await database.query<{ recipients: string[] | null; last: string | null }>(
-    `with page as (
-       select * from (${source.sql}) src where src.key collate "C" > $${n + 1} order by src.key collate "C" limit $${n + 2}
-     ), inserted as (
+    `with ${window}
+     page as (${source.sql}),
+     inserted as (
        insert into deliveries (workspace_id, event_id, recipient, channel, address, locale, status, updated_at)
        select $1, $${n + 3}, recipient, channel, address, locale, 'queued', $${n + 4} from page
        on conflict do nothing
      )
-     select array_agg(recipient order by key collate "C") as recipients, max(key collate "C") as last from page`,
+     select array_agg(recipient order by key) as recipients,
+            ${source.table ? "(select max(id) from w)" : "'direct'"} as last from page`,
     [...source.params, after, limit, e.id, now.toISOString()],
   );
   return { recipients: rows[0]?.recipients ?? [], last: rows[0]?.last ?? null };
@@ -150,8 +163,10 @@ export async function countAudience(
   const byChannel: Record<string, number> = {};
   const smsNumbers: { address: string; n: number }[] = [];
   for (const source of sources(e, scope, settings)) {
+    const all = (sql: string) =>
+      source.table ? `with w as (select * from ${source.table} where workspace_id = $1) ${sql}` : sql;
     const rows = await database.query<{ channel: string; n: number }>(
-      `select channel, count(*)::int as n from (${source.sql}) src group by channel`,
+      all(`select channel, count(*)::int as n from (${source.sql}) src group by channel`),
       source.params,
     );
     for (const r of rows) byChannel[r.channel] = (byChannel[r.channel] ?? 0) + r.n;
@@ -159,8 +174,8 @@ export async function countAudience(
       // Country prefixes are few: count by the first digits and let libphonenumber name the country.
       smsNumbers.push(
         ...(await database.query<{ address: string; n: number }>(
-          `select min(address) as address, count(*)::int as n from (${source.sql}) src where channel = 'sms'
-            group by left(regexp_replace(address, '[^0-9+]', '', 'g'), 6)`,
+          all(`select min(address) as address, count(*)::int as n from (${source.sql}) src where channel = 'sms'
+            group by left(regexp_replace(address, '[^0-9+]', '', 'g'), 6)`),
           source.params,
         )),
       );

@@ -15,7 +15,13 @@ import type { Database } from "../storage/database.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { type Channel, type OutgoingMessage, PermanentFailure } from "./channels/types.ts";
 import { signLink } from "./links.ts";
-import { type RenderContext, type Rendered, renderDigest, renderMessage } from "./templates.ts";
+import {
+  type RenderContext,
+  type Rendered,
+  renderDigest,
+  renderMessage,
+  withUnsubscribe,
+} from "./templates.ts";
 
 const SUBJECTLESS = new Set(["sms", "telegram", "mastodon", "bluesky"]);
 
@@ -77,9 +83,19 @@ export async function sendChunk(
   );
   let waiting = 0;
   const sent: Sent[] = [];
+  // One rendering per language; each recipient only adds their own unsubscribe link.
+  const renderings = new Map<string, Rendered>();
   await inParallel(rows, ctx.parallel, async (row) => {
     if (await hold(ctx, job, row)) return;
-    const rendered = renderFor(job.workspaceId, row);
+    let common = renderings.get(row.locale);
+    if (!common) {
+      common = renderMessage(row.event, row.payload, row.locale, {
+        ...renderContext(job.workspaceId, row),
+        unsubscribeUrl: undefined,
+      });
+      renderings.set(row.locale, common);
+    }
+    const rendered = withUnsubscribe(common, renderContext(job.workspaceId, row).unsubscribeUrl);
     const outcome = await attempt(ctx, job, row, rendered, undefined, sent);
     if (outcome === "retry") {
       if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");

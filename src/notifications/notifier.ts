@@ -112,17 +112,19 @@ export async function startNotifier(database: Database, options: NotifierOptions
     },
   );
   for (let i = 0; i < (options.workers ?? 2); i++) {
-    sendWorkers.push(
-      await boss.work<{ workspaceId: string; eventId: string; recipients: string[] }>(
-        QUEUES.send,
-        { pollingIntervalSeconds: 0.5, batchSize: 1, includeMetadata: true },
-        async ([job]) => {
-          const last = job!.retryCount >= job!.retryLimit;
-          const waiting = await sendChunk(ctx, job!.data, last);
-          if (waiting > 0) throw new Error(`${waiting} message(s) not accepted yet; retrying`);
-        },
-      ),
+    let self = "";
+    self = await boss.work<{ workspaceId: string; eventId: string; recipients: string[] }>(
+      QUEUES.send,
+      { pollingIntervalSeconds: 0.5, batchSize: 1, includeMetadata: true },
+      async ([job]) => {
+        // Burst mode: after a job, fetch the next at once instead of waiting out the polling interval.
+        boss.notifyWorker(self);
+        const last = job!.retryCount >= job!.retryLimit;
+        const waiting = await sendChunk(ctx, job!.data, last);
+        if (waiting > 0) throw new Error(`${waiting} message(s) not accepted yet; retrying`);
+      },
     );
+    sendWorkers.push(self);
   }
   await boss.work(QUEUES.release, { pollingIntervalSeconds: 2, batchSize: 1 }, async () => {
     await releaseHeld(ctx);
@@ -247,7 +249,7 @@ async function fanout(
     for (;;) {
       const page = await insertPage(database, e, source, after, CHUNK, now);
       if (!page.last) break;
-      await send(page.recipients, `${i}:${page.recipients[0]}`);
+      if (page.recipients.length) await send(page.recipients, `${i}:${page.recipients[0]}`);
       after = page.last;
     }
   }

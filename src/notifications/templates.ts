@@ -192,10 +192,16 @@ const translated = (p: Payload, field: string, locale: string): string => {
   return translations[locale] ?? String(p[field] ?? "");
 };
 
-const time = (iso: unknown, locale: string, timeZone: string) =>
-  new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone }).format(
-    new Date(String(iso)),
-  );
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+const time = (iso: unknown, locale: string, timeZone: string) => {
+  const id = `${locale}\u0000${timeZone}`;
+  let format = dateFormats.get(id);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone });
+    dateFormats.set(id, format);
+  }
+  return format.format(new Date(String(iso)));
+};
 
 function moneyText(amount: number, currency: string, locale: string) {
   const digits = currencyExponent(currency);
@@ -288,13 +294,28 @@ export function renderConfirmation(
   return finish(l, subject, [line], { ...ctx, unsubscribeUrl: undefined });
 }
 
+/**
+ * Adds the recipient's own unsubscribe line to a message rendered once for everyone who reads
+ * that language (a fan-out renders each language once, not each recipient).
+ */
+export function withUnsubscribe(r: Rendered, url: string | undefined): Rendered {
+  if (!url) return r;
+  const line = msg(r.locale, "unsubscribe", { url });
+  return {
+    ...r,
+    text: `${r.text}\n\n${line}`,
+    html: r.html.replace("</body>", `<p>${linkify(line)}</p></body>`),
+  };
+}
+
+const linkify = (line: string) =>
+  escapeHtml(line).replace(/https?:\/\/[^\s<]+/g, (u) => `<a href="${u}">${u}</a>`);
+
 function finish(locale: string, subject: string, lines: string[], ctx: RenderContext): Rendered {
   const all = ctx.unsubscribeUrl
     ? [...lines, msg(locale, "unsubscribe", { url: ctx.unsubscribeUrl })]
     : lines;
   const text = all.join("\n\n");
-  const linkify = (line: string) =>
-    escapeHtml(line).replace(/https?:\/\/[^\s<]+/g, (u) => `<a href="${u}">${u}</a>`);
   const html = `<!doctype html><html lang="${locale}"><body style="font-family:system-ui,sans-serif;line-height:1.5">${all
     .map((l) => `<p>${linkify(l)}</p>`)
     .join("")}</body></html>`;

@@ -1,0 +1,136 @@
+/**
+ * Fan-out at scale: N confirmed webhook subscribers on PostgreSQL, two `amends worker` processes,
+ * a loopback receiver answering like a webhook endpoint. Prints the time from publishing an
+ * incident to the first message (p50/p99 over repeated small publishes, and for the big one) and
+ * to the last, with messages per second. Targets (issue 5): first ≤ 1 s p99, last ≤ 60 s for 1 M.
+ *
+ *   npx tsx bench/fanout.ts [--recipients 1000000] [--workers 2] [--probes 20]
+ */
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createComponent } from "../src/components/store.ts";
+import { createIncident } from "../src/incidents/store.ts";
+import { openDatabase } from "../src/storage/database.ts";
+import { createWorkspace } from "../src/workspaces/store.ts";
+import { benchServer, freshBenchDatabase } from "./postgres.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    recipients: { type: "string", default: "1000000" },
+    workers: { type: "string", default: "2" },
+    probes: { type: "string", default: "20" },
+  },
+});
+const N = Number(args.recipients.replaceAll("_", ""));
+const WORKERS = Number(args.workers);
+const PROBES = Number(args.probes);
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+// The receiver: first and last arrival per incident (from the webhook's payload), and a count.
+const seen = new Map<string, { first: number; last: number; n: number }>();
+const receiver = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    const now = performance.now();
+    const incident = String(JSON.parse(Buffer.concat(chunks).toString()).data?.incident_id ?? "?");
+    const s = seen.get(incident) ?? { first: now, last: now, n: 0 };
+    s.last = now;
+    s.n++;
+    seen.set(incident, s);
+    res.writeHead(204).end();
+  });
+});
+await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+const hook = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+
+const pgServer = await benchServer();
+const { url, drop } = await freshBenchDatabase(pgServer.url, "bench_fanout");
+const database = await openDatabase({ url });
+const big = (await createWorkspace(database.db, { slug: "big", name: "Big" })).id;
+const small = (await createWorkspace(database.db, { slug: "small", name: "Small" })).id;
+for (const ws of [big, small])
+  await createComponent(database.db, ws, { id: "rentals", name: "Rentals" }, new Date());
+const subscribe = (ws: string, n: number) =>
+  database.query(
+    `insert into subscribers (workspace_id, id, channel, address, locale, secrets, confirmed_at, created_at)
+     select $1, 'sub_' || lpad(i::text, 8, '0'), 'webhook', $2 || '/hooks/' || i, 'en',
+            jsonb_build_object('webhook_secret', $3::text), now(), now()
+       from generate_series(1, $4::int) i`,
+    [ws, hook, SECRET, n],
+  );
+let t = performance.now();
+await subscribe(big, N);
+await subscribe(small, 100);
+await database.query("analyze");
+console.log(
+  `${N.toLocaleString("en")} subscribers inserted in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+);
+
+const workers = Array.from({ length: WORKERS }, () => {
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, "../bin/amends.js"), "worker", "--workers", "4"],
+    {
+      env: { ...process.env, DATABASE_URL: url },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  return {
+    child,
+    ready: new Promise<void>((r) => child.stdout.on("data", (d) => String(d).includes("Delivering") && r())),
+  };
+});
+await Promise.all(workers.map((w) => w.ready));
+
+const publish = async (ws: string, id: string) => {
+  const at = performance.now();
+  await createIncident(
+    database.db,
+    ws,
+    {
+      id,
+      title: "Rentals cannot be ended",
+      update: { body: "Investigating", components: [{ componentId: "rentals", status: "major_outage" }] },
+    },
+    new Date(),
+  );
+  return at;
+};
+const waitFor = async (id: string, n: number, timeoutMs: number) => {
+  const end = performance.now() + timeoutMs;
+  while ((seen.get(id)?.n ?? 0) < n && performance.now() < end) await new Promise((r) => setTimeout(r, 20));
+};
+
+// Time to first message, on a small audience, repeated.
+const firsts: number[] = [];
+for (let i = 0; i < PROBES; i++) {
+  const id = `PROBE-${i}`;
+  const at = await publish(small, id);
+  await waitFor(id, 100, 30_000);
+  firsts.push((seen.get(id)?.first ?? Number.NaN) - at);
+  await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
+}
+firsts.sort((a, b) => a - b);
+const pct = (p: number) => firsts[Math.min(firsts.length - 1, Math.ceil((p / 100) * firsts.length) - 1)]!;
+
+t = await publish(big, "BIG");
+await waitFor("BIG", N, 30 * 60_000);
+const s = seen.get("BIG");
+const lastS = s ? (s.last - t) / 1000 : Number.NaN;
+console.log(`\nfan-out to ${N.toLocaleString("en")} recipients, ${WORKERS} worker processes, PostgreSQL:`);
+console.log(
+  `  time to first message   p50 ${pct(50).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms over ${PROBES} publishes (target p99 ≤ 1000 ms)`,
+);
+console.log(`  first message (1 event) ${s ? (s.first - t).toFixed(0) : "-"} ms`);
+console.log(`  last message            ${lastS.toFixed(1)} s (target ≤ 60 s)  — ${s?.n ?? 0} received`);
+console.log(`  throughput              ${Math.round((s?.n ?? 0) / lastS).toLocaleString("en")} msgs/s`);
+
+for (const w of workers) w.child.kill("SIGTERM");
+await Promise.all(workers.map((w) => new Promise((r) => w.child.on("exit", r))));
+await database.close();
+await drop();
+await pgServer.stop();
+receiver.close();
