@@ -170,6 +170,14 @@ describe("amends CLI with the embedded database", () => {
     expect(again.run.summary.lines).toBe(0);
   }, 90_000);
 
+  it("estimates who an incident would reach and lists notification events", async () => {
+    const est = await amends(["--json", "notifications", "estimate", "-c", "end-rental-milan"], env);
+    expect(est.code, est.stderr).toBe(0);
+    expect(JSON.parse(est.stdout)).toMatchObject({ total: expect.any(Number), sms: { cost: [] } });
+    const events = await amends(["notifications", "events"], env);
+    expect(events.code, events.stderr).toBe(0);
+  }, 60_000);
+
   it("writes a static copy of the public page", async () => {
     const out = join(dir, "static");
     const res = await amends(["export-static", out], env);

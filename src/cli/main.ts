@@ -518,6 +518,95 @@ comp
     else process.stdout.write(page);
   });
 
+const notifications = program
+  .command("notifications")
+  .alias("notify")
+  .description("who hears about incidents: estimates, events, progress");
+notifications
+  .command("estimate")
+  .description("before opening an incident: recipients per channel and the SMS cost")
+  .option("-c, --component <id...>", "components that would fail")
+  .action(async (o: { component?: string[] }) => {
+    const e = await api("POST", "/api/v1/notification-estimate", { components: o.component ?? [] });
+    print(e, () =>
+      [
+        `${e.total} recipient(s): ${
+          Object.entries(e.recipients)
+            .map(([c, n]) => `${n} ${c}`)
+            .join(", ") || "nobody"
+        }`,
+        `SMS: ${e.sms.messages} message(s), ${e.sms.segments} segment(s), ${e.sms.cost.map((m: { amount: number; currency: string }) => formatMoney(m)).join(" + ") || "no cost"}${e.sms.unpriced ? ` (${e.sms.unpriced} unpriced)` : ""}`,
+        e.needsConfirmation
+          ? "Above the threshold: sending will wait for `amends notifications confirm EVENT`."
+          : "",
+      ]
+        .filter(Boolean)
+        .join("\n"),
+    );
+  });
+notifications.command("events").action(async () => {
+  const res = await api("GET", "/api/v1/notification-events");
+  print(
+    res,
+    () =>
+      res.events
+        .map(
+          (e: {
+            id: string;
+            event: string;
+            status: string;
+            incident_id: string | null;
+            estimate: { total?: number } | null;
+          }) =>
+            `${e.id}  ${e.event.padEnd(22)} ${e.status.padEnd(22)} ${e.incident_id ?? ""}  ${e.estimate?.total ?? "?"} recipients`,
+        )
+        .join("\n") || "No events.",
+  );
+});
+notifications.command("confirm <event>").action(async (id: string) => {
+  const e = await api("POST", `/api/v1/notification-events/${encodeURIComponent(id)}/confirm`);
+  print(e, () => `${e.id} confirmed: sending.`);
+});
+notifications
+  .command("watch <event>")
+  .description("follow a fan-out until every message is sent, failed or held")
+  .action(async (id: string) => {
+    const path = `/api/v1/notification-events/${encodeURIComponent(id)}`;
+    const bar = process.stderr.isTTY
+      ? new SingleBar(
+          { format: "{bar} {value}/{total} sent · {failed} failed · {held} held", hideCursor: true },
+          Presets.shades_classic,
+        )
+      : undefined;
+    for (let started = false; ; ) {
+      const e = await api("GET", path);
+      const count = (...statuses: string[]) =>
+        e.progress
+          .filter((p: { status: string }) => statuses.includes(p.status))
+          .reduce((a: number, p: { n: number }) => a + p.n, 0);
+      const total =
+        e.estimate?.total ?? count("queued", "sent", "delivered", "failed", "bounced", "suppressed", "held");
+      const [sent, failed, held] = [
+        count("sent", "delivered"),
+        count("failed", "bounced", "suppressed"),
+        count("held"),
+      ];
+      if (bar && !started) bar.start(total, 0, { failed: 0, held: 0 });
+      started = true;
+      bar?.update(sent, { failed, held });
+      if (e.status === "done" && sent + failed + held >= total) {
+        bar?.stop();
+        print(e, () => `${sent} sent, ${failed} failed, ${held} held of ${total}.`);
+        return;
+      }
+      if (e.status === "awaiting_confirmation") {
+        bar?.stop();
+        throw new CliError(`error: ${id} waits for confirmation: amends notifications confirm ${id}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  });
+
 program
   .command("export-static <dir>")
   .description("write the whole public page (HTML in every language, JSON, feeds, badge) as static files")

@@ -170,10 +170,24 @@ async function claimPending(database: Database, reclaimAfterSeconds: number): Pr
  * person (POST …/confirm), otherwise its fanout job is queued.
  */
 async function dispatchOne(database: Database, boss: PgBoss, e: OutboxEvent, confirmed: boolean, now: Date) {
+  const est = await estimateEvent(database, e);
+  const status =
+    est.total === 0 ? "done" : est.needsConfirmation && !confirmed ? "awaiting_confirmation" : "fanning_out";
+  await database.query(
+    `update outbox_messages set status = $3, estimate = $4 where workspace_id = $1 and id = $2`,
+    [e.workspaceId, e.id, status, JSON.stringify({ ...est, at: now.toISOString() })],
+  );
+  if (status === "fanning_out") await queueFanout(boss, e.workspaceId, e.id);
+}
+
+/**
+ * Who an event would reach and what its SMS would cost, without sending: recipients per
+ * channel, and segments (of the message in the fallback language) × the price per country.
+ */
+export async function estimateEvent(database: Database, e: OutboxEvent) {
   const { settings, name } = await loadNotificationSettings(database.db, e.workspaceId);
-  const scope = await scopeOf(database, e);
-  const audience = await countAudience(database, e, scope, settings);
-  const byCountry: Record<string, { messages: number; segments: number }> = {};
+  const audience = await countAudience(database, e, await scopeOf(database, e), settings);
+  const countries: Record<string, { messages: number; segments: number }> = {};
   if (audience.smsNumbers.length) {
     const text = renderMessage(e.event, e.payload, settings.fallback_locale, {
       company: name,
@@ -184,25 +198,18 @@ async function dispatchOne(database: Database, boss: PgBoss, e: OutboxEvent, con
     const { segments } = smsSegments(text);
     for (const { address, n } of audience.smsNumbers) {
       const country = parsePhoneNumberFromString(address)?.country ?? "unknown";
-      const c = byCountry[country] ?? { messages: 0, segments: 0 };
-      byCountry[country] = { messages: c.messages + n, segments: c.segments + n * segments };
+      const c = countries[country] ?? { messages: 0, segments: 0 };
+      countries[country] = { messages: c.messages + n, segments: c.segments + n * segments };
     }
   }
   const est = estimate(
     audience.byChannel,
-    byCountry,
+    countries,
     settings.sms.prices,
     settings.sms.confirm_above,
     currencyExponent,
   );
-  const total = Object.values(audience.byChannel).reduce((a, b) => a + b, 0);
-  const status =
-    total === 0 ? "done" : est.needsConfirmation && !confirmed ? "awaiting_confirmation" : "fanning_out";
-  await database.query(
-    `update outbox_messages set status = $3, estimate = $4 where workspace_id = $1 and id = $2`,
-    [e.workspaceId, e.id, status, JSON.stringify({ ...est, countries: byCountry, at: now.toISOString() })],
-  );
-  if (status === "fanning_out") await queueFanout(boss, e.workspaceId, e.id);
+  return { ...est, countries, total: Object.values(audience.byChannel).reduce((a, b) => a + b, 0) };
 }
 
 export async function queueFanout(boss: PgBoss, workspaceId: string, eventId: string) {

@@ -21,6 +21,7 @@ import { defaultWorkspace } from "../workspaces/store.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS } from "./channels/types.ts";
 import { type LinkPurpose, readLink, verifyLink } from "./links.ts";
+import { estimateEvent } from "./notifier.ts";
 import { recordReceipt, suppressAddress, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
 import {
@@ -252,6 +253,36 @@ export const notificationRoutes =
         if (!row) throw notFound("subscriber", req.params.id);
         return { id: row.id, sms_entitled: req.body.sms_entitled };
       },
+    );
+
+    app.post(
+      "/notification-estimate",
+      {
+        schema: {
+          tags,
+          summary: "Before opening an incident: who it would reach, per channel, and what its SMS would cost",
+          body: z.strictObject({
+            components: z.array(Id).max(500).default([]),
+            title: z.string().max(500).default("Service disruption"),
+            body: z.string().max(10_000).default(""),
+            impact: z.enum(["none", "minor", "major", "critical"]).default("major"),
+          }),
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) =>
+        estimateEvent(ctx.database, {
+          workspaceId: principal(req).workspaceId,
+          id: "estimate",
+          idempotencyKey: "estimate",
+          event: "incident.opened",
+          customerId: null,
+          channel: null,
+          address: null,
+          locale: "en",
+          payload: { ...req.body, started_at: ctx.now().toISOString() },
+          createdAt: ctx.now(),
+        }),
     );
 
     const eventJson = async (db: Db, ws: string, id: string) => {

@@ -230,4 +230,49 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
     await until("the resolution to reach C1", () => mailTo(smtp, "c1@example.com").length > c1Before);
     expect(mailTo(smtp, "alice@example.com").length).toBe(aliceBefore);
   }, 90_000);
+
+  it("estimates recipients and SMS cost first, and waits for a person above the threshold", async () => {
+    const current = (await t.call("GET", "/api/v1/notification-settings")).json;
+    const put = await t.call("PUT", "/api/v1/notification-settings", {
+      ...current,
+      sms: {
+        ...current.sms,
+        prices: { IT: { price: "0.0725", currency: "EUR" } },
+        confirm_above: { amount: 0, currency: "EUR" },
+      },
+    });
+    expect(put.status, JSON.stringify(put.json)).toBe(200);
+    const est = await t.call("POST", "/api/v1/notification-estimate", {
+      components: ["end-rental-milan"],
+      title: "Down",
+    });
+    expect(est.status, JSON.stringify(est.json)).toBe(200);
+    expect(est.json.recipients.sms).toBe(1);
+    expect(est.json.countries.IT.messages).toBe(1);
+    const segments = est.json.countries.IT.segments;
+    // segments × 7.25 cents, rounded once (half up)
+    expect(est.json.sms.cost).toEqual([{ currency: "EUR", amount: Math.round(segments * 7.25 + 1e-9) }]);
+    expect(est.json.needsConfirmation).toBe(true);
+
+    const smsBefore = twilio.messages.length;
+    await t.call("POST", "/api/v1/incidents", {
+      id: "INC-COSTLY",
+      title: "Milan again",
+      body: "Investigating.",
+      components: [{ id: "end-rental-milan", status: "partial_outage" }],
+    });
+    await notifier.dispatch();
+    const waiting = (await t.call("GET", "/api/v1/notification-events?status=awaiting_confirmation")).json
+      .events;
+    const event = waiting.find((e: any) => e.incident_id === "INC-COSTLY");
+    expect(event.estimate.sms.cost[0].currency).toBe("EUR");
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(twilio.messages.length).toBe(smsBefore); // nothing went out
+    const confirmed = await t.call("POST", `/api/v1/notification-events/${event.id}/confirm`);
+    expect(confirmed.status, JSON.stringify(confirmed.json)).toBe(200);
+    await notifier.dispatch();
+    await until("the confirmed SMS", () => twilio.messages.length > smsBefore);
+    expect(twilio.messages.at(-1)!.body).toContain("Milan again");
+    expect((await t.call("POST", `/api/v1/notification-events/${event.id}/confirm`)).status).toBe(409);
+  }, 60_000);
 });
