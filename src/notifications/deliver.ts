@@ -171,7 +171,7 @@ function renderContext(workspaceId: string, row: Row): RenderContext {
     fallbackLocale: row.settings.fallback_locale ?? "en",
     url: base ? (incident ? `${base}/incidents/${encodeURIComponent(incident)}` : `${base}/`) : undefined,
     unsubscribeUrl:
-      base && !row.recipient.startsWith("team:")
+      base && !row.recipient.startsWith("team:") && !row.recipient.startsWith("social:")
         ? `${base}/unsubscribe?t=${signLink(row.link_secret, {
             purpose: "unsubscribe",
             workspaceId,

@@ -89,6 +89,7 @@ export async function startNotifier(database: Database, options: NotifierOptions
     parallel: options.parallel ?? 16,
   };
   const sendWorkers: string[] = [];
+  const social = socialChannels(options.channels);
 
   const dispatch = async (): Promise<number> => {
     let n = 0;
@@ -96,7 +97,7 @@ export async function startNotifier(database: Database, options: NotifierOptions
       const claimed = await claimPending(database, reclaimAfter);
       if (claimed.length === 0) return n;
       for (const row of claimed) {
-        await dispatchOne(database, boss, toEvent(row), Boolean(row.confirmed_at), now());
+        await dispatchOne(database, boss, toEvent(row), Boolean(row.confirmed_at), now(), social);
         n++;
       }
       for (const id of sendWorkers) boss.notifyWorker(id);
@@ -107,7 +108,7 @@ export async function startNotifier(database: Database, options: NotifierOptions
     QUEUES.fanout,
     { pollingIntervalSeconds: 0.5, batchSize: 1 },
     async ([job]) => {
-      await fanout(database, boss, job!.data, now());
+      await fanout(database, boss, job!.data, now(), social);
       for (const id of sendWorkers) boss.notifyWorker(id);
     },
   );
@@ -151,6 +152,10 @@ export async function startNotifier(database: Database, options: NotifierOptions
   };
 }
 
+/** The company's own social accounts that are configured: public incidents are posted there. */
+export const socialChannels = (channels: ChannelRegistry) =>
+  (["mastodon", "bluesky"] as const).filter((c) => channels[c]?.length) as string[];
+
 /** Takes pending events, each by one process only. */
 async function claimPending(database: Database, reclaimAfterSeconds: number): Promise<EventRow[]> {
   return database.query<EventRow>(
@@ -169,8 +174,15 @@ async function claimPending(database: Database, reclaimAfterSeconds: number): Pr
  * Works out the audience and the cost; above the workspace's threshold the event waits for a
  * person (POST …/confirm), otherwise its fanout job is queued.
  */
-async function dispatchOne(database: Database, boss: PgBoss, e: OutboxEvent, confirmed: boolean, now: Date) {
-  const est = await estimateEvent(database, e);
+async function dispatchOne(
+  database: Database,
+  boss: PgBoss,
+  e: OutboxEvent,
+  confirmed: boolean,
+  now: Date,
+  social: string[],
+) {
+  const est = await estimateEvent(database, e, social);
   const status =
     est.total === 0 ? "done" : est.needsConfirmation && !confirmed ? "awaiting_confirmation" : "fanning_out";
   await database.query(
@@ -184,9 +196,11 @@ async function dispatchOne(database: Database, boss: PgBoss, e: OutboxEvent, con
  * Who an event would reach and what its SMS would cost, without sending: recipients per
  * channel, and segments (of the message in the fallback language) × the price per country.
  */
-export async function estimateEvent(database: Database, e: OutboxEvent) {
+export async function estimateEvent(database: Database, e: OutboxEvent, social: string[]) {
   const { settings, name } = await loadNotificationSettings(database.db, e.workspaceId);
   const audience = await countAudience(database, e, await scopeOf(database, e), settings);
+  if (e.event.startsWith("incident."))
+    for (const c of social) audience.byChannel[c] = (audience.byChannel[c] ?? 0) + 1;
   const countries: Record<string, { messages: number; segments: number }> = {};
   if (audience.smsNumbers.length) {
     const text = renderMessage(e.event, e.payload, settings.fallback_locale, {
@@ -222,6 +236,7 @@ async function fanout(
   boss: PgBoss,
   job: { workspaceId: string; eventId: string },
   now: Date,
+  social: string[],
 ) {
   const [row] = await database.query<EventRow>(
     `select workspace_id, id, idempotency_key, event, customer_id, channel, address, locale, payload, created_at
@@ -238,17 +253,29 @@ async function fanout(
       { workspaceId: e.workspaceId, eventId: e.id, recipients },
       { id: jobId("send", e.workspaceId, e.id, first) },
     );
-  const team = e.customerId ? [] : teamRecipients(settings);
-  if (team.length && (isTeamEvent(e) || e.event.startsWith("incident."))) {
-    for (const t of team)
+  // Named recipients: the team (incidents, overdue updates) and the company's public social
+  // accounts (incidents: the free, public channel beside paid SMS).
+  const named = [
+    ...(e.customerId || !(isTeamEvent(e) || e.event.startsWith("incident.")) ? [] : teamRecipients(settings)),
+    ...(e.event.startsWith("incident.")
+      ? social.map((channel) => ({
+          recipient: `social:${channel}`,
+          channel,
+          address: "",
+          locale: settings.fallback_locale,
+        }))
+      : []),
+  ];
+  if (named.length) {
+    for (const t of named)
       await database.query(
         `insert into deliveries (workspace_id, event_id, recipient, channel, address, locale, status, updated_at)
          values ($1, $2, $3, $4, $5, $6, 'queued', $7) on conflict do nothing`,
         [e.workspaceId, e.id, t.recipient, t.channel, t.address, t.locale, now.toISOString()],
       );
     await send(
-      team.map((t) => t.recipient),
-      "team",
+      named.map((t) => t.recipient),
+      "named",
     );
   }
   for (const [i, source] of sources(e, scope, settings).entries()) {

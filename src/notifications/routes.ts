@@ -21,7 +21,7 @@ import { defaultWorkspace } from "../workspaces/store.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS } from "./channels/types.ts";
 import { type LinkPurpose, readLink, verifyLink } from "./links.ts";
-import { estimateEvent } from "./notifier.ts";
+import { estimateEvent, socialChannels } from "./notifier.ts";
 import { recordReceipt, suppressAddress, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
 import {
@@ -271,18 +271,22 @@ export const notificationRoutes =
         preHandler: ctx.auth("read"),
       },
       async (req) =>
-        estimateEvent(ctx.database, {
-          workspaceId: principal(req).workspaceId,
-          id: "estimate",
-          idempotencyKey: "estimate",
-          event: "incident.opened",
-          customerId: null,
-          channel: null,
-          address: null,
-          locale: "en",
-          payload: { ...req.body, started_at: ctx.now().toISOString() },
-          createdAt: ctx.now(),
-        }),
+        estimateEvent(
+          ctx.database,
+          {
+            workspaceId: principal(req).workspaceId,
+            id: "estimate",
+            idempotencyKey: "estimate",
+            event: "incident.opened",
+            customerId: null,
+            channel: null,
+            address: null,
+            locale: "en",
+            payload: { ...req.body, started_at: ctx.now().toISOString() },
+            createdAt: ctx.now(),
+          },
+          socialChannels(channels),
+        ),
     );
 
     const eventJson = async (db: Db, ws: string, id: string) => {
