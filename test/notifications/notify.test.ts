@@ -262,9 +262,14 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
       components: [{ id: "end-rental-milan", status: "partial_outage" }],
     });
     await notifier.dispatch();
-    const waiting = (await t.call("GET", "/api/v1/notification-events?status=awaiting_confirmation")).json
-      .events;
-    const event = waiting.find((e: any) => e.incident_id === "INC-COSTLY");
+    // Another dispatcher (the timer, or NOTIFY) may hold the event for a moment: wait for its verdict.
+    let event: any;
+    await until("the event to wait for confirmation", async () => {
+      const waiting = (await t.call("GET", "/api/v1/notification-events?status=awaiting_confirmation")).json
+        .events;
+      event = waiting.find((e: any) => e.incident_id === "INC-COSTLY");
+      return Boolean(event);
+    });
     expect(event.estimate.sms.cost[0].currency).toBe("EUR");
     await new Promise((r) => setTimeout(r, 1_500));
     expect(twilio.messages.length).toBe(smsBefore); // nothing went out
