@@ -70,30 +70,36 @@ const ROWS = `
 export const idempotencyKey = (eventKey: string, recipient: string, channel: string) =>
   `${eventKey}:${recipient}:${channel}`;
 
+/** One send job's work: (event, recipient) pairs, of one event (a fan-out page) or many (direct messages). */
+export interface Chunk {
+  workspaceId: string;
+  items: [eventId: string, recipient: string][];
+}
+
 /** Sends one chunk; returns how many are still waiting for a retry (the job fails so pg-boss retries). */
-export async function sendChunk(
-  ctx: DeliveryContext,
-  job: { workspaceId: string; eventId: string; recipients: string[] },
-  lastAttempt: boolean,
-): Promise<number> {
-  const rows = await ctx.database.query<Row>(
-    `${ROWS} where d.workspace_id = $1 and d.event_id = $2 and d.recipient = any($3::text[]) and d.status = 'queued'
-      order by d.recipient collate "C", d.channel`,
-    [job.workspaceId, job.eventId, job.recipients],
+export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt: boolean): Promise<number> {
+  const rows = await ctx.database.query<Row & { event_id: string }>(
+    `${ROWS.replace("select d.recipient", "select d.event_id, d.recipient")}
+      where d.workspace_id = $1 and (d.event_id, d.recipient) in (select * from unnest($2::text[], $3::text[]))
+        and d.status = 'queued'
+      order by d.event_id, d.recipient collate "C", d.channel`,
+    [chunk.workspaceId, chunk.items.map((i) => i[0]), chunk.items.map((i) => i[1])],
   );
   let waiting = 0;
   const sent: Sent[] = [];
-  // One rendering per language; each recipient only adds their own unsubscribe link.
+  // One rendering per event and language; each recipient only adds their own unsubscribe link.
   const renderings = new Map<string, Rendered>();
   await inParallel(rows, ctx.parallel, async (row) => {
+    const job = { workspaceId: chunk.workspaceId, eventId: row.event_id };
     if (await hold(ctx, job, row)) return;
-    let common = renderings.get(row.locale);
+    const id = `${row.event_id}\u0000${row.locale}`;
+    let common = renderings.get(id);
     if (!common) {
       common = renderMessage(row.event, row.payload, row.locale, {
         ...renderContext(job.workspaceId, row),
         unsubscribeUrl: undefined,
       });
-      renderings.set(row.locale, common);
+      renderings.set(id, common);
     }
     const rendered = withUnsubscribe(common, renderContext(job.workspaceId, row).unsubscribeUrl);
     const outcome = await attempt(ctx, job, row, rendered, undefined, sent);
@@ -101,13 +107,14 @@ export async function sendChunk(
       if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
       else waiting++;
     }
-    if (sent.length >= 100) await markSent(ctx, job, sent.splice(0));
+    if (sent.length >= 100) await markSent(ctx, chunk.workspaceId, sent.splice(0));
   });
-  await markSent(ctx, job, sent);
+  await markSent(ctx, chunk.workspaceId, sent);
   return waiting;
 }
 
 interface Sent {
+  eventId: string;
   recipient: string;
   channel: string;
   provider: string;
@@ -118,18 +125,19 @@ interface Sent {
  * Marks what providers took, a hundred rows per statement. A crash before this repeats those
  * sends on retry, with the same idempotency keys.
  */
-async function markSent(ctx: DeliveryContext, job: { workspaceId: string; eventId: string }, sent: Sent[]) {
+async function markSent(ctx: DeliveryContext, workspaceId: string, sent: Sent[]) {
   if (sent.length === 0) return;
   await ctx.database.query(
     `update deliveries d set status = 'sent', provider = s.provider, provider_message_id = s.message_id,
-            sent_at = $3, updated_at = $3, attempts = d.attempts + 1, last_error = null
-       from unnest($4::text[], $5::text[], $6::text[], $7::text[]) as s(recipient, channel, provider, message_id)
-      where d.workspace_id = $1 and d.event_id = $2 and d.recipient = s.recipient and d.channel = s.channel
+            sent_at = $2, updated_at = $2, attempts = d.attempts + 1, last_error = null
+       from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+            as s(event_id, recipient, channel, provider, message_id)
+      where d.workspace_id = $1 and d.event_id = s.event_id and d.recipient = s.recipient and d.channel = s.channel
         and d.status = 'queued'`,
     [
-      job.workspaceId,
-      job.eventId,
+      workspaceId,
       ctx.now().toISOString(),
+      sent.map((x) => x.eventId),
       sent.map((x) => x.recipient),
       sent.map((x) => x.channel),
       sent.map((x) => x.provider),
@@ -233,6 +241,7 @@ async function attempt(
       const result = await sender.send(message);
       if (batch) {
         batch.push({
+          eventId: job.eventId,
           recipient: row.recipient,
           channel: row.channel,
           provider: result.provider,

@@ -280,4 +280,60 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
     expect(twilio.messages.at(-1)!.body).toContain("Milan again");
     expect((await t.call("POST", `/api/v1/notification-events/${event.id}/confirm`)).status).toBe(409);
   }, 60_000);
+
+  it("delivers each customer's compensation notice, in their language, once", async () => {
+    // As the compensation apply writes them: one outbox row per customer, named recipient.
+    for (const [customer, address, lines] of [
+      [
+        "C1",
+        "c1@example.com",
+        [
+          { kind: "refund", amount: 8050, currency: "EUR" },
+          { kind: "unit_credit", amount: 30, unit: "minutes" },
+        ],
+      ],
+      ["C2", "c2@example.com", []],
+    ] as const)
+      await t.database.query(
+        `insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address, locale, template, payload, status, created_at)
+         values ($1, $2, $3, 'compensation.granted', 'INC-MILAN', $4, 'email', $5, $6, 'compensation', $7, 'pending', now())`,
+        [
+          t.workspaceId,
+          `msg_comp_${customer}`,
+          `INC-MILAN:${customer}:compensation`,
+          customer,
+          address,
+          customer === "C1" ? "es" : "en",
+          JSON.stringify({
+            incident_id: "INC-MILAN",
+            incident_title: "Rentals cannot be ended in Milan",
+            window_start: "2026-11-22T08:00:00Z",
+            window_end: "2026-11-22T10:00:00Z",
+            nothing_due: lines.length === 0,
+            lines,
+          }),
+        ],
+      );
+    const before = { c1: mailTo(smtp, "c1@example.com").length, c2: mailTo(smtp, "c2@example.com").length };
+    await notifier.dispatch();
+    await until(
+      "both notices",
+      () =>
+        mailTo(smtp, "c1@example.com").length > before.c1 &&
+        mailTo(smtp, "c2@example.com").length > before.c2,
+    );
+    await until("C1's notice", () =>
+      mailTo(smtp, "c1@example.com").some((m) => subjectOf(m).includes("lo que te debemos")),
+    );
+    const c1 = mailTo(smtp, "c1@example.com").find((m) => subjectOf(m).includes("lo que te debemos"))!;
+    expect(textOf(c1)).toContain("Recibes 80,50");
+    expect(textOf(c1)).toContain("30 minutos gratis");
+    await until("C2's notice", () =>
+      mailTo(smtp, "c2@example.com").some((m) => textOf(m).includes("Nothing was due")),
+    );
+    await notifier.dispatch();
+    await new Promise((r) => setTimeout(r, 1_500));
+    const notices = mailTo(smtp, "c1@example.com").filter((m) => subjectOf(m).includes("lo que te debemos"));
+    expect(notices).toHaveLength(1);
+  }, 60_000);
 });
