@@ -30,7 +30,7 @@ import { LocalCalendar, parseWindow } from "../core/compensation/time.ts";
 import { AmendsError, conflict, notFound } from "../core/errors.ts";
 import { getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
-import type { Database, Db } from "../storage/database.ts";
+import type { CopyValue, Database, Db } from "../storage/database.ts";
 import { components, compRunLines, compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
 
@@ -223,8 +223,8 @@ export async function createPreview(
 
     // A pipeline on the one connection. A driver sends a connection's next query only once the
     // last one is done and JavaScript is free to notice, so: a chunk's lookup first, then the
-    // previous chunk's writes (one statement) and the next fetch, then the evaluation, which
-    // yields now and then so that the fetch goes out as soon as the writes are done.
+    // previous chunk's writes and the next fetch, then the evaluation, which yields now and
+    // then so that each query goes out as soon as the one before is done.
     const fetchRows = () => tx.query<Record<string, unknown>>(`fetch ${FETCH} from candidates`);
     let unwritten: CustomerResult[] = [];
     let carry: Batch[number] | undefined;
@@ -298,7 +298,34 @@ async function paidInMonth(
   return new Map(rows.map((r) => [r.customer_id, Number(r.total)]));
 }
 
-/** A chunk's lines, excluded and review items and notices, in one statement (one round trip). */
+const LINE_COLUMNS = [
+  "workspace_id",
+  "run_id",
+  "key",
+  "customer_id",
+  "kind",
+  "amount",
+  "currency",
+  "unit",
+  "target",
+  "already_applied",
+  "refunded_elsewhere",
+  "policy_group",
+  "rule",
+  "breakdown",
+  "session",
+  "charge",
+  "reason",
+  "due_by",
+  "scope",
+  "expires_at",
+  "visible_by",
+];
+
+/**
+ * A chunk's lines and notices (COPY: the bulk of a preview's writes) and its excluded and
+ * review items. All three are sent at once and run in order on the connection.
+ */
 async function writeResults(
   tx: Database,
   workspaceId: string,
@@ -306,75 +333,56 @@ async function writeResults(
   results: CustomerResult[],
   whenNothingDue: boolean,
 ) {
-  if (results.length === 0) return;
-  const lines = results.flatMap((r) => r.lines);
-  const line = <K extends keyof ActionLine>(k: K) => lines.map((l) => l[k]);
-  const items = results.flatMap((r) => [
-    ...r.excluded.map((e) => ({
-      ...e,
-      type: "excluded",
-      detail: null as string | null,
-      key: null as string | null,
-    })),
-    ...r.review.map((v) => ({ ...v, type: "review" })),
-  ]);
-  const item = <K extends keyof (typeof items)[number]>(k: K) => items.map((i) => i[k]);
-  const notices = results.flatMap((r) => {
+  const lines: CopyValue[][] = [];
+  const notices: CopyValue[][] = [];
+  const items: (string | null)[][] = [];
+  for (const r of results) {
+    for (const l of r.lines) {
+      lines.push([
+        workspaceId,
+        runId,
+        l.key,
+        l.customerId,
+        l.kind,
+        l.amount,
+        l.currency,
+        l.unit,
+        l.target,
+        l.alreadyApplied,
+        l.refundedElsewhere,
+        l.group,
+        l.rule,
+        JSON.stringify(l.breakdown),
+        l.session,
+        l.charge,
+        l.reason,
+        l.dueBy,
+        l.scope,
+        l.expiresAt,
+        l.visibleBy,
+      ]);
+    }
+    for (const e of r.excluded) items.push(["excluded", e.customerId, e.reference, e.reason, null, null]);
+    for (const v of r.review) items.push(["review", v.customerId, v.reference, v.reason, v.detail, v.key]);
     const n = noticeOf(r, whenNothingDue);
-    return n ? [n] : [];
-  });
-  await tx.query(
-    `with lines as (
-       insert into comp_run_lines (workspace_id, run_id, key, customer_id, kind, amount, currency, unit, target, already_applied,
-         refunded_elsewhere, policy_group, rule, breakdown, session, charge, reason, due_by, scope, expires_at, visible_by)
-       select $1, $2, key, customer_id, kind, amount, currency, unit, target, already_applied,
-         refunded_elsewhere, policy_group, rule, breakdown::jsonb, session, charge, reason, due_by, scope, expires_at, visible_by
-       from unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
-         $11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-         $20::text[], $21::text[])
-         as t(key, customer_id, kind, amount, currency, unit, target, already_applied,
-           refunded_elsewhere, policy_group, rule, breakdown, session, charge, reason, due_by, scope, expires_at, visible_by)
-     ), items as (
-       insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
-       select $1, $2, * from unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[])
-       on conflict do nothing
-     )
-     insert into comp_run_notices (workspace_id, run_id, customer_id, nothing_due, keys)
-     select $1, $2, customer_id, nothing_due, keys::jsonb
-     from unnest($28::text[], $29::boolean[], $30::text[]) as t(customer_id, nothing_due, keys)`,
-    [
-      workspaceId,
-      runId,
-      line("key"),
-      line("customerId"),
-      line("kind"),
-      line("amount"),
-      line("currency"),
-      line("unit"),
-      line("target"),
-      line("alreadyApplied"),
-      line("refundedElsewhere"),
-      line("group"),
-      line("rule"),
-      lines.map((l) => JSON.stringify(l.breakdown)),
-      line("session"),
-      line("charge"),
-      line("reason"),
-      line("dueBy"),
-      line("scope"),
-      line("expiresAt"),
-      line("visibleBy"),
-      item("type"),
-      item("customerId"),
-      item("reference"),
-      item("reason"),
-      item("detail"),
-      item("key"),
-      notices.map((n) => n.customerId),
-      notices.map((n) => n.nothingDue),
-      notices.map((n) => JSON.stringify(n.keys)),
-    ],
-  );
+    if (n) notices.push([workspaceId, runId, n.customerId, n.nothingDue, JSON.stringify(n.keys)]);
+  }
+  const column = (i: number) => items.map((item) => item[i]);
+  await Promise.all([
+    tx.copyRows("comp_run_lines", LINE_COLUMNS, lines),
+    tx.copyRows(
+      "comp_run_notices",
+      ["workspace_id", "run_id", "customer_id", "nothing_due", "keys"],
+      notices,
+    ),
+    items.length &&
+      tx.query(
+        `insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
+         select $1, $2, * from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+         on conflict do nothing`,
+        [workspaceId, runId, ...[0, 1, 2, 3, 4, 5].map(column)],
+      ),
+  ]);
 }
 
 export type RunLine = typeof compRunLines.$inferSelect;

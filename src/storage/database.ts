@@ -13,6 +13,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import { from as copyFromStdin } from "pg-copy-streams";
 import * as schema from "./schema.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -27,10 +28,37 @@ export interface Database {
    * returns a function that stops listening.
    */
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Appends rows to a table with COPY, several times cheaper for the database than an insert
+   * of `unnest` arrays: for the largest bulk writes (a preview's lines).
+   */
+  copyRows(table: string, columns: readonly string[], rows: readonly CopyValue[][]): Promise<void>;
   /** Runs `fn` in one transaction on one connection; raw and drizzle queries alike. */
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+export type CopyValue = string | number | boolean | null;
+
+const copyField = (v: CopyValue) =>
+  v === null
+    ? "\\N"
+    : typeof v === "string"
+      ? /[\\\t\n\r]/.test(v)
+        ? v.replace(/[\\\t\n\r]/g, copyEscape)
+        : v
+      : String(v);
+const copyEscape = (c: string) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r");
+
+/** COPY's text format: tab-separated, \N for null, backslash escapes. */
+export function copyText(rows: readonly CopyValue[][]): string {
+  let text = "";
+  for (const row of rows) text += `${row.map(copyField).join("\t")}\n`;
+  return text;
+}
+
+const copySql = (table: string, columns: readonly string[], source: string) =>
+  `copy ${table} (${columns.join(", ")}) from ${source}`;
 
 const MIGRATIONS = fileURLToPath(new URL("../../drizzle", import.meta.url));
 /** Arbitrary constant shared by every Amends process migrating the same database. */
@@ -79,6 +107,11 @@ async function openPglite(
     async query<R>(text: string, params: unknown[] = []) {
       return (await client.query<R>(text, params)).rows;
     },
+    async copyRows(table, columns, rows) {
+      if (rows.length === 0) return;
+      const blob = new Blob([copyText(rows)]);
+      await client.query(copySql(table, columns, "'/dev/blob'"), [], { blob });
+    },
     transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
     async listen(channel, fn) {
       const stop = await pglite.listen(channel, fn);
@@ -98,6 +131,20 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
     kind: "postgres",
     async query<R>(text: string, params: unknown[] = []) {
       return (await client.query(text, params)).rows as R[];
+    },
+    async copyRows(table, columns, rows) {
+      if (rows.length === 0) return;
+      const conn = client instanceof pg.Pool ? await client.connect() : client;
+      try {
+        const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin")));
+        await new Promise<void>((resolve, reject) => {
+          stream.on("finish", resolve);
+          stream.on("error", reject);
+          stream.end(copyText(rows));
+        });
+      } finally {
+        if (conn !== client) (conn as pg.PoolClient).release();
+      }
     },
     async transaction(fn) {
       const conn = await pool.connect();
