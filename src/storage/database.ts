@@ -126,63 +126,81 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
   const pool = new pg.Pool({ connectionString: url, max: Number(process.env.AMENDS_DB_POOL ?? 10) });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
-  const wrap = (client: pg.Pool | pg.PoolClient): Database => ({
-    db: joinable(drizzlePg(client, { schema }) as unknown as Db, client !== pool),
-    kind: "postgres",
-    async query<R>(text: string, params: unknown[] = []) {
-      return (await client.query(text, params)).rows as R[];
-    },
-    async copyRows(table, columns, rows) {
-      if (rows.length === 0) return;
-      const conn = client instanceof pg.Pool ? await client.connect() : client;
-      try {
-        const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin")));
-        await new Promise<void>((resolve, reject) => {
-          stream.on("finish", resolve);
-          stream.on("error", reject);
-          stream.end(copyText(rows));
-        });
-      } finally {
-        if (conn !== client) (conn as pg.PoolClient).release();
-      }
-    },
-    async transaction(fn) {
-      const conn = await pool.connect();
-      try {
-        await conn.query("begin");
-        const result = await fn(wrap(conn));
-        await conn.query("commit");
-        return result;
-      } catch (err) {
-        await conn.query("rollback").catch(() => {});
-        throw err;
-      } finally {
-        conn.release();
-      }
-    },
-    async listen(channel, fn) {
-      // A connection of its own, outside the pool, that reconnects if the server restarts.
-      let client: pg.Client | undefined;
-      let stopped = false;
-      const connect = async () => {
-        if (stopped) return;
-        client = new pg.Client({ connectionString: url });
-        client.on("notification", (n) => n.channel === channel && fn(n.payload ?? ""));
-        client.on("error", () => {
-          client = undefined;
-          setTimeout(() => void connect().catch(() => {}), 1_000).unref();
-        });
-        await client.connect();
-        await client.query(`listen "${channel.replace(/"/g, "")}"`);
-      };
-      await connect();
-      return async () => {
-        stopped = true;
-        await client?.end().catch(() => {});
-      };
-    },
-    close: () => pool.end(),
-  });
+  const wrap = (client: pg.Pool | pg.PoolClient): Database => {
+    // A caller may send a connection's next query before the last is done (the preview's
+    // pipeline); they run in the order sent. node-postgres would queue them itself, but that
+    // is deprecated, so queue here. The pool gives each query a connection of its own.
+    let tail: Promise<unknown> = Promise.resolve();
+    const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
+      if (client instanceof pg.Pool) return run();
+      const turn = tail.then(run, run);
+      tail = turn.catch(() => {});
+      return turn;
+    };
+    return {
+      db: joinable(drizzlePg(client, { schema }) as unknown as Db, client !== pool),
+      kind: "postgres",
+      async query<R>(text: string, params: unknown[] = []) {
+        return (await inTurn(() => client.query(text, params))).rows as R[];
+      },
+      async copyRows(table, columns, rows) {
+        if (rows.length === 0) return;
+        const text = copyText(rows);
+        const conn = client instanceof pg.Pool ? await client.connect() : client;
+        try {
+          await inTurn(
+            () =>
+              new Promise<void>((resolve, reject) => {
+                const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin")));
+                stream.on("finish", resolve);
+                stream.on("error", reject);
+                stream.end(text);
+              }),
+          );
+        } finally {
+          if (conn !== client) (conn as pg.PoolClient).release();
+        }
+      },
+      async transaction(fn) {
+        const conn = await pool.connect();
+        const tx = wrap(conn);
+        try {
+          await conn.query("begin");
+          const result = await fn(tx);
+          await tx.query("commit");
+          return result;
+        } catch (err) {
+          // In turn: after any query fn left in flight, so that none runs outside the transaction.
+          await tx.query("rollback").catch(() => {});
+          throw err;
+        } finally {
+          conn.release();
+        }
+      },
+      async listen(channel, fn) {
+        // A connection of its own, outside the pool, that reconnects if the server restarts.
+        let client: pg.Client | undefined;
+        let stopped = false;
+        const connect = async () => {
+          if (stopped) return;
+          client = new pg.Client({ connectionString: url });
+          client.on("notification", (n) => n.channel === channel && fn(n.payload ?? ""));
+          client.on("error", () => {
+            client = undefined;
+            setTimeout(() => void connect().catch(() => {}), 1_000).unref();
+          });
+          await client.connect();
+          await client.query(`listen "${channel.replace(/"/g, "")}"`);
+        };
+        await connect();
+        return async () => {
+          stopped = true;
+          await client?.end().catch(() => {});
+        };
+      },
+      close: () => pool.end(),
+    };
+  };
   return { ...wrap(pool), pool };
 }
 
