@@ -67,6 +67,42 @@ describe.each(BACKENDS)("storage on %s", (backend) => {
       await database.close();
     }
   });
+
+  it("copies rows in, whatever their text holds, inside and outside a transaction", async () => {
+    const database = await freshDatabase(backend);
+    try {
+      const odd = ["tab\there", "new\nline", "back\\slash \\N", "cr\r", "\\", "", "naïve ✓"];
+      const columns = ["workspace_id", "run_id", "customer_id", "nothing_due", "keys"];
+      const row = (run: string, id: string, i: number) => ["w", run, id, i % 2 === 0, JSON.stringify([id])];
+      await database.copyRows(
+        "comp_run_notices",
+        columns,
+        odd.map((id, i) => row("plain", id, i)),
+      );
+      await database.transaction((tx) =>
+        tx.copyRows(
+          "comp_run_notices",
+          columns,
+          odd.map((id, i) => row("tx", id, i)),
+        ),
+      );
+      const back = await database.query<{
+        run_id: string;
+        customer_id: string;
+        nothing_due: boolean;
+        keys: string[];
+      }>(
+        'select run_id, customer_id, nothing_due, keys from comp_run_notices order by run_id, customer_id collate "C"',
+      );
+      const expected = (run: string) =>
+        odd
+          .map((id, i) => ({ run_id: run, customer_id: id, nothing_due: i % 2 === 0, keys: [id] }))
+          .sort((a, b) => (a.customer_id < b.customer_id ? -1 : 1));
+      expect(back).toEqual([...expected("plain"), ...expected("tx")]);
+    } finally {
+      await database.close();
+    }
+  });
 });
 
 describe("migrations", () => {

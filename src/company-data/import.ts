@@ -100,12 +100,10 @@ export async function importRecords(
   const errors: FieldError[] = [];
   let rows = 0;
   await database.transaction(async (tx) => {
-    let chunk: { line: number; row: any }[] = [];
-    const flush = async () => {
-      if (chunk.length === 0 || errors.length > 0) {
-        chunk = [];
-        return;
-      }
+    type Chunk = { line: number; row: any }[];
+    let chunk: Chunk = [];
+    const write = async (chunk: Chunk) => {
+      if (chunk.length === 0 || errors.length > 0) return;
       if (kind !== "customers") {
         const missing = await missingCustomers(
           tx,
@@ -128,6 +126,13 @@ export async function importRecords(
       await WRITERS[kind](tx, workspaceId, [...byId.values()] as never);
       rows += chunk.length;
       onProgress?.(rows);
+    };
+    // One chunk is written while the next is parsed and validated; chunks still land in order.
+    let writing: Promise<void> = Promise.resolve();
+    const flush = async () => {
+      await writing;
+      writing = write(chunk);
+      writing.catch(() => {}); // awaited by the next flush or at the end
       chunk = [];
     };
     for await (const { line, record } of records) {
@@ -152,6 +157,7 @@ export async function importRecords(
       if (chunk.length >= CHUNK) await flush();
     }
     await flush();
+    await writing;
     if (errors.length > 0) {
       throw new AmendsError(
         "VALIDATION_FAILED",

@@ -74,8 +74,8 @@ export async function upsertCustomers(database: Database, workspaceId: string, r
 }
 
 export async function upsertSessions(database: Database, workspaceId: string, rows: readonly SessionRow[]) {
-  await inChunks(rows, (c) =>
-    database.query(
+  await inChunks(rows, async (c) => {
+    await database.query(
       `insert into usage_sessions (workspace_id, id, customer_id, kind, component_id, region, started_at, ended_at, charge, currency, refunded)
        select $1, id, customer_id, kind, component_id, region, started_at::timestamptz, ended_at::timestamptz, charge, currency, refunded
        from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[])
@@ -96,7 +96,25 @@ export async function upsertSessions(database: Database, workspaceId: string, ro
         c.map((r) => r.currency),
         c.map((r) => r.refunded),
       ],
-    ),
+    );
+    await raiseSessionBound(database, workspaceId, c);
+  });
+}
+
+/**
+ * Keeps usage_bounds at least the longest closed session, which previews rely on. Written
+ * only when a chunk beats it, so concurrent imports rarely wait on its row.
+ */
+async function raiseSessionBound(database: Database, workspaceId: string, rows: readonly SessionRow[]) {
+  let longest = -1;
+  for (const r of rows)
+    if (r.endedAt) longest = Math.max(longest, r.endedAt.getTime() - r.startedAt.getTime());
+  if (longest < 0) return;
+  await database.query(
+    `insert into usage_bounds (workspace_id, longest_session_ms)
+     select $1, $2 where not exists (select from usage_bounds where workspace_id = $1 and longest_session_ms >= $2)
+     on conflict (workspace_id) do update set longest_session_ms = greatest(usage_bounds.longest_session_ms, excluded.longest_session_ms)`,
+    [workspaceId, longest],
   );
 }
 

@@ -41,10 +41,10 @@ export async function loadRunReport(db: Database, workspaceId: string, run: RunJ
       amount: string;
       customers: string;
     }>(
-      `select coalesce(s.region, c.home_region) as city, l.line->>'rule' as rule, l.currency, l.unit,
+      `select coalesce(s.region, c.home_region) as city, l.rule, l.currency, l.unit,
               sum(l.amount)::text as amount, count(distinct l.customer_id)::text as customers
          from comp_run_lines l
-         left join usage_sessions s on s.workspace_id = l.workspace_id and s.id = l.line->>'session'
+         left join usage_sessions s on s.workspace_id = l.workspace_id and s.id = l.session
          left join customers c on c.workspace_id = l.workspace_id and c.id = l.customer_id
         where l.workspace_id = $1 and l.run_id = $2
         group by 1, 2, 3, 4`,

@@ -11,7 +11,7 @@ import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
 import { compRunItems, compRunLines, compRunNotices, ledgerEntries } from "../storage/schema.ts";
 import { listPolicies, loadPolicy, savePolicy } from "./policies.ts";
 import { loadRunReport, renderRunReport } from "./report.ts";
-import { applyRun, approveRun, createPreview, getRun, listRuns, type Run } from "./runs.ts";
+import { applyRun, approveRun, createPreview, getRun, lineOf, listRuns, type Run } from "./runs.ts";
 
 const RUN_STATUSES = ["previewing", "previewed", "approved", "applied"] as const;
 
@@ -234,7 +234,7 @@ export const compensationRoutes =
         const byCustomer = sql`customer_id collate "C"`;
         const [lines, items, notices] = await Promise.all([
           ctx.db
-            .select({ line: compRunLines.line })
+            .select()
             .from(compRunLines)
             .where(where(compRunLines))
             .orderBy(byCustomer, sql`key collate "C"`),
@@ -254,7 +254,7 @@ export const compensationRoutes =
         });
         return {
           run: runJson(run),
-          lines: lines.map((l) => l.line),
+          lines: lines.map(lineOf),
           excluded: items.filter((i) => i.type === "excluded").map(item),
           review: items.filter((i) => i.type === "review").map(item),
           notifications: notices.map((n) => ({
@@ -263,18 +263,7 @@ export const compensationRoutes =
             keys: n.keys,
           })),
           totals: { money: run.summary.money ?? {}, units: run.summary.units ?? {} },
-          per_customer: perCustomerTotals(
-            lines.map(
-              (l) =>
-                l.line as {
-                  customerId: string;
-                  kind: string;
-                  amount: number;
-                  currency: string | null;
-                  unit: string | null;
-                },
-            ),
-          ),
+          per_customer: perCustomerTotals(lines),
         };
       },
     );

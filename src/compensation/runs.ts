@@ -14,11 +14,13 @@
 import { createHash } from "node:crypto";
 import { and, asc, eq, gt } from "drizzle-orm";
 import type {
+  ActionLine,
   CompCharge,
   CompCustomer,
   CompSession,
   CustomerResult,
   EngineContext,
+  LineKind,
 } from "../core/compensation/engine.ts";
 import { evaluateCustomer } from "../core/compensation/engine.ts";
 import { isBalanced, ledgerCurrency, postingsFor } from "../core/compensation/ledger.ts";
@@ -28,7 +30,7 @@ import { LocalCalendar, parseWindow } from "../core/compensation/time.ts";
 import { AmendsError, conflict, notFound } from "../core/errors.ts";
 import { getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
-import type { Database, Db } from "../storage/database.ts";
+import type { CopyValue, Database, Db } from "../storage/database.ts";
 import { components, compRunLines, compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
 
@@ -36,8 +38,10 @@ export type Run = typeof compRuns.$inferSelect;
 
 /** Charges this long before and after a billing-fault window are read to find originals and late duplicates. */
 const CHARGE_MARGIN_MS = 7 * 86_400_000;
-const FETCH = 5_000;
-const CUSTOMER_BATCH = 1_000;
+/** Candidate rows per fetch: the unit of the preview's pipeline. */
+const FETCH = 10_000;
+/** Customers evaluated between two yields to the event loop. */
+const YIELD_EVERY = 250;
 
 export interface PreviewInput {
   incidentId: string;
@@ -49,8 +53,9 @@ export interface PreviewInput {
   detectedAt?: Date;
 }
 
-const toMs = (v: unknown) =>
-  v instanceof Date ? v.getTime() : v === null || v === undefined ? null : Date.parse(String(v));
+/** Epoch milliseconds selected as such: cheaper than parsing a timestamp into a Date per row. */
+const epochMs = (column: string) => `floor(extract(epoch from ${column}) * 1000)::int8`;
+const msOf = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 export async function createPreview(
   database: Database,
@@ -124,11 +129,23 @@ export async function createPreview(
       createdBy: actor,
     });
 
+    // Each candidate row carries its customer (left join: a customer may be unknown), so no
+    // per-batch customer lookup. Sessions: a closed one touching the window started at most
+    // the workspace's longest session before it (usage_bounds), which keeps the index range tight.
+    const customer = `c.home_region, c.plan, c.monthly_fee, c.currency as customer_currency`;
+    const joinCustomer = "left join customers c on c.workspace_id = t.workspace_id and c.id = t.customer_id";
     const candidates = fault
-      ? `select id, customer_id, usage_ref, amount, currency, status, created_at, amount_refunded from charges
-         where workspace_id = $1 and created_at >= $2 and created_at < $3 order by customer_id collate "C", created_at, id`
-      : `select id, customer_id, kind, component_id, region, started_at, ended_at, charge, currency, refunded from usage_sessions
-         where workspace_id = $1 and started_at <= $3 and (ended_at is null or ended_at >= $2) order by customer_id collate "C", started_at, id`;
+      ? `select t.id, t.customer_id, t.usage_ref, t.amount, t.currency, t.status, ${epochMs("t.created_at")} as created_ms, t.amount_refunded, ${customer}
+         from charges t ${joinCustomer}
+         where t.workspace_id = $1 and t.created_at >= $2 and t.created_at < $3
+         order by t.customer_id collate "C", t.created_at, t.id`
+      : `select t.id, t.customer_id, t.kind, t.component_id, t.region, ${epochMs("t.started_at")} as started_ms, ${epochMs("t.ended_at")} as ended_ms, t.charge, t.currency, t.refunded, ${customer}
+         from usage_sessions t ${joinCustomer}
+         where t.workspace_id = $1 and t.started_at <= $3
+           and (t.ended_at is null or t.ended_at >= $2 and t.started_at >= coalesce(
+             (select $2::timestamptz - b.longest_session_ms * interval '1 millisecond' from usage_bounds b where b.workspace_id = $1),
+             '-infinity'))
+         order by t.customer_id collate "C", t.started_at, t.id`;
     const range = fault
       ? [window.start - CHARGE_MARGIN_MS, window.end + CHARGE_MARGIN_MS]
       : [window.start, window.end];
@@ -137,36 +154,34 @@ export async function createPreview(
       ...range.map((ms) => new Date(ms).toISOString()),
     ]);
 
-    let batch: { customerId: string; rows: Record<string, unknown>[] }[] = [];
-    const process = async () => {
-      if (batch.length === 0) return;
-      const ids = batch.map((b) => b.customerId);
-      const [customerRows, appliedRows] = await Promise.all([
-        tx.query<Record<string, unknown>>(
-          "select id, home_region, plan, monthly_fee, currency from customers where workspace_id = $1 and id = any($2::text[])",
-          [workspaceId, ids],
-        ),
+    type Batch = { customerId: string; rows: Record<string, unknown>[] }[];
+    /** What this batch's customers were already paid: for this incident, and this month for others. */
+    const lookup = async (ids: string[]) => {
+      const [appliedRows, paid] = await Promise.all([
         tx.query<{ action_key: string; total: number }>(
           `select action_key, sum(amount)::bigint as total from ledger_entries
            where workspace_id = $1 and incident_id = $2 and customer_id = any($3::text[]) group by action_key`,
           [workspaceId, incident.id, ids],
         ),
+        month && paidInMonth(tx, workspaceId, incident.id, month, ids),
       ]);
-      const customers = new Map(customerRows.map((r) => [r.id as string, r]));
+      return { applied: new Map(appliedRows.map((r) => [r.action_key, Number(r.total)])), paid };
+    };
+    const evaluate = (batch: Batch, known: Awaited<ReturnType<typeof lookup>>) => {
       const ctx: EngineContext = {
         ...base,
-        applied: new Map(appliedRows.map((r) => [r.action_key, Number(r.total)])),
-        ...(month && { paidThisMonth: await paidInMonth(tx, workspaceId, incident.id, month, ids) }),
+        applied: known.applied,
+        ...(known.paid && { paidThisMonth: known.paid }),
       };
       const results: CustomerResult[] = [];
       for (const { customerId, rows } of batch) {
-        const c = customers.get(customerId);
+        const c = rows[0]!;
         const customer: CompCustomer = {
           id: customerId,
-          homeRegion: (c?.home_region as string) ?? null,
-          plan: (c?.plan as string) ?? null,
-          monthlyFee: c?.monthly_fee === null || c?.monthly_fee === undefined ? null : Number(c.monthly_fee),
-          currency: (c?.currency as string) ?? null,
+          homeRegion: (c.home_region as string) ?? null,
+          plan: (c.plan as string) ?? null,
+          monthlyFee: c.monthly_fee === null || c.monthly_fee === undefined ? null : Number(c.monthly_fee),
+          currency: (c.customer_currency as string) ?? null,
         };
         const sessions: CompSession[] = fault
           ? []
@@ -176,8 +191,8 @@ export async function createPreview(
               kind: r.kind as string,
               componentId: r.component_id as string | null,
               region: r.region as string | null,
-              start: toMs(r.started_at)!,
-              end: toMs(r.ended_at),
+              start: msOf(r.started_ms)!,
+              end: msOf(r.ended_ms),
               charge: Number(r.charge),
               currency: r.currency as string,
               refunded: Number(r.refunded),
@@ -190,42 +205,68 @@ export async function createPreview(
               amount: Number(r.amount),
               currency: r.currency as string,
               status: r.status as string,
-              createdAt: toMs(r.created_at)!,
+              createdAt: msOf(r.created_ms)!,
               amountRefunded: Number(r.amount_refunded),
             }))
           : [];
         const result = evaluateCustomer(ctx, customer, sessions, charges);
         hash.update(`${JSON.stringify(result)}\n`);
         results.push(result);
-      }
-      await writeResults(tx, workspaceId, runId, results, policy.notify.when_nothing_due);
-      for (const r of results) {
         counts.customers++;
-        if (r.affected) counts.affected++;
-        counts.excluded += r.excluded.length;
-        counts.review += r.review.length;
-        if (noticeOf(r, policy.notify.when_nothing_due)) counts.notifications++;
-        for (const l of r.lines) addToTotals(totals, l);
+        if (result.affected) counts.affected++;
+        counts.excluded += result.excluded.length;
+        counts.review += result.review.length;
+        if (noticeOf(result, policy.notify.when_nothing_due)) counts.notifications++;
+        for (const l of result.lines) addToTotals(totals, l);
       }
-      batch = [];
+      return results;
     };
 
-    let current: { customerId: string; rows: Record<string, unknown>[] } | undefined;
-    for (;;) {
-      const rows = await tx.query<Record<string, unknown>>(`fetch ${FETCH} from candidates`);
-      for (const row of rows) {
-        const customerId = row.customer_id as string;
-        if (current?.customerId !== customerId) {
-          if (current) batch.push(current);
-          if (batch.length >= CUSTOMER_BATCH) await process();
-          current = { customerId, rows: [] };
+    // A pipeline on the one connection. A driver sends a connection's next query only once the
+    // last one is done and JavaScript is free to notice, so: a chunk's lookup first, then the
+    // previous chunk's writes and the next fetch, then the evaluation, which yields now and
+    // then so that each query goes out as soon as the one before is done.
+    const fetchRows = () => tx.query<Record<string, unknown>>(`fetch ${FETCH} from candidates`);
+    let unwritten: CustomerResult[] = [];
+    let carry: Batch[number] | undefined;
+    let rows = await fetchRows();
+    let writing: Promise<void> | undefined;
+    let next: Promise<Record<string, unknown>[]> | undefined;
+    try {
+      for (;;) {
+        const last = rows.length < FETCH;
+        // Complete customers only: the last one may go on in the next chunk.
+        const batch: Batch = [];
+        for (const row of rows) {
+          const customerId = row.customer_id as string;
+          if (carry?.customerId !== customerId) {
+            if (carry) batch.push(carry);
+            carry = { customerId, rows: [] };
+          }
+          carry.rows.push(row);
         }
-        current.rows.push(row);
+        if (last && carry) batch.push(carry);
+        const known = await lookup(batch.map((b) => b.customerId));
+        writing = writeResults(tx, workspaceId, runId, unwritten, policy.notify.when_nothing_due);
+        next = last ? undefined : fetchRows();
+        // Awaited below; a failure meanwhile must not count as unhandled.
+        writing.catch(() => {});
+        next?.catch(() => {});
+        unwritten = [];
+        for (let i = 0; i < batch.length; i += YIELD_EVERY) {
+          unwritten.push(...evaluate(batch.slice(i, i + YIELD_EVERY), known));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await writing;
+        if (!next) break;
+        rows = await next;
       }
-      if (rows.length < FETCH) break;
+    } catch (err) {
+      // Nothing may still be in flight when the transaction rolls back.
+      await Promise.allSettled([writing, next]);
+      throw err;
     }
-    if (current) batch.push(current);
-    await process();
+    await writeResults(tx, workspaceId, runId, unwritten, policy.notify.when_nothing_due);
     await tx.query("close candidates");
 
     const t = sortedTotals(totals);
@@ -266,6 +307,34 @@ async function paidInMonth(
   return new Map(rows.map((r) => [r.customer_id, Number(r.total)]));
 }
 
+const LINE_COLUMNS = [
+  "workspace_id",
+  "run_id",
+  "key",
+  "customer_id",
+  "kind",
+  "amount",
+  "currency",
+  "unit",
+  "target",
+  "already_applied",
+  "refunded_elsewhere",
+  "policy_group",
+  "rule",
+  "breakdown",
+  "session",
+  "charge",
+  "reason",
+  "due_by",
+  "scope",
+  "expires_at",
+  "visible_by",
+];
+
+/**
+ * A chunk's lines and notices (COPY: the bulk of a preview's writes) and its excluded and
+ * review items. All three are sent at once and run in order on the connection.
+ */
 async function writeResults(
   tx: Database,
   workspaceId: string,
@@ -273,80 +342,83 @@ async function writeResults(
   results: CustomerResult[],
   whenNothingDue: boolean,
 ) {
-  const lines = results.flatMap((r) => r.lines);
-  if (lines.length) {
-    await tx.query(
-      `insert into comp_run_lines (workspace_id, run_id, key, customer_id, kind, amount, currency, unit, target, refunded_elsewhere, line)
-       select $1, $2, key, customer_id, kind, amount, currency, unit, target, refunded_elsewhere, line::jsonb
-       from unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[])
-         as t(key, customer_id, kind, amount, currency, unit, target, refunded_elsewhere, line)`,
-      [
+  const lines: CopyValue[][] = [];
+  const notices: CopyValue[][] = [];
+  const items: (string | null)[][] = [];
+  for (const r of results) {
+    for (const l of r.lines) {
+      lines.push([
         workspaceId,
         runId,
-        lines.map((l) => l.key),
-        lines.map((l) => l.customerId),
-        lines.map((l) => l.kind),
-        lines.map((l) => l.amount),
-        lines.map((l) => l.currency),
-        lines.map((l) => l.unit),
-        lines.map((l) => l.target),
-        lines.map((l) => l.refundedElsewhere),
-        lines.map((l) => JSON.stringify(l)),
-      ],
-    );
-  }
-  const items = results.flatMap((r) => [
-    ...r.excluded.map((e) => ({
-      type: "excluded",
-      customerId: e.customerId,
-      reference: e.reference,
-      reason: e.reason,
-      detail: null as string | null,
-      key: null as string | null,
-    })),
-    ...r.review.map((v) => ({
-      type: "review",
-      customerId: v.customerId,
-      reference: v.reference,
-      reason: v.reason,
-      detail: v.detail,
-      key: v.key,
-    })),
-  ]);
-  if (items.length) {
-    await tx.query(
-      `insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
-       select $1, $2, * from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-       on conflict do nothing`,
-      [
-        workspaceId,
-        runId,
-        items.map((i) => i.type),
-        items.map((i) => i.customerId),
-        items.map((i) => i.reference),
-        items.map((i) => i.reason),
-        items.map((i) => i.detail),
-        items.map((i) => i.key),
-      ],
-    );
-  }
-  const notices = results.flatMap((r) => {
+        l.key,
+        l.customerId,
+        l.kind,
+        l.amount,
+        l.currency,
+        l.unit,
+        l.target,
+        l.alreadyApplied,
+        l.refundedElsewhere,
+        l.group,
+        l.rule,
+        JSON.stringify(l.breakdown),
+        l.session,
+        l.charge,
+        l.reason,
+        l.dueBy,
+        l.scope,
+        l.expiresAt,
+        l.visibleBy,
+      ]);
+    }
+    for (const e of r.excluded) items.push(["excluded", e.customerId, e.reference, e.reason, null, null]);
+    for (const v of r.review) items.push(["review", v.customerId, v.reference, v.reason, v.detail, v.key]);
     const n = noticeOf(r, whenNothingDue);
-    return n ? [n] : [];
-  });
-  if (notices.length) {
-    await tx.query(
-      `insert into comp_run_notices (workspace_id, run_id, customer_id, nothing_due, keys)
-       select $1, $2, customer_id, nothing_due, keys::jsonb from unnest($3::text[], $4::boolean[], $5::text[]) as t(customer_id, nothing_due, keys)`,
-      [
-        workspaceId,
-        runId,
-        notices.map((n) => n.customerId),
-        notices.map((n) => n.nothingDue),
-        notices.map((n) => JSON.stringify(n.keys)),
-      ],
-    );
+    if (n) notices.push([workspaceId, runId, n.customerId, n.nothingDue, JSON.stringify(n.keys)]);
   }
+  const column = (i: number) => items.map((item) => item[i]);
+  await Promise.all([
+    tx.copyRows("comp_run_lines", LINE_COLUMNS, lines),
+    tx.copyRows(
+      "comp_run_notices",
+      ["workspace_id", "run_id", "customer_id", "nothing_due", "keys"],
+      notices,
+    ),
+    items.length &&
+      tx.query(
+        `insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
+         select $1, $2, * from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+         on conflict do nothing`,
+        [workspaceId, runId, ...[0, 1, 2, 3, 4, 5].map(column)],
+      ),
+  ]);
+}
+
+export type RunLine = typeof compRunLines.$inferSelect;
+
+/** A stored line back as the engine wrote it. */
+export function lineOf(r: RunLine): ActionLine {
+  return {
+    key: r.key,
+    customerId: r.customerId,
+    kind: r.kind as LineKind,
+    amount: r.amount,
+    currency: r.currency,
+    unit: r.unit,
+    target: r.target,
+    alreadyApplied: r.alreadyApplied,
+    refundedElsewhere: r.refundedElsewhere,
+    group: r.policyGroup,
+    rule: r.rule,
+    breakdown: r.breakdown,
+    session: r.session,
+    charge: r.charge,
+    reason: r.reason,
+    dueBy: r.dueBy,
+    scope: r.scope,
+    expiresAt: r.expiresAt,
+    visibleBy: r.visibleBy,
+  };
 }
 
 export async function getRun(db: Db, workspaceId: string, runId: string): Promise<Run> {
@@ -423,18 +495,20 @@ export async function applyRun(
   };
   let after = "";
   for (;;) {
-    const lines = await database.db
-      .select()
-      .from(compRunLines)
-      .where(
-        and(
-          eq(compRunLines.workspaceId, workspaceId),
-          eq(compRunLines.runId, runId),
-          gt(compRunLines.key, after),
-        ),
-      )
-      .orderBy(asc(compRunLines.key))
-      .limit(chunkSize);
+    const lines = (
+      await database.db
+        .select()
+        .from(compRunLines)
+        .where(
+          and(
+            eq(compRunLines.workspaceId, workspaceId),
+            eq(compRunLines.runId, runId),
+            gt(compRunLines.key, after),
+          ),
+        )
+        .orderBy(asc(compRunLines.key))
+        .limit(chunkSize)
+    ).map(lineOf);
     if (lines.length === 0) break;
     await database.transaction(async (tx) => {
       // One applier per incident at a time: two runs must not both pay the same difference.
@@ -447,7 +521,7 @@ export async function applyRun(
       );
       const appliedBy = new Map(applied.map((r) => [r.action_key, Number(r.total)]));
       const elsewhere = await refundedElsewhereNow(tx, workspaceId, lines);
-      const entries: { id: string; line: (typeof lines)[number]; amount: number }[] = [];
+      const entries: { id: string; line: ActionLine; amount: number }[] = [];
       for (const l of lines) {
         const amount = l.target - (appliedBy.get(l.key) ?? 0) - (elsewhere.get(l.key) ?? l.refundedElsewhere);
         if (amount <= 0) stats.skipped++;
@@ -472,16 +546,14 @@ export async function applyRun(
           entries.map((e) => e.line.customerId),
           entries.map((e) => e.line.kind),
           entries.map((e) => e.amount),
-          entries.map((e) => ledgerCurrency(e.line.line as never)),
-          entries.map((e) => JSON.stringify({ ...e.line.line, amount: e.amount })),
+          entries.map((e) => ledgerCurrency(e.line)),
+          entries.map((e) => JSON.stringify({ ...e.line, amount: e.amount })),
         ],
       );
       const fresh = new Set(inserted.map((r) => r.id));
       const postings = entries
         .filter((e) => fresh.has(e.id))
-        .flatMap((e) =>
-          postingsFor(e.line.line as never, e.amount, run.incidentId).map((p) => ({ ...p, entryId: e.id })),
-        );
+        .flatMap((e) => postingsFor(e.line, e.amount, run.incidentId).map((p) => ({ ...p, entryId: e.id })));
       if (!isBalanced(postings)) throw new AmendsError("INTERNAL", "ledger postings do not balance");
       if (postings.length) {
         await tx.query(
@@ -523,16 +595,10 @@ export async function applyRun(
  * What the company's data says was refunded outside Amends, read again at apply time: support
  * may have refunded more since the preview, and a refund must never exceed what was captured.
  */
-async function refundedElsewhereNow(
-  tx: Database,
-  workspaceId: string,
-  lines: { key: string; kind: string; line: Record<string, unknown> }[],
-) {
+async function refundedElsewhereNow(tx: Database, workspaceId: string, lines: ActionLine[]) {
   const refunds = lines.filter((l) => l.kind === "refund");
-  const sessions = refunds
-    .filter((l) => !l.line.charge && l.line.session)
-    .map((l) => l.line.session as string);
-  const charges = refunds.filter((l) => l.line.charge).map((l) => l.line.charge as string);
+  const sessions = refunds.filter((l) => !l.charge && l.session).map((l) => l.session!);
+  const charges = refunds.filter((l) => l.charge).map((l) => l.charge!);
   const [s, c] = await Promise.all([
     sessions.length
       ? tx.query<{ id: string; refunded: number }>(
@@ -551,9 +617,7 @@ async function refundedElsewhereNow(
   const byCharge = new Map(c.map((r) => [r.id, Number(r.refunded)]));
   const out = new Map<string, number>();
   for (const l of refunds) {
-    const now = l.line.charge
-      ? byCharge.get(l.line.charge as string)
-      : bySession.get(l.line.session as string);
+    const now = l.charge ? byCharge.get(l.charge) : bySession.get(l.session!);
     if (now !== undefined) out.set(l.key, now);
   }
   return out;

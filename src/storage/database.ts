@@ -13,6 +13,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import { from as copyFromStdin } from "pg-copy-streams";
 import * as schema from "./schema.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -29,10 +30,37 @@ export interface Database {
    * returns a function that stops listening.
    */
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Appends rows to a table with COPY, several times cheaper for the database than an insert
+   * of `unnest` arrays: for the largest bulk writes (a preview's lines).
+   */
+  copyRows(table: string, columns: readonly string[], rows: readonly CopyValue[][]): Promise<void>;
   /** Runs `fn` in one transaction on one connection; raw and drizzle queries alike. */
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+export type CopyValue = string | number | boolean | null;
+
+const copyField = (v: CopyValue) =>
+  v === null
+    ? "\\N"
+    : typeof v === "string"
+      ? /[\\\t\n\r]/.test(v)
+        ? v.replace(/[\\\t\n\r]/g, copyEscape)
+        : v
+      : String(v);
+const copyEscape = (c: string) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r");
+
+/** COPY's text format: tab-separated, \N for null, backslash escapes. */
+export function copyText(rows: readonly CopyValue[][]): string {
+  let text = "";
+  for (const row of rows) text += `${row.map(copyField).join("\t")}\n`;
+  return text;
+}
+
+const copySql = (table: string, columns: readonly string[], source: string) =>
+  `copy ${table} (${columns.join(", ")}) from ${source}`;
 
 const MIGRATIONS = fileURLToPath(new URL("../../drizzle", import.meta.url));
 /** Arbitrary constant shared by every Amends process migrating the same database. */
@@ -84,6 +112,11 @@ async function openPglite(
     async exec<R>(text: string) {
       return (await client.exec(text)).flatMap((r) => r.rows as R[]);
     },
+    async copyRows(table, columns, rows) {
+      if (rows.length === 0) return;
+      const blob = new Blob([copyText(rows)]);
+      await client.query(copySql(table, columns, "'/dev/blob'"), [], { blob });
+    },
     transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
     async listen(channel, fn) {
       const stop = await pglite.listen(channel, fn);
@@ -98,53 +131,85 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
   const pool = new pg.Pool({ connectionString: url, max: Number(process.env.AMENDS_DB_POOL ?? 10) });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
-  const wrap = (client: pg.Pool | pg.PoolClient): Database => ({
-    db: joinable(drizzlePg(client, { schema }) as unknown as Db, client !== pool),
-    kind: "postgres",
-    async query<R>(text: string, params: unknown[] = []) {
-      return (await client.query(text, params)).rows as R[];
-    },
-    async exec<R>(text: string) {
-      const result: pg.QueryResult | pg.QueryResult[] = await client.query(text);
-      return (Array.isArray(result) ? result : [result]).flatMap((r) => r.rows as R[]);
-    },
-    async transaction(fn) {
-      const conn = await pool.connect();
-      try {
-        await conn.query("begin");
-        const result = await fn(wrap(conn));
-        await conn.query("commit");
-        return result;
-      } catch (err) {
-        await conn.query("rollback").catch(() => {});
-        throw err;
-      } finally {
-        conn.release();
-      }
-    },
-    async listen(channel, fn) {
-      // A connection of its own, outside the pool, that reconnects if the server restarts.
-      let client: pg.Client | undefined;
-      let stopped = false;
-      const connect = async () => {
-        if (stopped) return;
-        client = new pg.Client({ connectionString: url });
-        client.on("notification", (n) => n.channel === channel && fn(n.payload ?? ""));
-        client.on("error", () => {
-          client = undefined;
-          setTimeout(() => void connect().catch(() => {}), 1_000).unref();
-        });
-        await client.connect();
-        await client.query(`listen "${channel.replace(/"/g, "")}"`);
-      };
-      await connect();
-      return async () => {
-        stopped = true;
-        await client?.end().catch(() => {});
-      };
-    },
-    close: () => pool.end(),
-  });
+  const wrap = (client: pg.Pool | pg.PoolClient): Database => {
+    // A caller may send a connection's next query before the last is done (the preview's
+    // pipeline); they run in the order sent. node-postgres would queue them itself, but that
+    // is deprecated, so queue here. The pool gives each query a connection of its own.
+    let tail: Promise<unknown> = Promise.resolve();
+    const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
+      if (client instanceof pg.Pool) return run();
+      const turn = tail.then(run, run);
+      tail = turn.catch(() => {});
+      return turn;
+    };
+    return {
+      db: joinable(drizzlePg(client, { schema }) as unknown as Db, client !== pool),
+      kind: "postgres",
+      async query<R>(text: string, params: unknown[] = []) {
+        return (await inTurn(() => client.query(text, params))).rows as R[];
+      },
+      async exec<R>(text: string) {
+        const result: pg.QueryResult | pg.QueryResult[] = await inTurn(() => client.query(text));
+        return (Array.isArray(result) ? result : [result]).flatMap((r) => r.rows as R[]);
+      },
+      async copyRows(table, columns, rows) {
+        if (rows.length === 0) return;
+        const text = copyText(rows);
+        const conn = client instanceof pg.Pool ? await client.connect() : client;
+        try {
+          await inTurn(
+            () =>
+              new Promise<void>((resolve, reject) => {
+                const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin")));
+                stream.on("finish", resolve);
+                stream.on("error", reject);
+                stream.end(text);
+              }),
+          );
+        } finally {
+          if (conn !== client) (conn as pg.PoolClient).release();
+        }
+      },
+      async transaction(fn) {
+        const conn = await pool.connect();
+        const tx = wrap(conn);
+        try {
+          await conn.query("begin");
+          const result = await fn(tx);
+          await tx.query("commit");
+          return result;
+        } catch (err) {
+          // In turn: after any query fn left in flight, so that none runs outside the transaction.
+          await tx.query("rollback").catch(() => {});
+          throw err;
+        } finally {
+          conn.release();
+        }
+      },
+      async listen(channel, fn) {
+        // A connection of its own, outside the pool, that reconnects if the server restarts.
+        let client: pg.Client | undefined;
+        let stopped = false;
+        const connect = async () => {
+          if (stopped) return;
+          client = new pg.Client({ connectionString: url });
+          client.on("notification", (n) => n.channel === channel && fn(n.payload ?? ""));
+          client.on("error", () => {
+            client = undefined;
+            setTimeout(() => void connect().catch(() => {}), 1_000).unref();
+          });
+          await client.connect();
+          await client.query(`listen "${channel.replace(/"/g, "")}"`);
+        };
+        await connect();
+        return async () => {
+          stopped = true;
+          await client?.end().catch(() => {});
+        };
+      },
+      close: () => pool.end(),
+    };
+  };
   return { ...wrap(pool), pool };
 }
 

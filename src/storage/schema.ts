@@ -205,8 +205,22 @@ export const usageSessions = pgTable(
     }),
     index("usage_sessions_time").on(t.workspaceId, t.startedAt, t.endedAt),
     index("usage_sessions_customer").on(t.workspaceId, t.customerId),
+    // Sessions still running have no end to bound them by: few, so a small index of their own.
+    index("usage_sessions_open").on(t.workspaceId, t.startedAt).where(sql`${t.endedAt} is null`),
   ],
 );
+
+/**
+ * The longest closed session each workspace ever imported: a preview then reads only sessions
+ * that start at most that long before its window, a tight range of usage_sessions_time.
+ * Only ever grows (an upper bound stays correct when sessions shrink or go).
+ */
+export const usageBounds = pgTable("usage_bounds", {
+  workspaceId: text("workspace_id")
+    .primaryKey()
+    .references(() => workspaces.id),
+  longestSessionMs: bigint("longest_session_ms", { mode: "number" }).notNull(),
+});
 
 export const charges = pgTable(
   "charges",
@@ -281,6 +295,10 @@ export const compRuns = pgTable(
   ],
 );
 
+/**
+ * One ActionLine per row, column by column (no JSON copy of the row: it doubled what a large
+ * preview writes). `lineOf` in compensation/runs.ts turns a row back into the line.
+ */
 export const compRunLines = pgTable(
   "comp_run_lines",
   {
@@ -294,14 +312,21 @@ export const compRunLines = pgTable(
     currency: text("currency"),
     unit: text("unit"),
     target: money("target").notNull(),
+    alreadyApplied: money("already_applied").notNull(),
     refundedElsewhere: money("refunded_elsewhere").notNull(),
-    /** the whole ActionLine, for the preview document and exports */
-    line: jsonb("line").notNull().$type<Record<string, unknown>>(),
+    policyGroup: text("policy_group").notNull(),
+    rule: text("rule").notNull(),
+    breakdown: jsonb("breakdown").notNull().$type<{ rule: string; amount: number }[]>(),
+    session: text("session"),
+    charge: text("charge"),
+    reason: text("reason"),
+    /** ISO 8601 instants, kept as the engine wrote them */
+    dueBy: text("due_by"),
+    scope: text("scope"),
+    expiresAt: text("expires_at"),
+    visibleBy: text("visible_by"),
   },
-  (t) => [
-    primaryKey({ columns: [t.workspaceId, t.runId, t.key] }),
-    index("comp_run_lines_customer").on(t.workspaceId, t.runId, t.customerId),
-  ],
+  (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.key] })],
 );
 
 /** Excluded items and review items of a run. */

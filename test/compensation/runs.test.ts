@@ -280,6 +280,52 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
   });
 });
 
+describe.each(BACKENDS)("the scan of a preview on %s", (backend) => {
+  it("finds a long session imported after short ones, and sessions still open", async () => {
+    const t = await startTestApp(backend);
+    try {
+      const DAY = 86_400_000;
+      const at = (time: string) => Date.parse(`2017-12-19T${time}Z`);
+      const session = (id: string, customerId: string, start: number, end: number | null) => ({
+        ...A.sessions[0]!,
+        id,
+        customerId,
+        start,
+        end,
+        refunded: 0,
+      });
+      await t.call("POST", "/api/v1/components", { id: "rental-backend", name: "Rentals" });
+      await importCsv(t, "customers", customersCsv(A.customers));
+      // Sessions are read from the longest one known before the window: first an hour, then ten days.
+      await importCsv(t, "sessions", sessionsCsv([session("SHORT", "C1", at("01:30:00"), at("02:30:00"))]));
+      await importCsv(
+        t,
+        "sessions",
+        sessionsCsv([
+          session("LONG", "C2", at("03:00:00") - 10 * DAY, at("03:00:00")),
+          session("BEFORE", "C4", at("01:00:00") - 11 * DAY, at("01:00:00")),
+          session("OPEN", "C3", at("00:00:00") - 365 * DAY, null),
+        ]),
+      );
+      await t.call("POST", "/api/v1/incidents", {
+        id: "INC-2017-12-19",
+        title: "Rentals cannot be ended",
+        body: "Investigating",
+        started_at: A.incident.start,
+        components: [{ id: "rental-backend", status: "major_outage" }],
+      });
+      await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", { resolved_at: A.incident.end });
+      const { preview } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"), {
+        as_of: "2017-12-20T00:00:00Z",
+      });
+      expect(preview.lines.map((l: any) => l.session)).toEqual(["SHORT", "LONG", "OPEN"]);
+      expect(preview.excluded).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("a monthly cap spans incidents", () => {
   it("gives B1 nothing more for a second outage in the same month", async () => {
     const t = await startTestApp("pglite");

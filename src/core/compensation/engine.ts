@@ -298,6 +298,14 @@ function uptimeTiers(
   return total;
 }
 
+// Helpers of the per-customer path live at module level: tsx keeps function names by
+// redefining `name` on every closure it creates, which showed in profiles of large previews.
+
+const moneyPart = (rule: Rule, amount: number | undefined): Part | "no_amount_for_currency" =>
+  amount === undefined
+    ? "no_amount_for_currency"
+    : { rule, kind: rule.action.refund !== undefined ? "refund" : "credit", unit: null, amount };
+
 /** One rule's result for one target, rounded once; undefined when it does not apply. */
 function evaluateRule(
   rule: Rule,
@@ -308,36 +316,32 @@ function evaluateRule(
 ): Part | "no_amount_for_currency" | undefined {
   const a = rule.action;
   const policy = ctx.policy;
-  const money = (amount: number | undefined): Part | "no_amount_for_currency" =>
-    amount === undefined
-      ? "no_amount_for_currency"
-      : { rule, kind: a.refund !== undefined ? "refund" : "credit", unit: null, amount };
 
   if (a.refund !== undefined) {
-    if (a.refund === "duplicates") return t.charge ? money(t.charge.amount) : undefined;
+    if (a.refund === "duplicates") return t.charge ? moneyPart(rule, t.charge.amount) : undefined;
     const s = t.session;
     if (!s) return undefined;
-    if (a.refund === "session_charge") return money(s.charge);
+    if (a.refund === "session_charge") return moneyPart(rule, s.charge);
     if (a.refund === "prorata_overlap") {
       const length = (s.end ?? ctx.asOf) - s.start;
       const share: Fraction =
         length > 0 ? fraction(BigInt(s.charge) * BigInt(t.overlap), BigInt(length)) : fraction(s.charge);
-      return money(round(share, policy.rounding));
+      return moneyPart(rule, round(share, policy.rounding));
     }
-    return money(pctOf(s.charge, a.refund.percent, policy));
+    return moneyPart(rule, pctOf(s.charge, a.refund.percent, policy));
   }
   if (a.credit !== undefined) {
     if ("unit" in a.credit)
       return { rule, kind: "unit_credit", unit: a.credit.unit, amount: a.credit.amount };
-    return money(amountIn(a.credit.amount, t.currency, policy.currency));
+    return moneyPart(rule, amountIn(a.credit.amount, t.currency, policy.currency));
   }
-  if (a.fixed !== undefined) return money(amountIn(a.fixed, t.currency, policy.currency));
+  if (a.fixed !== undefined) return moneyPart(rule, amountIn(a.fixed, t.currency, policy.currency));
   if (a.percent_of_monthly_fee !== undefined) {
     return customer.monthlyFee
-      ? money(pctOf(customer.monthlyFee, a.percent_of_monthly_fee, policy))
+      ? moneyPart(rule, pctOf(customer.monthlyFee, a.percent_of_monthly_fee, policy))
       : undefined;
   }
-  if (a.per_day) return money(perDay(a.per_day, t, ctx, calendar, t.currency));
+  if (a.per_day) return moneyPart(rule, perDay(a.per_day, t, ctx, calendar, t.currency));
   if (a.tiers_by_duration) {
     const length = t.downtime ? t.downtime.end - t.downtime.start : t.overlap;
     const tier = a.tiers_by_duration.find(
@@ -346,30 +350,34 @@ function evaluateRule(
     if (!tier) return undefined;
     if (tier.pct_of_monthly_fee !== undefined) {
       return customer.monthlyFee
-        ? money(pctOf(customer.monthlyFee, tier.pct_of_monthly_fee, policy))
+        ? moneyPart(rule, pctOf(customer.monthlyFee, tier.pct_of_monthly_fee, policy))
         : undefined;
     }
-    return money(amountIn(tier.amount!, t.currency, policy.currency));
+    return moneyPart(rule, amountIn(tier.amount!, t.currency, policy.currency));
   }
   if (a.tiers_by_monthly_uptime)
-    return money(uptimeTiers(a.tiers_by_monthly_uptime, t, customer, ctx, calendar));
+    return moneyPart(rule, uptimeTiers(a.tiers_by_monthly_uptime, t, customer, ctx, calendar));
   return undefined;
 }
 
 /** The most a customer may still get from a capped group; undefined when uncapped. */
+const capLimit = (c: NonNullable<Cap["per_customer"]>, customer: CompCustomer, ctx: EngineContext) =>
+  c.pct_of_monthly_fee !== undefined
+    ? customer.monthlyFee
+      ? pctOf(customer.monthlyFee, c.pct_of_monthly_fee, ctx.policy)
+      : 0
+    : (amountIn(c.amount!, customer.currency, ctx.policy.currency) ?? 0);
+
 function capAmount(cap: Cap | undefined, customer: CompCustomer, ctx: EngineContext): number | undefined {
-  const amountOf = (c: NonNullable<Cap["per_customer"]>) =>
-    c.pct_of_monthly_fee !== undefined
-      ? customer.monthlyFee
-        ? pctOf(customer.monthlyFee, c.pct_of_monthly_fee, ctx.policy)
-        : 0
-      : (amountIn(c.amount!, customer.currency, ctx.policy.currency) ?? 0);
   const limits: number[] = [];
-  if (cap?.per_customer) limits.push(amountOf(cap.per_customer));
+  if (cap?.per_customer) limits.push(capLimit(cap.per_customer, customer, ctx));
   if (cap?.per_customer_per_month) {
     // Other incidents of the same month already count against a monthly cap.
     limits.push(
-      Math.max(0, amountOf(cap.per_customer_per_month) - (ctx.paidThisMonth?.get(customer.id) ?? 0)),
+      Math.max(
+        0,
+        capLimit(cap.per_customer_per_month, customer, ctx) - (ctx.paidThisMonth?.get(customer.id) ?? 0),
+      ),
     );
   }
   return limits.length ? Math.min(...limits) : undefined;
@@ -407,6 +415,25 @@ interface Matched {
   affected: boolean;
 }
 
+/** Why the policy does not cover a session, if it does not. */
+function sessionMismatch(
+  ctx: EngineContext,
+  roots: readonly string[],
+  customer: CompCustomer,
+  s: CompSession,
+): Exclusion["reason"] | undefined {
+  const m = ctx.policy.match;
+  if (m.session_kinds && !m.session_kinds.includes(s.kind)) return "kind_mismatch";
+  if (roots.length > 0 && !isWithin(s.componentId, roots, ctx.parents)) return "component_mismatch";
+  const region = s.region ?? customer.homeRegion;
+  if (m.regions && !m.regions.includes("*") && !m.regions.includes(region ?? "")) return "region_mismatch";
+  if (m.plans && !m.plans.includes(customer.plan ?? "")) return "plan_mismatch";
+  return undefined;
+}
+
+const exclude = (out: Matched, customer: CompCustomer, s: CompSession, reason: Exclusion["reason"]) =>
+  out.excluded.push({ customerId: customer.id, reference: s.id, reason });
+
 /** Which of a customer's sessions the incident touched, and the customer's downtime. */
 function matchSessions(
   ctx: EngineContext,
@@ -419,17 +446,7 @@ function matchSessions(
   const roots = m.components ?? incident.components;
   const minOverlap = dur(m.min_overlap) ?? 1;
   const out: Matched = { targets: [], excluded: [], review: [], affected: false };
-  const mismatch = (s: CompSession): Exclusion["reason"] | undefined => {
-    if (m.session_kinds && !m.session_kinds.includes(s.kind)) return "kind_mismatch";
-    if (roots.length > 0 && !isWithin(s.componentId, roots, ctx.parents)) return "component_mismatch";
-    const region = s.region ?? customer.homeRegion;
-    if (m.regions && !m.regions.includes("*") && !m.regions.includes(region ?? "")) return "region_mismatch";
-    if (m.plans && !m.plans.includes(customer.plan ?? "")) return "plan_mismatch";
-    return undefined;
-  };
   const sorted = [...sessions].sort((a, b) => a.start - b.start || (a.id < b.id ? -1 : 1));
-  const exclude = (s: CompSession, reason: Exclusion["reason"]) =>
-    out.excluded.push({ customerId: customer.id, reference: s.id, reason });
 
   if (policy.downtime === "per_customer") {
     // The customer was served by what failed if the session they had when it failed (still open,
@@ -440,17 +457,17 @@ function matchSessions(
       .filter((s) => kinds(s) && s.start < w.start && (s.end === null || s.end >= w.start))
       .at(-1);
     if (!homing) return out;
-    const why = mismatch(homing);
+    const why = sessionMismatch(ctx, roots, customer, homing);
     if (why) {
-      exclude(homing, why);
+      exclude(out, customer, homing, why);
       return out;
     }
     const back = sorted.find((s) => kinds(s) && s.start >= w.start)?.start ?? w.end;
     const downtime = { start: w.start, end: Math.min(back, w.end) };
     const length = downtime.end - downtime.start;
-    if (length <= 0) exclude(homing, "no_overlap");
+    if (length <= 0) exclude(out, customer, homing, "no_overlap");
     else if (length < minOverlap) {
-      exclude(homing, "below_min_overlap");
+      exclude(out, customer, homing, "below_min_overlap");
       out.affected = true;
     } else {
       out.affected = true;
@@ -478,16 +495,16 @@ function matchSessions(
 
   const hit: Interval[] = [];
   for (const s of sorted) {
-    const why = mismatch(s);
+    const why = sessionMismatch(ctx, roots, customer, s);
     if (why) {
-      exclude(s, why);
+      exclude(out, customer, s, why);
       continue;
     }
     const span = { start: s.start, end: s.end ?? ctx.asOf };
     const overlap = overlapMs(span, w);
-    if (overlap === 0) exclude(s, "no_overlap");
+    if (overlap === 0) exclude(out, customer, s, "no_overlap");
     else if (overlap < minOverlap) {
-      exclude(s, "below_min_overlap");
+      exclude(out, customer, s, "below_min_overlap");
       out.affected = true;
     } else {
       out.affected = true;
@@ -606,6 +623,28 @@ function matchDuplicates(
   return out;
 }
 
+/** One calendar per policy, not per customer: loading a country's holidays is slow. */
+const calendars = new WeakMap<Policy, LocalCalendar>();
+function calendarOf(policy: Policy): LocalCalendar {
+  let calendar = calendars.get(policy);
+  if (!calendar) {
+    calendar = new LocalCalendar(policy.time_zone, policy.holidays);
+    calendars.set(policy, calendar);
+  }
+  return calendar;
+}
+
+const byRef = (a: { reference: string; reason: string }, b: { reference: string; reason: string }) =>
+  a.reference < b.reference
+    ? -1
+    : a.reference > b.reference
+      ? 1
+      : a.reason < b.reason
+        ? -1
+        : a.reason > b.reason
+          ? 1
+          : 0;
+
 /** One customer's lines (by key), exclusions and review items (by reference, then reason). */
 export function evaluateCustomer(
   ctx: EngineContext,
@@ -614,16 +653,6 @@ export function evaluateCustomer(
   charges: readonly CompCharge[],
 ): CustomerResult {
   const result = evaluateUnsorted(ctx, customer, sessions, charges);
-  const byRef = (a: { reference: string; reason: string }, b: { reference: string; reason: string }) =>
-    a.reference < b.reference
-      ? -1
-      : a.reference > b.reference
-        ? 1
-        : a.reason < b.reason
-          ? -1
-          : a.reason > b.reason
-            ? 1
-            : 0;
   result.lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   result.excluded.sort(byRef);
   result.review.sort(byRef);
@@ -637,7 +666,7 @@ function evaluateUnsorted(
   charges: readonly CompCharge[],
 ): CustomerResult {
   const { policy, incident } = ctx;
-  const calendar = new LocalCalendar(policy.time_zone, policy.holidays);
+  const calendar = calendarOf(policy);
   const matched = policy.match.billing_fault
     ? matchDuplicates(ctx, customer, charges)
     : matchSessions(ctx, customer, sessions);
