@@ -8,10 +8,7 @@
  * Targets PostgreSQL at BENCH_DATABASE_URL (a fresh database is created and dropped), or a
  * throw-away cluster started like the test suite's. Prints figures; never fails on a target.
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import pg from "pg";
-import type { TestProject } from "vitest/node";
 import { importRecords, type SourceRecord } from "../src/company-data/import.ts";
 import { savePolicy } from "../src/compensation/policies.ts";
 import { applyRun, approveRun, createPreview } from "../src/compensation/runs.ts";
@@ -21,7 +18,7 @@ import { insertIncident } from "../src/incidents/store.ts";
 import { prng } from "../src/lib/prng.ts";
 import { type Database, openDatabase } from "../src/storage/database.ts";
 import { createWorkspace } from "../src/workspaces/store.ts";
-import startTestCluster from "../test/support/postgres-cluster.ts";
+import { benchServer, freshBenchDatabase } from "./postgres.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -113,27 +110,6 @@ const FLOOR_WITH_LINES = `insert into bench_floor_lines (workspace_id, run_id, k
   from (select *, round(charge * extract(epoch from least(ended_at, $3) - greatest(started_at, $2))
       / nullif(extract(epoch from ended_at - started_at), 0))::bigint as due
     from usage_sessions where workspace_id = $1 and started_at < $3 and ended_at > $2) s`;
-
-/** A PostgreSQL server: BENCH_DATABASE_URL, or the test suite's throw-away cluster. */
-async function server(): Promise<{ url: string; stop: () => void | Promise<void> }> {
-  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop: () => {} };
-  let url: string | null = null;
-  // The cluster helper is a Vitest global setup; it only needs somewhere to hand its URL.
-  const project = { provide: (_: string, value: string | null) => (url = value) };
-  const stop = await startTestCluster(project as unknown as TestProject);
-  if (!url || !stop) throw new Error("no PostgreSQL: set BENCH_DATABASE_URL or install postgresql");
-  return { url, stop };
-}
-
-async function admin(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 // Peak RSS of this process (PostgreSQL's own memory is not counted), overall and per phase.
 const MB = 2 ** 20;
@@ -254,19 +230,16 @@ async function bench(database: Database) {
 async function main() {
   const sampler = setInterval(sampleRss, 100);
   sampler.unref();
-  const srv = await server();
-  const name = `amends_bench_${randomBytes(4).toString("hex")}`;
-  const url = new URL(srv.url);
-  url.pathname = `/${name}`;
+  const srv = await benchServer();
+  const fresh = await freshBenchDatabase(srv.url, "amends_bench");
   let database: Database | undefined;
   try {
-    await admin(srv.url, `create database ${name}`);
-    database = await openDatabase({ url: url.toString() });
+    database = await openDatabase({ url: fresh.url });
     await bench(database);
   } finally {
     clearInterval(sampler);
     await database?.close();
-    await admin(srv.url, `drop database if exists ${name}`).catch(() => {});
+    await fresh.drop().catch(() => {});
     await srv.stop();
   }
 }
