@@ -12,14 +12,8 @@ import { startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
 import { decodeWords, leaves, type ReceivedMail, SmtpFake } from "../support/fakes/smtp.ts";
 import { TwilioFake } from "../support/fakes/twilio.ts";
+import { until } from "../support/until.ts";
 
-const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 const textOf = (m: ReceivedMail) =>
   leaves(m.message)
     .filter((p) => (p.headers.get("content-type") ?? "").startsWith("text/plain"))

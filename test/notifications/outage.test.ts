@@ -13,6 +13,7 @@ import { createWorkspace } from "../../src/workspaces/store.ts";
 import { freshDatabase } from "../support/backends.ts";
 import { HttpSmsFake } from "../support/fakes/http-sms.ts";
 import { TwilioFake } from "../support/fakes/twilio.ts";
+import { until } from "../support/until.ts";
 
 const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 20_000);
 const PEOPLE = 20;
@@ -67,13 +68,7 @@ describe("SMS provider outage", () => {
         [incident],
       )
     )[0]!;
-  const until = async (ok: () => Promise<boolean>, ms: number) => {
-    const end = Date.now() + ms;
-    while (!(await ok())) {
-      if (Date.now() > end) throw new Error("timed out");
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  };
+
   const outage = () => {
     const end = Date.now() + OUTAGE_MS;
     twilio.schedule = (_req, i) => (Date.now() < end ? (i % 2 ? "timeout" : 500) : undefined);
@@ -86,7 +81,11 @@ describe("SMS provider outage", () => {
     try {
       outage();
       await open("INC-FAILOVER");
-      await until(async () => (await sentFor("INC-FAILOVER")).n === PEOPLE, OUTAGE_MS);
+      await until(
+        "every message through the second provider",
+        async () => (await sentFor("INC-FAILOVER")).n === PEOPLE,
+        OUTAGE_MS,
+      );
       expect(gateway.messages).toHaveLength(PEOPLE);
       expect(new Set(gateway.messages.map((m) => m.idempotencyKey)).size).toBe(PEOPLE);
       expect(twilio.messages).toHaveLength(0);
@@ -102,7 +101,11 @@ describe("SMS provider outage", () => {
       outage();
       const started = Date.now();
       await open("INC-RETRY");
-      await until(async () => (await sentFor("INC-RETRY")).n === PEOPLE, OUTAGE_MS * 3 + 60_000);
+      await until(
+        "every message after recovery",
+        async () => (await sentFor("INC-RETRY")).n === PEOPLE,
+        OUTAGE_MS * 3 + 60_000,
+      );
       expect(Date.now() - started).toBeGreaterThanOrEqual(OUTAGE_MS - 1_000);
       expect(twilio.messages).toHaveLength(PEOPLE);
       expect(new Set(twilio.messages.map((m) => m.to)).size).toBe(PEOPLE);

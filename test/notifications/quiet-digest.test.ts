@@ -7,14 +7,7 @@ import { smtpSender } from "../../src/notifications/channels/email.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { decodeWords, type SmtpFake as Smtp, SmtpFake } from "../support/fakes/smtp.ts";
-
-const until = async (ok: () => boolean | Promise<boolean>, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+import { until } from "../support/until.ts";
 
 describe("quiet hours and digests", () => {
   let t: TestApp;
@@ -63,10 +56,10 @@ describe("quiet hours and digests", () => {
       impact: "major",
       components: [{ id: "charging", status: "partial_outage" }],
     });
-    await until(async () => (await held()) === 2);
+    await until("two held messages", async () => (await held()) === 2);
     clock += 10 * 60_000;
     await post("/api/v1/incidents/INC-NIGHT/updates", { body: "Found the cause.", status: "identified" });
-    await until(async () => (await held()) === 4);
+    await until("four held messages", async () => (await held()) === 4);
     expect(smtp.received).toHaveLength(0);
 
     // The digest window (30 min from the first message) closes first: one message with both updates.
@@ -86,7 +79,7 @@ describe("quiet hours and digests", () => {
       impact: "critical",
       components: [{ id: "charging", status: "major_outage" }],
     });
-    await until(() => to("night@example.com").length === 1);
+    await until("the critical message", () => to("night@example.com").length === 1);
     expect(decodeWords(to("night@example.com")[0]!.message.headers.get("subject")!)).toContain("Depot fire");
 
     // 07:00 in Rome: the night's held messages go out as one.
