@@ -15,6 +15,7 @@ import type { Database } from "../storage/database.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { type Channel, type OutgoingMessage, PermanentFailure } from "./channels/types.ts";
 import { signLink } from "./links.ts";
+import { suppressAddress } from "./suppressions.ts";
 import {
   type RenderContext,
   type Rendered,
@@ -170,7 +171,18 @@ async function hold(ctx: DeliveryContext, job: { workspaceId: string; eventId: s
   return true;
 }
 
+/** Per row, once: the unsubscribe link is an HMAC, and a send needs the context several times. */
+const contexts = new WeakMap<Row, RenderContext>();
 function renderContext(workspaceId: string, row: Row): RenderContext {
+  let context = contexts.get(row);
+  if (!context) {
+    context = buildContext(workspaceId, row);
+    contexts.set(row, context);
+  }
+  return context;
+}
+
+function buildContext(workspaceId: string, row: Row): RenderContext {
   const base = (row.settings.public_url ?? row.public_url ?? "").replace(/\/$/, "");
   const incident = row.payload.incident_id as string | undefined;
   return {
@@ -295,11 +307,7 @@ async function suppress(
   row: Row,
   why: string,
 ) {
-  await ctx.database.query(
-    `insert into suppressions (workspace_id, channel, address, reason, created_at) values ($1, $2, $3, $4, $5)
-     on conflict do nothing`,
-    [job.workspaceId, row.channel, row.address, why.slice(0, 200), ctx.now().toISOString()],
-  );
+  await suppressAddress(ctx.database, job.workspaceId, row.channel, row.address, why, ctx.now());
   await failOver(ctx, job, row, why, "suppressed");
 }
 

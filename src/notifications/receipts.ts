@@ -5,6 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Database } from "../storage/database.ts";
+import { suppressAddress } from "./suppressions.ts";
 
 /**
  * Twilio signs each callback: base64 HMAC-SHA1, keyed by the auth token, of the callback URL
@@ -64,19 +65,4 @@ export async function recordReceipt(
     for (const r of rows)
       await suppressAddress(database, r.workspace_id, r.channel, r.address, receipt.error ?? "bounced", now);
   return rows.length > 0;
-}
-
-export async function suppressAddress(
-  database: Database,
-  workspaceId: string,
-  channel: string,
-  address: string,
-  reason: string,
-  now: Date,
-) {
-  await database.query(
-    `insert into suppressions (workspace_id, channel, address, reason, created_at) values ($1, $2, $3, $4, $5)
-     on conflict do nothing`,
-    [workspaceId, channel, address, reason.slice(0, 200), now.toISOString()],
-  );
 }

@@ -22,7 +22,7 @@ import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS } from "./channels/types.ts";
 import { type LinkPurpose, readLink, verifyLink } from "./links.ts";
 import { estimateEvent, socialChannels } from "./notifier.ts";
-import { recordReceipt, suppressAddress, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
+import { recordReceipt, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
 import {
   confirmByCode,
@@ -33,6 +33,14 @@ import {
   subscribe,
   unsubscribe,
 } from "./subscriptions.ts";
+import { suppressAddress } from "./suppressions.ts";
+
+/** Form posts (HTML forms, Twilio callbacks, RFC 8058 one-click) arrive as fields. */
+function acceptForms(app: FastifyInstance) {
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+  );
+}
 
 /** Subscription limits of one server: per client IP, and per phone-number prefix (SMS pumping). */
 export const subscriptionLimits = () => ({
@@ -55,9 +63,7 @@ export const notificationRoutes =
   ): FastifyPluginAsyncZod =>
   async (app) => {
     const tags = ["notifications"];
-    app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
-      done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-    );
+    acceptForms(app);
 
     app.post(
       "/hooks/twilio/status",
@@ -389,9 +395,7 @@ export async function notificationPages(
   channels: ChannelRegistry,
   { perIp }: Limits,
 ) {
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
-    done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-  );
+  acceptForms(app);
   const claimsOf = async (token: string | undefined, purpose: LinkPurpose) => {
     const unverified = token ? readLink(token) : undefined;
     if (!unverified) return undefined;

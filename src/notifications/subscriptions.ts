@@ -18,6 +18,7 @@ import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS, type Channel } from "./channels/types.ts";
 import { signLink } from "./links.ts";
 import { loadNotificationSettings } from "./settings.ts";
+import { suppressAddress } from "./suppressions.ts";
 import { renderConfirmation } from "./templates.ts";
 
 /** Channels a member of the public may subscribe with (social posts are the company's own). */
@@ -269,10 +270,6 @@ export async function unsubscribe(
         and(eq(subscribers.workspaceId, claims.workspaceId), eq(subscribers.id, claims.recipient.slice(11))),
       );
   } else {
-    await database.query(
-      `insert into suppressions (workspace_id, channel, address, reason, created_at) values ($1, $2, $3, 'unsubscribed', $4)
-       on conflict do nothing`,
-      [claims.workspaceId, claims.channel, claims.address, now.toISOString()],
-    );
+    await suppressAddress(database, claims.workspaceId, claims.channel, claims.address, "unsubscribed", now);
   }
 }
