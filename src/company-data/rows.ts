@@ -40,6 +40,17 @@ const instant = z.iso
   })
   .transform((s) => new Date(s));
 
+/** true/false, CSV's true/false/yes/no/1/0; an empty cell is false. */
+const flag = z.preprocess(
+  (v) => {
+    if (v === "" || v === null || v === undefined) return false;
+    if (typeof v !== "string") return v;
+    const t = v.trim().toLowerCase();
+    return ["true", "yes", "1"].includes(t) ? true : ["false", "no", "0"].includes(t) ? false : v;
+  },
+  z.boolean({ error: "expected true or false" }),
+);
+
 /** A CSV cell holding JSON; left as text when it is not JSON, so the schema reports it. */
 function parseJsonCell(v: unknown): unknown {
   if (typeof v !== "string") return blankToUndefined(v);
@@ -81,6 +92,8 @@ export const CustomerIn = z
       parseJsonCell,
       z.array(Channel, { error: "expected a JSON array of {type, address}" }).optional(),
     ),
+    /** bought the paid SMS alerts add-on */
+    sms_entitled: flag,
     monthly_fee: minor("monthly_fee", "optional"),
     currency: z.preprocess(blankToUndefined, currency.optional()),
   })
@@ -95,6 +108,7 @@ export const CustomerIn = z
         ...(r.email ? [{ type: "email", address: r.email }] : []),
         ...(r.phone ? [{ type: "sms", address: r.phone }] : []),
       ],
+      smsEntitled: r.sms_entitled,
       monthlyFee: r.monthly_fee ?? null,
       currency: r.currency ?? null,
     }),

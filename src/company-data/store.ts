@@ -12,6 +12,7 @@ export interface CustomerRow {
   plan: string | null;
   locale: string;
   channels: { type: string; address: string }[];
+  smsEntitled: boolean;
   monthlyFee: number | null;
   currency: string | null;
 }
@@ -51,12 +52,12 @@ async function inChunks<T>(rows: readonly T[], write: (chunk: readonly T[]) => P
 export async function upsertCustomers(database: Database, workspaceId: string, rows: readonly CustomerRow[]) {
   await inChunks(rows, (c) =>
     database.query(
-      `insert into customers (workspace_id, id, name, home_region, plan, locale, channels, monthly_fee, currency, updated_at)
-       select $1, id, name, home_region, plan, locale, channels::jsonb, monthly_fee, currency, now()
-       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
-         as t(id, name, home_region, plan, locale, channels, monthly_fee, currency)
+      `insert into customers (workspace_id, id, name, home_region, plan, locale, channels, monthly_fee, currency, sms_entitled, updated_at)
+       select $1, id, name, home_region, plan, locale, channels::jsonb, monthly_fee, currency, sms_entitled, now()
+       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::boolean[])
+         as t(id, name, home_region, plan, locale, channels, monthly_fee, currency, sms_entitled)
        on conflict (workspace_id, id) do update set name = excluded.name, home_region = excluded.home_region,
-         plan = excluded.plan, locale = excluded.locale, channels = excluded.channels,
+         plan = excluded.plan, locale = excluded.locale, channels = excluded.channels, sms_entitled = excluded.sms_entitled,
          monthly_fee = excluded.monthly_fee, currency = excluded.currency, updated_at = now()`,
       [
         workspaceId,
@@ -68,6 +69,7 @@ export async function upsertCustomers(database: Database, workspaceId: string, r
         c.map((r) => JSON.stringify(r.channels)),
         c.map((r) => r.monthlyFee),
         c.map((r) => r.currency),
+        c.map((r) => r.smsEntitled),
       ],
     ),
   );

@@ -226,6 +226,8 @@ export function generateDemo(
       plan: plus ? "plus" : "per-minute",
       locale: pick(city.locales),
       channels,
+      // SMS alerts come with the Plus plan (a paid add-on, as DiRete sells them).
+      smsEntitled: plus,
       monthlyFee: plus ? (city.currency === "EUR" ? 990 : 1290) : 0,
       currency: city.currency,
       city,

@@ -2,8 +2,9 @@
  * Who an event reaches, as SQL over the workspace's own tables, so a million recipients are
  * paged in the database and never held in memory:
  *  - confirmed subscribers whose scope (components, regions, or the whole page) matches,
- *  - customers the failure touches (home region, or a usage session on the failed components
- *    open during the incident), when the workspace allows it, even if they never subscribed,
+ *  - customers the failure touches (home region, a plan that depends on the failed components,
+ *    or a usage session on them open during the incident), when the workspace allows it, even
+ *    if they never subscribed,
  *  - the team.
  * Direct messages (a customer's compensation notice) name their one recipient.
  * Suppressed addresses and, when SMS is a paid add-on, unentitled SMS recipients are left out.
@@ -83,19 +84,23 @@ export function sources(
     },
   ];
   if (settings.notify_affected_customers && e.event.startsWith("incident.") && scope) {
+    // Each customer is told once, on the first of their channels that may carry it: not an SMS
+    // they have not paid for, not a suppressed address.
     out.push({
       table: "customers",
-      sql: `select 'customer:' || c.id as recipient, c.channels->0->>'type' as channel,
-                   c.channels->0->>'address' as address, c.locale, c.id as key
+      sql: `select 'customer:' || c.id as recipient, ch.v->>'type' as channel, ch.v->>'address' as address,
+                   c.locale, c.id as key
               from w c
-             where jsonb_array_length(c.channels) > 0
-               and (c.channels->0->>'type' <> 'sms' or not $4::boolean)
-               and (c.home_region = any($3::text[])
+             cross join lateral (
+                   select v from jsonb_array_elements(c.channels) with ordinality as e(v, i)
+                    where (v->>'type' <> 'sms' or not $4::boolean or c.sms_entitled)
+                      and ${notSuppressed("v->>'type'", "v->>'address'")}
+                    order by i limit 1) ch
+             where (c.home_region = any($3::text[]) or c.plan = any($7::text[])
                     or exists (select 1 from usage_sessions u
                                 where u.workspace_id = c.workspace_id and u.customer_id = c.id
                                   and (u.component_id = any($2::text[]) or u.region = any($3::text[]))
-                                  and u.started_at < $6 and (u.ended_at is null or u.ended_at > $5)))
-               and ${notSuppressed("c.channels->0->>'type'", "c.channels->0->>'address'")}`,
+                                  and u.started_at < $6 and (u.ended_at is null or u.ended_at > $5)))`,
       params: [
         e.workspaceId,
         components,
@@ -103,11 +108,19 @@ export function sources(
         settings.sms.entitlement_required,
         String(e.payload.started_at ?? e.createdAt.toISOString()),
         e.createdAt.toISOString(),
+        affectedPlans(settings, scope),
       ],
     });
   }
   return out;
 }
+
+/** Plans whose components (settings.plan_components) touch the failure. */
+export const affectedPlans = (settings: NotificationSettings, scope: EventScope) =>
+  Object.entries(settings.plan_components)
+    .filter(([, ids]) => ids.some((id) => scope.components.has(id)))
+    .map(([plan]) => plan)
+    .sort();
 
 /** Team recipients from the settings, as literal rows. */
 export const teamRecipients = (settings: NotificationSettings) =>

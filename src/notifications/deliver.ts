@@ -49,18 +49,19 @@ interface Row {
   digest_minutes: number | null;
   secrets: Record<string, string> | null;
   customer_channels: { type: string; address: string }[] | null;
+  customer_sms_entitled: boolean | null;
   company: string;
   time_zone: string;
   public_url: string | null;
   link_secret: string;
-  settings: { fallback_locale?: string; public_url?: string };
+  settings: { fallback_locale?: string; public_url?: string; sms?: { entitlement_required?: boolean } };
   /** a digest's carrier: the other events it folds in, marked sent with it */
   held_events?: string[];
 }
 
 const ROWS = `
   select d.recipient, d.channel, d.address, d.locale, d.attempts, o.event, o.idempotency_key as event_key, o.payload,
-         s.quiet_hours, s.digest_minutes, s.secrets, c.channels as customer_channels,
+         s.quiet_hours, s.digest_minutes, s.secrets, c.channels as customer_channels, c.sms_entitled as customer_sms_entitled,
          w.name as company, w.time_zone, w.public_url, w.link_secret, w.notification_settings as settings
     from deliveries d
     join outbox_messages o on o.workspace_id = d.workspace_id and o.id = d.event_id
@@ -336,7 +337,10 @@ async function failOver(
     ],
   );
   const channels = row.customer_channels ?? [];
-  const next = channels[channels.findIndex((c) => c.type === row.channel && c.address === row.address) + 1];
+  const paidSmsOnly = row.settings.sms?.entitlement_required && !row.customer_sms_entitled;
+  const next = channels
+    .slice(channels.findIndex((c) => c.type === row.channel && c.address === row.address) + 1)
+    .find((c) => !(c.type === "sms" && paidSmsOnly));
   if (!next || next.type === row.channel || !(next.type in ctx.channels)) return;
   const inserted = await ctx.database.query(
     `insert into deliveries (workspace_id, event_id, recipient, channel, address, locale, status, updated_at)

@@ -16,6 +16,11 @@ const Price = z.strictObject({
 export const NotificationSettings = z.strictObject({
   /** tell customers whose region or open session touches the failed components, subscribed or not */
   notify_affected_customers: z.boolean().default(false),
+  /**
+   * what each plan depends on: customers on a plan whose components fail are affected too
+   * (an ISP's business plan on its API, a charging app's roaming plan on partner networks)
+   */
+  plan_components: z.record(z.string().min(1).max(64), z.array(z.string().min(1)).max(1000)).default({}),
   /** the internal team: told about every incident and about overdue updates */
   team: z
     .array(

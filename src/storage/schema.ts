@@ -171,6 +171,8 @@ export const customers = pgTable(
     locale: text("locale").notNull().default("en"),
     /** Contact channels in order of preference: [{type: "email", address}, {type: "sms", address}]. */
     channels: jsonb("channels").notNull().default([]).$type<{ type: string; address: string }[]>(),
+    /** paid SMS add-on bought (as DiRete sells its alerts): SMS reaches them even when it is paid-only */
+    smsEntitled: boolean("sms_entitled").notNull().default(false),
     monthlyFee: money("monthly_fee"),
     currency: text("currency"),
     updatedAt: ts("updated_at").notNull().defaultNow(),

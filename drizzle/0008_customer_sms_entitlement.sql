@@ -1,0 +1,1 @@
+ALTER TABLE "customers" ADD COLUMN "sms_entitled" boolean DEFAULT false NOT NULL;
