@@ -3,6 +3,7 @@
  * signed links (public pages; RFC 8058 one-click POST), and for operators the settings, the
  * subscriber list, and each event's estimate, confirmation and progress.
  */
+import { readFileSync } from "node:fs";
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -396,6 +397,20 @@ export async function notificationPages(
   { perIp }: Limits,
 ) {
   acceptForms(app);
+  // Web push from the status page: the script behind its button, the service worker (served
+  // from the root so it may control the whole page), and the key browsers subscribe with.
+  const pushKey = channels.web_push?.[0]?.applicationServerKey;
+  for (const file of ["push.js", "sw.js"]) {
+    const body = readFileSync(new URL(`./web-push-assets/${file}`, import.meta.url));
+    app.get(`/${file}`, (_req, reply) =>
+      reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=300").send(body),
+    );
+  }
+  app.get("/push/key", (_req, reply) =>
+    pushKey
+      ? reply.header("cache-control", "public, max-age=300").send({ key: pushKey })
+      : reply.code(404).send({ error: "web push is not configured" }),
+  );
   const claimsOf = async (token: string | undefined, purpose: LinkPurpose) => {
     const unverified = token ? readLink(token) : undefined;
     if (!unverified) return undefined;

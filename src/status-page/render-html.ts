@@ -29,7 +29,7 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 .incident.impact-major{border-color:var(--major)}.incident.impact-critical{border-color:var(--critical)}.incident.maintenance{border-color:var(--maint)}
 .meta{color:var(--muted);font-size:.875rem}.promise{margin:.5rem 0;font-size:.9375rem}.overdue{color:var(--critical);font-weight:600}
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
-.body{white-space:pre-wrap;margin:.125rem 0}.subscribe{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
+.body{white-space:pre-wrap;margin:.125rem 0}[hidden]{display:none!important}.subscribe{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .subscribe input,.subscribe button{font:inherit;min-height:2.75rem;padding:0 .75rem}.subscribe input{flex:1 1 14rem}
 footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
 .region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}.uptime{margin:.25rem 0 .5rem}.uptime svg{width:100%;height:1.5rem;display:block}.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
@@ -200,7 +200,10 @@ function subscribeForm(locale: Locale): Html {
 <form method="post" action="/subscribe" class="subscribe"><input type="hidden" name="locale" value="${locale}">
 <label for="subscribe-email">${t(locale, "subscribeEmail")}</label>
 <input id="subscribe-email" name="address" type="email" autocomplete="email" required>
-<button type="submit">${t(locale, "subscribeButton")}</button></form></section>`;
+<button type="submit">${t(locale, "subscribeButton")}</button></form>
+<div id="push" class="subscribe" hidden data-locale="${locale}" data-denied="${t(locale, "pushDenied")}" data-failed="${t(locale, "pushFailed")}" data-confirm="${t(locale, "pushConfirm")}">
+<button type="button" id="push-subscribe">${t(locale, "pushButton")}</button><p id="push-status" role="status"></p></div>
+<script src="/push.js" defer></script></section>`;
 }
 
 function maintenanceSection(v: View): Html | "" {

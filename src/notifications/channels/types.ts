@@ -56,6 +56,8 @@ export interface ChannelSender {
   readonly channel: Channel;
   /** the provider's name, used for rate limits, failover and receipts */
   readonly provider: string;
+  /** web push: the VAPID public key browsers subscribe with */
+  readonly applicationServerKey?: string;
   send(message: OutgoingMessage): Promise<SendResult>;
   close?(): Promise<void>;
 }

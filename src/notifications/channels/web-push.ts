@@ -29,7 +29,7 @@ export function pushPayload(message: OutgoingMessage): string {
     title: message.subject,
     // an encrypted push message carries at most ~4 KB; leave room for the rest of the JSON
     body: truncate(message.text, 1000),
-    url: message.url,
+    url: message.url ?? (message.data?.confirm_url as string | undefined), // a confirmation opens its link
     tag: pushTopic(message.idempotencyKey),
     event: message.event,
     lang: message.locale,
@@ -38,6 +38,7 @@ export function pushPayload(message: OutgoingMessage): string {
 
 export function webPushSender(config: WebPushConfig): ChannelSender {
   return {
+    applicationServerKey: config.vapid.publicKey,
     channel: "web_push",
     provider: "web_push",
     async send(message: OutgoingMessage): Promise<SendResult> {
