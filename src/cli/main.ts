@@ -11,6 +11,7 @@ import { formatMoney } from "../core/money.ts";
 import { loadDemo } from "../demo/load.ts";
 import { channelsFromEnv } from "../notifications/channels/index.ts";
 import { startNotifier } from "../notifications/notifier.ts";
+import { parseRateLimits } from "../notifications/rate-limits.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { createWorkspace } from "../workspaces/store.ts";
 import { type ApiClient, connectApi } from "./client.ts";
@@ -160,6 +161,7 @@ program
     const database = await openDatabase(databaseTarget(s));
     const notifier = await startNotifier(database, {
       channels: channelsFromEnv(),
+      rateLimits: parseRateLimits(process.env.AMENDS_RATE_LIMITS),
       workers: Number(o.workers),
     });
     console.log("Delivering notifications. Press Ctrl+C to stop.");

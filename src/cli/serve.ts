@@ -6,6 +6,7 @@ import { every, queueOverdueReminders } from "../incidents/reminders.ts";
 import { tickMaintenance } from "../maintenance/store.ts";
 import { channelsFromEnv } from "../notifications/channels/index.ts";
 import { startNotifier } from "../notifications/notifier.ts";
+import { parseRateLimits } from "../notifications/rate-limits.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import { readServerLock, writeServerLock } from "./server-lock.ts";
@@ -53,7 +54,12 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
   // The embedded database has one process: it delivers too. On PostgreSQL, AMENDS_NOTIFY=off leaves
   // delivery to `amends worker` processes.
   const notifier =
-    process.env.AMENDS_NOTIFY === "off" ? undefined : await startNotifier(database, { channels });
+    process.env.AMENDS_NOTIFY === "off"
+      ? undefined
+      : await startNotifier(database, {
+          channels,
+          rateLimits: parseRateLimits(process.env.AMENDS_RATE_LIMITS),
+        });
   const shownHost = settings.host === "0.0.0.0" || settings.host === "::" ? "localhost" : settings.host;
   const url = `http://${shownHost}:${settings.port}`;
   const unlock = settings.databaseUrl

@@ -19,6 +19,7 @@ import { countAudience, insertPage, type OutboxEvent, scopeOf, sources, teamReci
 import { type ChannelRegistry, closeChannels } from "./channels/index.ts";
 import { type Chunk, type DeliveryContext, releaseHeld, sendChunk } from "./deliver.ts";
 import { jobId, QUEUES, type QueueTuning, startQueue } from "./queue.ts";
+import { sharedThrottle } from "./rate-limits.ts";
 import { loadNotificationSettings } from "./settings.ts";
 import { renderMessage } from "./templates.ts";
 
@@ -30,7 +31,7 @@ export const OUTBOX_CHANNEL = "amends_outbox";
 export interface NotifierOptions {
   channels: ChannelRegistry;
   now?: () => Date;
-  /** messages per second per provider, per process (e.g. {twilio: 50}); unlimited when absent */
+  /** messages per second per provider, across all processes (e.g. {twilio: 50}); unlimited when absent */
   rateLimits?: Record<string, number>;
   /** concurrent send jobs in this process */
   workers?: number;
@@ -85,7 +86,7 @@ export async function startNotifier(database: Database, options: NotifierOptions
     database,
     channels: options.channels,
     now,
-    throttle: throttler(options.rateLimits ?? {}),
+    throttle: sharedThrottle(database, options.rateLimits ?? {}),
     parallel: options.parallel ?? 16,
   };
   const sendWorkers: string[] = [];
@@ -352,24 +353,3 @@ async function fanout(
 }
 
 const isTeamEvent = (e: OutboxEvent) => e.event === "incident.update_overdue" || e.channel === "team";
-
-/** A token bucket per provider: `rate` messages per second, bursts up to one second's worth. */
-function throttler(limits: Record<string, number>) {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  return async (provider: string) => {
-    const rate = limits[provider];
-    if (!rate) return;
-    for (;;) {
-      const t = Date.now();
-      const b = buckets.get(provider) ?? { tokens: rate, at: t };
-      b.tokens = Math.min(rate, b.tokens + ((t - b.at) / 1000) * rate);
-      b.at = t;
-      buckets.set(provider, b);
-      if (b.tokens >= 1) {
-        b.tokens -= 1;
-        return;
-      }
-      await new Promise((r) => setTimeout(r, Math.ceil(((1 - b.tokens) / rate) * 1000)));
-    }
-  };
-}

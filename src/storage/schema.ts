@@ -558,6 +558,15 @@ export const deliveries = pgTable(
   ],
 );
 
+/**
+ * How far ahead each provider's sending capacity is booked, shared by every delivery process
+ * so N workers together keep to the provider's rate instead of N times it (see rate-limits.ts).
+ */
+export const providerRateLimits = pgTable("provider_rate_limits", {
+  provider: text("provider").primaryKey(),
+  bookedUntil: ts("booked_until").notNull(),
+});
+
 /** Addresses never to send to again: hard bounces, complaints, provider-reported opt-outs. */
 export const suppressions = pgTable(
   "suppressions",
