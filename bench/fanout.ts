@@ -130,6 +130,48 @@ console.log(`  throughput              ${Math.round((s?.n ?? 0) / lastS).toLocal
 
 for (const w of workers) w.child.kill("SIGTERM");
 await Promise.all(workers.map((w) => new Promise((r) => w.child.on("exit", r))));
+
+// The ceiling on this machine: as many bare node:http processes, keep-alive, 64 requests in
+// flight each, posting a webhook-sized body to the same receiver, nothing else. What Amends
+// adds on top (queue, rendering, signing, bookkeeping in PostgreSQL) is the gap to this.
+const CEILING_N = Math.min(N, 200_000);
+const BARE = `
+  import http from "node:http";
+  const [url, n] = [process.argv[1], Number(process.argv[2])];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const body = JSON.stringify({ type: "incident.opened", timestamp: new Date().toISOString(),
+    data: { incident_id: "CEILING", title: "Rentals cannot be ended", body: "Investigating", url: "x".repeat(60) } });
+  let next = 0;
+  const one = () => new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent, headers: { "content-type": "application/json",
+      "webhook-id": "msg_" + next, "webhook-timestamp": "1700000000", "webhook-signature": "v1," + "x".repeat(44) } },
+      (res) => { res.resume(); res.on("end", resolve); });
+    req.on("error", reject); req.end(body);
+  });
+  await Promise.all(Array.from({ length: 64 }, async () => { while (next++ < n) await one(); }));
+  agent.destroy();`;
+seen.delete("CEILING");
+t = performance.now();
+await Promise.all(
+  Array.from(
+    { length: WORKERS },
+    () =>
+      new Promise((r) =>
+        spawn(
+          process.execPath,
+          ["--input-type=module", "-e", BARE, `${hook}/ceiling`, String(CEILING_N / WORKERS)],
+          {
+            stdio: "inherit",
+          },
+        ).on("exit", r),
+      ),
+  ),
+);
+const ceiling = (seen.get("CEILING")?.n ?? 0) / ((performance.now() - t) / 1000);
+const amends = (s?.n ?? 0) / lastS;
+console.log(
+  `  ceiling (bare node:http)  ${Math.round(ceiling).toLocaleString("en")} msgs/s over ${CEILING_N.toLocaleString("en")} posts; Amends reaches ${(amends / ceiling).toFixed(2)} of it`,
+);
 await database.close();
 await drop();
 await pgServer.stop();
