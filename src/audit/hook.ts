@@ -17,6 +17,7 @@ const PREFIX = "/api/v1";
 const ACTION_NAMES: Record<string, string> = {
   "POST /incidents/:id/updates": "incident.update",
   "POST /incidents/:id/compensation-runs": "compensation-run.preview",
+  "POST /import/:kind": "import.:kind",
 };
 const VERB: Record<string, string> = { POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };
 
@@ -93,8 +94,10 @@ export function installAuditHook(app: FastifyInstance, db: Db, now: () => Date):
         after = null;
       }
     }
-    const { action, targetType } = actionOf(req.method, req.routeOptions.url ?? "");
     const params = req.params as Record<string, string>;
+    const named = actionOf(req.method, req.routeOptions.url ?? "");
+    const action = named.action.replace(/:([A-Za-z_]+)/g, (_, k: string) => params[k] ?? k);
+    const { targetType } = named;
     const hasParam = (req.routeOptions.url ?? "").includes("/:");
     const responseId =
       after && typeof after === "object" && "id" in after ? String((after as { id: unknown }).id) : null;
