@@ -11,6 +11,7 @@ import { AmendsError, conflict, invalidField } from "../core/errors.ts";
 import { type Actor, principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { createWorkspace, defaultWorkspace, findWorkspace } from "../workspaces/store.ts";
+import { OIDC_CALLBACK, OIDC_COOKIE, OidcLogin, type OidcSettings, oidcSettingsFromEnv } from "./oidc.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
 import { isRole, mayGrant, ROLES, type Role, scopesOf } from "./permissions.ts";
 import {
@@ -30,7 +31,9 @@ import {
   createOneTimeToken,
   createUser,
   findUserByEmail,
+  findUserBySubject,
   getUserRow,
+  linkOidcSubject,
   listUsers,
   otherActiveOwners,
   type UserRow,
@@ -82,6 +85,8 @@ const SessionOut = z.object({
 });
 
 export interface AccessOptions {
+  /** OpenID Connect sign-in; AMENDS_OIDC_* and AMENDS_PUBLIC_URL from the environment when absent. */
+  oidc?: OidcSettings;
   /** Login, setup and invitation attempts per client and e-mail per window. */
   loginLimit?: { max: number; windowMs: number };
 }
@@ -223,6 +228,69 @@ export const accessRoutes =
       });
       return reply.code(204).send();
     });
+
+    // ---- OpenID Connect ----
+    const oidcSettings = options.oidc ?? oidcSettingsFromEnv();
+    const oidc = oidcSettings ? new OidcLogin(oidcSettings) : undefined;
+    const needOidc = () => {
+      if (!oidc)
+        throw new AmendsError("NOT_FOUND", "OpenID Connect is not configured: set AMENDS_OIDC_ISSUER");
+      return oidc;
+    };
+    app.get(
+      "/session/oidc",
+      {
+        schema: {
+          tags,
+          summary: "Sign in with OpenID Connect: redirects to the identity provider",
+          security: [],
+        },
+      },
+      async (req, reply) => {
+        const { url, cookie } = await needOidc().start();
+        reply.setCookie(OIDC_COOKIE, cookie, {
+          httpOnly: true,
+          // Lax: the provider's redirect back is a cross-site top-level navigation.
+          sameSite: "lax",
+          path: OIDC_CALLBACK,
+          secure: secure(req),
+          maxAge: 600,
+        });
+        return reply.redirect(url);
+      },
+    );
+    app.get(
+      "/session/oidc/callback",
+      { schema: { tags, summary: "Where the identity provider sends the browser back", security: [] } },
+      async (req, reply) => {
+        const login = needOidc();
+        const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
+        let identity: Awaited<ReturnType<OidcLogin["finish"]>>;
+        try {
+          identity = await login.finish(query, req.cookies[OIDC_COOKIE] ?? "");
+        } catch (err) {
+          req.log.warn({ err }, "OpenID Connect sign-in failed");
+          throw new AmendsError(
+            "UNAUTHENTICATED",
+            `the identity provider's answer was refused: ${(err as Error).message}`,
+          );
+        }
+        reply.clearCookie(OIDC_COOKIE, { path: OIDC_CALLBACK });
+        let user = await findUserBySubject(ctx.db, identity.subject);
+        if (!user && identity.email && identity.emailVerified) {
+          const byEmail = await findUserByEmail(ctx.db, identity.email);
+          if (byEmail && !byEmail.oidcSubject)
+            user = await linkOidcSubject(ctx.db, byEmail, identity.subject, ctx.now());
+        }
+        if (!user || user.disabledAt)
+          throw new AmendsError(
+            "UNAUTHENTICATED",
+            "no one here has this identity; ask an admin to invite you",
+          );
+        await signIn(req, reply, user, "session.create");
+        return reply.redirect("/admin/");
+      },
+    );
 
     // ---- first run and invitations ----
     app.post(

@@ -61,6 +61,19 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRow | 
   )[0];
 }
 
+export async function findUserBySubject(db: Db, subject: string): Promise<UserRow | undefined> {
+  return (await db.select().from(users).where(eq(users.oidcSubject, subject)))[0];
+}
+
+export async function linkOidcSubject(db: Db, user: UserRow, subject: string, now: Date): Promise<UserRow> {
+  const [row] = await db
+    .update(users)
+    .set({ oidcSubject: subject, updatedAt: now })
+    .where(eq(users.id, user.id))
+    .returning();
+  return row!;
+}
+
 export async function getUserRow(db: Db, workspaceId: string, id: string): Promise<UserRow> {
   const [row] = await db
     .select()

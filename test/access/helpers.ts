@@ -41,7 +41,7 @@ export async function addPerson(
   database: Database,
   workspaceId: string,
   role: Role,
-  name = role,
+  name: string = role,
 ): Promise<Person> {
   const email = `${name}-${Math.random().toString(36).slice(2, 8)}@fleet.example`;
   const password = `pw-${name}-long-enough`;

@@ -13,7 +13,7 @@ import { addPerson, type Person } from "./helpers.ts";
 
 /** Routes anyone may call: sign-in, first run, the public subscription form, provider callbacks, docs. */
 const PUBLIC =
-  /^\/api\/v1\/(openapi\.json|policy-schema\.json|session|setup|invites\/accept|public\/.*|hooks\/.*|probe\/.*)$/;
+  /^\/api\/v1\/(openapi\.json|policy-schema\.json|session|session\/oidc(\/callback)?|setup|invites\/accept|public\/.*|hooks\/.*|probe\/.*)$/;
 
 const concrete = (url: string) => url.replace(/:([A-Za-z_]+)/g, "no-such-$1").replace(/\*$/, "x");
 
@@ -59,7 +59,7 @@ describe.each(BACKENDS)("route guards on %s", (backend) => {
     const guarded = api().filter((r) => r.scope);
     for (const r of guarded) {
       for (const headers of [
-        {},
+        {} as Record<string, string>,
         { authorization: "Bearer amd_not-a-real-token" },
         { authorization: `Bearer ${expired}` },
         { cookie: "amends_session=forged" },
