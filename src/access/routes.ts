@@ -18,6 +18,7 @@ import {
   ABSOLUTE_MS,
   csrfMatches,
   csrfTokenOf,
+  endOtherSessions,
   endSession,
   findSessionUser,
   SESSION_COOKIE,
@@ -515,6 +516,8 @@ export const accessRoutes =
           { passwordHash: await hashPassword(req.body.next) },
           ctx.now(),
         );
+        // Whoever else knew the old password is signed out everywhere.
+        await endOtherSessions(ctx.db, user.id, principal(req).session);
         return reply.code(204).send();
       },
     );

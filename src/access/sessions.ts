@@ -5,7 +5,7 @@
  * The CSRF token is an HMAC of the session secret: nothing more to store, useless without the cookie.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { and, eq, gt, lt, or } from "drizzle-orm";
+import { and, eq, gt, lt, ne, or } from "drizzle-orm";
 import type { Db } from "../storage/database.ts";
 import { sessions, users } from "../storage/schema.ts";
 import type { UserRow } from "./users.ts";
@@ -75,6 +75,16 @@ export async function findSessionUser(db: Db, secret: string, now: Date): Promis
   if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_EVERY_MS)
     await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.idHash, idHash));
   return row.user;
+}
+
+/** Ends every session of a user but the one given (after a password change). */
+export async function endOtherSessions(
+  db: Db,
+  userId: string,
+  keepSecret: string | undefined,
+): Promise<void> {
+  const keep = keepSecret ? sha256(keepSecret) : "";
+  await db.delete(sessions).where(and(eq(sessions.userId, userId), ne(sessions.idHash, keep)));
 }
 
 export async function endSession(db: Db, secret: string): Promise<void> {

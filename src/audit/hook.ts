@@ -51,10 +51,11 @@ export function installAuditHook(app: FastifyInstance, db: Db, now: () => Date):
     for (const m of Array.isArray(route.method) ? route.method : [route.method])
       if (m === "GET") getRoutes.add(route.url);
   });
-  /** The GET route that shows what this write changes: the URL itself, or its part up to the last id. */
+  /** The GET route that shows what this write changes: the URL itself (not for POST), or its part up to the last id. */
   const beforeUrl = (req: FastifyRequest): string | undefined => {
     const pattern = req.routeOptions.url ?? "";
-    const candidates = [pattern];
+    // POST to a collection creates: nothing was there before (its GET is the whole list).
+    const candidates = req.method === "POST" ? [] : [pattern];
     const cut = pattern.lastIndexOf("/:");
     if (cut >= 0) {
       const end = pattern.indexOf("/", cut + 1);

@@ -229,6 +229,32 @@ describe.each(BACKENDS)("sessions on %s", (backend) => {
     expect(admins.status).toBe(201);
   });
 
+  it("changes one's password: the current one is checked, other sessions end", async () => {
+    const p = await addPerson(t.app, t.database, t.workspaceId, "support", "changer");
+    const elsewhere = await login(t.app, p.email, p.password);
+    const wrong = await as(t.app, p, "POST", "/api/v1/me/password", {
+      current: "nope",
+      next: "a brand new password",
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.errors[0].field).toBe("current");
+    const short = await as(t.app, p, "POST", "/api/v1/me/password", { current: p.password, next: "short" });
+    expect(short.json.errors[0].field).toBe("next");
+    expect(
+      (
+        await as(t.app, p, "POST", "/api/v1/me/password", {
+          current: p.password,
+          next: "a brand new password",
+        })
+      ).status,
+    ).toBe(204);
+    expect((await as(t.app, p, "GET", "/api/v1/session")).status).toBe(200);
+    expect((await as(t.app, elsewhere, "GET", "/api/v1/session")).status).toBe(401);
+    await login(t.app, p.email, "a brand new password");
+    // An API token has no account of its own.
+    expect((await t.call("POST", "/api/v1/me/totp")).status).toBe(403);
+  });
+
   it("keeps the last owner", async () => {
     const owner = await addPerson(t.app, t.database, t.workspaceId, "owner", "solo");
     const res = await as(t.app, owner, "PATCH", `/api/v1/users/${owner.id}`, { role: "admin" });
