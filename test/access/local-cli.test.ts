@@ -1,8 +1,9 @@
 /**
  * The CLI's local secret keeps acting with full rights, recorded as actor `local`; HEAD
- * requests are guarded like their GET.
+ * requests are guarded like their GET; behind a TLS proxy the session cookie is Secure.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUser } from "../../src/access/users.ts";
 import { buildServer } from "../../src/http/server.ts";
 import type { Database } from "../../src/storage/database.ts";
 import { createWorkspace } from "../../src/workspaces/store.ts";
@@ -42,5 +43,39 @@ describe("the local CLI secret", () => {
   it("guards HEAD like GET", async () => {
     expect((await app.inject({ method: "HEAD", url: "/api/v1/incidents" })).statusCode).toBe(401);
     expect((await app.inject({ method: "HEAD", url: "/api/v1/audit" })).statusCode).toBe(401);
+  });
+});
+
+describe("behind a TLS proxy", () => {
+  it("marks the session cookie Secure when the request came over https", async () => {
+    const database = await freshDatabase("pglite");
+    process.env.AMENDS_TRUST_PROXY = "1";
+    const app = await buildServer({ database });
+    delete process.env.AMENDS_TRUST_PROXY;
+    try {
+      const ws = await createWorkspace(database.db, { slug: "fleet", name: "The Fleet" });
+      await createUser(
+        database.db,
+        {
+          workspaceId: ws.id,
+          email: "tls@fleet.example",
+          name: "T",
+          role: "viewer",
+          password: "a long password",
+        },
+        new Date(),
+      );
+      const res = await app.inject({
+        method: "POST",
+        url: "/api/v1/session",
+        headers: { "x-forwarded-proto": "https" },
+        payload: { email: "tls@fleet.example", password: "a long password" },
+      });
+      expect(res.statusCode).toBe(200);
+      expect(String(res.headers["set-cookie"])).toMatch(/; Secure/);
+    } finally {
+      await app.close();
+      await database.close();
+    }
   });
 });
