@@ -161,10 +161,18 @@ describe.each(BACKENDS)("sessions on %s", (backend) => {
     expect((await as(t.app, who, "GET", "/api/v1/incidents")).status).toBe(401);
   });
 
-  it("ends a session left idle, and one whose user is disabled", async () => {
+  it("ends a session left idle, one 12 hours old, and one whose user is disabled", async () => {
     const p = await addPerson(t.app, t.database, t.workspaceId, "viewer", "idle");
     clock += 3 * 3_600_000;
     expect((await as(t.app, p, "GET", "/api/v1/session")).status).toBe(401);
+    // Active all along, a session still ends 12 hours after sign-in.
+    const busy = await addPerson(t.app, t.database, t.workspaceId, "viewer", "busy");
+    for (let hour = 1.5; hour < 12; hour += 1.5) {
+      clock += 90 * 60_000;
+      expect((await as(t.app, busy, "GET", "/api/v1/session")).status, `after ${hour} h`).toBe(200);
+    }
+    clock += 90 * 60_000;
+    expect((await as(t.app, busy, "GET", "/api/v1/session")).status).toBe(401);
     const q = await addPerson(t.app, t.database, t.workspaceId, "viewer", "disabled");
     const admin = await addPerson(t.app, t.database, t.workspaceId, "admin", "admin");
     expect((await as(t.app, admin, "PATCH", `/api/v1/users/${q.id}`, { disabled: true })).status).toBe(200);
