@@ -367,11 +367,7 @@ export const accessRoutes =
         preHandler: ctx.auth("read"),
       },
       async (req) => {
-        const ws = principal(req).workspaceId;
-        const rows = await Promise.all(
-          (await listUsers(ctx.db, ws)).map((u) => getUserRow(ctx.db, ws, u.id)),
-        );
-        return { users: rows.map(userJson) };
+        return { users: (await listUsers(ctx.db, principal(req).workspaceId)).map(userJson) };
       },
     );
     app.get(

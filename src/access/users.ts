@@ -83,13 +83,12 @@ export async function getUserRow(db: Db, workspaceId: string, id: string): Promi
   return row;
 }
 
-export async function listUsers(db: Db, workspaceId: string): Promise<User[]> {
-  const rows = await db
+export async function listUsers(db: Db, workspaceId: string): Promise<UserRow[]> {
+  return db
     .select()
     .from(users)
     .where(eq(users.workspaceId, workspaceId))
     .orderBy(asc(users.createdAt), asc(users.id));
-  return rows.map(userOf);
 }
 
 export async function createUser(

@@ -223,6 +223,14 @@ describe.each(BACKENDS)("sessions on %s", (backend) => {
     });
     expect(twice.statusCode).toBe(401);
     await login(t.app, "grace@fleet.example", "grace's long password");
+    const list = (await as(t.app, admin, "GET", "/api/v1/users")).json.users;
+    expect(list.find((u: any) => u.email === "grace@fleet.example")).toMatchObject({
+      name: "Grace",
+      role: "support",
+      totpEnabled: false,
+      disabled: false,
+    });
+    expect(JSON.stringify(list)).not.toMatch(/scrypt|password/i);
 
     // A responder's token cannot carry the scope to approve money.
     const responder = await addPerson(t.app, t.database, t.workspaceId, "responder", "minter");
