@@ -119,8 +119,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         description:
           "Components, incidents and tokens of one workspace. Errors are application/problem+json.",
       },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer" },
+          // The console's cookie; writes with it also need the x-csrf-token header.
+          session: { type: "apiKey", in: "cookie", name: "amends_session" },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
   });
