@@ -89,7 +89,7 @@ export interface AccessOptions {
   /** OpenID Connect sign-in; AMENDS_OIDC_* and AMENDS_PUBLIC_URL from the environment when absent. */
   oidc?: OidcSettings;
   /** Login, setup and invitation attempts per client and e-mail per window. */
-  loginLimit?: { max: number; windowMs: number };
+  loginLimit?: { max: number; windowMs: number; perClient?: number };
 }
 
 export const accessRoutes =
@@ -110,6 +110,22 @@ export const accessRoutes =
         `${req.ip}|${String((req.body as { email?: unknown } | undefined)?.email ?? "").toLowerCase()}`,
       errorResponseBuilder: (_req: FastifyRequest, c: { after: string }) =>
         new AmendsError("RATE_LIMITED", `too many attempts; try again in ${c.after}`),
+    };
+
+    // And per client address alone, more loosely: one address trying many e-mails (credential
+    // stuffing) stops too. Checked in the handler: the plugin runs one limit per route.
+    const perClient = app.createRateLimit({
+      max: limit.perClient ?? Number(process.env.AMENDS_LOGIN_MAX_PER_CLIENT ?? limit.max * 10),
+      timeWindow: limit.windowMs,
+      keyGenerator: (req) => `client:${req.ip}`,
+    });
+    const clientLimit = async (req: FastifyRequest) => {
+      const verdict = await perClient(req);
+      if (!verdict.isAllowed && verdict.isExceeded)
+        throw new AmendsError(
+          "RATE_LIMITED",
+          `too many attempts from this address; try again in ${verdict.ttlInSeconds} s`,
+        );
     };
 
     const secure = (req: FastifyRequest) => req.protocol === "https";
@@ -171,6 +187,7 @@ export const accessRoutes =
           response: { 200: SessionOut },
         },
         config: { rateLimit },
+        preHandler: clientLimit,
       },
       async (req, reply) => {
         const user = await findUserByEmail(ctx.db, req.body.email);
@@ -305,6 +322,7 @@ export const accessRoutes =
           response: { 201: SessionOut },
         },
         config: { rateLimit },
+        preHandler: clientLimit,
       },
       async (req, reply) => {
         checkPasswordStrength(req.body.password);
@@ -341,6 +359,7 @@ export const accessRoutes =
           response: { 200: SessionOut },
         },
         config: { rateLimit },
+        preHandler: clientLimit,
       },
       async (req, reply) => {
         checkPasswordStrength(req.body.password);
@@ -497,7 +516,7 @@ export const accessRoutes =
       "/me/password",
       {
         schema: { tags, body: z.object({ current: Password, next: Password }) },
-        preHandler: ctx.auth("read"),
+        preHandler: [ctx.auth("read"), clientLimit],
         config: { rateLimit },
       },
       async (req, reply) => {

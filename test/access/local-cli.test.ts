@@ -79,3 +79,36 @@ describe("behind a TLS proxy", () => {
     }
   });
 });
+
+describe("sign-in attempts from one address", () => {
+  it("are limited across e-mails too (credential stuffing)", async () => {
+    const database = await freshDatabase("pglite");
+    const app = await buildServer({
+      database,
+      access: { loginLimit: { max: 3, windowMs: 60_000, perClient: 8 } },
+    });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 9; i++) {
+        const res = await app.inject({
+          method: "POST",
+          url: "/api/v1/session",
+          payload: { email: `guess${i}@fleet.example`, password: "password123" },
+        });
+        codes.push(res.statusCode);
+      }
+      expect(codes).toEqual([401, 401, 401, 401, 401, 401, 401, 401, 429]);
+      // Another address is not held back.
+      const other = await app.inject({
+        method: "POST",
+        url: "/api/v1/session",
+        remoteAddress: "10.0.0.9",
+        payload: { email: "guess0@fleet.example", password: "password123" },
+      });
+      expect(other.statusCode).toBe(401);
+    } finally {
+      await app.close();
+      await database.close();
+    }
+  });
+});
