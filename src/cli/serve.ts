@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { countUsers, createOneTimeToken } from "../access/users.ts";
 import { databaseTarget, type Settings, serverFile } from "../config.ts";
 import { loadDemo } from "../demo/load.ts";
 import { buildServer } from "../http/server.ts";
@@ -79,6 +80,13 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
     options.log("                (shown once; make more with `npx amends token create --name NAME`)");
   } else {
     options.log("  API token     create one with `npx amends token create --name NAME`");
+  }
+  // First run: nobody can sign in yet, and there is no default password: a one-time link makes the owner.
+  if ((await countUsers(database.db)) === 0) {
+    const ws = await defaultWorkspace(database.db);
+    const token = await createOneTimeToken(database.db, { kind: "setup", workspaceId: ws?.id }, new Date());
+    options.log(`  Create the owner account (one-time link, valid 24 h):`);
+    options.log(`                ${url}/admin/setup?token=${token}`);
   }
   options.log("Press Ctrl+C to stop.");
 

@@ -2,10 +2,12 @@ import { stringify } from "csv-stringify/sync";
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { fourEyesThreshold } from "../access/settings.ts";
 import { exportRunToStripe } from "../billing/stripe-export.ts";
 import { policyJsonSchema } from "../core/compensation/policy.ts";
-import { conflict, invalidField } from "../core/errors.ts";
-import { principal } from "../http/auth.ts";
+import { AmendsError, conflict, invalidField } from "../core/errors.ts";
+import { fourEyesRefusal } from "../core/four-eyes.ts";
+import { actorRef, type Principal, principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
 import { compRunItems, compRunLines, compRunNotices, ledgerEntries } from "../storage/schema.ts";
@@ -78,7 +80,7 @@ export const compensationRoutes =
   (ctx: ApiContext): FastifyPluginAsyncZod =>
   async (app) => {
     const tags = ["compensation"];
-    const actor = (req: { principal?: { tokenId: string } }) => `token:${req.principal?.tokenId ?? "?"}`;
+    const actor = (req: { principal?: Principal }) => actorRef(req.principal);
     app.addContentTypeParser(
       ["application/yaml", "text/yaml", "application/x-yaml", "text/plain"],
       { parseAs: "string" },
@@ -273,8 +275,20 @@ export const compensationRoutes =
         schema: { tags, params: RunParams, response: { 200: RunOut } },
         preHandler: ctx.auth("compensation:approve"),
       },
-      async (req) =>
-        runJson(await approveRun(ctx.db, principal(req).workspaceId, req.params.id, actor(req), ctx.now())),
+      async (req) => {
+        const p = principal(req);
+        const run = await getRun(ctx.db, p.workspaceId, req.params.id);
+        if (run.status === "previewed") {
+          const refusal = fourEyesRefusal({
+            totals: (run.summary.money ?? {}) as Record<string, number>,
+            threshold: await fourEyesThreshold(ctx.db, p.workspaceId),
+            previewedBy: run.createdBy,
+            approver: { kind: p.actor.kind, id: p.actor.id, role: p.user?.role },
+          });
+          if (refusal) throw new AmendsError("FOUR_EYES", refusal);
+        }
+        return runJson(await approveRun(ctx.db, p.workspaceId, req.params.id, actor(req), ctx.now()));
+      },
     );
     app.post(
       "/compensation-runs/:id/apply",

@@ -6,6 +6,7 @@ export const ERROR_CATALOGUE = {
   VALIDATION_FAILED: { status: 400, title: "The request is not valid" },
   UNAUTHENTICATED: { status: 401, title: "A valid bearer token is required" },
   FORBIDDEN: { status: 403, title: "This token may not do that" },
+  FOUR_EYES: { status: 403, title: "A second person must approve this" },
   NOT_FOUND: { status: 404, title: "Not found" },
   CONFLICT: { status: 409, title: "The request conflicts with the current state" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is too large" },

@@ -2,6 +2,8 @@
  * The HTTP server: the token-guarded JSON API under /api/v1 (with its OpenAPI document),
  * the public status page and its Statuspage-compatible JSON, /healthz and /metrics.
  */
+import cookie from "@fastify/cookie";
+import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import {
@@ -10,6 +12,9 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import { type AccessOptions, accessRoutes } from "../access/routes.ts";
+import { installAuditHook } from "../audit/hook.ts";
+import { auditRoutes } from "../audit/routes.ts";
 import { stripeClient } from "../billing/stripe-export.ts";
 import { importRoutes } from "../company-data/routes.ts";
 import { compensationRoutes } from "../compensation/routes.ts";
@@ -30,8 +35,10 @@ import type { Database } from "../storage/database.ts";
 import { tokenRoutes } from "../tokens/routes.ts";
 import { createAuthenticator } from "./auth.ts";
 import type { ApiContext } from "./context.ts";
+import { type GuardedRoute, installGuards } from "./guard.ts";
 import { registerMetrics } from "./metrics.ts";
 import { sendProblem, toAmendsError } from "./problem.ts";
+import { installSecurityHeaders } from "./security-headers.ts";
 
 export interface ServerOptions {
   database: Database;
@@ -47,6 +54,15 @@ export interface ServerOptions {
   receipts?: ReceiptSettings;
   /** Stripe credentials; STRIPE_API_KEY and STRIPE_API_BASE from the environment when absent. */
   stripe?: { apiKey: string; base?: string };
+  /** Login rate limit; AMENDS_LOGIN_MAX per AMENDS_LOGIN_WINDOW_SECONDS when absent. */
+  access?: AccessOptions;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Every route with the scope it needs (null: public), as registered: what the security tests walk. */
+    amendsRoutes: GuardedRoute[];
+  }
 }
 
 const VERSION = "0.1.0";
@@ -87,6 +103,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       .send(renderErrorPage(404, "There is no page here."));
   });
 
+  await app.register(cookie);
+  // Only the routes that name a limit (sign-in, setup, invitations) are limited.
+  await app.register(rateLimit, { global: false });
+  app.decorate("amendsRoutes", installGuards(app));
+  installSecurityHeaders(app);
+  installAuditHook(app, database.db, now);
+
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -96,8 +119,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         description:
           "Components, incidents and tokens of one workspace. Errors are application/problem+json.",
       },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer" },
+          // The console's cookie; writes with it also need the x-csrf-token header.
+          session: { type: "apiKey", in: "cookie", name: "amends_session" },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
   });
@@ -130,6 +159,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(componentRoutes(ctx));
       await api.register(incidentRoutes(ctx));
       await api.register(tokenRoutes(ctx));
+      await api.register(accessRoutes(ctx, options.access));
+      await api.register(auditRoutes(ctx));
       await api.register(importRoutes(ctx));
       await api.register(compensationRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Incident } from "../core/incidents.ts";
-import { principal } from "../http/auth.ts";
+import { actorRef, type Principal, principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import {
   Body,
@@ -137,7 +137,7 @@ export const incidentRoutes =
   (ctx: ApiContext): FastifyPluginAsyncZod =>
   async (app) => {
     const tags = ["incidents"];
-    const actor = (req: { principal?: { tokenId: string } }) => `token:${req.principal?.tokenId ?? "?"}`;
+    const actor = (req: { principal?: Principal }) => actorRef(req.principal);
 
     app.get(
       "/incidents",

@@ -12,7 +12,7 @@ import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/cata
 import { type Html, html, trusted } from "../lib/html.ts";
 import { HISTORY_DAYS, type PublicState, UPTIME_DAYS } from "./state.ts";
 
-const STYLE = `
+export const STYLE = `
 :root{--ok:#1a7f37;--maint:#0b5cad;--minor:#9a6700;--major:#bc4c00;--critical:#c0162b;--ink:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#fff}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:#f6f8fa}
 main{max-width:56rem;margin:0 auto;padding:1rem}header h1{font-size:1.5rem;margin:.5rem 0}

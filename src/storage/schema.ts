@@ -33,6 +33,8 @@ export const workspaces = pgTable("workspaces", {
     .default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
   /** Who hears about what: see notifications/settings.ts for the shape and its defaults. */
   notificationSettings: jsonb("notification_settings").notNull().default({}).$type<Record<string, unknown>>(),
+  /** Four eyes on money: a compensation run whose total exceeds this (minor units per ISO 4217 code) needs a second, finance approver. */
+  fourEyesAbove: jsonb("four_eyes_above").notNull().default({}).$type<Record<string, number>>(),
   createdAt: ts("created_at").notNull().defaultNow(),
 });
 
@@ -578,4 +580,96 @@ export const suppressions = pgTable(
     createdAt: ts("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.channel, t.address] })],
+);
+
+// ---- People and access: users, sessions, one-time links, the audit log. ----
+
+/** A person who signs in to the console. E-mail is unique across workspaces: login needs no workspace. */
+export const users = pgTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    /** lower-case */
+    email: text("email").notNull(),
+    name: text("name").notNull(),
+    /** owner, admin, responder, support, finance, viewer: see access/permissions.ts */
+    role: text("role").notNull(),
+    locale: text("locale").notNull().default("en"),
+    /** scrypt$N$r$p$salt$hash; null until an invited user sets one, or for OIDC-only users */
+    passwordHash: text("password_hash"),
+    /** base32 TOTP secret once confirmed; the pending one waits for the first valid code */
+    totpSecret: text("totp_secret"),
+    totpPendingSecret: text("totp_pending_secret"),
+    /** the last TOTP time step accepted: a code is never accepted twice */
+    totpLastStep: bigint("totp_last_step", { mode: "number" }),
+    /** `issuer|subject` of an OpenID Connect identity linked to this user */
+    oidcSubject: text("oidc_subject"),
+    disabledAt: ts("disabled_at"),
+    createdAt: ts("created_at").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("users_email").on(t.email),
+    uniqueIndex("users_oidc_subject").on(t.oidcSubject),
+    index("users_workspace").on(t.workspaceId),
+  ],
+);
+
+/** Console sessions; the cookie carries the secret, the database only its SHA-256. */
+export const sessions = pgTable(
+  "sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    workspaceId: text("workspace_id").notNull(),
+    createdAt: ts("created_at").notNull(),
+    lastSeenAt: ts("last_seen_at").notNull(),
+    /** absolute end, whatever the activity */
+    expiresAt: ts("expires_at").notNull(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [index("sessions_user").on(t.userId)],
+);
+
+/** One-time links: first-run owner setup and invitations. Stored hashed, used once, expiring. */
+export const oneTimeTokens = pgTable("one_time_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  /** setup | invite */
+  kind: text("kind").notNull(),
+  workspaceId: text("workspace_id"),
+  userId: text("user_id"),
+  createdAt: ts("created_at").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  usedAt: ts("used_at"),
+});
+
+/** Who changed what, when, with before and after. Append-only: a trigger refuses UPDATE and DELETE. */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    workspaceId: text("workspace_id").notNull(),
+    at: ts("at").notNull(),
+    /** user | token | local | monitor | system */
+    actorKind: text("actor_kind").notNull(),
+    actorId: text("actor_id").notNull(),
+    actorName: text("actor_name").notNull(),
+    /** e.g. incident.create, compensation-run.approve */
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id"),
+    before: jsonb("before"),
+    after: jsonb("after"),
+    ip: text("ip"),
+  },
+  (t) => [
+    index("audit_log_workspace").on(t.workspaceId, t.id),
+    index("audit_log_target").on(t.workspaceId, t.targetType, t.targetId),
+  ],
 );

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { invalidField } from "../core/errors.ts";
+import { mayGrant } from "../access/permissions.ts";
+import { AmendsError, invalidField } from "../core/errors.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
@@ -50,6 +51,11 @@ export const tokenRoutes =
         if (req.body.expires_at && req.body.expires_at <= ctx.now()) {
           throw invalidField("expires_at", "must be in the future");
         }
+        // Nobody hands out more than they hold: a responder's token cannot approve money.
+        if (!mayGrant(principal(req).scopes, req.body.scopes))
+          throw new AmendsError("FORBIDDEN", "a token may not carry scopes beyond your own", [
+            { field: "scopes", message: "beyond your own permissions" },
+          ]);
         const { token, secret } = await createToken(ctx.db, {
           workspaceId: principal(req).workspaceId,
           name: req.body.name,

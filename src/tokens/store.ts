@@ -18,6 +18,11 @@ export const SCOPES = [
   "compensation:approve",
   "tokens:write",
   "notifications:write",
+  "monitors:write",
+  "protocols:start",
+  "users:write",
+  "settings:write",
+  "audit:read",
   "*",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
