@@ -14,6 +14,7 @@ import { stripeClient } from "../billing/stripe-export.ts";
 import { importRoutes } from "../company-data/routes.ts";
 import { compensationRoutes } from "../compensation/routes.ts";
 import { componentRoutes } from "../components/routes.ts";
+import { consoleRoutes } from "../console/routes.ts";
 import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
 import { maintenanceRoutes } from "../maintenance/routes.ts";
@@ -47,6 +48,8 @@ export interface ServerOptions {
   receipts?: ReceiptSettings;
   /** Stripe credentials; STRIPE_API_KEY and STRIPE_API_BASE from the environment when absent. */
   stripe?: { apiKey: string; base?: string };
+  /** Where the built console lives (console/dist when absent). */
+  consoleDir?: string;
 }
 
 const VERSION = "0.1.0";
@@ -153,6 +156,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     { prefix: "/api/v1" },
   );
   await app.register(statusPageRoutes(database.db, now, pages));
+  await app.register(consoleRoutes(options.consoleDir));
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
 
   const metrics = registerMetrics(app, database.db);
