@@ -95,3 +95,13 @@ export function useAction() {
 export const toLocalInput = (d: Date) =>
   new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 export const fromLocalInput = (v: string) => (v ? new Date(v).toISOString() : undefined);
+
+/** A wide table that scrolls sideways on a phone; focusable so the keyboard can scroll it too. */
+export function Scroll({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1)
+    <section className="scroll" aria-label={label} tabIndex={0}>
+      {children}
+    </section>
+  );
+}

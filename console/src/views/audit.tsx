@@ -2,7 +2,7 @@
 import { type FormEvent, useState } from "react";
 import { type AuditEntry, get, qs } from "../api.ts";
 import { useI18n } from "../i18n.tsx";
-import { ErrorBox, Field, fromLocalInput, useAction } from "../ui.tsx";
+import { ErrorBox, Field, fromLocalInput, Scroll, useAction } from "../ui.tsx";
 
 interface Filters {
   q: string;
@@ -81,7 +81,7 @@ export function AuditView() {
       </search>
       <ErrorBox error={action.error} />
       {items && (
-        <div className="scroll">
+        <Scroll label={t("nav.audit")}>
           <table className="audit">
             <caption>{t("auditCaption", { n: items.length })}</caption>
             <thead>
@@ -116,7 +116,7 @@ export function AuditView() {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       {cursor && (
         <button type="button" onClick={() => search(true)} disabled={action.busy}>

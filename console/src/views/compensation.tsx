@@ -9,7 +9,7 @@ import { can } from "../app.tsx";
 import { BarChart } from "../charts.tsx";
 import { useI18n } from "../i18n.tsx";
 import { Link } from "../router.tsx";
-import { ErrorBox, Loading, StatusBadge, useAction, useLoad } from "../ui.tsx";
+import { ErrorBox, Loading, Scroll, StatusBadge, useAction, useLoad } from "../ui.tsx";
 
 const PREVIEW_ROWS = 200;
 
@@ -25,7 +25,7 @@ function Totals({ money: m, units }: { money?: Record<string, number>; units?: R
 function RunsTable({ runs, caption }: { runs: Run[]; caption: string }) {
   const { t, time } = useI18n();
   return (
-    <div className="scroll">
+    <Scroll label={caption}>
       <table>
         <caption>{caption}</caption>
         <thead>
@@ -57,7 +57,7 @@ function RunsTable({ runs, caption }: { runs: Run[]; caption: string }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </Scroll>
   );
 }
 
@@ -222,7 +222,7 @@ export function RunView({ id, session }: { id: string; session: Session }) {
       )}
 
       <h2>{t("previewTable")}</h2>
-      <div className="scroll">
+      <Scroll label={t("previewTable")}>
         <table>
           <caption>
             {t("previewCaption", { shown: Math.min(PREVIEW_ROWS, p.lines.length), n: p.lines.length })}
@@ -260,7 +260,7 @@ export function RunView({ id, session }: { id: string; session: Session }) {
             </tr>
           </tfoot>
         </table>
-      </div>
+      </Scroll>
       {p.excluded.length > 0 && (
         <details>
           <summary>{t("excluded", { n: p.excluded.length })}</summary>

@@ -3,7 +3,7 @@ import { type FormEvent, useState } from "react";
 import { type Component, get, type Maintenance, post, type Session } from "../api.ts";
 import { can } from "../app.tsx";
 import { useI18n } from "../i18n.tsx";
-import { ErrorBox, Field, fromLocalInput, Loading, StatusBadge, useAction, useLoad } from "../ui.tsx";
+import { ErrorBox, Field, fromLocalInput, Loading, Scroll, StatusBadge, useAction, useLoad } from "../ui.tsx";
 
 const DAY = 86_400_000;
 
@@ -61,7 +61,7 @@ export function MaintenanceView({ session }: { session: Session }) {
           <span className="visually-hidden">{t("nextMonth")}</span> ›
         </button>
       </div>
-      <div className="scroll">
+      <Scroll label={monthName}>
         <table className="calendar">
           <caption className="visually-hidden">{monthName}</caption>
           <thead>
@@ -93,7 +93,7 @@ export function MaintenanceView({ session }: { session: Session }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
       <h2>{t("windows")}</h2>
       <ErrorBox error={action.error} />
       <ul className="cards">

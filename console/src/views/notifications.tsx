@@ -14,7 +14,7 @@ import {
 } from "../api.ts";
 import { can } from "../app.tsx";
 import { useI18n } from "../i18n.tsx";
-import { ErrorBox, Loading, StatusBadge, useAction, useLoad } from "../ui.tsx";
+import { ErrorBox, Loading, Scroll, StatusBadge, useAction, useLoad } from "../ui.tsx";
 import { EstimateBox } from "./incident.tsx";
 
 export function NotificationsView({ session }: { session: Session }) {
@@ -89,7 +89,7 @@ export function NotificationsView({ session }: { session: Session }) {
                 .map(([c, n]) => `${c}: ${n}`)
                 .join(" · ")}
             </p>
-            <div className="scroll">
+            <Scroll label={t("subscribers")}>
               <table>
                 <caption className="visually-hidden">{t("subscribers")}</caption>
                 <thead>
@@ -119,7 +119,7 @@ export function NotificationsView({ session }: { session: Session }) {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </Scroll>
           </>
         )}
       </section>

@@ -3,7 +3,7 @@ import { type FormEvent, useState } from "react";
 import { getList, patch, post, type Session, type User } from "../api.ts";
 import { useI18n } from "../i18n.tsx";
 import type { Key } from "../messages.ts";
-import { ErrorBox, Field, Loading, useAction, useLoad } from "../ui.tsx";
+import { ErrorBox, Field, Loading, Scroll, useAction, useLoad } from "../ui.tsx";
 
 export const ROLES = ["owner", "admin", "responder", "support", "finance", "viewer"] as const;
 
@@ -21,7 +21,7 @@ export function UsersView({ session }: { session: Session }) {
     <>
       <h1>{t("nav.users")}</h1>
       <ErrorBox error={action.error} />
-      <div className="scroll">
+      <Scroll label={t("nav.users")}>
         <table>
           <caption className="visually-hidden">{t("nav.users")}</caption>
           <thead>
@@ -67,7 +67,7 @@ export function UsersView({ session }: { session: Session }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
       <InviteForm onSaved={users.reload} />
     </>
   );
