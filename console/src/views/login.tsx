@@ -100,8 +100,17 @@ export function SetupView(props: { token: string; invite: boolean; onDone: (s: S
         setDone(true);
         return;
       }
-      await post("/setup", { token: props.token, email, name, password });
-      const s = await post<Session>("/session", { email, password });
+      const created = await post<Partial<Session> | undefined>("/setup", {
+        token: props.token,
+        email,
+        name,
+        password,
+      });
+      // The server may sign the new owner in at once; otherwise sign in with what was just typed.
+      const s =
+        created?.csrfToken && created.user
+          ? (created as Session)
+          : await post<Session>("/session", { email, password });
       props.onDone(s);
       navigate("/account");
     });
