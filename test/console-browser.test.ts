@@ -389,6 +389,7 @@ describe("the console in Chromium", () => {
     expect(await it.locator("html").getAttribute("lang")).toBe("it");
     await it.reload();
     await it.getByRole("heading", { name: "Panoramica" }).waitFor();
+    await it.getByRole("link", { name: "Rentals cannot be ended in Milan" }).waitFor();
     await it.screenshot({ path: join(SHOTS, "console-overview-it-phone.png"), fullPage: true });
     await phone.close();
 

@@ -58,7 +58,8 @@ export function consoleRoutes(dist: string = CONSOLE_DIST) {
       return secured(reply).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(html);
     };
 
-    app.get("/admin", { schema: { hide: true } }, async (_req, reply) => reply.redirect("/admin/", 301));
+    // The server ignores trailing slashes, so this also answers /admin/.
+    app.get("/admin", { schema: { hide: true } }, async (_req, reply) => sendIndex(reply));
     app.get("/admin/assets/*", { schema: { hide: true } }, async (req, reply) => {
       const rel = (req.params as { "*": string })["*"];
       const file = normalize(join(dist, "assets", rel));
