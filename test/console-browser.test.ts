@@ -348,6 +348,7 @@ describe("the console in Chromium", () => {
         "monitors",
         "audit",
         "users",
+        "tokens",
         "account",
       ]) {
         await page.goto(`${c.base}/admin/${view}`);
@@ -360,6 +361,11 @@ describe("the console in Chromium", () => {
             .first()
             .click();
           await page.locator("figure.chart svg").first().waitFor();
+        }
+        if (view === "tokens" && name === "desktop") {
+          await page.getByLabel("Name").fill("grafana");
+          await page.getByRole("button", { name: "Create a token" }).click();
+          expect(await page.locator("code.secret").textContent()).toMatch(/^amd_/);
         }
         if (view === "audit") {
           await page

@@ -27,6 +27,7 @@ import { MaintenanceView } from "./views/maintenance.tsx";
 import { MonitorsView } from "./views/monitors.tsx";
 import { NotificationsView } from "./views/notifications.tsx";
 import { OverviewView } from "./views/overview.tsx";
+import { TokensView } from "./views/tokens.tsx";
 import { UsersView } from "./views/users.tsx";
 
 export const can = (session: Session, scope: string) =>
@@ -41,6 +42,7 @@ const NAV: { to: string; label: Key; scope?: string }[] = [
   { to: "/monitors", label: "nav.monitors" },
   { to: "/audit", label: "nav.audit", scope: "audit:read" },
   { to: "/users", label: "nav.users", scope: "users:write" },
+  { to: "/tokens", label: "nav.tokens", scope: "tokens:write" },
   { to: "/account", label: "nav.account" },
 ];
 
@@ -179,6 +181,8 @@ function Routed({
       return <AuditView />;
     case "users":
       return <UsersView session={session} />;
+    case "tokens":
+      return <TokensView session={session} />;
     case "account":
       return <AccountView session={session} onSession={onSession} />;
     default:
