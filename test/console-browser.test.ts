@@ -244,6 +244,11 @@ describe("the console in Chromium", () => {
     await page.getByRole("button", { name: "Start: Rentals cannot be ended in Milan" }).click();
     await page.getByRole("heading", { name: "Rentals cannot be ended in Milan" }).waitFor();
     expect(page.url()).toMatch(/\/admin\/incidents\//);
+    await page.getByText("Who the protocol told").click();
+    await page
+      .getByText(/\d+ recipients?/)
+      .first()
+      .waitFor();
 
     const publicPage = await owner.newPage();
     await publicPage.goto(`${c.base}/`);

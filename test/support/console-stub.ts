@@ -285,7 +285,13 @@ export function installConsoleStub(
             ...(p.translations && { translations: p.translations }),
           },
         });
-        return reply.code(201).send({ incident: res.json(), estimate: null });
+        const estimate = await app.inject({
+          method: "POST",
+          url: "/api/v1/notification-estimate",
+          headers: { authorization: `Bearer ${u.tokenSecret}` },
+          payload: { components: (p.components ?? []).map((x: { id: string }) => x.id), title: p.title },
+        });
+        return reply.code(201).send({ incident: res.json(), estimate: estimate.json() });
       });
       api.post("/monitors", async (req, reply) => {
         const id = `mon_${monitors.size + 1}`;

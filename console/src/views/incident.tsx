@@ -240,6 +240,10 @@ export function IncidentView({ id, session }: { id: string; session: Session }) 
     () => get<{ components: Component[] }>("/components").then((r) => r.components),
     [],
   );
+  const [startEstimate] = useState<Estimate | undefined>(() => {
+    const saved = sessionStorage.getItem(`amends.estimate.${id}`);
+    return saved ? (JSON.parse(saved) as Estimate) : undefined;
+  });
   const i = incident.data;
   if (!i) return <Loading error={incident.error} />;
   const nameOf = (cid: string) => components.data?.find((c) => c.id === cid)?.path.join(" › ") ?? cid;
@@ -258,8 +262,14 @@ export function IncidentView({ id, session }: { id: string; session: Session }) 
           </li>
         ))}
       </ul>
+      {startEstimate && (
+        <details className="panel">
+          <summary>{t("protocolReach")}</summary>
+          <EstimateBox estimate={startEstimate} />
+        </details>
+      )}
       {i.status !== "resolved" && can(session, "incidents:write") && (
-        <UpdateForm incident={i} onPosted={incident.setData} />
+        <UpdateForm incident={i} nameOf={nameOf} onPosted={incident.setData} />
       )}
       <h2>{t("timeline")}</h2>
       <ol className="timeline" reversed>
@@ -284,9 +294,19 @@ export function IncidentView({ id, session }: { id: string; session: Session }) 
   );
 }
 
-function UpdateForm({ incident, onPosted }: { incident: Incident; onPosted: (i: Incident) => void }) {
+function UpdateForm({
+  incident,
+  nameOf,
+  onPosted,
+}: {
+  incident: Incident;
+  nameOf: (id: string) => string;
+  onPosted: (i: Incident) => void;
+}) {
   const { t } = useI18n();
   const [status, setStatus] = useState(incident.status);
+  // Only changed components are sent: the others keep their status.
+  const [changed, setChanged] = useState<Record<string, ComponentStatus>>({});
   const [texts, setTexts] = useState<Texts>({});
   const [eta, setEta] = useState("");
   const [next, setNext] = useState("");
@@ -303,10 +323,14 @@ function UpdateForm({ incident, onPosted }: { incident: Incident; onPosted: (i: 
               body: texts.en?.body ?? "",
               ...(eta && { eta: fromLocalInput(eta) }),
               ...(next && { next_update_by: fromLocalInput(next) }),
+              ...(Object.keys(changed).length > 0 && {
+                components: Object.entries(changed).map(([id, s]) => ({ id, status: s })),
+              }),
               translations: translationsOf(texts),
             });
       onPosted(updated);
       setTexts({});
+      setChanged({});
     });
   };
   return (
@@ -325,6 +349,30 @@ function UpdateForm({ incident, onPosted }: { incident: Incident; onPosted: (i: 
           )}
         </Field>
         <TextsEditor value={texts} onChange={setTexts} withTitle={false} />
+        {status !== "resolved" && incident.components.length > 0 && (
+          <fieldset>
+            <legend>{t("affectedComponents")}</legend>
+            <div className="component-grid">
+              {incident.components.map((c) => (
+                <Field key={c.id} label={nameOf(c.id)}>
+                  {(fid) => (
+                    <select
+                      id={fid}
+                      value={changed[c.id] ?? c.status}
+                      onChange={(e) => setChanged({ ...changed, [c.id]: e.target.value as ComponentStatus })}
+                    >
+                      {COMPONENT_STATUSES.map((s) => (
+                        <option key={s} value={s}>
+                          {t(`status.${s}`)}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+              ))}
+            </div>
+          </fieldset>
+        )}
         <WhenFields eta={eta} next={next} onEta={setEta} onNext={setNext} />
         <ErrorBox error={action.error} />
         <button type="submit" className="primary" disabled={action.busy}>

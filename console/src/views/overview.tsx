@@ -94,6 +94,8 @@ function Protocols() {
         {},
       );
       setStarted(r);
+      // The incident page shows who the protocol told (the estimate comes with the start only).
+      if (r.estimate) sessionStorage.setItem(`amends.estimate.${r.incident.id}`, JSON.stringify(r.estimate));
       navigate(`/incidents/${encodeURIComponent(r.incident.id)}`);
     });
 
