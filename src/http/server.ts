@@ -19,6 +19,7 @@ import { stripeClient } from "../billing/stripe-export.ts";
 import { importRoutes } from "../company-data/routes.ts";
 import { compensationRoutes } from "../compensation/routes.ts";
 import { componentRoutes } from "../components/routes.ts";
+import { consoleRoutes } from "../console/routes.ts";
 import { AmendsError } from "../core/errors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
 import { maintenanceRoutes } from "../maintenance/routes.ts";
@@ -56,6 +57,8 @@ export interface ServerOptions {
   stripe?: { apiKey: string; base?: string };
   /** Login rate limit; AMENDS_LOGIN_MAX per AMENDS_LOGIN_WINDOW_SECONDS when absent. */
   access?: AccessOptions;
+  /** Where the built console lives (console/dist when absent). */
+  consoleDir?: string;
 }
 
 declare module "fastify" {
@@ -184,6 +187,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     { prefix: "/api/v1" },
   );
   await app.register(statusPageRoutes(database.db, now, pages));
+  await app.register(consoleRoutes(options.consoleDir));
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
 
   const metrics = registerMetrics(app, database.db);
