@@ -18,6 +18,8 @@ export const SCOPES = [
   "compensation:approve",
   "tokens:write",
   "notifications:write",
+  "monitors:write",
+  "protocols:start",
   "*",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
