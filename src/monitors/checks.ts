@@ -33,6 +33,15 @@ const agents = {
 };
 const MAX_BODY = 1024 * 1024;
 
+/**
+ * The local address checks connect from (http and tcp), when this host has several: a probe
+ * may check from its own network (AMENDS_PROBE_SOURCE_ADDRESS), not the server's.
+ */
+let sourceAddress: string | undefined;
+export const setSourceAddress = (address: string | undefined) => {
+  sourceAddress = address || undefined;
+};
+
 export async function runCheck(spec: CheckSpec, now: () => Date = () => new Date()): Promise<CheckOutcome> {
   let outcome: CheckOutcome = { ok: false, latencyMs: null, error: "not run" };
   for (let attempt = 0; attempt <= spec.retries; attempt++) {
@@ -76,7 +85,9 @@ function checkHttp(spec: CheckSpec): Promise<CheckOutcome> {
       {
         method: a.method ?? "GET",
         headers: { "user-agent": "Amends-Monitor/0.1", ...a.headers },
-        agent: url.protocol === "https:" ? agents.https : agents.http,
+        // Keep-alive sockets are bound to the agent's address; a source address needs its own.
+        agent: sourceAddress ? false : url.protocol === "https:" ? agents.https : agents.http,
+        ...(sourceAddress && { localAddress: sourceAddress }),
         timeout: spec.timeoutMs,
       },
       (res) => {
@@ -124,7 +135,12 @@ function checkTcp(spec: CheckSpec): Promise<CheckOutcome> {
   const { host, port } = hostPort(spec.target);
   return new Promise((resolve) => {
     const start = process.hrtime.bigint();
-    const socket = net.connect({ host, port, timeout: spec.timeoutMs });
+    const socket = net.connect({
+      host,
+      port,
+      timeout: spec.timeoutMs,
+      ...(sourceAddress && { localAddress: sourceAddress }),
+    });
     const done = (outcome: CheckOutcome) => {
       socket.destroy();
       resolve(outcome);
