@@ -88,6 +88,8 @@ export async function evaluateMonitor(
     seen.minLocations,
   );
   if (verdict === "unknown" && seen.state !== "down") return "none";
+  // Read before the transaction: on PGlite a query outside an open transaction waits for it.
+  const detail = verdict === "down" ? await lastError(database, seen) : "";
   const { m, event } = await database.transaction(async (tx) => {
     const m = await getMonitor(tx.db, ws, id, true);
     const result = step(
@@ -115,10 +117,14 @@ export async function evaluateMonitor(
           ...(n.state !== m.state && { stateChangedAt: now }),
         })
         .where(and(eq(monitors.workspaceId, ws), eq(monitors.id, id)));
+    // The step and what it does commit together: a crash in between repeats neither half alone.
+    if (result.event === "down" && !startsProtocol(m)) await onDown(tx, m, o, detail);
+    if (result.event === "recovered") await onRecovered(tx, m, o);
     return { m, event: result.event };
   });
-  if (event === "down") await onDown(database, m, o);
-  if (event === "recovered") await onRecovered(database, m, o);
+  // A protocol works out its SMS estimate first, on its own connection: after the commit.
+  if (event === "down" && startsProtocol(m)) await startMonitorProtocol(database, m, o);
+  if (event !== "none") await announced(database, ws);
   return event;
 }
 
@@ -162,21 +168,24 @@ async function alertTeam(
     .onConflictDoNothing();
 }
 
-async function onDown(database: Database, m: Monitor, o: AutomationOptions) {
+const startsProtocol = (m: Monitor) => m.onFailure === "open_incident" && Boolean(m.protocol);
+
+async function startMonitorProtocol(database: Database, m: Monitor, o: AutomationOptions) {
+  const started = await startProtocol(database, m.workspaceId, m.protocol!, {
+    by: by(m),
+    now: o.now(),
+    social: o.social,
+  });
+  if (started.incident) await setIncident(database, m, started.incident.id);
+}
+
+async function onDown(database: Database, m: Monitor, o: AutomationOptions, detail: string) {
   const now = o.now();
-  const detail = await lastError(database, m);
   if (m.onFailure === "alert_team") {
     await alertTeam(database, m, "down", detail, now);
   } else if (m.onFailure === "status_only") {
     for (const c of m.componentIds)
       await updateComponent(database.db, m.workspaceId, c, { status: failedStatus(m) }, now).catch(() => {});
-  } else if (m.protocol) {
-    const started = await startProtocol(database, m.workspaceId, m.protocol, {
-      by: by(m),
-      now,
-      social: o.social,
-    });
-    if (started.incident) await setIncident(database, m, started.incident.id);
   } else {
     const incident = await createIncident(
       database.db,
@@ -193,7 +202,6 @@ async function onDown(database: Database, m: Monitor, o: AutomationOptions) {
     );
     await setIncident(database, m, incident.id);
   }
-  await announced(database, m.workspaceId);
 }
 
 async function onRecovered(database: Database, m: Monitor, o: AutomationOptions) {
@@ -221,7 +229,6 @@ async function onRecovered(database: Database, m: Monitor, o: AutomationOptions)
     }
     await setIncident(database, m, null);
   }
-  await announced(database, m.workspaceId);
 }
 
 /** A heartbeat monitor's check: the silence since the last heartbeat, judged from the database. */

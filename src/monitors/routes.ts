@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AmendsError, invalidField, unknownReference } from "../core/errors.ts";
-import { MONITOR_KINDS, type MonitorKind, ON_FAILURE } from "../core/monitors.ts";
+import { MONITOR_KINDS, type MonitorKind, ON_FAILURE, uptimeOf } from "../core/monitors.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { ComponentStatusSchema, Id, Instant, InstantOut, iso } from "../http/zod.ts";
@@ -346,6 +346,8 @@ export const monitorRoutes =
         }
         const list = await rollups(ctx.database, ws, m.id, q.resolution, from, to);
         return {
+          /** share of checks that passed over [from, to), 0–100 to two decimals (floored): the SLA figure */
+          uptimePercent: Math.floor(uptimeOf(list) * 10_000) / 100,
           items: list.map((r) => ({
             at: r.at.toISOString(),
             checks: r.checks,
