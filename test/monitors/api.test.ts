@@ -119,7 +119,9 @@ describe.each(BACKENDS)("monitors API on %s", (backend) => {
     expect(await daily()).toEqual([
       { at: "2026-11-01T00:00:00.000Z", checks: 48, failures: 1, latencyP50Ms: 33, latencyP95Ms: 55 },
     ]);
-    expect((await t.call("GET", `/api/v1/monitors/m/results?resolution=day&${q}`)).json.uptimePercent).toBe(97.91);
+    expect((await t.call("GET", `/api/v1/monitors/m/results?resolution=day&${q}`)).json.uptimePercent).toBe(
+      97.91,
+    );
     // Ten days later the raw rows are folded away; the figures stay.
     expect(await compactResults(t.database, new Date(day + 10 * 86_400_000))).toBe(48);
     expect((await t.call("GET", `/api/v1/monitors/m/results?${q}`)).json.items).toEqual([]);
