@@ -347,18 +347,20 @@ export async function startMonitors(database: Database, options: EngineOptions =
     if (rows.length === 0) return;
     await recordResults(database, rows);
     written += rows.length;
-    // Only failures, and monitors not known to be up, can change anything.
+    // Only a failure of a monitor not already down (and not recovering), or a pass of a monitor
+    // not known to be up, can change anything: a long outage of many monitors costs no evaluations.
     const judge = new Set<string>();
     for (const r of rows) {
       const key = `${r.workspaceId}\u0000${r.monitorId}`;
-      if (!r.ok || cache.get(key)?.state !== "up") judge.add(key);
+      const m = cache.get(key);
+      const settledDown = m?.state === "down" && m.recoveringSince === null;
+      if (r.ok ? m?.state !== "up" : !settledDown) judge.add(key);
     }
     for (const key of judge) {
       const [ws, id] = key.split("\u0000") as [string, string];
       await evaluateMonitor(database, ws, id, auto).catch(() => {});
       const fresh = await getMonitor(database.db, ws, id).catch(() => undefined);
-      const cached = cache.get(key);
-      if (fresh && cached) cache.set(key, { ...cached, state: fresh.state });
+      if (fresh && cache.has(key)) cache.set(key, fresh);
     }
   };
   const flush = () => {
