@@ -44,7 +44,7 @@ const Template = z.strictObject({
   channels: z
     .array(z.enum(["subscribers", "customers", "team", "social"]))
     .optional()
-    .describe("who is told (all by default); the workspace's notification settings decide the details"),
+    .describe("who is told (all by default); within each, the workspace's notification settings decide"),
   social: z.string().trim().min(1).max(500).optional().describe("the public social post"),
   support: z
     .strictObject({

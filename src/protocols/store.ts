@@ -31,7 +31,7 @@ export interface ProtocolTemplate {
   translations?: Record<string, { title?: string; body?: string }>;
   components: { id: string; status: ComponentStatus }[];
   impact?: Impact;
-  /** who is told; all by default (informational: the workspace's notification settings decide) */
+  /** who is told (all by default); within each, the workspace's notification settings decide */
   channels?: ("subscribers" | "customers" | "team" | "social")[];
   /** the public post on the company's social accounts; the incident's title and text when absent */
   social?: string;
@@ -155,6 +155,7 @@ export async function startProtocol(
         components: t.components.map((c) => c.id),
         impact: t.impact ?? "major",
         started_at: now.toISOString(),
+        ...(t.channels && { channels: t.channels }),
       },
       createdAt: now,
     },

@@ -104,6 +104,21 @@ describe.each(BACKENDS)("emergency protocols on %s", (backend) => {
     expect(again.json).toMatchObject({ alreadyOpen: true, incident: { id: incident.id } });
     expect((await t.call("GET", "/api/v1/incidents")).json.incidents).toHaveLength(1);
     expect((await t.call("POST", "/api/v1/protocols/nope/start", {})).status).toBe(404);
+
+    // A protocol may address some audiences only: the estimate (and the fan-out) leave the rest out.
+    await t.call("PUT", "/api/v1/notification-settings", {
+      team: [{ channel: "email", address: "ops@fleet.test", locale: "en" }],
+    });
+    await t.database.query(
+      `insert into subscribers (workspace_id, id, channel, address, locale, confirmed_at, created_at)
+       values ($1, 'sub_1', 'email', 'giulia@example.com', 'it', now(), now())`,
+      [t.workspaceId],
+    );
+    await t.call("PUT", "/api/v1/protocols/team-only", { ...PROTOCOL, channels: ["team"] });
+    const everyone = await t.call("POST", "/api/v1/protocols/milan-end-rental/start", { dryRun: true });
+    expect(everyone.json.estimate.recipients).toEqual({ email: 2 });
+    const teamOnly = await t.call("POST", "/api/v1/protocols/team-only/start", { dryRun: true });
+    expect(teamOnly.json.estimate.recipients).toEqual({ email: 1 });
   }, 60_000);
 
   it("a monitor starts its protocol itself on a confirmed failure", async () => {
