@@ -107,6 +107,16 @@ const MonitorPatch = z.strictObject(
   },
 );
 
+/** A check (with its retries) must end within its interval, or the next slot finds it still running. */
+function checkTiming(kind: string, intervalSeconds: number, timeoutMs: number, retries: number): void {
+  if (kind === "heartbeat") return;
+  if (timeoutMs * (retries + 1) >= intervalSeconds * 1000)
+    throw invalidField(
+      "timeoutMs",
+      `timeoutMs × (retries + 1) must be shorter than the interval (${intervalSeconds} s)`,
+    );
+}
+
 /** The target must make sense for the kind: a URL, host:port, a name. */
 function checkTarget(kind: MonitorKind, target: string): void {
   const bad = (message: string) => invalidField("target", message);
@@ -258,6 +268,7 @@ export const monitorRoutes =
         const b = req.body;
         checkTarget(b.kind, b.target);
         if (b.kind !== "heartbeat" && !b.target) throw invalidField("target", "required");
+        checkTiming(b.kind, b.intervalSeconds, b.timeoutMs, b.retries);
         const m = await createMonitor(ctx.db, principal(req).workspaceId, b, ctx.now());
         await reload();
         return reply.code(201).send(monitorJson(m));
@@ -282,10 +293,14 @@ export const monitorRoutes =
       },
       async (req) => {
         const ws = principal(req).workspaceId;
-        if (req.body.target !== undefined) {
-          const before = await getMonitor(ctx.db, ws, req.params.id);
-          checkTarget(before.kind, req.body.target);
-        }
+        const before = await getMonitor(ctx.db, ws, req.params.id);
+        if (req.body.target !== undefined) checkTarget(before.kind, req.body.target);
+        checkTiming(
+          before.kind,
+          req.body.intervalSeconds ?? before.intervalSeconds,
+          req.body.timeoutMs ?? before.timeoutMs,
+          req.body.retries ?? before.retries,
+        );
         const m = await updateMonitor(ctx.db, ws, req.params.id, req.body, ctx.now());
         await reload();
         return monitorJson(m);
@@ -439,9 +454,13 @@ export const monitorRoutes =
         const ws = probe.workspaceId;
         const known = new Map((await activeMonitors(ctx.db, ws)).map((m) => [m.id, m.state as string]));
         const results = req.body.results;
+        const latest = ctx.now().getTime() + 5 * 60_000;
         results.forEach((r, i) => {
           if (!known.has(r.monitorId))
             throw unknownReference(`results.${i}.monitorId`, "active monitor", r.monitorId);
+          // A probe whose clock runs ahead would otherwise push a monitor's last check into the future.
+          if (r.at.getTime() > latest)
+            throw invalidField(`results.${i}.at`, "is in the future; check the probe's clock");
         });
         await recordResults(
           ctx.database,

@@ -33,6 +33,7 @@ describe.each(BACKENDS)("monitors API on %s", (backend) => {
       [{ ...base, assertions: { jsonPath: { path: "status", equals: 1 } } }, 400, "assertions.jsonPath.path"],
       [{ ...base, onFailure: "panic" }, 400, "onFailure"],
       [{ ...base, name: "" }, 400, "name"],
+      [{ ...base, intervalSeconds: 10, timeoutMs: 5_000, retries: 1 }, 400, "timeoutMs"],
     ];
     for (const [body, status, field] of cases) {
       const res = await t.call("POST", "/api/v1/monitors", body);
@@ -58,6 +59,9 @@ describe.each(BACKENDS)("monitors API on %s", (backend) => {
     });
     expect(paused.json).toMatchObject({ state: "paused", intervalSeconds: 30 });
     expect((await t.call("PATCH", "/api/v1/monitors/api-health", { target: "nope" })).status).toBe(400);
+    expect(
+      (await t.call("PATCH", "/api/v1/monitors/api-health", { intervalSeconds: 5 })).json.errors[0].field,
+    ).toBe("timeoutMs");
     expect((await t.call("PATCH", "/api/v1/monitors/api-health", { paused: false })).json.state).toBe(
       "pending",
     );
@@ -80,6 +84,14 @@ describe.each(BACKENDS)("monitors API on %s", (backend) => {
     });
     expect(report.statusCode).toBe(422);
     expect(report.json().errors[0].field).toBe("results.0.monitorId");
+    const future = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/probe/results",
+      headers: { authorization: `Bearer ${probe}` },
+      payload: { results: [{ monitorId: "api-health", at: "2099-01-01T00:00:00Z", ok: true }] },
+    });
+    expect(future.statusCode).toBe(400);
+    expect(future.json().errors[0].field).toBe("results.0.at");
     expect((await t.call("DELETE", "/api/v1/monitors/api-health")).status).toBe(204);
     expect((await t.call("GET", "/api/v1/monitors/api-health")).status).toBe(404);
   }, 60_000);
@@ -155,6 +167,7 @@ describe("several server processes on one PostgreSQL", () => {
         kind: "http",
         target: target.url,
         intervalSeconds: 1,
+        timeoutMs: 500,
       });
     const engines = await Promise.all(
       [t.database, other].map((db) => startMonitors(db, { damping: FAST, flushMs: 100, location: "local" })),
