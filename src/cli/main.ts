@@ -9,8 +9,9 @@ import { Command, Option } from "commander";
 import { databaseTarget, type Settings, serverFile, settingsFromEnv } from "../config.ts";
 import { formatMoney } from "../core/money.ts";
 import { loadDemo } from "../demo/load.ts";
+import { startMonitors } from "../monitors/engine.ts";
 import { channelsFromEnv } from "../notifications/channels/index.ts";
-import { startNotifier } from "../notifications/notifier.ts";
+import { socialChannels, startNotifier } from "../notifications/notifier.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { createWorkspace } from "../workspaces/store.ts";
 import { type ApiClient, connectApi } from "./client.ts";
@@ -151,19 +152,26 @@ program
 program
   .command("worker")
   .description(
-    "deliver notifications (PostgreSQL: run as many as you like beside servers started with AMENDS_NOTIFY=off)",
+    "deliver notifications and check monitors (PostgreSQL: run as many as you like beside servers started with AMENDS_NOTIFY=off, AMENDS_MONITORS=off)",
   )
   .option("--workers <n>", "send jobs at once in this process", "2")
   .action(async (o: { workers: string }) => {
     const s = settings();
     if (!s.databaseUrl) throw new CliError("error: workers need PostgreSQL (--database-url or DATABASE_URL)");
     const database = await openDatabase(databaseTarget(s));
+    const channels = channelsFromEnv();
     const notifier = await startNotifier(database, {
-      channels: channelsFromEnv(),
+      channels,
       workers: Number(o.workers),
     });
-    console.log("Delivering notifications. Press Ctrl+C to stop.");
+    // Monitors too (each slot is claimed once across all processes); AMENDS_MONITORS=off leaves them out.
+    const monitors =
+      process.env.AMENDS_MONITORS === "off"
+        ? undefined
+        : await startMonitors(database, { social: socialChannels(channels) });
+    console.log(`Delivering notifications${monitors ? " and checking monitors" : ""}. Press Ctrl+C to stop.`);
     const stop = async () => {
+      await monitors?.stop();
       await notifier.stop();
       await database.close();
       process.exit(0);
