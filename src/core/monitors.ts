@@ -55,9 +55,9 @@ export function combineVerdicts(verdicts: readonly Verdict[], minLocations: numb
 export interface DampingOptions {
   /** a recovery must hold this long before it is believed */
   recoveryQuietMs: number;
-  /** state changes counted over this window… */
+  /** flips counted over this window… */
   flapWindowMs: number;
-  /** …at least this many make the monitor flapping: recovery then waits the whole window */
+  /** …at least this many make the monitor flapping: no recovery is believed until fewer remain */
   flapThreshold: number;
 }
 
@@ -71,7 +71,7 @@ export interface MonitorCondition {
   state: MonitorState;
   /** when a down monitor started passing again; null otherwise */
   recoveringSince: number | null;
-  /** epoch ms of recent state changes */
+  /** epoch ms of recent flips: confirmed failures, and recoveries begun or broken off */
   transitions: number[];
 }
 
@@ -95,8 +95,16 @@ export function step(
   const same = (): Step => ({ next: { ...prev, transitions }, event: "none" });
   if (prev.state === "paused" || verdict === "unknown") return same();
   if (verdict === "down") {
+    // A recovery that did not hold is a flip too: held down, a flapping monitor keeps counting.
     if (prev.state === "down")
-      return { next: { ...prev, transitions, recoveringSince: null }, event: "none" };
+      return {
+        next: {
+          state: "down",
+          recoveringSince: null,
+          transitions: prev.recoveringSince === null ? transitions : [...transitions, now],
+        },
+        event: "none",
+      };
     return {
       next: { state: "down", recoveringSince: null, transitions: [...transitions, now] },
       event: "down",
@@ -105,16 +113,13 @@ export function step(
   // verdict up
   if (prev.state === "pending" || prev.state === "up")
     return { next: { state: "up", recoveringSince: null, transitions }, event: "none" };
+  // The start of a recovery is the flip; believing it later is not another.
+  const flips = prev.recoveringSince === null ? [...transitions, now] : transitions;
   const since = prev.recoveringSince ?? now;
-  const quiet = isFlapping(transitions, now, o)
-    ? Math.max(o.flapWindowMs, o.recoveryQuietMs)
-    : o.recoveryQuietMs;
+  const quiet = isFlapping(flips, now, o) ? Math.max(o.flapWindowMs, o.recoveryQuietMs) : o.recoveryQuietMs;
   if (now - since >= quiet)
-    return {
-      next: { state: "up", recoveringSince: null, transitions: [...transitions, now] },
-      event: "recovered",
-    };
-  return { next: { state: "down", recoveringSince: since, transitions }, event: "none" };
+    return { next: { state: "up", recoveringSince: null, transitions: flips }, event: "recovered" };
+  return { next: { state: "down", recoveringSince: since, transitions: flips }, event: "none" };
 }
 
 // ---- Scheduling ------------------------------------------------------------------------------

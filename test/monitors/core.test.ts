@@ -67,34 +67,38 @@ describe("state steps: quiet recovery and flap damping", () => {
     const r3 = step(r2.next, "up", 70_000, o);
     expect(r3).toMatchObject({ event: "recovered", next: { state: "up", recoveringSince: null } });
   });
-  it("a failure during the quiet period restarts it", () => {
-    let c = step(up, "down", 0, o).next;
-    c = step(c, "up", 10_000, o).next;
-    c = step(c, "down", 20_000, o).next;
+  it("a failure during the quiet period restarts it, and counts as a flip", () => {
+    const calm = { ...o, flapThreshold: 10 };
+    let c = step(up, "down", 0, calm).next;
+    c = step(c, "up", 10_000, calm).next;
+    c = step(c, "down", 20_000, calm).next;
     expect(c.recoveringSince).toBeNull();
-    c = step(c, "up", 30_000, o).next;
-    expect(step(c, "up", 80_000, o).event).toBe("none");
-    expect(step(c, "up", 90_000, o).event).toBe("recovered");
+    expect(c.transitions).toEqual([0, 10_000, 20_000]);
+    c = step(c, "up", 30_000, calm).next;
+    expect(step(c, "up", 80_000, calm).event).toBe("none");
+    expect(step(c, "up", 90_000, calm).event).toBe("recovered");
+  });
+  it("held down while flapping, broken recoveries keep it flapping", () => {
+    let c = step(up, "down", 0, o).next;
+    for (let t = 10_000; t < 400_000; t += 20_000) {
+      c = step(c, "up", t, o).next;
+      expect(c.state).toBe("down");
+      c = step(c, "down", t + 10_000, o).next;
+    }
+    expect(c.transitions.length).toBeGreaterThanOrEqual(o.flapThreshold);
   });
   it("a flapping monitor waits the whole flap window before it is believed up", () => {
-    let c = up;
-    let t = 0;
-    const at = (dt: number) => {
-      t += dt;
-      return t;
-    };
-    for (let i = 0; i < 2; i++) {
-      c = step(c, "down", at(1_000), o).next;
-      c = step(c, "up", at(1_000), o).next;
-      c = step(c, "up", at(60_000), o).next;
-    }
-    expect(c.state).toBe("up");
-    expect(c.transitions).toHaveLength(4);
-    c = step(c, "down", at(1_000), o).next;
-    c = step(c, "up", at(1_000), o).next;
-    const start = t;
-    expect(step(c, "up", start + 60_000, o).event).toBe("none");
-    expect(step(c, "up", start + 600_000, o).event).toBe("recovered");
+    let c = step(up, "down", 1_000, o).next;
+    c = step(c, "up", 2_000, o).next;
+    c = step(c, "up", 62_000, o).next;
+    expect(c).toEqual({ state: "up", recoveringSince: null, transitions: [1_000, 2_000] });
+    c = step(c, "down", 63_000, o).next;
+    c = step(c, "up", 64_000, o).next; // the fourth flip in the window: flapping
+    // Not after the quiet minute, nor while four flips remain within the window…
+    expect(step(c, "up", 64_000 + 60_000, o).event).toBe("none");
+    expect(step(c, "up", 600_999, o).event).toBe("none");
+    // …but once the oldest has left it.
+    expect(step(c, "up", 601_000, o).event).toBe("recovered");
   });
   it("pending becomes up at the first passing verdict, without an event; paused ignores everything", () => {
     const p: MonitorCondition = { state: "pending", recoveringSince: null, transitions: [] };
