@@ -9,8 +9,9 @@ import { Command, Option } from "commander";
 import { databaseTarget, type Settings, serverFile, settingsFromEnv } from "../config.ts";
 import { formatMoney } from "../core/money.ts";
 import { loadDemo } from "../demo/load.ts";
+import { startMonitors } from "../monitors/engine.ts";
 import { channelsFromEnv } from "../notifications/channels/index.ts";
-import { startNotifier } from "../notifications/notifier.ts";
+import { socialChannels, startNotifier } from "../notifications/notifier.ts";
 import { parseRateLimits } from "../notifications/rate-limits.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { createWorkspace } from "../workspaces/store.ts";
@@ -152,20 +153,27 @@ program
 program
   .command("worker")
   .description(
-    "deliver notifications (PostgreSQL: run as many as you like beside servers started with AMENDS_NOTIFY=off)",
+    "deliver notifications and check monitors (PostgreSQL: run as many as you like beside servers started with AMENDS_NOTIFY=off, AMENDS_MONITORS=off)",
   )
   .option("--workers <n>", "send jobs at once in this process", "2")
   .action(async (o: { workers: string }) => {
     const s = settings();
     if (!s.databaseUrl) throw new CliError("error: workers need PostgreSQL (--database-url or DATABASE_URL)");
     const database = await openDatabase(databaseTarget(s));
+    const channels = channelsFromEnv();
     const notifier = await startNotifier(database, {
-      channels: channelsFromEnv(),
+      channels,
       rateLimits: parseRateLimits(process.env.AMENDS_RATE_LIMITS),
       workers: Number(o.workers),
     });
-    console.log("Delivering notifications. Press Ctrl+C to stop.");
+    // Monitors too (each slot is claimed once across all processes); AMENDS_MONITORS=off leaves them out.
+    const monitors =
+      process.env.AMENDS_MONITORS === "off"
+        ? undefined
+        : await startMonitors(database, { social: socialChannels(channels) });
+    console.log(`Delivering notifications${monitors ? " and checking monitors" : ""}. Press Ctrl+C to stop.`);
     const stop = async () => {
+      await monitors?.stop();
       await notifier.stop();
       await database.close();
       process.exit(0);
@@ -620,6 +628,131 @@ program
     } finally {
       await client.close();
     }
+  });
+
+const smsLine = (e: any) =>
+  `SMS: ${e.sms.messages} message(s), ${e.sms.segments} segment(s), ${e.sms.cost.map((m: { amount: number; currency: string }) => formatMoney(m)).join(" + ") || "no cost"}${e.sms.unpriced ? ` (${e.sms.unpriced} unpriced)` : ""}`;
+const estimateLines = (e: any) => [
+  `${e.total} recipient(s): ${
+    Object.entries(e.recipients)
+      .map(([c, n]) => `${n} ${c}`)
+      .join(", ") || "nobody"
+  }`,
+  smsLine(e),
+];
+
+const protocol = program
+  .command("protocol")
+  .description("emergency protocols: prepared incidents started in one action");
+protocol.command("list").action(async () => {
+  const res = await api("GET", "/api/v1/protocols");
+  print(
+    res,
+    () =>
+      res.items
+        .map(
+          (p: { name: string; title: string; components: { id: string }[]; incidentId: string | null }) =>
+            `${p.name.padEnd(24)} ${p.title}  [${p.components.map((c) => c.id).join(", ")}]${p.incidentId ? `  last: ${p.incidentId}` : ""}`,
+        )
+        .join("\n") || "No protocols. Create one with PUT /api/v1/protocols/NAME.",
+  );
+});
+protocol
+  .command("start <name>")
+  .description("open the incident and send every message at once; shows the SMS cost first")
+  .option("--dry-run", "only show who it would reach and what the SMS would cost")
+  .option("-y, --yes", "do not ask before sending paid SMS")
+  .action(async (name: string, o: { dryRun?: boolean; yes?: boolean }) => {
+    const path = `/api/v1/protocols/${encodeURIComponent(name)}/start`;
+    const dry = await api("POST", path, { dryRun: true });
+    const e = dry.estimate;
+    if (!globals().json || o.dryRun) print(dry, () => estimateLines(e).join("\n"));
+    if (o.dryRun) return;
+    const paid = e.sms.messages > 0 && e.sms.cost.some((m: { amount: number }) => m.amount > 0);
+    if (paid && !o.yes) {
+      if (!process.stdin.isTTY)
+        throw new CliError("error: this sends paid SMS; run again with --yes to confirm");
+      const { createInterface } = await import("node:readline/promises");
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`Send, including ${smsLine(e)}? [y/N] `);
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) throw new CliError("Not started.");
+    }
+    const res = await api("POST", path, { dryRun: false });
+    print(res, () =>
+      res.alreadyOpen
+        ? `Protocol ${name} is already under way: ${res.incident.id} (${res.incident.status}).`
+        : `Started ${name}: ${res.incident.id} "${res.incident.title}" on ${res.incident.components.map((c: { id: string; status: string }) => `${c.id}=${c.status}`).join(", ") || "no components"}.${res.estimate.needsConfirmation ? `\nAbove the SMS threshold: confirm with \`amends notifications events\` and \`amends notifications confirm EVENT\`.` : ""}`,
+    );
+  });
+
+const monitor = program.command("monitor").description("monitors on components");
+monitor.command("list").action(async () => {
+  const res = await api("GET", "/api/v1/monitors");
+  print(
+    res,
+    () =>
+      res.items
+        .map(
+          (m: {
+            id: string;
+            kind: string;
+            state: string;
+            name: string;
+            target: string;
+            lastLatencyMs: number | null;
+          }) =>
+            `${m.id.padEnd(24)} ${m.kind.padEnd(9)} ${m.state.padEnd(8)} ${m.name}  ${m.target}${m.lastLatencyMs !== null ? `  ${m.lastLatencyMs} ms` : ""}`,
+        )
+        .join("\n") || "No monitors.",
+  );
+});
+monitor
+  .command("results <id>")
+  .option("--resolution <r>", "raw, hour or day", "raw")
+  .action(async (id: string, o: { resolution: string }) => {
+    const res = await api(
+      "GET",
+      `/api/v1/monitors/${encodeURIComponent(id)}/results?resolution=${o.resolution}`,
+    );
+    print(res, () =>
+      res.items
+        .map((r: any) =>
+          o.resolution === "raw"
+            ? `${r.at}  ${r.ok ? "ok  " : "FAIL"}  ${r.latencyMs ?? "-"} ms  ${r.location}${r.error ? `  ${r.error}` : ""}`
+            : `${r.at}  ${r.checks} checks, ${r.failures} failed, p50 ${r.latencyP50Ms ?? "-"} ms, p95 ${r.latencyP95Ms ?? "-"} ms`,
+        )
+        .join("\n"),
+    );
+  });
+
+program
+  .command("probe")
+  .description(
+    "check this workspace's monitors from here (another region): --url SERVER --token PROBE_TOKEN (POST /api/v1/probes)",
+  )
+  .option("--source-address <ip>", "connect from this local address (env AMENDS_PROBE_SOURCE_ADDRESS)")
+  .action(async (o: { sourceAddress?: string }) => {
+    const g = globals();
+    const url = g.url ?? process.env.AMENDS_URL;
+    const token = g.token ?? process.env.AMENDS_PROBE_TOKEN ?? process.env.AMENDS_TOKEN;
+    if (!url || !token) throw new CliError("error: a probe needs --url SERVER and --token PROBE_TOKEN");
+    const { runProbe } = await import("../monitors/probe.ts");
+    const probe = await runProbe({
+      url,
+      token,
+      sourceAddress: o.sourceAddress ?? process.env.AMENDS_PROBE_SOURCE_ADDRESS,
+      refreshMs: Number(process.env.AMENDS_PROBE_REFRESH_MS ?? 15_000),
+      flushMs: Number(process.env.AMENDS_PROBE_FLUSH_MS ?? 1_000),
+      log: (line) => console.log(line),
+    });
+    console.log("Press Ctrl+C to stop.");
+    const stop = async () => {
+      await probe.stop();
+      process.exit(0);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
   });
 
 program.parseAsync().catch((err: unknown) => {

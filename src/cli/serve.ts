@@ -5,8 +5,9 @@ import { loadDemo } from "../demo/load.ts";
 import { buildServer } from "../http/server.ts";
 import { every, queueOverdueReminders } from "../incidents/reminders.ts";
 import { tickMaintenance } from "../maintenance/store.ts";
+import { startMonitors } from "../monitors/engine.ts";
 import { channelsFromEnv } from "../notifications/channels/index.ts";
-import { startNotifier } from "../notifications/notifier.ts";
+import { socialChannels, startNotifier } from "../notifications/notifier.ts";
 import { parseRateLimits } from "../notifications/rate-limits.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
@@ -61,6 +62,11 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
           channels,
           rateLimits: parseRateLimits(process.env.AMENDS_RATE_LIMITS),
         });
+  // Monitors are checked in the server by default; on PostgreSQL each slot is claimed once across processes.
+  const monitors =
+    process.env.AMENDS_MONITORS === "off"
+      ? undefined
+      : await startMonitors(database, { social: socialChannels(channels) });
   const shownHost = settings.host === "0.0.0.0" || settings.host === "::" ? "localhost" : settings.host;
   const url = `http://${shownHost}:${settings.port}`;
   const unlock = settings.databaseUrl
@@ -96,6 +102,7 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
       stopReminders();
       stopMaintenance();
       unlock();
+      await monitors?.stop();
       await notifier?.stop();
       await app.close();
       await database.close();

@@ -21,15 +21,19 @@ import { compensationRoutes } from "../compensation/routes.ts";
 import { componentRoutes } from "../components/routes.ts";
 import { consoleRoutes } from "../console/routes.ts";
 import { AmendsError } from "../core/errors.ts";
+import { type DampingOptions, DEFAULT_DAMPING } from "../core/monitors.ts";
 import { incidentRoutes } from "../incidents/routes.ts";
 import { maintenanceRoutes } from "../maintenance/routes.ts";
+import { heartbeatRoutes, monitorRoutes } from "../monitors/routes.ts";
 import type { ChannelRegistry } from "../notifications/channels/index.ts";
+import { socialChannels } from "../notifications/notifier.ts";
 import {
   notificationPages,
   notificationRoutes,
   type ReceiptSettings,
   subscriptionLimits,
 } from "../notifications/routes.ts";
+import { protocolRoutes } from "../protocols/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
@@ -59,6 +63,8 @@ export interface ServerOptions {
   access?: AccessOptions;
   /** Where the built console lives (console/dist when absent). */
   consoleDir?: string;
+  /** How monitors confirm recoveries and damp flapping (core/monitors.ts DEFAULT_DAMPING when absent). */
+  monitorDamping?: DampingOptions;
 }
 
 declare module "fastify" {
@@ -86,7 +92,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // The API answers in problem+json; the public pages answer people, in HTML.
-  const isPage = (url: string) => !/^\/(api|healthz|metrics)(\/|$|\?)/.test(url);
+  const isPage = (url: string) => !/^\/(api|healthz|metrics|hooks)(\/|$|\?)/.test(url);
   app.setErrorHandler((error, request, reply) => {
     if (!isPage(request.url)) return sendProblem(reply, request, error);
     const known = toAmendsError(error);
@@ -156,6 +162,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       : undefined);
   if (stripe) ctx.stripe = stripeClient(stripe.apiKey, stripe.base);
   const limits = subscriptionLimits();
+  const monitorOptions = {
+    damping: options.monitorDamping ?? DEFAULT_DAMPING,
+    social: socialChannels(options.channels ?? {}),
+  };
   await app.register(
     async (api) => {
       api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
@@ -167,6 +177,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(importRoutes(ctx));
       await api.register(compensationRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
+      await api.register(monitorRoutes(ctx, monitorOptions));
+      await api.register(protocolRoutes(ctx, monitorOptions.social));
       await api.register(
         notificationRoutes(
           ctx,
@@ -188,6 +200,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   );
   await app.register(statusPageRoutes(database.db, now, pages));
   await app.register(consoleRoutes(options.consoleDir));
+  await app.register(heartbeatRoutes(ctx, monitorOptions));
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
 
   const metrics = registerMetrics(app, database.db);

@@ -39,6 +39,15 @@ interface Source {
   params: unknown[];
 }
 
+/**
+ * Whom an event may reach: everyone, unless its payload names the audiences (an emergency
+ * protocol may address, say, only the team and subscribers).
+ */
+export const reaches = (
+  e: Pick<OutboxEvent, "payload">,
+  who: "subscribers" | "customers" | "team" | "social",
+) => !Array.isArray(e.payload.channels) || (e.payload.channels as unknown[]).includes(who);
+
 export const isBroadcast = (e: OutboxEvent) =>
   e.event.startsWith("incident.") || e.event.startsWith("maintenance.");
 
@@ -70,8 +79,9 @@ export function sources(
   if (!isBroadcast(e)) return []; // team-only events (overdue updates) go to the team alone
   const components = [...(scope?.components ?? [])];
   const regions = [...(scope?.regions ?? [])];
-  const out: Source[] = [
-    {
+  const out: Source[] = [];
+  if (reaches(e, "subscribers"))
+    out.push({
       table: "subscribers",
       sql: `select 'subscriber:' || s.id as recipient, s.channel, s.address, s.locale, s.id as key
               from w s
@@ -81,9 +91,13 @@ export function sources(
                and (s.channel <> 'sms' or not $4::boolean or s.sms_entitled)
                and ${notSuppressed("s.channel", "s.address")}`,
       params: [e.workspaceId, components, regions, settings.sms.entitlement_required],
-    },
-  ];
-  if (settings.notify_affected_customers && e.event.startsWith("incident.") && scope) {
+    });
+  if (
+    settings.notify_affected_customers &&
+    e.event.startsWith("incident.") &&
+    scope &&
+    reaches(e, "customers")
+  ) {
     // Each customer is told once, on the first of their channels that may carry it: not an SMS
     // they have not paid for, not a suppressed address.
     out.push({
@@ -194,6 +208,7 @@ export async function countAudience(
       );
     }
   }
-  for (const t of teamRecipients(settings)) byChannel[t.channel] = (byChannel[t.channel] ?? 0) + 1;
+  if (reaches(e, "team"))
+    for (const t of teamRecipients(settings)) byChannel[t.channel] = (byChannel[t.channel] ?? 0) + 1;
   return { byChannel, smsNumbers };
 }

@@ -103,7 +103,10 @@ export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt:
       });
       renderings.set(id, common);
     }
-    const rendered = withUnsubscribe(common, renderContext(job.workspaceId, row).unsubscribeUrl);
+    const rendered = socialPost(
+      row,
+      withUnsubscribe(common, renderContext(job.workspaceId, row).unsubscribeUrl),
+    );
     const outcome = await attempt(ctx, job, row, rendered, undefined, sent);
     if (outcome === "retry") {
       if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
@@ -202,6 +205,14 @@ function buildContext(workspaceId: string, row: Row): RenderContext {
           })}`
         : undefined,
   };
+}
+
+/** An emergency protocol may word its public social post itself (see protocols/store.ts). */
+function socialPost(row: Row, rendered: Rendered): Rendered {
+  const post = row.payload.social_post;
+  if ((row.channel !== "mastodon" && row.channel !== "bluesky") || typeof post !== "string" || !post)
+    return rendered;
+  return { ...rendered, text: post };
 }
 
 const renderFor = (workspaceId: string, row: Row) =>

@@ -15,7 +15,15 @@ import { currencyExponent } from "../core/money.ts";
 import { estimate, smsSegments } from "../core/notifications.ts";
 import { every } from "../incidents/reminders.ts";
 import type { Database } from "../storage/database.ts";
-import { countAudience, insertPage, type OutboxEvent, scopeOf, sources, teamRecipients } from "./audience.ts";
+import {
+  countAudience,
+  insertPage,
+  type OutboxEvent,
+  reaches,
+  scopeOf,
+  sources,
+  teamRecipients,
+} from "./audience.ts";
 import { type ChannelRegistry, closeChannels } from "./channels/index.ts";
 import { type Chunk, type DeliveryContext, releaseHeld, sendChunk } from "./deliver.ts";
 import { jobId, QUEUES, type QueueTuning, startQueue } from "./queue.ts";
@@ -258,7 +266,7 @@ async function dispatchOne(
 export async function estimateEvent(database: Database, e: OutboxEvent, social: string[]) {
   const { settings, name } = await loadNotificationSettings(database.db, e.workspaceId);
   const audience = await countAudience(database, e, await scopeOf(database, e), settings);
-  if (e.event.startsWith("incident."))
+  if (e.event.startsWith("incident.") && reaches(e, "social"))
     for (const c of social) audience.byChannel[c] = (audience.byChannel[c] ?? 0) + 1;
   const countries: Record<string, { messages: number; segments: number }> = {};
   if (audience.smsNumbers.length) {
@@ -315,8 +323,10 @@ async function fanout(
   // Named recipients: the team (incidents, overdue updates) and the company's public social
   // accounts (incidents: the free, public channel beside paid SMS).
   const named = [
-    ...(e.customerId || !(isTeamEvent(e) || e.event.startsWith("incident.")) ? [] : teamRecipients(settings)),
-    ...(e.event.startsWith("incident.")
+    ...(e.customerId || !(isTeamEvent(e) || e.event.startsWith("incident.")) || !reaches(e, "team")
+      ? []
+      : teamRecipients(settings)),
+    ...(e.event.startsWith("incident.") && reaches(e, "social")
       ? social.map((channel) => ({
           recipient: `social:${channel}`,
           channel,

@@ -1,0 +1,169 @@
+/**
+ * Emergency protocols over HTTP: templates prepared in calm times, and one call to start one
+ * (`{"dryRun": true}` shows who it would reach and the SMS cost without sending anything).
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { unknownReference } from "../core/errors.ts";
+import { principal } from "../http/auth.ts";
+import type { ApiContext } from "../http/context.ts";
+import {
+  Body,
+  ComponentStatusSchema,
+  Id,
+  ImpactSchema,
+  InstantOut,
+  iso,
+  Title,
+  Translations,
+} from "../http/zod.ts";
+import { incidentJson } from "../incidents/routes.ts";
+import { OUTBOX_CHANNEL } from "../notifications/notifier.ts";
+import { components } from "../storage/schema.ts";
+import {
+  getProtocol,
+  listProtocols,
+  type Protocol,
+  type ProtocolTemplate,
+  putProtocol,
+  startProtocol,
+} from "./store.ts";
+
+const LocaleKey = z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, "a locale such as it or pt-BR");
+
+const Template = z.strictObject({
+  title: Title,
+  body: Body,
+  translations: Translations.optional(),
+  components: z
+    .array(z.strictObject({ id: Id, status: ComponentStatusSchema }))
+    .max(1_000)
+    .default([]),
+  impact: ImpactSchema.optional(),
+  channels: z
+    .array(z.enum(["subscribers", "customers", "team", "social"]))
+    .optional()
+    .describe("who is told (all by default); within each, the workspace's notification settings decide"),
+  social: z.string().trim().min(1).max(500).optional().describe("the public social post"),
+  support: z
+    .strictObject({
+      text: z.string().trim().min(1).max(2_000),
+      translations: z.record(LocaleKey, z.string().trim().min(1).max(2_000)).optional(),
+      channel: z.strictObject({
+        kind: z.enum(["callback", "chat", "phone", "email", "url"]),
+        url: z.string().trim().min(1).max(2_000).describe("a callback form, a chat link, tel:…"),
+        label: z.string().trim().max(100).optional(),
+      }),
+    })
+    .optional()
+    .describe("what support says, and the extra channel it opens"),
+  nextUpdateMinutes: z.number().int().min(1).max(1_440).optional(),
+});
+
+const protocolJson = (p: Protocol) => ({
+  name: p.name,
+  ...p.template,
+  incidentId: p.incidentId,
+  createdAt: iso(p.createdAt),
+  updatedAt: iso(p.updatedAt),
+});
+
+const Params = z.object({ name: Id });
+const Started = z.object({
+  incident: z.unknown().describe("the incident opened (or already open); null on a dry run"),
+  estimate: z.unknown().describe("recipients per channel and the SMS cost, worked out first"),
+  alreadyOpen: z.boolean(),
+  dryRun: z.boolean(),
+  startedAt: InstantOut,
+});
+
+export const protocolRoutes =
+  (ctx: ApiContext, social: string[]): FastifyPluginAsyncZod =>
+  async (app) => {
+    const tags = ["protocols"];
+    app.get(
+      "/protocols",
+      { schema: { tags, summary: "Emergency protocols" }, preHandler: ctx.auth("read") },
+      async (req) => ({
+        items: (await listProtocols(ctx.db, principal(req).workspaceId)).map(protocolJson),
+      }),
+    );
+    app.get(
+      "/protocols/:name",
+      { schema: { tags, params: Params }, preHandler: ctx.auth("read") },
+      async (req) => protocolJson(await getProtocol(ctx.db, principal(req).workspaceId, req.params.name)),
+    );
+    app.put(
+      "/protocols/:name",
+      {
+        schema: { tags, summary: "Create or replace a protocol's template", params: Params, body: Template },
+        preHandler: ctx.auth("incidents:write"),
+      },
+      async (req, reply) => {
+        const ws = principal(req).workspaceId;
+        const named = req.body.components;
+        if (named.length) {
+          const found = await ctx.db
+            .select({ id: components.id })
+            .from(components)
+            .where(
+              and(
+                eq(components.workspaceId, ws),
+                inArray(
+                  components.id,
+                  named.map((c) => c.id),
+                ),
+              ),
+            );
+          const known = new Set(found.map((r) => r.id));
+          named.forEach((c, i) => {
+            if (!known.has(c.id)) throw unknownReference(`components.${i}.id`, "component", c.id);
+          });
+        }
+        const { protocol, created } = await putProtocol(
+          ctx.db,
+          ws,
+          req.params.name,
+          req.body as ProtocolTemplate,
+          ctx.now(),
+        );
+        return reply.code(created ? 201 : 200).send(protocolJson(protocol));
+      },
+    );
+    app.post(
+      "/protocols/:name/start",
+      {
+        schema: {
+          tags,
+          summary:
+            "Start a protocol: the incident, the page and every message at once (dryRun: only the estimate)",
+          params: Params,
+          body: z.strictObject({ dryRun: z.boolean().default(false) }).default({ dryRun: false }),
+          response: { 200: Started, 201: Started },
+        },
+        preHandler: ctx.auth("protocols:start"),
+      },
+      async (req, reply) => {
+        const p = principal(req);
+        const now = ctx.now();
+        const result = await startProtocol(ctx.database, p.workspaceId, req.params.name, {
+          dryRun: req.body?.dryRun,
+          by: `token:${p.tokenId}`,
+          now,
+          social,
+        });
+        if (result.incident && !result.alreadyOpen) {
+          ctx.changed(p.workspaceId);
+          await ctx.database
+            .query("select pg_notify($1, $2)", [OUTBOX_CHANNEL, p.workspaceId])
+            .catch(() => {});
+        }
+        return reply.code(result.incident && !result.alreadyOpen ? 201 : 200).send({
+          ...result,
+          incident: result.incident ? incidentJson(result.incident) : null,
+          startedAt: now.toISOString(),
+        });
+      },
+    );
+  };
