@@ -41,6 +41,8 @@ export async function startConsoleApp(): Promise<ConsoleApp> {
     token: secret,
     setupUrl: `${base}${setupPath}`,
     async close() {
+      // The browser's keep-alive sockets would hold the close for the idle timeout.
+      app.server.closeAllConnections();
       await app.close();
       await database.close();
     },
