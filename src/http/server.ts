@@ -24,6 +24,7 @@ import {
   type ReceiptSettings,
   subscriptionLimits,
 } from "../notifications/routes.ts";
+import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
@@ -124,6 +125,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       : undefined);
   if (stripe) ctx.stripe = stripeClient(stripe.apiKey, stripe.base);
   const limits = subscriptionLimits();
+  const reports = reportLimits();
   await app.register(
     async (api) => {
       api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
@@ -133,6 +135,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(importRoutes(ctx));
       await api.register(compensationRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
+      await api.register(reportRoutes(ctx, reports));
       await api.register(
         notificationRoutes(
           ctx,
@@ -154,6 +157,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   );
   await app.register(statusPageRoutes(database.db, now, pages));
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
+  await app.register(async (pagesApp) => reportPages(pagesApp, ctx, reports));
 
   const metrics = registerMetrics(app, database.db);
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>

@@ -10,6 +10,7 @@ import type { Incident } from "../core/incidents.ts";
 import { dailyUptime, statusSpans, uptimeFigures } from "../core/uptime.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, trusted } from "../lib/html.ts";
+import { signFormTime } from "../reports/form-token.ts";
 import { HISTORY_DAYS, type PublicState, UPTIME_DAYS } from "./state.ts";
 
 const STYLE = `
@@ -31,6 +32,7 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
 .body{white-space:pre-wrap;margin:.125rem 0}.subscribe{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .subscribe input,.subscribe button{font:inherit;min-height:2.75rem;padding:0 .75rem}.subscribe input{flex:1 1 14rem}
+.report{display:grid;gap:.35rem;max-width:32rem}.report select,.report input,.report textarea,.report button{font:inherit;min-height:2.75rem;padding:.25rem .75rem}.report button{justify-self:start;margin-top:.5rem}.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
 footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
 .region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}.uptime{margin:.25rem 0 .5rem}.uptime svg{width:100%;height:1.5rem;display:block}.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
 `;
@@ -203,6 +205,35 @@ function subscribeForm(locale: Locale): Html {
 <button type="submit">${t(locale, "subscribeButton")}</button></form></section>`;
 }
 
+/**
+ * "I am affected": a plain form (no JavaScript) for when the phone lines jam. The hidden `ft` is
+ * the signed render time (a post faster than a person can type is refused); `website` is a
+ * honeypot kept off screen and out of the tab order and the accessibility tree.
+ */
+function reportForm(v: View): Html {
+  const nodes = flattenTree(v.state.tree);
+  if (nodes.length === 0) return html``;
+  const cities = [...new Set(nodes.map((n) => n.region).filter((r): r is string => Boolean(r)))].sort();
+  const l = v.locale;
+  return html`<section aria-labelledby="report"><h2 id="report">${t(l, "reportTitle")}</h2><p>${t(l, "reportIntro")}</p>
+<form method="post" action="/report" class="report"><input type="hidden" name="locale" value="${l}"><input type="hidden" name="ft" value="${signFormTime(v.state.workspace.linkSecret, v.now)}">
+<label for="report-component">${t(l, "reportComponent")}</label>
+<select id="report-component" name="component" required>${nodes.map(
+    (n) =>
+      html`<option value="${n.component.id}">${"\u00a0\u00a0".repeat(n.path.length - 1)}${n.component.name}${n.region && n.component.parentId === null ? ` (${n.region})` : ""}</option>`,
+  )}</select>
+<label for="report-city">${t(l, "reportCity")}</label>
+<select id="report-city" name="city"><option value="">${t(l, "reportAnyCity")}</option>${cities.map(
+    (c) => html`<option value="${c}">${c}</option>`,
+  )}</select>
+<label for="report-contact">${t(l, "reportContact")}</label>
+<input id="report-contact" name="contact" maxlength="200" autocomplete="email">
+<label for="report-text">${t(l, "reportText")}</label>
+<textarea id="report-text" name="text" rows="3" maxlength="2000"></textarea>
+<div class="hp" aria-hidden="true"><label for="report-website">${t(l, "reportHoneypot")}</label><input id="report-website" name="website" tabindex="-1" autocomplete="off"></div>
+<button type="submit">${t(l, "reportButton")}</button></form></section>`;
+}
+
 function maintenanceSection(v: View): Html | "" {
   const shown = v.state.maintenances.filter(
     (m) => m.status === "scheduled" || m.status === "in_progress" || m.status === "overran",
@@ -261,6 +292,7 @@ ${
     : ""
 }
 ${maintenanceSection(v)}
+${reportForm(v)}
 ${subscribeForm(v.locale)}
 <section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
 ${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentItem(n, null, v))}</ul>` : html`<p>${t(locale, "noComponents")}</p>`}
