@@ -235,15 +235,21 @@ function reportForm(v: View): Html {
 }
 
 function maintenanceSection(v: View): Html | "" {
-  const shown = v.state.maintenances.filter(
-    (m) => m.status === "scheduled" || m.status === "in_progress" || m.status === "overran",
-  );
+  // A recurring series shows its next window only (the feeds and the calendar list them all).
+  const seen = new Set<string>();
+  const shown = v.state.maintenances.filter((m) => {
+    if (m.status !== "scheduled" && m.status !== "in_progress" && m.status !== "overran") return false;
+    if (!m.seriesId) return true;
+    if (seen.has(m.seriesId)) return false;
+    seen.add(m.seriesId);
+    return true;
+  });
   if (shown.length === 0) return "";
   const names = new Map(flattenTree(v.state.tree).map((n) => [n.component.id, n.component.name]));
   return html`<section aria-labelledby="maintenance-h"><h2 id="maintenance-h">${t(v.locale, "maintenance")}</h2>${shown.map(
     (m) => html`<article class="incident maintenance" id="maintenance-${m.id}">
 <h3>${localized(m.title, m.titleTranslations, v.locale)}</h3>
-<div class="meta">${t(v.locale, `maintenance.${m.status}`)} · ${tx(v, "maintenanceWindow", { start: time(m.startsAt, v), end: time(m.endsAt, v) })}${
+<div class="meta">${t(v.locale, `maintenance.${m.status}`)}${m.seriesId ? html` · ${t(v.locale, "recurring")}` : ""} · ${tx(v, "maintenanceWindow", { start: time(m.startsAt, v), end: time(m.endsAt, v) })}${
       m.components.length
         ? html` · ${t(v.locale, "affects", { list: m.components.map((id) => names.get(id) ?? id).join(", ") })}`
         : ""
