@@ -20,6 +20,7 @@ const DOCUMENTS = [
   "/api/v2/scheduled-maintenances/active.json",
   "/history.rss",
   "/history.atom",
+  "/maintenance.ics",
   "/badge.svg",
   "/widget.js",
 ];
@@ -36,9 +37,14 @@ export async function exportStatic(client: ApiClient, dir: string): Promise<stri
     localePath(l, "/"),
     ...ids.map((id) => localePath(l, `/incidents/${encodeURIComponent(id)}`)),
   ]);
+  // Post-incident reports exist for some incidents only: a 404 there is no error.
+  const reports = LOCALES.flatMap((l) =>
+    ids.map((id) => localePath(l, `/incidents/${encodeURIComponent(id)}/report`)),
+  );
   const written: string[] = [];
-  for (const path of [...pages, ...DOCUMENTS]) {
+  for (const path of [...pages, ...DOCUMENTS, ...reports]) {
     const res = await client.raw(path);
+    if (res.status === 404 && reports.includes(path)) continue;
     if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
     const file = fileFor(dir, path);
     mkdirSync(dirname(file), { recursive: true });

@@ -24,6 +24,7 @@ import {
   type ReceiptSettings,
   subscriptionLimits,
 } from "../notifications/routes.ts";
+import { postmortemRoutes } from "../postmortems/routes.ts";
 import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
@@ -136,6 +137,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(compensationRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
       await api.register(reportRoutes(ctx, reports));
+      await api.register(postmortemRoutes(ctx));
       await api.register(
         notificationRoutes(
           ctx,

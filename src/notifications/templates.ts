@@ -300,7 +300,7 @@ export function renderMessage(
     const sections = (payload.sections ?? {}) as Record<string, string>;
     const translations = ((payload.translations ?? {}) as Record<string, Record<string, string>>)[locale];
     for (const key of ["what_happened", "what_we_did", "what_now", "what_we_change"]) {
-      const text = translations?.[key] ?? sections[key];
+      const text = translations?.[key] || sections[key];
       if (text) lines.push(text);
     }
   } else if (event === "compensation.granted") {

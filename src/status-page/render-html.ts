@@ -10,6 +10,7 @@ import type { Incident } from "../core/incidents.ts";
 import { dailyUptime, statusSpans, uptimeFigures } from "../core/uptime.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, trusted } from "../lib/html.ts";
+import type { PostIncidentReport } from "../postmortems/store.ts";
 import { signFormTime } from "../reports/form-token.ts";
 import { HISTORY_DAYS, type PublicState, UPTIME_DAYS } from "./state.ts";
 
@@ -182,7 +183,11 @@ function incidentBlock(incident: Incident, v: View): Html {
 <div class="meta">${t(v.locale, `incident.${incident.status}`)} · ${tx(v, "started", { time: time(incident.startedAt, v) })}${
     incident.resolvedAt ? html` · ${tx(v, "resolvedAt", { time: time(incident.resolvedAt, v) })}` : ""
   }${affected.length ? html` · ${t(v.locale, "affects", { list: affected.join(", ") })}` : ""}</div>
-${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}
+${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}${
+  v.state.postmortems.has(incident.id)
+    ? html`<p><a href="${localePath(v.locale, `/incidents/${encodeURIComponent(incident.id)}/report`)}">${t(v.locale, "pirLink")}</a></p>`
+    : ""
+}
 <ol class="timeline" reversed>${[...incident.updates].reverse().map((u) => {
     const body = localized(u.body, u.bodyTranslations, v.locale);
     return html`<li><span class="update-status">${t(v.locale, `incident.${u.status}`)}</span> — ${time(u.createdAt, v)}
@@ -324,6 +329,41 @@ export function renderIncidentPage(
     locale,
     html`<section>${incidentBlock(incident, v)}</section><footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
     `/incidents/${encodeURIComponent(incident.id)}`,
+  );
+}
+
+/** The letter after an incident, on a page of its own, in the reader's language when written. */
+export function renderPostmortemPage(
+  incident: Incident,
+  report: PostIncidentReport,
+  state: PublicState,
+  locale: Locale = "en",
+): string {
+  const own = report.translations[locale] ?? {};
+  const text = (key: string) => own[key] || report.sections[key] || "";
+  const title = localized(incident.title, incident.titleTranslations, locale);
+  const heads = {
+    what_happened: "pirHappened",
+    what_we_did: "pirDid",
+    what_now: "pirNow",
+    what_we_change: "pirChange",
+  } as const;
+  const paragraphs = (body: string) => {
+    const lines = body.split("\n").filter((l) => l.trim());
+    const items = lines.filter((l) => l.startsWith("- "));
+    const prose = lines.filter((l) => !l.startsWith("- "));
+    return html`${prose.map((p) => html`<p>${p}</p>`)}${
+      items.length ? html`<ul>${items.map((i) => html`<li>${i.slice(2)}</li>`)}</ul>` : ""
+    }`;
+  };
+  return layout(
+    `${t(locale, "pirLink")}: ${title} · ${state.workspace.name}`,
+    state.workspace.name,
+    locale,
+    html`<article><section><h2>${title}</h2>${Object.entries(heads).map(
+      ([key, head]) => html`<h3>${t(locale, head)}</h3>${paragraphs(text(key))}`,
+    )}</section></article><footer><a href="${localePath(locale, `/incidents/${encodeURIComponent(incident.id)}`)}">← ${title}</a> · <a href="${localePath(locale, "/")}">${t(locale, "backToStatus")}</a></footer>`,
+    `/incidents/${encodeURIComponent(incident.id)}/report`,
   );
 }
 

@@ -8,12 +8,18 @@ import { AmendsError } from "../core/errors.ts";
 import { isLocale, type Locale, type MessageKey, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { getIncident } from "../incidents/store.ts";
+import { getReport } from "../postmortems/store.ts";
 import type { Db } from "../storage/database.ts";
 import { defaultWorkspace, type Workspace } from "../workspaces/store.ts";
 import { renderBadge, renderWidgetScript } from "./badge.ts";
 import { incidentFeed } from "./feeds.ts";
 import { maintenanceCalendar } from "./ical.ts";
-import { renderErrorPage, renderIncidentPage, renderStatusPage } from "./render-html.ts";
+import {
+  renderErrorPage,
+  renderIncidentPage,
+  renderPostmortemPage,
+  renderStatusPage,
+} from "./render-html.ts";
 import { docOf, type Snapshot, SnapshotCache, sendDoc } from "./snapshot.ts";
 import { loadPublicState, type PublicState } from "./state.ts";
 import {
@@ -123,7 +129,32 @@ export const statusPageRoutes =
         isLocale((req.params as { lang?: string }).lang)
           ? handler(req, reply)
           : notFound(reply, localeOf(req), "noSuchPage");
+    const postmortemPage = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+      const snap = await pages.snapshot();
+      const locale = localeOf(req);
+      const ws = snap.state.workspace.id;
+      // Reports of older incidents are not in the snapshot; they change rarely and are read from the database.
+      const report =
+        snap.state.postmortems.get(req.params.id) ??
+        (await getReport(db, ws, req.params.id).catch(() => undefined));
+      if (report?.status !== "published") return notFound(reply, locale, "noSuchPage");
+      const incident =
+        [...snap.state.open, ...snap.state.recent, ...snap.state.latest].find(
+          (i) => i.id === req.params.id,
+        ) ?? (await getIncident(db, ws, req.params.id).catch(() => undefined));
+      if (!incident) return notFound(reply, locale, "noSuchIncident");
+      const doc = docOf(snap, `/incidents/${incident.id}/report|${locale}`, () => ({
+        type: HTML,
+        content: renderPostmortemPage(incident, report, snap.state, locale),
+      }));
+      return sendDoc(req, reply, doc, langHeaders(locale));
+    };
     app.get("/", statusPage);
+    app.get<{ Params: { id: string } }>("/incidents/:id/report", postmortemPage);
+    app.get<{ Params: { id: string; lang: string } }>(
+      "/:lang/incidents/:id/report",
+      inLanguage(postmortemPage),
+    );
     app.get("/:lang/", inLanguage(statusPage));
     app.get<{ Params: { id: string } }>("/incidents/:id", incidentPage);
     app.get<{ Params: { id: string; lang: string } }>("/:lang/incidents/:id", inLanguage(incidentPage));
