@@ -26,6 +26,7 @@ import {
 } from "../notifications/routes.ts";
 import { postmortemRoutes } from "../postmortems/routes.ts";
 import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
+import { statusPagesRoutes } from "../status-page/pages-routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
 import type { Database } from "../storage/database.ts";
@@ -138,6 +139,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(maintenanceRoutes(ctx));
       await api.register(reportRoutes(ctx, reports));
       await api.register(postmortemRoutes(ctx));
+      await api.register(statusPagesRoutes(ctx));
       await api.register(
         notificationRoutes(
           ctx,
@@ -157,7 +159,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     },
     { prefix: "/api/v1" },
   );
-  await app.register(statusPageRoutes(database.db, now, pages));
+  await app.register(statusPageRoutes(database.db, now, pages, options.channels ?? {}));
+  // The workspace's other pages by path; by host name they answer at the routes above.
+  await app.register(statusPageRoutes(database.db, now, pages, options.channels ?? {}), {
+    prefix: "/p/:page",
+  });
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
   await app.register(async (pagesApp) => reportPages(pagesApp, ctx, reports));
 

@@ -78,3 +78,28 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     updatedAt: new Date(Math.max(...times.map((t) => t.getTime()))),
   };
 }
+
+/**
+ * What one page of the workspace shows: its components (each with its subtree, as roots), the
+ * incidents and maintenance that touch them, and the indicator over those alone.
+ */
+export function pageState(state: PublicState, componentIds: readonly string[]): PublicState {
+  const wanted = new Set(componentIds);
+  const roots = flattenTree(state.tree).filter((n) => wanted.has(n.component.id));
+  const shown = new Set(flattenTree(roots).map((n) => n.component.id));
+  const touches = (i: Incident) => i.components.some((c) => shown.has(c.componentId));
+  const open = state.open.filter(touches);
+  return {
+    ...state,
+    tree: roots,
+    indicator: pageIndicator(
+      roots.map((n) => n.status),
+      open.map((i) => i.impact),
+    ),
+    open,
+    recent: state.recent.filter(touches),
+    latest: state.latest.filter(touches),
+    history: state.history.filter(touches),
+    maintenances: state.maintenances.filter((m) => m.components.some((c) => shown.has(c))),
+  };
+}
