@@ -11,6 +11,7 @@ import { formatMoney } from "../core/money.ts";
 import { loadDemo } from "../demo/load.ts";
 import { channelsFromEnv } from "../notifications/channels/index.ts";
 import { startNotifier } from "../notifications/notifier.ts";
+import { S3Publisher, s3TargetFromEnv } from "../status-page/s3-publish.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { createWorkspace } from "../workspaces/store.ts";
 import { type ApiClient, connectApi } from "./client.ts";
@@ -608,13 +609,25 @@ notifications
   });
 
 program
-  .command("export-static <dir>")
+  .command("export-static [dir]")
   .description("write the whole public page (HTML in every language, JSON, feeds, badge) as static files")
-  .action(async (dir: string) => {
+  .option(
+    "--s3 <url>",
+    "also (or only) upload it to an S3-compatible bucket, path-style: https://host/bucket[/prefix] (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AMENDS_S3_REGION)",
+  )
+  .action(async (dir: string | undefined, opts: { s3?: string }) => {
+    if (!dir && !opts.s3) throw new CliError("give a directory, --s3 <url>, or both");
     const client = await connect();
     try {
-      const files = await exportStatic(client, dir);
-      print({ files }, () => `Wrote ${files.length} files to ${dir}.`);
+      if (dir) {
+        const files = await exportStatic(client, dir);
+        print({ files }, () => `Wrote ${files.length} files to ${dir}.`);
+      }
+      if (opts.s3) {
+        const target = s3TargetFromEnv({ ...process.env, AMENDS_S3_URL: opts.s3 })!;
+        const result = await new S3Publisher(target, (path) => client.raw(path)).publish();
+        print(result, () => `Uploaded ${result.uploaded} files to ${opts.s3}.`);
+      }
     } finally {
       await client.close();
     }

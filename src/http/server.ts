@@ -29,6 +29,7 @@ import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
 import { statusPagesRoutes } from "../status-page/pages-routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
+import { S3Publisher, type S3Target, s3TargetFromEnv } from "../status-page/s3-publish.ts";
 import type { Database } from "../storage/database.ts";
 import { tokenRoutes } from "../tokens/routes.ts";
 import { createAuthenticator } from "./auth.ts";
@@ -48,6 +49,8 @@ export interface ServerOptions {
   channels?: ChannelRegistry;
   /** Provider callbacks; TWILIO_AUTH_TOKEN and TWILIO_STATUS_CALLBACK from the environment when absent. */
   receipts?: ReceiptSettings;
+  /** Publish the static page to this S3-compatible bucket on every change; AMENDS_S3_URL etc. when absent, false for never. */
+  s3?: S3Target | false;
   /** Stripe credentials; STRIPE_API_KEY and STRIPE_API_BASE from the environment when absent. */
   stripe?: { apiKey: string; base?: string };
 }
@@ -106,8 +109,31 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   const pages = new PublicPages(database.db, now);
-  const stopListening = await database.listen(CHANGES_CHANNEL, (ws) => pages.invalidate(ws || undefined));
-  app.addHook("onClose", async () => stopListening());
+  // The CDN copy: the page's documents, fetched in-process as any client would, uploaded when changed.
+  const s3 = options.s3 === undefined ? s3TargetFromEnv(process.env) : options.s3 || undefined;
+  const publisher = s3
+    ? new S3Publisher(
+        s3,
+        async (path) => {
+          const res = await app.inject({ url: path, headers: { "accept-encoding": "identity" } });
+          return {
+            status: res.statusCode,
+            body: res.rawPayload,
+            type: String(res.headers["content-type"] ?? ""),
+          };
+        },
+        (err) => app.log.error({ err }, "publishing the static page to S3 failed"),
+      )
+    : undefined;
+  const stopListening = await database.listen(CHANGES_CHANNEL, (ws) => {
+    pages.invalidate(ws || undefined);
+    publisher?.schedule();
+  });
+  app.addHook("onClose", async () => {
+    await stopListening();
+    await publisher?.stop();
+  });
+  app.addHook("onReady", async () => publisher?.schedule());
   const ctx: ApiContext = {
     db: database.db,
     database,
@@ -115,6 +141,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     auth: createAuthenticator(database.db, options.localSecret, now),
     changed: (ws) => {
       pages.invalidate(ws);
+      publisher?.schedule();
       // Other processes serving the page learn of the change from the database.
       database.query("select pg_notify($1, $2)", [CHANGES_CHANNEL, ws]).catch(() => {});
       options.onChange?.(ws);
