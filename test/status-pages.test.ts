@@ -48,6 +48,16 @@ describe.each(BACKENDS)("several pages per workspace, and private ones (%s)", (b
       expect(all.components.map((c: any) => c.id).sort()).toEqual(["milan", "milan-rentals", "rome"]);
       expect(all.incidents).toHaveLength(1);
 
+      // A Rome customer sees Rome first (the city filter); an unknown city changes nothing.
+      const tree = (html: string) => html.slice(html.indexOf('id="components-h"'));
+      const order = (html: string) => [tree(html).indexOf("<span>Milan "), tree(html).indexOf("<span>Rome ")];
+      const [milanAt, romeAt] = order((await get("/?region=rome")).body);
+      expect(romeAt).toBeGreaterThan(0);
+      expect(romeAt).toBeLessThan(milanAt!);
+      const [m2, r2] = order((await get("/?region=atlantis")).body);
+      expect(m2).toBeLessThan(r2!);
+      expect((await get("/?region=rome")).body).toContain('<option value="rome" selected>');
+
       // Milan's page, by its host name and by path: Milan only, all clear.
       for (const [url, headers] of [
         ["/api/v2/summary.json", { host: "status.milan.example.com" }],

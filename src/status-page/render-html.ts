@@ -61,6 +61,36 @@ interface View {
   state: PublicState;
   now: Date;
   locale: Locale;
+  /** the reader's city (?region=milan): its components come first */
+  region?: string;
+}
+
+/** The tree with the reader's city first at every level; the order within each group is kept. */
+export function regionFirst(nodes: readonly ComponentNode[], region: string | undefined): ComponentNode[] {
+  if (!region) return [...nodes];
+  const touches = (n: ComponentNode): boolean => n.region === region || n.children.some(touches);
+  const sorted = nodes.map((n) => ({ ...n, children: regionFirst(n.children, region) }));
+  return [...sorted.filter(touches), ...sorted.filter((n) => !touches(n))];
+}
+
+/** The cities of the tree, for the filter. */
+export const regionsOf = (tree: readonly ComponentNode[]) =>
+  [
+    ...new Set(
+      flattenTree(tree)
+        .map((n) => n.region)
+        .filter((r): r is string => Boolean(r)),
+    ),
+  ].sort();
+
+function cityFilter(v: View): Html | "" {
+  const cities = regionsOf(v.state.tree);
+  if (cities.length < 2) return "";
+  const link = (label: string, region: string | undefined) =>
+    html`<a href="${region ? `?region=${encodeURIComponent(region)}` : "?"}"${region === v.region ? trusted(' aria-current="true"') : ""}>${label}</a>`;
+  return html`<nav class="lang" aria-label="${t(v.locale, "cityFilter")}">${t(v.locale, "cityFilter")}: ${link(t(v.locale, "allCities"), undefined)}${cities.map(
+    (c) => html` · ${link(c, c)}`,
+  )}</nav>`;
 }
 
 /** A <time> element as HTML text, for messages that wrap it in translated words. */
@@ -218,7 +248,7 @@ function subscribeForm(locale: Locale): Html {
 function reportForm(v: View): Html {
   const nodes = flattenTree(v.state.tree);
   if (nodes.length === 0) return html``;
-  const cities = [...new Set(nodes.map((n) => n.region).filter((r): r is string => Boolean(r)))].sort();
+  const cities = regionsOf(v.state.tree);
   const l = v.locale;
   return html`<section aria-labelledby="report"><h2 id="report">${t(l, "reportTitle")}</h2><p>${t(l, "reportIntro")}</p>
 <form method="post" action="/report" class="report"><input type="hidden" name="locale" value="${l}"><input type="hidden" name="ft" value="${signFormTime(v.state.workspace.linkSecret, v.now)}">
@@ -229,7 +259,7 @@ function reportForm(v: View): Html {
   )}</select>
 <label for="report-city">${t(l, "reportCity")}</label>
 <select id="report-city" name="city"><option value="">${t(l, "reportAnyCity")}</option>${cities.map(
-    (c) => html`<option value="${c}">${c}</option>`,
+    (c) => html`<option value="${c}"${c === v.region ? trusted(" selected") : ""}>${c}</option>`,
   )}</select>
 <label for="report-contact">${t(l, "reportContact")}</label>
 <input id="report-contact" name="contact" maxlength="200" autocomplete="email">
@@ -287,8 +317,9 @@ export function renderStatusPage(
   now: Date,
   staleSince: number | null = null,
   locale: Locale = "en",
+  region?: string,
 ): string {
-  const v: View = { state, now, locale };
+  const v: View = { state, now, locale, region };
   const { workspace, indicator } = state;
   const minutes = Math.max(1, Math.round((now.getTime() - state.generatedAt.getTime()) / 60_000));
   return layout(
@@ -306,7 +337,8 @@ ${maintenanceSection(v)}
 ${reportForm(v)}
 ${subscribeForm(v.locale)}
 <section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
-${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentItem(n, null, v))}</ul>` : html`<p>${t(locale, "noComponents")}</p>`}
+${cityFilter(v)}
+${state.tree.length ? html`<ul class="tree">${regionFirst(state.tree, v.region).map((n) => componentItem(n, null, v))}</ul>` : html`<p>${t(locale, "noComponents")}</p>`}
 </section>
 <section aria-labelledby="past-h"><h2 id="past-h">${t(locale, "pastIncidents", { days: HISTORY_DAYS })}</h2>
 ${state.recent.length ? state.recent.map((i) => incidentBlock(i, v)) : html`<p>${t(locale, "noPastIncidents", { days: HISTORY_DAYS })}</p>`}

@@ -19,6 +19,7 @@ import { maintenanceCalendar } from "./ical.ts";
 import { pageAccessRoutes } from "./page-access.ts";
 import { admits, isPrivate, type StatusPage } from "./pages.ts";
 import {
+  regionsOf,
   renderErrorPage,
   renderIncidentPage,
   renderPostmortemPage,
@@ -195,9 +196,13 @@ export const statusPageRoutes =
       if (!v) return reply;
       const { snap } = v;
       const locale = localeOf(req);
-      const doc = docIn(v, `/|${locale}`, () => ({
+      // A Milan customer sees Milan first: ?region= among the tree's cities (anything else is ignored).
+      const asked = (req.query as { region?: unknown }).region;
+      const region =
+        typeof asked === "string" && regionsOf(snap.state.tree).includes(asked) ? asked : undefined;
+      const doc = docIn(v, `/|${locale}|${region ?? ""}`, () => ({
         type: HTML,
-        content: renderStatusPage(snap.state, now(), snap.staleSince, locale),
+        content: renderStatusPage(snap.state, now(), snap.staleSince, locale, region),
       }));
       return sendDoc(req, reply, doc, { ...langHeaders(locale), ...v.privateHeaders });
     };
