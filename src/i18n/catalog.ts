@@ -79,6 +79,8 @@ const en = {
   loginSubject: "Your link to {name}",
   cityFilter: "Your city first",
   allCities: "All",
+  uptimeNote:
+    "How uptime is counted: a major outage counts as fully down, a partial outage as 30% down; degraded performance is shown but not counted. Maintenance is shown in blue and left out of the second figure.",
   "status.operational": "Operational",
   "status.under_maintenance": "Under maintenance",
   "status.degraded_performance": "Degraded performance",
@@ -169,6 +171,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     loginSubject: "Il tuo link per {name}",
     cityFilter: "Prima la tua città",
     allCities: "Tutte",
+    uptimeNote:
+      "Come calcoliamo la disponibilità: un disservizio grave conta come fermo totale, uno parziale come fermo al 30%; le prestazioni ridotte sono mostrate ma non contate. La manutenzione è in blu ed è esclusa dalla seconda cifra.",
     "status.operational": "Operativo",
     "status.under_maintenance": "In manutenzione",
     "status.degraded_performance": "Prestazioni ridotte",
@@ -257,6 +261,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     loginSubject: "Ihr Link zu {name}",
     cityFilter: "Ihre Stadt zuerst",
     allCities: "Alle",
+    uptimeNote:
+      "So zählen wir die Verfügbarkeit: Ein schwerer Ausfall zählt voll, ein teilweiser Ausfall zu 30 %; eingeschränkte Leistung wird gezeigt, aber nicht gezählt. Wartung ist blau dargestellt und in der zweiten Zahl nicht enthalten.",
     "status.operational": "Betriebsbereit",
     "status.under_maintenance": "In Wartung",
     "status.degraded_performance": "Eingeschränkte Leistung",
@@ -346,6 +352,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     loginSubject: "Votre lien vers {name}",
     cityFilter: "Votre ville d'abord",
     allCities: "Toutes",
+    uptimeNote:
+      "Comment nous comptons la disponibilité : une panne majeure compte comme un arrêt total, une panne partielle comme 30 % d'arrêt ; les performances dégradées sont affichées mais pas comptées. La maintenance est en bleu et exclue du second chiffre.",
     "status.operational": "Opérationnel",
     "status.under_maintenance": "En maintenance",
     "status.degraded_performance": "Performances dégradées",
@@ -433,6 +441,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     loginSubject: "Tu enlace a {name}",
     cityFilter: "Tu ciudad primero",
     allCities: "Todas",
+    uptimeNote:
+      "Cómo contamos la disponibilidad: una interrupción grave cuenta como caída total, una parcial como un 30 % de caída; el rendimiento degradado se muestra pero no se cuenta. El mantenimiento aparece en azul y queda fuera de la segunda cifra.",
     "status.operational": "Operativo",
     "status.under_maintenance": "En mantenimiento",
     "status.degraded_performance": "Rendimiento degradado",

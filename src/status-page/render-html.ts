@@ -338,7 +338,7 @@ ${reportForm(v)}
 ${subscribeForm(v.locale)}
 <section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
 ${cityFilter(v)}
-${state.tree.length ? html`<ul class="tree">${regionFirst(state.tree, v.region).map((n) => componentItem(n, null, v))}</ul>` : html`<p>${t(locale, "noComponents")}</p>`}
+${state.tree.length ? html`<ul class="tree">${regionFirst(state.tree, v.region).map((n) => componentItem(n, null, v))}</ul><p class="meta">${t(locale, "uptimeNote")}</p>` : html`<p>${t(locale, "noComponents")}</p>`}
 </section>
 <section aria-labelledby="past-h"><h2 id="past-h">${t(locale, "pastIncidents", { days: HISTORY_DAYS })}</h2>
 ${state.recent.length ? state.recent.map((i) => incidentBlock(i, v)) : html`<p>${t(locale, "noPastIncidents", { days: HISTORY_DAYS })}</p>`}
