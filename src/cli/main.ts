@@ -328,6 +328,33 @@ incident
     );
     print(res, () => `Resolved\n${formatIncident(res)}`);
   });
+/** The letter after an incident, as text: each section under its heading. */
+const formatLetter = (r: { status: string; sections: Record<string, string>; url: string }) =>
+  [
+    `${r.status} · ${r.url}`,
+    ...["what_happened", "what_we_did", "what_now", "what_we_change"].map(
+      (k) => `\n## ${k.replaceAll("_", " ")}\n${r.sections[k] || "(to write)"}`,
+    ),
+  ].join("\n");
+incident
+  .command("report <id>")
+  .description(
+    "the letter after a resolved incident: draft it, write a section (--what-we-change), publish and send it",
+  )
+  .option("--draft", "draft it (again) from the timeline and the figures")
+  .option("--what-we-change <text>", "what you change so it does not happen again")
+  .option("--publish", "publish it on its page and send it to the affected customers")
+  .action(async (id: string, o: { draft?: boolean; whatWeChange?: string; publish?: boolean }) => {
+    const path = `/api/v1/incidents/${encodeURIComponent(id)}/postmortem`;
+    let res = o.draft ? await api("POST", path) : undefined;
+    if (o.whatWeChange) res = await api("PATCH", path, { sections: { what_we_change: o.whatWeChange } });
+    if (o.publish) res = await api("POST", `${path}/publish`);
+    res ??= await api("GET", path);
+    print(
+      res,
+      () => `${formatLetter(res)}${o.publish ? `\n\nQueued for ${res.messages_queued} customers.` : ""}`,
+    );
+  });
 incident
   .command("list")
   .addOption(new Option("--state <state>").choices(["open", "resolved", "all"]).default("all"))
