@@ -1,10 +1,10 @@
 /** Post-incident reports for operators: draft, read, edit, publish (which sends them). */
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { SECTIONS } from "../core/postmortem.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { Id, iso } from "../http/zod.ts";
+import { SECTIONS } from "./letter.ts";
 import { draftReport, editReport, getReport, type PostIncidentReport, publishReport } from "./store.ts";
 
 const SectionText = z.string().trim().max(20_000, "at most 20,000 characters");

@@ -12,17 +12,11 @@ import { listComponents } from "../components/store.ts";
 import { subtreeIds } from "../core/components.ts";
 import { conflict, invalidField, notFound } from "../core/errors.ts";
 import type { Incident } from "../core/incidents.ts";
-import {
-  draftLetter,
-  LETTER_LOCALES,
-  type LetterFigures,
-  SECTIONS,
-  type Sections,
-} from "../core/postmortem.ts";
 import { getIncident } from "../incidents/store.ts";
 import { loadNotificationSettings } from "../notifications/settings.ts";
 import type { Database, Db } from "../storage/database.ts";
 import { postIncidentReports, workspaces } from "../storage/schema.ts";
+import { draftLetter, LETTER_LOCALES, type LetterFigures, SECTIONS, type Sections } from "./letter.ts";
 
 export type PostIncidentReport = typeof postIncidentReports.$inferSelect;
 

@@ -1,12 +1,13 @@
 /**
  * The letter after an incident, in the shape of car2go's 2014 one to its customers: what
  * happened; what we did; what happens now for you (the make-good, with the figures); what we
- * change so it does not happen again. Drafted here from the timeline and the figures, in every
+ * change so it does not happen again. (Its words ship in every language, so it lives beside
+ * the store rather than in src/core.) Drafted here from the timeline and the figures, in every
  * shipped language; the operator edits it (the last section is theirs to write) and publishes.
  */
 import { IntlMessageFormat } from "intl-messageformat";
-import type { Incident } from "./incidents.ts";
-import { currencyExponent } from "./money.ts";
+import type { Incident } from "../core/incidents.ts";
+import { currencyExponent } from "../core/money.ts";
 
 export const SECTIONS = ["what_happened", "what_we_did", "what_now", "what_we_change"] as const;
 export type Section = (typeof SECTIONS)[number];
