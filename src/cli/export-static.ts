@@ -20,6 +20,7 @@ const DOCUMENTS = [
   "/api/v2/scheduled-maintenances/active.json",
   "/history.rss",
   "/history.atom",
+  "/maintenance.ics",
   "/badge.svg",
   "/widget.js",
 ];
@@ -28,21 +29,46 @@ const DOCUMENTS = [
 const fileFor = (dir: string, path: string) =>
   join(dir, path.endsWith("/") ? `${path}index.html` : /\.[a-z]+$/.test(path) ? path : `${path}/index.html`);
 
-export async function exportStatic(client: ApiClient, dir: string): Promise<string[]> {
-  const incidents = await client.raw("/api/v2/incidents.json");
+/** One file of the static copy: its path on the page, its file name under the copy, its bytes. */
+export interface StaticFile {
+  path: string;
+  /** relative file name, e.g. it/incidents/X/index.html */
+  key: string;
+  body: Buffer;
+  type: string;
+}
+
+export type RawGet = (path: string) => Promise<{ status: number; body: Buffer; type: string }>;
+
+/** Every document of the public page, as the server sends it. */
+export async function collectStatic(raw: RawGet): Promise<StaticFile[]> {
+  const incidents = await raw("/api/v2/incidents.json");
   if (incidents.status !== 200) throw new Error(`the page is not available (${incidents.status})`);
   const ids: string[] = JSON.parse(incidents.body.toString()).incidents.map((i: { id: string }) => i.id);
   const pages = LOCALES.flatMap((l) => [
     localePath(l, "/"),
     ...ids.map((id) => localePath(l, `/incidents/${encodeURIComponent(id)}`)),
   ]);
-  const written: string[] = [];
-  for (const path of [...pages, ...DOCUMENTS]) {
-    const res = await client.raw(path);
+  // Post-incident reports exist for some incidents only: a 404 there is no error.
+  const reports = LOCALES.flatMap((l) =>
+    ids.map((id) => localePath(l, `/incidents/${encodeURIComponent(id)}/report`)),
+  );
+  const files: StaticFile[] = [];
+  for (const path of [...pages, ...DOCUMENTS, ...reports]) {
+    const res = await raw(path);
+    if (res.status === 404 && reports.includes(path)) continue;
     if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
-    const file = fileFor(dir, path);
+    files.push({ path, key: fileFor("", path).replace(/^\//, ""), body: res.body, type: res.type });
+  }
+  return files;
+}
+
+export async function exportStatic(client: ApiClient, dir: string): Promise<string[]> {
+  const written: string[] = [];
+  for (const f of await collectStatic((path) => client.raw(path))) {
+    const file = join(dir, f.key);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, res.body);
+    writeFileSync(file, f.body);
     written.push(file);
   }
   return written;

@@ -13,6 +13,7 @@ import { startMonitors } from "../monitors/engine.ts";
 import { channelsFromEnv } from "../notifications/channels/index.ts";
 import { socialChannels, startNotifier } from "../notifications/notifier.ts";
 import { parseRateLimits } from "../notifications/rate-limits.ts";
+import { S3Publisher, s3TargetFromEnv } from "../status-page/s3-publish.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
 import { createWorkspace } from "../workspaces/store.ts";
 import { type ApiClient, connectApi } from "./client.ts";
@@ -337,6 +338,33 @@ incident
     );
     print(res, () => `Resolved\n${formatIncident(res)}`);
   });
+/** The letter after an incident, as text: each section under its heading. */
+const formatLetter = (r: { status: string; sections: Record<string, string>; url: string }) =>
+  [
+    `${r.status} · ${r.url}`,
+    ...["what_happened", "what_we_did", "what_now", "what_we_change"].map(
+      (k) => `\n## ${k.replaceAll("_", " ")}\n${r.sections[k] || "(to write)"}`,
+    ),
+  ].join("\n");
+incident
+  .command("report <id>")
+  .description(
+    "the letter after a resolved incident: draft it, write a section (--what-we-change), publish and send it",
+  )
+  .option("--draft", "draft it (again) from the timeline and the figures")
+  .option("--what-we-change <text>", "what you change so it does not happen again")
+  .option("--publish", "publish it on its page and send it to the affected customers")
+  .action(async (id: string, o: { draft?: boolean; whatWeChange?: string; publish?: boolean }) => {
+    const path = `/api/v1/incidents/${encodeURIComponent(id)}/postmortem`;
+    let res = o.draft ? await api("POST", path) : undefined;
+    if (o.whatWeChange) res = await api("PATCH", path, { sections: { what_we_change: o.whatWeChange } });
+    if (o.publish) res = await api("POST", `${path}/publish`);
+    res ??= await api("GET", path);
+    print(
+      res,
+      () => `${formatLetter(res)}${o.publish ? `\n\nQueued for ${res.messages_queued} customers.` : ""}`,
+    );
+  });
 incident
   .command("list")
   .addOption(new Option("--state <state>").choices(["open", "resolved", "all"]).default("all"))
@@ -618,13 +646,25 @@ notifications
   });
 
 program
-  .command("export-static <dir>")
+  .command("export-static [dir]")
   .description("write the whole public page (HTML in every language, JSON, feeds, badge) as static files")
-  .action(async (dir: string) => {
+  .option(
+    "--s3 <url>",
+    "also (or only) upload it to an S3-compatible bucket, path-style: https://host/bucket[/prefix] (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AMENDS_S3_REGION)",
+  )
+  .action(async (dir: string | undefined, opts: { s3?: string }) => {
+    if (!dir && !opts.s3) throw new CliError("give a directory, --s3 <url>, or both");
     const client = await connect();
     try {
-      const files = await exportStatic(client, dir);
-      print({ files }, () => `Wrote ${files.length} files to ${dir}.`);
+      if (dir) {
+        const files = await exportStatic(client, dir);
+        print({ files }, () => `Wrote ${files.length} files to ${dir}.`);
+      }
+      if (opts.s3) {
+        const target = s3TargetFromEnv({ ...process.env, AMENDS_S3_URL: opts.s3 })!;
+        const result = await new S3Publisher(target, (path) => client.raw(path)).publish();
+        print(result, () => `Uploaded ${result.uploaded} files to ${opts.s3}.`);
+      }
     } finally {
       await client.close();
     }

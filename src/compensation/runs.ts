@@ -268,6 +268,19 @@ export async function createPreview(
     }
     await writeResults(tx, workspaceId, runId, unwritten, policy.notify.when_nothing_due);
     await tx.query("close candidates");
+    // Customers who told us they were affected ("I am affected") are candidates for review,
+    // whatever the policy found: a person checks what they say against what the data shows.
+    const reported = await tx.query<{ n: number }>(
+      `with inserted as (
+         insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
+         select workspace_id, $2, 'review', coalesce(customer_id, 'report:' || id), id, 'reported_affected',
+                left(concat_ws(' · ', component_id, city, contact, nullif(text, '')), 500), null
+           from affected_reports where workspace_id = $1 and incident_id = $3
+         on conflict do nothing returning 1)
+       select count(*)::int as n from inserted`,
+      [workspaceId, runId, incident.id],
+    );
+    counts.review += reported[0]?.n ?? 0;
 
     const t = sortedTotals(totals);
     await tx.db

@@ -35,6 +35,8 @@ export interface Maintenance {
   completedAt: Date | null;
   remindedAt: Date | null;
   overrunIncidentId: string | null;
+  /** the recurring series this window is an occurrence of */
+  seriesId?: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -33,9 +33,13 @@ import {
   type ReceiptSettings,
   subscriptionLimits,
 } from "../notifications/routes.ts";
+import { postmortemRoutes } from "../postmortems/routes.ts";
 import { protocolRoutes } from "../protocols/routes.ts";
+import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
+import { statusPagesRoutes } from "../status-page/pages-routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
+import { S3Publisher, type S3Target, s3TargetFromEnv } from "../status-page/s3-publish.ts";
 import type { Database } from "../storage/database.ts";
 import { tokenRoutes } from "../tokens/routes.ts";
 import { createAuthenticator } from "./auth.ts";
@@ -57,6 +61,8 @@ export interface ServerOptions {
   channels?: ChannelRegistry;
   /** Provider callbacks; TWILIO_AUTH_TOKEN and TWILIO_STATUS_CALLBACK from the environment when absent. */
   receipts?: ReceiptSettings;
+  /** Publish the static page to this S3-compatible bucket on every change; AMENDS_S3_URL etc. when absent, false for never. */
+  s3?: S3Target | false;
   /** Stripe credentials; STRIPE_API_KEY and STRIPE_API_BASE from the environment when absent. */
   stripe?: { apiKey: string; base?: string };
   /** Login rate limit; AMENDS_LOGIN_MAX per AMENDS_LOGIN_WINDOW_SECONDS when absent. */
@@ -141,8 +147,31 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   const pages = new PublicPages(database.db, now);
-  const stopListening = await database.listen(CHANGES_CHANNEL, (ws) => pages.invalidate(ws || undefined));
-  app.addHook("onClose", async () => stopListening());
+  // The CDN copy: the page's documents, fetched in-process as any client would, uploaded when changed.
+  const s3 = options.s3 === undefined ? s3TargetFromEnv(process.env) : options.s3 || undefined;
+  const publisher = s3
+    ? new S3Publisher(
+        s3,
+        async (path) => {
+          const res = await app.inject({ url: path, headers: { "accept-encoding": "identity" } });
+          return {
+            status: res.statusCode,
+            body: res.rawPayload,
+            type: String(res.headers["content-type"] ?? ""),
+          };
+        },
+        (err) => app.log.error({ err }, "publishing the static page to S3 failed"),
+      )
+    : undefined;
+  const stopListening = await database.listen(CHANGES_CHANNEL, (ws) => {
+    pages.invalidate(ws || undefined);
+    publisher?.schedule();
+  });
+  app.addHook("onClose", async () => {
+    await stopListening();
+    await publisher?.stop();
+  });
+  app.addHook("onReady", async () => publisher?.schedule());
   const ctx: ApiContext = {
     db: database.db,
     database,
@@ -150,6 +179,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     auth: createAuthenticator(database.db, options.localSecret, now),
     changed: (ws) => {
       pages.invalidate(ws);
+      publisher?.schedule();
       // Other processes serving the page learn of the change from the database.
       database.query("select pg_notify($1, $2)", [CHANGES_CHANNEL, ws]).catch(() => {});
       options.onChange?.(ws);
@@ -166,6 +196,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     damping: options.monitorDamping ?? DEFAULT_DAMPING,
     social: socialChannels(options.channels ?? {}),
   };
+  const reports = reportLimits();
   await app.register(
     async (api) => {
       api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
@@ -179,6 +210,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(maintenanceRoutes(ctx));
       await api.register(monitorRoutes(ctx, monitorOptions));
       await api.register(protocolRoutes(ctx, monitorOptions.social));
+      await api.register(reportRoutes(ctx, reports));
+      await api.register(postmortemRoutes(ctx));
+      await api.register(statusPagesRoutes(ctx));
       await api.register(
         notificationRoutes(
           ctx,
@@ -198,10 +232,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     },
     { prefix: "/api/v1" },
   );
-  await app.register(statusPageRoutes(database.db, now, pages));
+  await app.register(statusPageRoutes(database.db, now, pages, options.channels ?? {}));
   await app.register(consoleRoutes(options.consoleDir));
   await app.register(heartbeatRoutes(ctx, monitorOptions));
+  // The workspace's other pages by path; by host name they answer at the routes above.
+  await app.register(statusPageRoutes(database.db, now, pages, options.channels ?? {}), {
+    prefix: "/p/:page",
+  });
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
+  await app.register(async (pagesApp) => reportPages(pagesApp, ctx, reports));
 
   const metrics = registerMetrics(app, database.db);
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>

@@ -6,7 +6,16 @@ import { MAINTENANCE_STATUSES, type Maintenance } from "../core/maintenance.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { Body, Id, Instant, InstantOut, iso, pickTranslations, Title, Translations } from "../http/zod.ts";
-import { closeMaintenance, createMaintenance, getMaintenance, listMaintenances } from "./store.ts";
+import {
+  cancelSeries,
+  closeMaintenance,
+  createMaintenance,
+  createSeries,
+  getMaintenance,
+  listMaintenances,
+  listSeries,
+  type MaintenanceSeries,
+} from "./store.ts";
 
 const MaintenanceOut = z.object({
   id: z.string(),
@@ -24,6 +33,7 @@ const MaintenanceOut = z.object({
   started_at: InstantOut.nullable(),
   completed_at: InstantOut.nullable(),
   overrun_incident_id: z.string().nullable(),
+  series_id: z.string().nullable(),
 });
 
 const json = (m: Maintenance): z.infer<typeof MaintenanceOut> => ({
@@ -42,6 +52,7 @@ const json = (m: Maintenance): z.infer<typeof MaintenanceOut> => ({
   started_at: iso(m.startedAt),
   completed_at: iso(m.completedAt),
   overrun_incident_id: m.overrunIncidentId,
+  series_id: m.seriesId ?? null,
 });
 
 const Create = z.strictObject({
@@ -63,6 +74,60 @@ const Create = z.strictObject({
   translations: Translations.optional(),
 });
 
+const SeriesOut = z.object({
+  id: z.string(),
+  title: z.string(),
+  components: z.array(z.string()),
+  first_start: z.string(),
+  time_zone: z.string(),
+  rrule: z.string(),
+  duration_minutes: z.number(),
+  auto_start: z.boolean(),
+  auto_end: z.boolean(),
+  overrun_after_minutes: z.number(),
+  cancelled_at: InstantOut.nullable(),
+});
+const seriesJson = (s: MaintenanceSeries): z.infer<typeof SeriesOut> => ({
+  id: s.id,
+  title: s.title,
+  components: s.components,
+  first_start: s.firstStart,
+  time_zone: s.timeZone,
+  rrule: s.rrule,
+  duration_minutes: s.durationMs / 60_000,
+  auto_start: s.autoStart,
+  auto_end: s.autoEnd,
+  overrun_after_minutes: s.overrunAfterMs / 60_000,
+  cancelled_at: iso(s.cancelledAt),
+});
+
+const CreateSeries = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,47}$/, "1–48 letters, digits, '.', '_', ':' or '-'")
+    .optional()
+    .describe("occurrences are <id>.<local start>, e.g. db-upgrade.20260301T0200"),
+  title: Title,
+  body: Body,
+  components: z.array(Id).max(1_000).default([]),
+  first_start: z.string().describe("local date-time of the first window, no offset: 2026-03-01T02:00"),
+  time_zone: z.string().describe("IANA time zone the rule repeats in, e.g. Europe/Rome"),
+  rrule: z.string().max(500).describe("RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU"),
+  duration: z.string().describe("ISO 8601 duration of each window, e.g. PT2H"),
+  auto_start: z.boolean().default(true),
+  auto_end: z.boolean().default(false),
+  overrun_after: z.string().default("PT15M"),
+  translations: Translations.optional(),
+});
+
+const durationField = (field: string, value: string) => {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw invalidField(field, (err as Error).message);
+  }
+};
+
 export const maintenanceRoutes =
   (ctx: ApiContext): FastifyPluginAsyncZod =>
   async (app) => {
@@ -81,12 +146,7 @@ export const maintenanceRoutes =
       async (req, reply) => {
         const ws = principal(req).workspaceId;
         const b = req.body;
-        let overrunAfterMs: number;
-        try {
-          overrunAfterMs = parseDuration(b.overrun_after);
-        } catch (err) {
-          throw invalidField("overrun_after", (err as Error).message);
-        }
+        const overrunAfterMs = durationField("overrun_after", b.overrun_after);
         const m = await createMaintenance(
           ctx.db,
           ws,
@@ -136,6 +196,71 @@ export const maintenanceRoutes =
         preHandler: ctx.auth("read"),
       },
       async (req) => json(await getMaintenance(ctx.db, principal(req).workspaceId, req.params.id)),
+    );
+    app.post(
+      "/maintenance-series",
+      {
+        schema: {
+          tags,
+          summary:
+            "Schedule recurring maintenance (RRULE in a time zone); occurrences behave like one-off windows",
+          body: CreateSeries,
+          response: { 201: SeriesOut },
+        },
+        preHandler: ctx.auth("incidents:write"),
+      },
+      async (req, reply) => {
+        const ws = principal(req).workspaceId;
+        const b = req.body;
+        const series = await createSeries(
+          ctx.database,
+          ws,
+          {
+            id: b.id,
+            title: b.title,
+            titleTranslations: pickTranslations(b.translations, "title"),
+            body: b.body,
+            bodyTranslations: pickTranslations(b.translations, "body"),
+            components: b.components,
+            firstStart: b.first_start,
+            timeZone: b.time_zone,
+            rrule: b.rrule,
+            durationMs: durationField("duration", b.duration),
+            autoStart: b.auto_start,
+            autoEnd: b.auto_end,
+            overrunAfterMs: durationField("overrun_after", b.overrun_after),
+          },
+          ctx.now(),
+        );
+        ctx.changed(ws);
+        return reply.code(201).send(seriesJson(series));
+      },
+    );
+    app.get(
+      "/maintenance-series",
+      {
+        schema: { tags, response: { 200: z.object({ series: z.array(SeriesOut) }) } },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => ({ series: (await listSeries(ctx.db, principal(req).workspaceId)).map(seriesJson) }),
+    );
+    app.post(
+      "/maintenance-series/:id/cancel",
+      {
+        schema: {
+          tags,
+          summary: "Stop a series; its windows still to come are cancelled",
+          params: z.object({ id: Id }),
+          response: { 200: SeriesOut },
+        },
+        preHandler: ctx.auth("incidents:write"),
+      },
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        const series = await cancelSeries(ctx.database, ws, req.params.id, ctx.now());
+        ctx.changed(ws);
+        return seriesJson(series);
+      },
     );
     for (const how of ["complete", "cancel"] as const) {
       app.post(

@@ -3,13 +3,14 @@
  * (`tickMaintenance`, run by every server; each step is a compare-and-set on the status, so
  * concurrent servers take it once). An overrun opens an incident on the same components.
  */
-import { and, asc, eq, gte, inArray, or } from "drizzle-orm";
+import { and, asc, eq, gt, gte, inArray, isNull, or } from "drizzle-orm";
 import { conflict, invalidField, notFound, unknownReference } from "../core/errors.ts";
 import { advance, type Maintenance, type MaintenanceStatus } from "../core/maintenance.ts";
 import { createIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
 import type { Database, Db } from "../storage/database.ts";
-import { components, maintenances, outboxMessages } from "../storage/schema.ts";
+import { components, maintenanceSeries, maintenances, outboxMessages } from "../storage/schema.ts";
+import { occurrencesBetween, validateRecurrence } from "./recurrence.ts";
 
 type Row = typeof maintenances.$inferSelect;
 const toMaintenance = (r: Row): Maintenance => ({ ...r, status: r.status as MaintenanceStatus });
@@ -28,13 +29,7 @@ export interface MaintenanceInput {
   overrunAfterMs?: number;
 }
 
-export async function createMaintenance(
-  db: Db,
-  workspaceId: string,
-  input: MaintenanceInput,
-  now: Date,
-): Promise<Maintenance> {
-  if (input.endsAt <= input.startsAt) throw invalidField("ends_at", "must be after starts_at");
+async function checkComponents(db: Db, workspaceId: string, input: { components: string[] }) {
   if (input.components.length) {
     const found = await db
       .select({ id: components.id })
@@ -45,6 +40,16 @@ export async function createMaintenance(
       if (!known.has(id)) throw unknownReference(`components.${i}`, "component", id);
     });
   }
+}
+
+export async function createMaintenance(
+  db: Db,
+  workspaceId: string,
+  input: MaintenanceInput,
+  now: Date,
+): Promise<Maintenance> {
+  if (input.endsAt <= input.startsAt) throw invalidField("ends_at", "must be after starts_at");
+  await checkComponents(db, workspaceId, input);
   return db.transaction(async (tx) => {
     const [row] = await tx
       .insert(maintenances)
@@ -167,11 +172,11 @@ export async function closeMaintenance(
  * step is taken once, whatever the number of servers, and announced once in the outbox.
  */
 export async function tickMaintenance(database: Database, now: Date): Promise<string[]> {
+  const changed = new Set<string>(await materializeSeries(database, now));
   const open = await database.db
     .select()
     .from(maintenances)
     .where(inArray(maintenances.status, ["scheduled", "in_progress"]));
-  const changed = new Set<string>();
   for (const row of open) {
     let m = toMaintenance(row);
     for (let step = advance(m, now); step; step = advance(m, now)) {
@@ -233,6 +238,156 @@ export async function tickMaintenance(database: Database, now: Date): Promise<st
       changed.add(row.workspaceId);
       m = next;
     }
+  }
+  return [...changed];
+}
+
+// ---- Recurring windows. ----
+
+/** How far ahead occurrences are written as windows: enough for the page, the feeds and reminders. */
+export const SERIES_HORIZON_MS = 35 * 86_400_000;
+
+export type MaintenanceSeries = typeof maintenanceSeries.$inferSelect;
+
+export interface SeriesInput {
+  id?: string;
+  title: string;
+  titleTranslations?: Record<string, string>;
+  body: string;
+  bodyTranslations?: Record<string, string>;
+  components: string[];
+  firstStart: string;
+  timeZone: string;
+  rrule: string;
+  durationMs: number;
+  autoStart?: boolean;
+  autoEnd?: boolean;
+  overrunAfterMs?: number;
+}
+
+export async function createSeries(
+  database: Database,
+  workspaceId: string,
+  input: SeriesInput,
+  now: Date,
+): Promise<MaintenanceSeries> {
+  validateRecurrence(input);
+  if (input.durationMs <= 0) throw invalidField("duration", "must be positive");
+  await checkComponents(database.db, workspaceId, input);
+  const series = await database.transaction(async (tx) => {
+    const [row] = await tx.db
+      .insert(maintenanceSeries)
+      .values({
+        workspaceId,
+        id: input.id ?? newId("mns"),
+        title: input.title,
+        titleTranslations: input.titleTranslations ?? {},
+        body: input.body,
+        bodyTranslations: input.bodyTranslations ?? {},
+        components: input.components,
+        firstStart: input.firstStart,
+        timeZone: input.timeZone,
+        rrule: input.rrule.replace(/^RRULE:/i, "").trim(),
+        durationMs: input.durationMs,
+        autoStart: input.autoStart ?? true,
+        autoEnd: input.autoEnd ?? false,
+        overrunAfterMs: input.overrunAfterMs ?? 15 * 60_000,
+        createdAt: now,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw conflict(`maintenance series "${input.id}" already exists`, "id");
+    return row;
+  });
+  await materializeSeries(database, now, series);
+  return series;
+}
+
+export async function listSeries(db: Db, workspaceId: string): Promise<MaintenanceSeries[]> {
+  return db
+    .select()
+    .from(maintenanceSeries)
+    .where(eq(maintenanceSeries.workspaceId, workspaceId))
+    .orderBy(asc(maintenanceSeries.createdAt), asc(maintenanceSeries.id));
+}
+
+/** Stops a series: no new occurrences, and those still scheduled are cancelled. */
+export async function cancelSeries(database: Database, workspaceId: string, id: string, now: Date) {
+  return database.transaction(async (tx) => {
+    const [row] = await tx.db
+      .update(maintenanceSeries)
+      .set({ cancelledAt: now })
+      .where(
+        and(
+          eq(maintenanceSeries.workspaceId, workspaceId),
+          eq(maintenanceSeries.id, id),
+          isNull(maintenanceSeries.cancelledAt),
+        ),
+      )
+      .returning();
+    if (!row) throw notFound("active maintenance series", id);
+    await tx.db
+      .update(maintenances)
+      .set({ status: "cancelled", updatedAt: now })
+      .where(
+        and(
+          eq(maintenances.workspaceId, workspaceId),
+          eq(maintenances.seriesId, id),
+          eq(maintenances.status, "scheduled"),
+          gt(maintenances.startsAt, now),
+        ),
+      );
+    return row;
+  });
+}
+
+/**
+ * Writes each active series' occurrences of the coming SERIES_HORIZON_MS as ordinary windows
+ * (id `<series>.<local start>`, so writing twice, from any number of servers, writes once).
+ * Returns the workspaces that gained windows.
+ */
+export async function materializeSeries(
+  database: Database,
+  now: Date,
+  only?: MaintenanceSeries,
+): Promise<string[]> {
+  const all = only
+    ? [only]
+    : await database.db.select().from(maintenanceSeries).where(isNull(maintenanceSeries.cancelledAt));
+  const changed = new Set<string>();
+  const until = new Date(now.getTime() + SERIES_HORIZON_MS);
+  for (const series of all) {
+    // From one duration back: a window under way when the series was made still counts.
+    const from = new Date(Math.max(series.createdAt.getTime(), now.getTime()) - series.durationMs);
+    const due = occurrencesBetween(series, from, until).filter(
+      (o) => o.start.getTime() + series.durationMs > now.getTime(),
+    );
+    if (due.length === 0) continue;
+    const inserted = await database.db
+      .insert(maintenances)
+      .values(
+        due.map((o) => ({
+          workspaceId: series.workspaceId,
+          id: `${series.id}.${o.local}`,
+          title: series.title,
+          titleTranslations: series.titleTranslations,
+          body: series.body,
+          bodyTranslations: series.bodyTranslations,
+          components: series.components,
+          startsAt: o.start,
+          endsAt: new Date(o.start.getTime() + series.durationMs),
+          autoStart: series.autoStart,
+          autoEnd: series.autoEnd,
+          overrunAfterMs: series.overrunAfterMs,
+          status: "scheduled",
+          seriesId: series.id,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      )
+      .onConflictDoNothing()
+      .returning({ id: maintenances.id });
+    if (inserted.length) changed.add(series.workspaceId);
   }
   return [...changed];
 }

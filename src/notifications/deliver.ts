@@ -193,7 +193,13 @@ function buildContext(workspaceId: string, row: Row): RenderContext {
     company: row.company,
     timeZone: row.time_zone,
     fallbackLocale: row.settings.fallback_locale ?? "en",
-    url: base ? (incident ? `${base}/incidents/${encodeURIComponent(incident)}` : `${base}/`) : undefined,
+    url: base
+      ? typeof row.payload.page_path === "string"
+        ? `${base}${row.payload.page_path}`
+        : incident
+          ? `${base}/incidents/${encodeURIComponent(incident)}`
+          : `${base}/`
+      : undefined,
     unsubscribeUrl:
       base && !row.recipient.startsWith("team:") && !row.recipient.startsWith("social:")
         ? `${base}/unsubscribe?t=${signLink(row.link_secret, {

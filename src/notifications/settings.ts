@@ -48,6 +48,13 @@ export const NotificationSettings = z.strictObject({
       allowed_countries: z.array(z.string().regex(/^[A-Z]{2}$/)).default([]),
     })
     .default({ entitlement_required: false, prices: {}, allowed_countries: [] }),
+  /** "I am affected" reports on a component with no open incident alert the team past this many in the window */
+  reports: z
+    .strictObject({
+      threshold: z.number().int().min(1).max(100_000).default(5),
+      window_minutes: z.number().int().min(1).max(1_440).default(15),
+    })
+    .default({ threshold: 5, window_minutes: 15 }),
   /** base of links in messages (status page, unsubscribe); the workspace's public URL when absent */
   public_url: z.string().url().optional(),
 });

@@ -21,6 +21,15 @@ const en = {
   "maintenance.cancelled": "{company} maintenance cancelled: {title}",
   "maintenance.overran": "{company} maintenance is running late: {title}",
   "compensation.granted": "{company}: what we owe you for {title}",
+  "report.received": "{company}: we have your report",
+  "reports.threshold": "{company}: customers report problems with {title}",
+  "postmortem.published": "{company}: what happened with {title}, and what we are doing about it",
+  reportLinked: "We know about this problem: {title}. We are working on it.",
+  reportPassed: "No incident is open on it yet: we have passed your report to our team.",
+  reportNoClaim:
+    "You do not need to claim anything: if you are owed compensation for it, you will get it without asking.",
+  reportsCount:
+    "{count, plural, one {# report} other {# reports}} in the last {minutes} minutes, and no incident is open on it.",
   digest: "{company}: {count, plural, one {# update} other {# updates}}",
   confirm: "Confirm your {company} status alerts",
   eta: "Expected fix: {time}.",
@@ -50,6 +59,14 @@ const it: Record<Key, string> = {
   "maintenance.cancelled": "{company} manutenzione annullata: {title}",
   "maintenance.overran": "{company} la manutenzione è in ritardo: {title}",
   "compensation.granted": "{company}: quanto ti spetta per {title}",
+  "report.received": "{company}: abbiamo ricevuto la tua segnalazione",
+  "reports.threshold": "{company}: i clienti segnalano problemi con {title}",
+  "postmortem.published": "{company}: cosa è successo con {title} e cosa facciamo",
+  reportLinked: "Conosciamo questo problema: {title}. Ci stiamo lavorando.",
+  reportPassed: "Non c'è ancora un disservizio aperto: abbiamo passato la tua segnalazione al nostro team.",
+  reportNoClaim: "Non devi chiedere nulla: se ti spetta un rimborso, lo riceverai senza doverlo chiedere.",
+  reportsCount:
+    "{count, plural, one {# segnalazione} other {# segnalazioni}} negli ultimi {minutes} minuti, e nessun disservizio aperto.",
   digest: "{company}: {count, plural, one {# aggiornamento} other {# aggiornamenti}}",
   confirm: "Conferma gli avvisi di stato di {company}",
   eta: "Risoluzione prevista: {time}.",
@@ -79,6 +96,15 @@ const de: Record<Key, string> = {
   "maintenance.cancelled": "{company} Wartung abgesagt: {title}",
   "maintenance.overran": "{company} Wartung dauert länger: {title}",
   "compensation.granted": "{company}: Ihre Entschädigung für {title}",
+  "report.received": "{company}: Wir haben Ihre Meldung erhalten",
+  "reports.threshold": "{company}: Kunden melden Probleme mit {title}",
+  "postmortem.published": "{company}: Was bei {title} passiert ist und was wir tun",
+  reportLinked: "Wir kennen dieses Problem: {title}. Wir arbeiten daran.",
+  reportPassed: "Dazu ist noch keine Störung eröffnet: Wir haben Ihre Meldung an unser Team weitergegeben.",
+  reportNoClaim:
+    "Sie müssen nichts beantragen: Steht Ihnen eine Entschädigung zu, erhalten Sie sie automatisch.",
+  reportsCount:
+    "{count, plural, one {# Meldung} other {# Meldungen}} in den letzten {minutes} Minuten, und keine Störung ist eröffnet.",
   digest: "{company}: {count, plural, one {# Update} other {# Updates}}",
   confirm: "Bestätigen Sie die Statusmeldungen von {company}",
   eta: "Voraussichtlich behoben: {time}.",
@@ -108,6 +134,15 @@ const fr: Record<Key, string> = {
   "maintenance.cancelled": "{company} maintenance annulée : {title}",
   "maintenance.overran": "{company} la maintenance prend du retard : {title}",
   "compensation.granted": "{company} : ce que nous vous devons pour {title}",
+  "report.received": "{company} : nous avons reçu votre signalement",
+  "reports.threshold": "{company} : des clients signalent des problèmes avec {title}",
+  "postmortem.published": "{company} : ce qui s'est passé avec {title}, et ce que nous faisons",
+  reportLinked: "Nous connaissons ce problème : {title}. Nous y travaillons.",
+  reportPassed: "Aucun incident n'est encore ouvert : nous avons transmis votre signalement à notre équipe.",
+  reportNoClaim:
+    "Vous n'avez rien à réclamer : si une compensation vous est due, vous la recevrez sans la demander.",
+  reportsCount:
+    "{count, plural, one {# signalement} other {# signalements}} dans les {minutes} dernières minutes, et aucun incident ouvert.",
   digest: "{company} : {count, plural, one {# mise à jour} other {# mises à jour}}",
   confirm: "Confirmez les alertes d'état de {company}",
   eta: "Résolution prévue : {time}.",
@@ -137,6 +172,14 @@ const es: Record<Key, string> = {
   "maintenance.cancelled": "{company} mantenimiento cancelado: {title}",
   "maintenance.overran": "{company} el mantenimiento se retrasa: {title}",
   "compensation.granted": "{company}: lo que te debemos por {title}",
+  "report.received": "{company}: hemos recibido tu aviso",
+  "reports.threshold": "{company}: clientes avisan de problemas con {title}",
+  "postmortem.published": "{company}: qué pasó con {title} y qué estamos haciendo",
+  reportLinked: "Conocemos este problema: {title}. Estamos trabajando en ello.",
+  reportPassed: "Aún no hay ninguna incidencia abierta: hemos pasado tu aviso a nuestro equipo.",
+  reportNoClaim: "No tienes que reclamar nada: si te corresponde una compensación, la recibirás sin pedirla.",
+  reportsCount:
+    "{count, plural, one {# aviso} other {# avisos}} en los últimos {minutes} minutos, y ninguna incidencia abierta.",
   digest: "{company}: {count, plural, one {# actualización} other {# actualizaciones}}",
   confirm: "Confirma las alertas de estado de {company}",
   eta: "Solución prevista: {time}.",
@@ -242,6 +285,24 @@ export function renderMessage(
     lines.push(msg(locale, "overdue", { time: at(payload.next_update_by) }));
   } else if (event.startsWith("maintenance.")) {
     lines.push(msg(locale, "window", { start: at(payload.starts_at), end: at(payload.ends_at) }));
+  } else if (event === "report.received") {
+    lines.push(payload.linked ? msg(locale, "reportLinked", { title }) : msg(locale, "reportPassed", {}));
+    if (payload.no_claim_needed) lines.push(msg(locale, "reportNoClaim", {}));
+  } else if (event === "reports.threshold") {
+    lines.push(
+      msg(locale, "reportsCount", {
+        count: Number(payload.count ?? 0),
+        minutes: Number(payload.window_minutes ?? 0),
+      }),
+    );
+  } else if (event === "postmortem.published") {
+    // The letter itself, section by section, in the reader's language when the operator wrote one.
+    const sections = (payload.sections ?? {}) as Record<string, string>;
+    const translations = ((payload.translations ?? {}) as Record<string, Record<string, string>>)[locale];
+    for (const key of ["what_happened", "what_we_did", "what_now", "what_we_change"]) {
+      const text = translations?.[key] || sections[key];
+      if (text) lines.push(text);
+    }
   } else if (event === "compensation.granted") {
     lines.push(
       msg(locale, "compensationIntro", {

@@ -10,6 +10,8 @@ import type { Incident } from "../core/incidents.ts";
 import { dailyUptime, statusSpans, uptimeFigures } from "../core/uptime.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, trusted } from "../lib/html.ts";
+import type { PostIncidentReport } from "../postmortems/store.ts";
+import { signFormTime } from "../reports/form-token.ts";
 import { HISTORY_DAYS, type PublicState, UPTIME_DAYS } from "./state.ts";
 
 export const STYLE = `
@@ -31,6 +33,7 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
 .body{white-space:pre-wrap;margin:.125rem 0}[hidden]{display:none!important}.subscribe{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .subscribe input,.subscribe button{font:inherit;min-height:2.75rem;padding:0 .75rem}.subscribe input{flex:1 1 14rem}
+.report{display:grid;gap:.35rem;max-width:32rem}.report select,.report input,.report textarea,.report button{font:inherit;min-height:2.75rem;padding:.25rem .75rem}.report button{justify-self:start;margin-top:.5rem}.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
 footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
 .region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}.uptime{margin:.25rem 0 .5rem}.uptime svg{width:100%;height:1.5rem;display:block}.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
 `;
@@ -58,6 +61,36 @@ interface View {
   state: PublicState;
   now: Date;
   locale: Locale;
+  /** the reader's city (?region=milan): its components come first */
+  region?: string;
+}
+
+/** The tree with the reader's city first at every level; the order within each group is kept. */
+export function regionFirst(nodes: readonly ComponentNode[], region: string | undefined): ComponentNode[] {
+  if (!region) return [...nodes];
+  const touches = (n: ComponentNode): boolean => n.region === region || n.children.some(touches);
+  const sorted = nodes.map((n) => ({ ...n, children: regionFirst(n.children, region) }));
+  return [...sorted.filter(touches), ...sorted.filter((n) => !touches(n))];
+}
+
+/** The cities of the tree, for the filter. */
+export const regionsOf = (tree: readonly ComponentNode[]) =>
+  [
+    ...new Set(
+      flattenTree(tree)
+        .map((n) => n.region)
+        .filter((r): r is string => Boolean(r)),
+    ),
+  ].sort();
+
+function cityFilter(v: View): Html | "" {
+  const cities = regionsOf(v.state.tree);
+  if (cities.length < 2) return "";
+  const link = (label: string, region: string | undefined) =>
+    html`<a href="${region ? `?region=${encodeURIComponent(region)}` : "?"}"${region === v.region ? trusted(' aria-current="true"') : ""}>${label}</a>`;
+  return html`<nav class="lang" aria-label="${t(v.locale, "cityFilter")}">${t(v.locale, "cityFilter")}: ${link(t(v.locale, "allCities"), undefined)}${cities.map(
+    (c) => html` · ${link(c, c)}`,
+  )}</nav>`;
 }
 
 /** A <time> element as HTML text, for messages that wrap it in translated words. */
@@ -180,7 +213,11 @@ function incidentBlock(incident: Incident, v: View): Html {
 <div class="meta">${t(v.locale, `incident.${incident.status}`)} · ${tx(v, "started", { time: time(incident.startedAt, v) })}${
     incident.resolvedAt ? html` · ${tx(v, "resolvedAt", { time: time(incident.resolvedAt, v) })}` : ""
   }${affected.length ? html` · ${t(v.locale, "affects", { list: affected.join(", ") })}` : ""}</div>
-${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}
+${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}${
+  v.state.postmortems.has(incident.id)
+    ? html`<p><a href="${localePath(v.locale, `/incidents/${encodeURIComponent(incident.id)}/report`)}">${t(v.locale, "pirLink")}</a></p>`
+    : ""
+}
 <ol class="timeline" reversed>${[...incident.updates].reverse().map((u) => {
     const body = localized(u.body, u.bodyTranslations, v.locale);
     return html`<li><span class="update-status">${t(v.locale, `incident.${u.status}`)}</span> — ${time(u.createdAt, v)}
@@ -206,16 +243,51 @@ function subscribeForm(locale: Locale): Html {
 <script src="/push.js" defer></script></section>`;
 }
 
+/**
+ * "I am affected": a plain form (no JavaScript) for when the phone lines jam. The hidden `ft` is
+ * the signed render time (a post faster than a person can type is refused); `website` is a
+ * honeypot kept off screen and out of the tab order and the accessibility tree.
+ */
+function reportForm(v: View): Html {
+  const nodes = flattenTree(v.state.tree);
+  if (nodes.length === 0) return html``;
+  const cities = regionsOf(v.state.tree);
+  const l = v.locale;
+  return html`<section aria-labelledby="report"><h2 id="report">${t(l, "reportTitle")}</h2><p>${t(l, "reportIntro")}</p>
+<form method="post" action="/report" class="report"><input type="hidden" name="locale" value="${l}"><input type="hidden" name="ft" value="${signFormTime(v.state.workspace.linkSecret, v.now)}">
+<label for="report-component">${t(l, "reportComponent")}</label>
+<select id="report-component" name="component" required>${nodes.map(
+    (n) =>
+      html`<option value="${n.component.id}">${"\u00a0\u00a0".repeat(n.path.length - 1)}${n.component.name}${n.region && n.component.parentId === null ? ` (${n.region})` : ""}</option>`,
+  )}</select>
+<label for="report-city">${t(l, "reportCity")}</label>
+<select id="report-city" name="city"><option value="">${t(l, "reportAnyCity")}</option>${cities.map(
+    (c) => html`<option value="${c}"${c === v.region ? trusted(" selected") : ""}>${c}</option>`,
+  )}</select>
+<label for="report-contact">${t(l, "reportContact")}</label>
+<input id="report-contact" name="contact" maxlength="200" autocomplete="email">
+<label for="report-text">${t(l, "reportText")}</label>
+<textarea id="report-text" name="text" rows="3" maxlength="2000"></textarea>
+<div class="hp" aria-hidden="true"><label for="report-website">${t(l, "reportHoneypot")}</label><input id="report-website" name="website" tabindex="-1" autocomplete="off"></div>
+<button type="submit">${t(l, "reportButton")}</button></form></section>`;
+}
+
 function maintenanceSection(v: View): Html | "" {
-  const shown = v.state.maintenances.filter(
-    (m) => m.status === "scheduled" || m.status === "in_progress" || m.status === "overran",
-  );
+  // A recurring series shows its next window only (the feeds and the calendar list them all).
+  const seen = new Set<string>();
+  const shown = v.state.maintenances.filter((m) => {
+    if (m.status !== "scheduled" && m.status !== "in_progress" && m.status !== "overran") return false;
+    if (!m.seriesId) return true;
+    if (seen.has(m.seriesId)) return false;
+    seen.add(m.seriesId);
+    return true;
+  });
   if (shown.length === 0) return "";
   const names = new Map(flattenTree(v.state.tree).map((n) => [n.component.id, n.component.name]));
   return html`<section aria-labelledby="maintenance-h"><h2 id="maintenance-h">${t(v.locale, "maintenance")}</h2>${shown.map(
     (m) => html`<article class="incident maintenance" id="maintenance-${m.id}">
 <h3>${localized(m.title, m.titleTranslations, v.locale)}</h3>
-<div class="meta">${t(v.locale, `maintenance.${m.status}`)} · ${tx(v, "maintenanceWindow", { start: time(m.startsAt, v), end: time(m.endsAt, v) })}${
+<div class="meta">${t(v.locale, `maintenance.${m.status}`)}${m.seriesId ? html` · ${t(v.locale, "recurring")}` : ""} · ${tx(v, "maintenanceWindow", { start: time(m.startsAt, v), end: time(m.endsAt, v) })}${
       m.components.length
         ? html` · ${t(v.locale, "affects", { list: m.components.map((id) => names.get(id) ?? id).join(", ") })}`
         : ""
@@ -248,8 +320,9 @@ export function renderStatusPage(
   now: Date,
   staleSince: number | null = null,
   locale: Locale = "en",
+  region?: string,
 ): string {
-  const v: View = { state, now, locale };
+  const v: View = { state, now, locale, region };
   const { workspace, indicator } = state;
   const minutes = Math.max(1, Math.round((now.getTime() - state.generatedAt.getTime()) / 60_000));
   return layout(
@@ -264,9 +337,11 @@ ${
     : ""
 }
 ${maintenanceSection(v)}
+${reportForm(v)}
 ${subscribeForm(v.locale)}
 <section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
-${state.tree.length ? html`<ul class="tree">${state.tree.map((n) => componentItem(n, null, v))}</ul>` : html`<p>${t(locale, "noComponents")}</p>`}
+${cityFilter(v)}
+${state.tree.length ? html`<ul class="tree">${regionFirst(state.tree, v.region).map((n) => componentItem(n, null, v))}</ul><p class="meta">${t(locale, "uptimeNote")}</p>` : html`<p>${t(locale, "noComponents")}</p>`}
 </section>
 <section aria-labelledby="past-h"><h2 id="past-h">${t(locale, "pastIncidents", { days: HISTORY_DAYS })}</h2>
 ${state.recent.length ? state.recent.map((i) => incidentBlock(i, v)) : html`<p>${t(locale, "noPastIncidents", { days: HISTORY_DAYS })}</p>`}
@@ -289,6 +364,41 @@ export function renderIncidentPage(
     locale,
     html`<section>${incidentBlock(incident, v)}</section><footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
     `/incidents/${encodeURIComponent(incident.id)}`,
+  );
+}
+
+/** The letter after an incident, on a page of its own, in the reader's language when written. */
+export function renderPostmortemPage(
+  incident: Incident,
+  report: PostIncidentReport,
+  state: PublicState,
+  locale: Locale = "en",
+): string {
+  const own = report.translations[locale] ?? {};
+  const text = (key: string) => own[key] || report.sections[key] || "";
+  const title = localized(incident.title, incident.titleTranslations, locale);
+  const heads = {
+    what_happened: "pirHappened",
+    what_we_did: "pirDid",
+    what_now: "pirNow",
+    what_we_change: "pirChange",
+  } as const;
+  const paragraphs = (body: string) => {
+    const lines = body.split("\n").filter((l) => l.trim());
+    const items = lines.filter((l) => l.startsWith("- "));
+    const prose = lines.filter((l) => !l.startsWith("- "));
+    return html`${prose.map((p) => html`<p>${p}</p>`)}${
+      items.length ? html`<ul>${items.map((i) => html`<li>${i.slice(2)}</li>`)}</ul>` : ""
+    }`;
+  };
+  return layout(
+    `${t(locale, "pirLink")}: ${title} · ${state.workspace.name}`,
+    state.workspace.name,
+    locale,
+    html`<article><section><h2>${title}</h2>${Object.entries(heads).map(
+      ([key, head]) => html`<h3>${t(locale, head)}</h3>${paragraphs(text(key))}`,
+    )}</section></article><footer><a href="${localePath(locale, `/incidents/${encodeURIComponent(incident.id)}`)}">← ${title}</a> · <a href="${localePath(locale, "/")}">${t(locale, "backToStatus")}</a></footer>`,
+    `/incidents/${encodeURIComponent(incident.id)}/report`,
   );
 }
 

@@ -8,14 +8,25 @@ import { AmendsError } from "../core/errors.ts";
 import { isLocale, type Locale, type MessageKey, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { getIncident } from "../incidents/store.ts";
+import type { ChannelRegistry } from "../notifications/channels/index.ts";
+import { getReport } from "../postmortems/store.ts";
 import type { Db } from "../storage/database.ts";
-import { defaultWorkspace, type Workspace } from "../workspaces/store.ts";
+import { statusPages } from "../storage/schema.ts";
+import { defaultWorkspace, findWorkspace, type Workspace } from "../workspaces/store.ts";
 import { renderBadge, renderWidgetScript } from "./badge.ts";
 import { incidentFeed } from "./feeds.ts";
 import { maintenanceCalendar } from "./ical.ts";
-import { renderErrorPage, renderIncidentPage, renderStatusPage } from "./render-html.ts";
+import { pageAccessRoutes } from "./page-access.ts";
+import { admits, isPrivate, type StatusPage } from "./pages.ts";
+import {
+  regionsOf,
+  renderErrorPage,
+  renderIncidentPage,
+  renderPostmortemPage,
+  renderStatusPage,
+} from "./render-html.ts";
 import { docOf, type Snapshot, SnapshotCache, sendDoc } from "./snapshot.ts";
-import { loadPublicState, type PublicState } from "./state.ts";
+import { loadPublicState, type PublicState, pageState } from "./state.ts";
 import {
   componentsJson,
   incidentsJson,
@@ -27,10 +38,17 @@ import {
 const HTML = "text/html; charset=utf-8";
 const JSON_TYPE = "application/json; charset=utf-8";
 
-/** One snapshot cache per workspace, and which workspace the page shows. */
+/**
+ * One snapshot cache per page: the workspace's default page, and each of its other pages
+ * (chosen by host name or /p/<id>/). Which pages exist is kept in memory too, so finding the
+ * page of a request reads nothing: the default page only looks up its Host in a map.
+ */
 export class PublicPages {
   private readonly caches = new Map<string, SnapshotCache<PublicState>>();
   private workspace: Workspace | undefined;
+  private pages: { byHost: Map<string, StatusPage>; byId: Map<string, StatusPage> } | undefined;
+  private pagesDirty = true;
+  private loadingPages: Promise<void> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -40,10 +58,45 @@ export class PublicPages {
   /** Drops what a write may have changed; the next request rebuilds. */
   invalidate(workspaceId?: string): void {
     if (!workspaceId) this.workspace = undefined;
-    for (const [id, cache] of this.caches) if (!workspaceId || id === workspaceId) cache.invalidate();
+    this.pagesDirty = true;
+    for (const [id, cache] of this.caches)
+      if (!workspaceId || id === workspaceId || id.startsWith(`${workspaceId}\u0000`)) cache.invalidate();
   }
 
-  async snapshot(): Promise<Snapshot<PublicState>> {
+  private async loadPages(): Promise<void> {
+    if (!this.pagesDirty && this.pages) return;
+    this.loadingPages ??= (async () => {
+      this.pagesDirty = false;
+      try {
+        const ws = await this.defaultWorkspace();
+        const rows = await this.db.select().from(statusPages);
+        this.pages = {
+          byHost: new Map(rows.filter((p) => p.hostname).map((p) => [p.hostname!, p])),
+          // Paths name pages of the default workspace.
+          byId: new Map(rows.filter((p) => p.workspaceId === ws.id).map((p) => [p.id, p])),
+        };
+      } catch (err) {
+        this.pagesDirty = true;
+        if (!this.pages) this.pages = { byHost: new Map(), byId: new Map() };
+        // With the database down, keep serving the pages we knew.
+        if (!(err instanceof AmendsError)) return;
+        throw err;
+      }
+    })().finally(() => {
+      this.loadingPages = undefined;
+    });
+    return this.loadingPages;
+  }
+
+  /** The page a request asks for: by /p/<id>/ or by Host; undefined for the default page. */
+  async pageFor(req: FastifyRequest): Promise<StatusPage | undefined | null> {
+    await this.loadPages();
+    const id = (req.params as { page?: string }).page;
+    if (id !== undefined) return this.pages!.byId.get(id) ?? null;
+    return this.pages!.byHost.size ? this.pages!.byHost.get(req.hostname.toLowerCase()) : undefined;
+  }
+
+  private async defaultWorkspace(): Promise<Workspace> {
     this.workspace ??= await defaultWorkspace(this.db);
     const ws = this.workspace;
     if (!ws)
@@ -51,32 +104,79 @@ export class PublicPages {
         "NOT_FOUND",
         "there is no workspace yet: run `amends demo` or `amends workspace create`",
       );
-    let cache = this.caches.get(ws.id);
+    return ws;
+  }
+
+  async snapshot(page?: StatusPage): Promise<Snapshot<PublicState>> {
+    const ws = page ? page.workspaceId : (await this.defaultWorkspace()).id;
+    const key = page ? `${ws}\u0000${page.id}` : ws;
+    let cache = this.caches.get(key);
     if (!cache) {
-      cache = new SnapshotCache(
-        () => loadPublicState(this.db, ws, this.now()),
-        () => this.now().getTime(),
-      );
-      this.caches.set(ws.id, cache);
+      const load = page
+        ? async () => {
+            const workspace = await findWorkspace(this.db, page.workspaceId);
+            if (!workspace) throw new AmendsError("NOT_FOUND", "this page's workspace is gone");
+            const state = await loadPublicState(this.db, workspace, this.now());
+            // The page's own name heads it.
+            return pageState({ ...state, workspace: { ...workspace, name: page.name } }, page.components);
+          }
+        : async () => loadPublicState(this.db, await this.defaultWorkspace(), this.now());
+      cache = new SnapshotCache(load, () => this.now().getTime());
+      this.caches.set(key, cache);
     }
     return cache.current();
   }
 }
 
 export const statusPageRoutes =
-  (db: Db, now: () => Date, pages: PublicPages): FastifyPluginAsync =>
+  (db: Db, now: () => Date, pages: PublicPages, channels: ChannelRegistry = {}): FastifyPluginAsync =>
   async (app) => {
     const baseUrl = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+    /**
+     * The snapshot of the page a request asks for, once it may see it. A private page's
+     * documents are marked private (no shared cache) and vary by cookie; a page at /p/<id>/
+     * links within itself.
+     */
+    const view = async (req: FastifyRequest, reply: FastifyReply) => {
+      const page = await pages.pageFor(req);
+      if (page === null) {
+        notFound(reply, localeOf(req), "noSuchPage");
+        return undefined;
+      }
+      const snap = await pages.snapshot(page);
+      const prefix = page && (req.params as { page?: string }).page !== undefined ? `/p/${page.id}` : "";
+      if (page && !admits(page, snap.state.workspace.linkSecret, req, now().getTime())) {
+        const isDocument = /\.(json|rss|atom|ics|svg|js)$/.test(req.url.split("?")[0]!);
+        if (isDocument)
+          reply.code(401).type("text/plain; charset=utf-8").send("this page is private: log in at /login");
+        else reply.redirect(`${prefix}/login`, 303);
+        return undefined;
+      }
+      const privateHeaders: Record<string, string> =
+        page && isPrivate(page)
+          ? { "cache-control": "private, no-cache", vary: "accept-encoding, accept-language, cookie" }
+          : {};
+      return { snap, page, prefix, base: `${baseUrl(req)}${prefix}`, privateHeaders };
+    };
+    type View = NonNullable<Awaited<ReturnType<typeof view>>>;
+    const docIn = (v: View, key: string, render: () => { type: string; content: string }) =>
+      docOf(v.snap, `${v.prefix}|${key}`, () => {
+        const r = render();
+        return v.prefix && r.type === HTML
+          ? { ...r, content: r.content.replaceAll('href="/', `href="${v.prefix}/`) }
+          : r;
+      });
     const cors = { "access-control-allow-origin": "*" };
     const json = (path: string, render: (s: PublicState, base: string) => unknown) =>
       app.get(path, async (req, reply) => {
-        const snap = await pages.snapshot();
-        const base = baseUrl(req);
-        const doc = docOf(snap, `${path}|${base}`, () => ({
+        const v = await view(req, reply);
+        if (!v) return reply;
+        const { snap, base } = v;
+        const doc = docIn(v, `${path}|${base}`, () => ({
           type: JSON_TYPE,
           content: JSON.stringify(render(snap.state, base)),
         }));
-        return sendDoc(req, reply, doc, cors);
+        return sendDoc(req, reply, doc, { ...cors, ...v.privateHeaders });
       });
 
     const localeOf = (req: FastifyRequest) =>
@@ -92,29 +192,40 @@ export const statusPageRoutes =
         .send(renderErrorPage(404, t(locale, message), locale));
 
     const statusPage = async (req: FastifyRequest, reply: FastifyReply) => {
-      const snap = await pages.snapshot();
+      const v = await view(req, reply);
+      if (!v) return reply;
+      const { snap } = v;
       const locale = localeOf(req);
-      const doc = docOf(snap, `/|${locale}`, () => ({
+      // A Milan customer sees Milan first: ?region= among the tree's cities (anything else is ignored).
+      const asked = (req.query as { region?: unknown }).region;
+      const region =
+        typeof asked === "string" && regionsOf(snap.state.tree).includes(asked) ? asked : undefined;
+      const doc = docIn(v, `/|${locale}|${region ?? ""}`, () => ({
         type: HTML,
-        content: renderStatusPage(snap.state, now(), snap.staleSince, locale),
+        content: renderStatusPage(snap.state, now(), snap.staleSince, locale, region),
       }));
-      return sendDoc(req, reply, doc, langHeaders(locale));
+      return sendDoc(req, reply, doc, { ...langHeaders(locale), ...v.privateHeaders });
     };
     const incidentPage = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
-      const snap = await pages.snapshot();
+      const v = await view(req, reply);
+      if (!v) return reply;
+      const { snap } = v;
       const locale = localeOf(req);
       const known = [...snap.state.open, ...snap.state.recent, ...snap.state.latest].find(
         (i) => i.id === req.params.id,
       );
       // Older incidents are not in the snapshot; they change rarely and are read from the database.
       const incident =
-        known ?? (await getIncident(db, snap.state.workspace.id, req.params.id).catch(() => undefined));
+        known ??
+        (v.page
+          ? undefined
+          : await getIncident(db, snap.state.workspace.id, req.params.id).catch(() => undefined));
       if (!incident) return notFound(reply, locale, "noSuchIncident");
-      const doc = docOf(snap, `/incidents/${incident.id}|${locale}`, () => ({
+      const doc = docIn(v, `/incidents/${incident.id}|${locale}`, () => ({
         type: HTML,
         content: renderIncidentPage(incident, snap.state, now(), locale),
       }));
-      return sendDoc(req, reply, doc, langHeaders(locale));
+      return sendDoc(req, reply, doc, { ...langHeaders(locale), ...v.privateHeaders });
     };
     // Each language also has its own address (/it/, /it/incidents/…), for links and static copies.
     const inLanguage =
@@ -123,7 +234,35 @@ export const statusPageRoutes =
         isLocale((req.params as { lang?: string }).lang)
           ? handler(req, reply)
           : notFound(reply, localeOf(req), "noSuchPage");
+    const postmortemPage = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+      const v = await view(req, reply);
+      if (!v) return reply;
+      const { snap } = v;
+      const locale = localeOf(req);
+      const ws = snap.state.workspace.id;
+      // Reports of older incidents are not in the snapshot; they change rarely and are read from the database.
+      const report =
+        snap.state.postmortems.get(req.params.id) ??
+        (await getReport(db, ws, req.params.id).catch(() => undefined));
+      if (report?.status !== "published") return notFound(reply, locale, "noSuchPage");
+      const incident =
+        [...snap.state.open, ...snap.state.recent, ...snap.state.latest].find(
+          (i) => i.id === req.params.id,
+        ) ?? (await getIncident(db, ws, req.params.id).catch(() => undefined));
+      if (!incident) return notFound(reply, locale, "noSuchIncident");
+      const doc = docIn(v, `/incidents/${incident.id}/report|${locale}`, () => ({
+        type: HTML,
+        content: renderPostmortemPage(incident, report, snap.state, locale),
+      }));
+      return sendDoc(req, reply, doc, { ...langHeaders(locale), ...v.privateHeaders });
+    };
+    await app.register(pageAccessRoutes(pages, now, channels));
     app.get("/", statusPage);
+    app.get<{ Params: { id: string } }>("/incidents/:id/report", postmortemPage);
+    app.get<{ Params: { id: string; lang: string } }>(
+      "/:lang/incidents/:id/report",
+      inLanguage(postmortemPage),
+    );
     app.get("/:lang/", inLanguage(statusPage));
     app.get<{ Params: { id: string } }>("/incidents/:id", incidentPage);
     app.get<{ Params: { id: string; lang: string } }>("/:lang/incidents/:id", inLanguage(incidentPage));
@@ -132,29 +271,33 @@ export const statusPageRoutes =
       ["/history.atom", "application/atom+xml; charset=utf-8", (f: Feed) => f.atom1()],
     ] as const) {
       app.get(path, async (req, reply) => {
-        const snap = await pages.snapshot();
-        const base = baseUrl(req);
-        const doc = docOf(snap, `${path}|${base}`, () => ({
+        const v = await view(req, reply);
+        if (!v) return reply;
+        const { snap, base } = v;
+        const doc = docIn(v, `${path}|${base}`, () => ({
           type,
           content: render(incidentFeed(snap.state, base)),
         }));
-        return sendDoc(req, reply, doc, cors);
+        return sendDoc(req, reply, doc, { ...cors, ...v.privateHeaders });
       });
     }
     app.get<{ Querystring: { component?: string } }>("/maintenance.ics", async (req, reply) => {
-      const snap = await pages.snapshot();
-      const base = baseUrl(req);
+      const v = await view(req, reply);
+      if (!v) return reply;
+      const { snap, base } = v;
       const component = typeof req.query.component === "string" ? req.query.component : undefined;
-      const doc = docOf(snap, `/maintenance.ics|${base}|${component ?? ""}`, () => ({
+      const doc = docIn(v, `/maintenance.ics|${base}|${component ?? ""}`, () => ({
         type: "text/calendar; charset=utf-8",
         content: maintenanceCalendar(snap.state, base, component),
       }));
-      return sendDoc(req, reply, doc, cors);
+      return sendDoc(req, reply, doc, { ...cors, ...v.privateHeaders });
     });
     app.get("/badge.svg", async (req, reply) => {
-      const snap = await pages.snapshot();
+      const v = await view(req, reply);
+      if (!v) return reply;
+      const { snap } = v;
       const locale = localeOf(req);
-      const doc = docOf(snap, `/badge.svg|${locale}`, () => ({
+      const doc = docIn(v, `/badge.svg|${locale}`, () => ({
         type: "image/svg+xml",
         content: renderBadge(
           "status",
@@ -162,16 +305,17 @@ export const statusPageRoutes =
           snap.state.indicator.indicator,
         ),
       }));
-      return sendDoc(req, reply, doc, cors);
+      return sendDoc(req, reply, doc, { ...cors, ...v.privateHeaders });
     });
     app.get("/widget.js", async (req, reply) => {
-      const snap = await pages.snapshot();
-      const base = baseUrl(req);
-      const doc = docOf(snap, `/widget.js|${base}`, () => ({
+      const v = await view(req, reply);
+      if (!v) return reply;
+      const { snap, base } = v;
+      const doc = docIn(v, `/widget.js|${base}`, () => ({
         type: "text/javascript; charset=utf-8",
         content: renderWidgetScript(snap.state.workspace.publicUrl ?? base),
       }));
-      return sendDoc(req, reply, doc, cors);
+      return sendDoc(req, reply, doc, { ...cors, ...v.privateHeaders });
     });
     json("/api/v2/summary.json", summaryJson);
     json("/api/v2/status.json", statusJson);

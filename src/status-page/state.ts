@@ -12,6 +12,7 @@ import type { Maintenance } from "../core/maintenance.ts";
 import { type Indicator, pageIndicator } from "../core/page-status.ts";
 import { listIncidents } from "../incidents/store.ts";
 import { listMaintenances } from "../maintenance/store.ts";
+import { listPublishedReports, type PostIncidentReport } from "../postmortems/store.ts";
 import type { Db } from "../storage/database.ts";
 import type { Workspace } from "../workspaces/store.ts";
 
@@ -33,13 +34,15 @@ export interface PublicState {
   history: Incident[];
   /** Maintenance to come, under way, or ended in the last HISTORY_DAYS days, by start. */
   maintenances: Maintenance[];
+  /** Published post-incident reports, by incident id (the latest 200). */
+  postmortems: Map<string, PostIncidentReport>;
   /** Latest change anywhere on the page. */
   updatedAt: Date;
 }
 
 export async function loadPublicState(db: Db, workspace: Workspace, now: Date): Promise<PublicState> {
   const since = now.getTime() - HISTORY_DAYS * 86_400_000;
-  const [tree, history, latest, maintenances] = await Promise.all([
+  const [tree, history, latest, maintenances, postmortems] = await Promise.all([
     loadComponentTree(db, workspace.id),
     listIncidents(db, workspace.id, {
       resolvedSince: new Date(now.getTime() - UPTIME_DAYS * 86_400_000),
@@ -47,6 +50,7 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     }),
     listIncidents(db, workspace.id, { limit: 50 }),
     listMaintenances(db, workspace.id, new Date(since)),
+    listPublishedReports(db, workspace.id),
   ]);
   const incidents = history.filter((i) => !i.resolvedAt || i.resolvedAt.getTime() >= since);
   const open = incidents.filter(isOpen);
@@ -55,6 +59,7 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     workspace.createdAt,
     ...flattenTree(tree).map((n) => n.component.updatedAt),
     ...incidents.map((i) => i.updatedAt),
+    ...postmortems.map((p) => p.updatedAt),
   ];
   return {
     workspace,
@@ -69,6 +74,32 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     latest,
     history,
     maintenances,
+    postmortems: new Map(postmortems.map((p) => [p.incidentId, p])),
     updatedAt: new Date(Math.max(...times.map((t) => t.getTime()))),
+  };
+}
+
+/**
+ * What one page of the workspace shows: its components (each with its subtree, as roots), the
+ * incidents and maintenance that touch them, and the indicator over those alone.
+ */
+export function pageState(state: PublicState, componentIds: readonly string[]): PublicState {
+  const wanted = new Set(componentIds);
+  const roots = flattenTree(state.tree).filter((n) => wanted.has(n.component.id));
+  const shown = new Set(flattenTree(roots).map((n) => n.component.id));
+  const touches = (i: Incident) => i.components.some((c) => shown.has(c.componentId));
+  const open = state.open.filter(touches);
+  return {
+    ...state,
+    tree: roots,
+    indicator: pageIndicator(
+      roots.map((n) => n.status),
+      open.map((i) => i.impact),
+    ),
+    open,
+    recent: state.recent.filter(touches),
+    latest: state.latest.filter(touches),
+    history: state.history.filter(touches),
+    maintenances: state.maintenances.filter((m) => m.components.some((c) => shown.has(c))),
   };
 }

@@ -484,6 +484,8 @@ export const maintenances = pgTable(
     completedAt: ts("completed_at"),
     remindedAt: ts("reminded_at"),
     overrunIncidentId: text("overrun_incident_id"),
+    /** the recurring series this window is an occurrence of */
+    seriesId: text("series_id"),
     createdAt: ts("created_at").notNull(),
     updatedAt: ts("updated_at").notNull(),
   },
@@ -796,4 +798,129 @@ export const protocols = pgTable(
     updatedAt: ts("updated_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.name] })],
+);
+
+// ---- The public face: "I am affected" reports, recurring maintenance, post-incident reports. ----
+
+/**
+ * What a customer told us from the status page or the public API: what failed, where. Linked to
+ * the open incident on that component when there is one (its compensation runs review them);
+ * without one, enough of them within a window alert the team (customers as a monitor).
+ */
+export const affectedReports = pgTable(
+  "affected_reports",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    id: text("id").notNull(),
+    componentId: text("component_id").notNull(),
+    city: text("city"),
+    incidentId: text("incident_id"),
+    /** the customer we recognised from the contact (id, e-mail or phone), if any */
+    customerId: text("customer_id"),
+    /** as given: customer reference, e-mail or phone; normalised e-mail/E.164 when recognisable */
+    contact: text("contact"),
+    contactChannel: text("contact_channel"),
+    locale: text("locale").notNull(),
+    text: text("text").notNull().default(""),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.id] }),
+    index("affected_reports_component").on(t.workspaceId, t.componentId, t.createdAt),
+    index("affected_reports_incident").on(t.workspaceId, t.incidentId),
+  ],
+);
+
+/**
+ * A recurring maintenance window: an RFC 5545 RRULE expanded in its IANA time zone (02:00
+ * Europe/Rome stays 02:00 across DST). Occurrences are materialised ahead as ordinary rows of
+ * `maintenances` (id `<series>.<local date>`), so they start, end, remind and overrun like one-offs.
+ */
+export const maintenanceSeries = pgTable(
+  "maintenance_series",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    id: text("id").notNull(),
+    title: text("title").notNull(),
+    titleTranslations: jsonb("title_translations").notNull().default({}).$type<Record<string, string>>(),
+    body: text("body").notNull(),
+    bodyTranslations: jsonb("body_translations").notNull().default({}).$type<Record<string, string>>(),
+    components: jsonb("components").notNull().$type<string[]>(),
+    /** local wall time of the first occurrence, e.g. 2026-03-01T02:00 */
+    firstStart: text("first_start").notNull(),
+    timeZone: text("time_zone").notNull(),
+    /** the RRULE line's value, e.g. FREQ=WEEKLY;BYDAY=SU */
+    rrule: text("rrule").notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    autoStart: boolean("auto_start").notNull().default(true),
+    autoEnd: boolean("auto_end").notNull().default(false),
+    overrunAfterMs: integer("overrun_after_ms").notNull().default(900_000),
+    cancelledAt: ts("cancelled_at"),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+/**
+ * The letter after an incident, in the shape of car2go's 2014 one: what happened, what we did,
+ * what happens now for you (the make-good), what we change. Drafted from the timeline and the
+ * compensation figures, edited and published by the operator; one per incident.
+ */
+export const postIncidentReports = pgTable(
+  "post_incident_reports",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    incidentId: text("incident_id").notNull(),
+    /** draft → published */
+    status: text("status").notNull(),
+    /** {what_happened, what_we_did, what_now, what_we_change} in the operator's language */
+    sections: jsonb("sections").notNull().$type<Record<string, string>>(),
+    /** the same sections in other languages: {"it": {...}} */
+    translations: jsonb("translations").notNull().default({}).$type<Record<string, Record<string, string>>>(),
+    /** counts per city and compensation totals the draft was written from */
+    figures: jsonb("figures").notNull().$type<Record<string, unknown>>(),
+    createdAt: ts("created_at").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+    publishedAt: ts("published_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.incidentId] }),
+    foreignKey({
+      columns: [t.workspaceId, t.incidentId],
+      foreignColumns: [incidents.workspaceId, incidents.id],
+    }),
+  ],
+);
+
+/**
+ * More pages per workspace: each shows chosen components (with their subtrees), is reached by
+ * host name (a custom domain) or by path (/p/<id>/), and may be private — behind a password,
+ * a login link e-mailed to addresses of chosen domains, or an IP allow-list (any one admits).
+ */
+export const statusPages = pgTable(
+  "status_pages",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    /** lower-case host name, e.g. status.milan.example.com */
+    hostname: text("hostname").unique(),
+    components: jsonb("components").notNull().$type<string[]>(),
+    /** scrypt$salt$hash, when a password admits */
+    passwordHash: text("password_hash"),
+    emailDomains: jsonb("email_domains").notNull().default([]).$type<string[]>(),
+    /** addresses and CIDR ranges, e.g. 10.0.0.0/8 */
+    ipAllow: jsonb("ip_allow").notNull().default([]).$type<string[]>(),
+    createdAt: ts("created_at").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );

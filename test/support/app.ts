@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { buildServer } from "../../src/http/server.ts";
 import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
 import type { ReceiptSettings } from "../../src/notifications/routes.ts";
+import type { S3Target } from "../../src/status-page/s3-publish.ts";
 import type { Database } from "../../src/storage/database.ts";
 import { createToken } from "../../src/tokens/store.ts";
 import { createWorkspace } from "../../src/workspaces/store.ts";
@@ -23,7 +24,7 @@ export interface TestApp {
 
 export async function startTestApp(
   backend: BackendName,
-  options: { now?: () => Date; channels?: ChannelRegistry; receipts?: ReceiptSettings } = {},
+  options: { now?: () => Date; channels?: ChannelRegistry; receipts?: ReceiptSettings; s3?: S3Target } = {},
 ): Promise<TestApp> {
   const database = await freshDatabase(backend);
   const ws = await createWorkspace(database.db, {
