@@ -357,6 +357,34 @@ export const compensationRoutes =
       async (req) => report(principal(req).workspaceId, req.params.id),
     );
     app.get(
+      "/compensation-runs/:id/progress",
+      {
+        schema: {
+          tags,
+          summary: "How far applying the run has come: lines booked of all its lines",
+          description:
+            "Apply books lines in key order, a thousand per transaction; poll this while it runs for a progress bar.",
+          params: RunParams,
+          response: {
+            200: z.object({ status: z.string(), lines: z.number(), done: z.number() }),
+          },
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        const run = await getRun(ctx.db, ws, req.params.id);
+        const [row] = await ctx.database.query<{ lines: number; done: number }>(
+          `select (select count(*) from comp_run_lines where workspace_id = $1 and run_id = $2)::int as lines,
+                  (select count(*) from comp_run_lines where workspace_id = $1 and run_id = $2
+                      and key <= (select max(action_key) from ledger_entries where workspace_id = $1 and run_id = $2))::int as done`,
+          [ws, run.id],
+        );
+        const lines = row?.lines ?? 0;
+        return { status: run.status, lines, done: run.status === "applied" ? lines : (row?.done ?? 0) };
+      },
+    );
+    app.get(
       "/compensation-runs/:id/report.html",
       {
         schema: {

@@ -388,6 +388,8 @@ export const ledgerEntries = pgTable(
     uniqueIndex("ledger_entries_idempotency").on(t.workspaceId, t.idempotencyKey),
     index("ledger_entries_action").on(t.workspaceId, t.actionKey),
     index("ledger_entries_customer").on(t.workspaceId, t.customerId, t.createdAt),
+    // how far an apply has come: it books a run's lines in key order
+    index("ledger_entries_run").on(t.workspaceId, t.runId, t.actionKey),
   ],
 );
 

@@ -75,8 +75,12 @@ async function runPolicy(
 
 async function approveAndApply(t: TestApp, runId: string) {
   expect((await t.call("POST", `/api/v1/compensation-runs/${runId}/approve`)).status).toBe(200);
+  const before = (await t.call("GET", `/api/v1/compensation-runs/${runId}/progress`)).json;
+  expect(before).toMatchObject({ status: "approved", done: 0 });
   const applied = await t.call("POST", `/api/v1/compensation-runs/${runId}/apply`);
   expect(applied.status, JSON.stringify(applied.json)).toBe(200);
+  const after = (await t.call("GET", `/api/v1/compensation-runs/${runId}/progress`)).json;
+  expect(after).toEqual({ status: "applied", lines: before.lines, done: before.lines });
   return applied.json;
 }
 

@@ -107,9 +107,23 @@ export function RunView({ id, session }: { id: string; session: Session }) {
     });
   const doApply = () =>
     apply.run(async () => {
-      // The API books the whole run in one request; the bar shows work under way, then done.
+      // Apply books the run in one request, a thousand lines per transaction; the bar follows
+      // the lines booked so far until it answers.
       setProgress({ max: p.lines.length || 1 });
-      await post<Run>(`${path}/apply`);
+      let applying = true;
+      const follow = (async () => {
+        while (applying) {
+          await new Promise((r) => setTimeout(r, 500));
+          const now = await get<{ lines: number; done: number }>(`${path}/progress`).catch(() => undefined);
+          if (applying && now) setProgress({ value: now.done, max: now.lines || 1 });
+        }
+      })();
+      try {
+        await post<Run>(`${path}/apply`);
+      } finally {
+        applying = false;
+        await follow;
+      }
       setProgress({ value: p.lines.length || 1, max: p.lines.length || 1 });
       await preview.reload();
     });
@@ -178,7 +192,7 @@ export function RunView({ id, session }: { id: string; session: Session }) {
       {progress && (
         <div className="progress">
           <label htmlFor="apply-progress">
-            {progress.value === undefined ? t("applying") : t("applied")}
+            {apply.busy ? t("applying") : t("applied")}
           </label>
           <progress id="apply-progress" max={progress.max} value={progress.value} />
         </div>

@@ -1,0 +1,1 @@
+CREATE INDEX "ledger_entries_run" ON "ledger_entries" USING btree ("workspace_id","run_id","action_key");
