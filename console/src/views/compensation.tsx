@@ -191,9 +191,7 @@ export function RunView({ id, session }: { id: string; session: Session }) {
       </div>
       {progress && (
         <div className="progress">
-          <label htmlFor="apply-progress">
-            {apply.busy ? t("applying") : t("applied")}
-          </label>
+          <label htmlFor="apply-progress">{apply.busy ? t("applying") : t("applied")}</label>
           <progress id="apply-progress" max={progress.max} value={progress.value} />
         </div>
       )}
