@@ -118,6 +118,7 @@ export async function evaluateMonitor(
         })
         .where(and(eq(monitors.workspaceId, ws), eq(monitors.id, id)));
     // The step and what it does commit together: a crash in between repeats neither half alone.
+    await recordOutage(tx, m, result.event, now);
     if (result.event === "down" && !startsProtocol(m)) await onDown(tx, m, o, detail);
     if (result.event === "recovered") await onRecovered(tx, m, o);
     return { m, event: result.event };
@@ -126,6 +127,22 @@ export async function evaluateMonitor(
   if (event === "down" && startsProtocol(m)) await startMonitorProtocol(database, m, o);
   if (event !== "none") await announced(database, ws);
   return event;
+}
+
+/** What the uptime bars count: a confirmed failure, from confirmation to recovery. */
+async function recordOutage(tx: Database, m: Monitor, event: Step["event"], now: Date) {
+  if (event === "down")
+    await tx.query(
+      `insert into monitor_outages (workspace_id, monitor_id, started_at, component_ids, status)
+       values ($1, $2, $3, $4::text[], $5) on conflict do nothing`,
+      [m.workspaceId, m.id, now.toISOString(), m.componentIds, failedStatus(m)],
+    );
+  if (event === "recovered")
+    await tx.query(
+      `update monitor_outages set ended_at = $3
+        where workspace_id = $1 and monitor_id = $2 and ended_at is null`,
+      [m.workspaceId, m.id, now.toISOString()],
+    );
 }
 
 async function announced(database: Database, ws: string) {

@@ -140,9 +140,12 @@ function uptimeBar(node: ComponentNode, v: View): Html {
         }))
       : [],
   );
-  const spans = [...v.state.history.flatMap((i) => statusSpans(i, now)), ...maintenance].filter((s) =>
-    ids.has(s.componentId),
-  );
+  // Declared (incidents), scheduled (maintenance) and measured (monitors): the worst counts at each moment.
+  const spans = [
+    ...v.state.history.flatMap((i) => statusSpans(i, now)),
+    ...maintenance,
+    ...v.state.measured,
+  ].filter((s) => ids.has(s.componentId));
   const calendar = new LocalCalendar(v.state.workspace.timeZone);
   const today = calendar.dateOf(now);
   const starts = Array.from({ length: UPTIME_DAYS }, (_, i) =>

@@ -3,17 +3,20 @@
  * Statuspage-compatible JSON always agree.
  */
 
+import { and, eq, gte, isNull, or } from "drizzle-orm";
 import { loadComponentTree } from "../components/store.ts";
-import type { ComponentNode } from "../core/components.ts";
+import type { ComponentNode, ComponentStatus } from "../core/components.ts";
 import { flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
 import { isOpen } from "../core/incidents.ts";
 import type { Maintenance } from "../core/maintenance.ts";
 import { type Indicator, pageIndicator } from "../core/page-status.ts";
+import type { StatusSpan } from "../core/uptime.ts";
 import { listIncidents } from "../incidents/store.ts";
 import { listMaintenances } from "../maintenance/store.ts";
 import { listPublishedReports, type PostIncidentReport } from "../postmortems/store.ts";
 import type { Db } from "../storage/database.ts";
+import { monitorOutages } from "../storage/schema.ts";
 import type { Workspace } from "../workspaces/store.ts";
 
 export const HISTORY_DAYS = 14;
@@ -34,6 +37,8 @@ export interface PublicState {
   history: Incident[];
   /** Maintenance to come, under way, or ended in the last HISTORY_DAYS days, by start. */
   maintenances: Maintenance[];
+  /** What monitors measured in the last UPTIME_DAYS days: confirmed failures per component. */
+  measured: StatusSpan[];
   /** Published post-incident reports, by incident id (the latest 200). */
   postmortems: Map<string, PostIncidentReport>;
   /** Latest change anywhere on the page. */
@@ -42,7 +47,7 @@ export interface PublicState {
 
 export async function loadPublicState(db: Db, workspace: Workspace, now: Date): Promise<PublicState> {
   const since = now.getTime() - HISTORY_DAYS * 86_400_000;
-  const [tree, history, latest, maintenances, postmortems] = await Promise.all([
+  const [tree, history, latest, maintenances, postmortems, outages] = await Promise.all([
     loadComponentTree(db, workspace.id),
     listIncidents(db, workspace.id, {
       resolvedSince: new Date(now.getTime() - UPTIME_DAYS * 86_400_000),
@@ -51,6 +56,18 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     listIncidents(db, workspace.id, { limit: 50 }),
     listMaintenances(db, workspace.id, new Date(since)),
     listPublishedReports(db, workspace.id),
+    db
+      .select()
+      .from(monitorOutages)
+      .where(
+        and(
+          eq(monitorOutages.workspaceId, workspace.id),
+          or(
+            isNull(monitorOutages.endedAt),
+            gte(monitorOutages.endedAt, new Date(now.getTime() - UPTIME_DAYS * 86_400_000)),
+          ),
+        ),
+      ),
   ]);
   const incidents = history.filter((i) => !i.resolvedAt || i.resolvedAt.getTime() >= since);
   const open = incidents.filter(isOpen);
@@ -74,6 +91,14 @@ export async function loadPublicState(db: Db, workspace: Workspace, now: Date): 
     latest,
     history,
     maintenances,
+    measured: outages.flatMap((o) =>
+      o.componentIds.map((componentId) => ({
+        componentId,
+        status: o.status as ComponentStatus,
+        start: o.startedAt.getTime(),
+        end: (o.endedAt ?? now).getTime(),
+      })),
+    ),
     postmortems: new Map(postmortems.map((p) => [p.incidentId, p])),
     updatedAt: new Date(Math.max(...times.map((t) => t.getTime()))),
   };

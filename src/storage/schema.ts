@@ -768,6 +768,27 @@ export const monitorClaims = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.monitorId, t.location, t.slot] })],
 );
 
+/**
+ * What monitors measured: each confirmed failure from confirmation to recovery, on the
+ * components the monitor watched then. The page's uptime bars count these beside incidents.
+ */
+export const monitorOutages = pgTable(
+  "monitor_outages",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    monitorId: text("monitor_id").notNull(),
+    startedAt: ts("started_at").notNull(),
+    endedAt: ts("ended_at"),
+    componentIds: text("component_ids").array().notNull(),
+    /** the status the monitor gave them (major_outage unless it says otherwise) */
+    status: text("status").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.monitorId, t.startedAt] }),
+    index("monitor_outages_ended").on(t.workspaceId, t.endedAt),
+  ],
+);
+
 /** Remote `amends probe` processes: a location each, authenticated by a token of their own. */
 export const probes = pgTable(
   "probes",

@@ -118,6 +118,11 @@ describe.each(BACKENDS)("monitors on %s", (backend) => {
     await tcp.start();
     await until("up again", async () => (await monitor(t, "gateway-tcp")).state === "up", 15_000);
     expect((await t.call("GET", "/api/v1/components/gateway")).json.status).toBe("operational");
+    // What the monitor measured counts in the page's uptime, though no incident was opened.
+    await until("the page counts the outage", async () => {
+      const page = (await t.app.inject({ url: "/" })).body;
+      return /Payment gateway: 99\.\d+% uptime/.test(page) && page.includes("Rental API: 100% uptime");
+    });
   }, 60_000);
 
   it("DNS against a local server: SERVFAIL alerts the team only", async () => {
