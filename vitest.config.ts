@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Two files at once: most tests wait on servers, queues and clocks, so the suite takes about
+    // nine minutes on two cores instead of fifteen one file at a time.
+    maxWorkers: 2,
   },
 });
