@@ -12,6 +12,7 @@
  * reported by two processes at once acts once.
  */
 import { and, eq } from "drizzle-orm";
+import { recordAudit } from "../audit/store.ts";
 import { updateComponent } from "../components/store.ts";
 import type { ComponentStatus } from "../core/components.ts";
 import {
@@ -119,6 +120,16 @@ export async function evaluateMonitor(
         .where(and(eq(monitors.workspaceId, ws), eq(monitors.id, id)));
     // The step and what it does commit together: a crash in between repeats neither half alone.
     await recordOutage(tx, m, result.event, now);
+    if (result.event !== "none")
+      await recordAudit(tx.db, {
+        workspaceId: ws,
+        at: now,
+        actor: { kind: "monitor", id: m.id, name: m.name },
+        action: `monitor.${result.event}`,
+        target: { type: "monitor", id: m.id },
+        before: { state: m.state },
+        after: { state: n.state, onFailure: m.onFailure, detail: detail || undefined },
+      });
     if (result.event === "down" && !startsProtocol(m)) await onDown(tx, m, o, detail);
     if (result.event === "recovered") await onRecovered(tx, m, o);
     return { m, event: result.event };

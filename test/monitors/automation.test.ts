@@ -118,6 +118,11 @@ describe.each(BACKENDS)("monitors on %s", (backend) => {
     await tcp.start();
     await until("up again", async () => (await monitor(t, "gateway-tcp")).state === "up", 15_000);
     expect((await t.call("GET", "/api/v1/components/gateway")).json.status).toBe("operational");
+    // Each automatic step is in the audit log, done by the monitor.
+    const audit = (await t.call("GET", "/api/v1/audit?limit=100")).json.items as any[];
+    expect(audit.filter((e) => e.actor.kind === "monitor").map((e) => e.action)).toEqual(
+      expect.arrayContaining(["monitor.down", "monitor.recovered"]),
+    );
     // What the monitor measured counts in the page's uptime, though no incident was opened.
     await until("the page counts the outage", async () => {
       const page = (await t.app.inject({ url: "/" })).body;
