@@ -49,10 +49,7 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
   // Missed "next update by" promises remind the team; the page says so on its own.
   const stopReminders = every(30_000, () => queueOverdueReminders(database, new Date()));
   // Maintenance starts, ends and overruns on the clock; pages hear of it through NOTIFY.
-  const stopMaintenance = every(15_000, async () => {
-    for (const ws of await tickMaintenance(database, new Date()))
-      await database.query("select pg_notify('amends_changes', $1)", [ws]);
-  });
+  const stopMaintenance = every(15_000, () => tickMaintenance(database, new Date()));
   // The embedded database has one process: it delivers too. On PostgreSQL, AMENDS_NOTIFY=off leaves
   // delivery to `amends worker` processes.
   const notifier =

@@ -36,6 +36,7 @@ import {
 import { postmortemRoutes } from "../postmortems/routes.ts";
 import { protocolRoutes } from "../protocols/routes.ts";
 import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
+import { announcePageChange, CHANGES_CHANNEL } from "../status-page/changes.ts";
 import { statusPagesRoutes } from "../status-page/pages-routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
@@ -81,8 +82,6 @@ declare module "fastify" {
 }
 
 const VERSION = "0.1.0";
-/** NOTIFY channel on which every process hears that a workspace's public page changed. */
-const CHANGES_CHANNEL = "amends_changes";
 /** Large enough that an oversized field is reported by name, not as a bare 413. */
 const BODY_LIMIT = 8 * 1024 * 1024;
 
@@ -181,7 +180,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       pages.invalidate(ws);
       publisher?.schedule();
       // Other processes serving the page learn of the change from the database.
-      database.query("select pg_notify($1, $2)", [CHANGES_CHANNEL, ws]).catch(() => {});
+      announcePageChange(database, ws).catch(() => {});
       options.onChange?.(ws);
     },
   };

@@ -8,6 +8,7 @@ import { conflict, invalidField, notFound, unknownReference } from "../core/erro
 import { advance, type Maintenance, type MaintenanceStatus } from "../core/maintenance.ts";
 import { createIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
+import { announcePageChange } from "../status-page/changes.ts";
 import type { Database, Db } from "../storage/database.ts";
 import { components, maintenanceSeries, maintenances, outboxMessages } from "../storage/schema.ts";
 import { occurrencesBetween, validateRecurrence } from "./recurrence.ts";
@@ -168,8 +169,9 @@ export async function closeMaintenance(
 }
 
 /**
- * Moves every open window along the clock; returns the workspaces whose page changed. Each
- * step is taken once, whatever the number of servers, and announced once in the outbox.
+ * Moves every open window along the clock; returns the workspaces whose page changed (and
+ * tells their pages). Each step is taken once, whatever the number of servers, and announced
+ * once in the outbox.
  */
 export async function tickMaintenance(database: Database, now: Date): Promise<string[]> {
   const changed = new Set<string>(await materializeSeries(database, now));
@@ -239,6 +241,7 @@ export async function tickMaintenance(database: Database, now: Date): Promise<st
       m = next;
     }
   }
+  for (const ws of changed) await announcePageChange(database, ws);
   return [...changed];
 }
 

@@ -29,6 +29,7 @@ import { addIncidentUpdate, createIncident, getIncident } from "../incidents/sto
 import { newId } from "../lib/ids.ts";
 import { OUTBOX_CHANNEL } from "../notifications/notifier.ts";
 import { startProtocol } from "../protocols/store.ts";
+import { announcePageChange } from "../status-page/changes.ts";
 import type { Database } from "../storage/database.ts";
 import { monitors, outboxMessages } from "../storage/schema.ts";
 import { type CheckOutcome, runCheck } from "./checks.ts";
@@ -46,7 +47,6 @@ import {
 
 /** NOTIFY channel: a monitor was created, changed or deleted; schedulers reload at once. */
 export const MONITORS_CHANNEL = "amends_monitors";
-const CHANGES_CHANNEL = "amends_changes";
 
 export interface AutomationOptions {
   now: () => Date;
@@ -158,7 +158,7 @@ async function recordOutage(tx: Database, m: Monitor, event: Step["event"], now:
 
 async function announced(database: Database, ws: string) {
   await database.query("select pg_notify($1, $2)", [OUTBOX_CHANNEL, ws]).catch(() => {});
-  await database.query("select pg_notify($1, $2)", [CHANGES_CHANNEL, ws]).catch(() => {});
+  await announcePageChange(database, ws).catch(() => {});
 }
 
 async function setIncident(database: Database, m: Monitor, incidentId: string | null) {

@@ -52,9 +52,21 @@ export class SnapshotCache<S> {
     this.dirty = true;
   }
 
+  /**
+   * After a change the next request waits for the new state (a change is visible at once); a
+   * snapshot that is merely old (times on the page move on) is served while it is rebuilt in
+   * the background, so no request queues behind the database.
+   */
   async current(): Promise<Snapshot<S>> {
     const s = this.snapshot;
-    if (s && !this.dirty && this.now() - s.builtAt < this.maxAgeMs) return s;
+    if (s && !this.dirty) {
+      if (this.now() - s.builtAt >= this.maxAgeMs) this.refresh().catch(() => {});
+      return s;
+    }
+    return this.refresh();
+  }
+
+  private refresh(): Promise<Snapshot<S>> {
     this.building ??= this.rebuild().finally(() => {
       this.building = undefined;
     });
