@@ -27,6 +27,8 @@ export interface StoredObject {
 export class S3Fake {
   readonly objects = new Map<string, StoredObject>();
   puts = 0;
+  /** PUTs per key, to tell what was uploaded again */
+  readonly putsByKey = new Map<string, number>();
   rejected = 0;
   private server: Server | undefined;
   url = "";
@@ -59,6 +61,7 @@ export class S3Fake {
         const key = path.slice(prefix.length);
         if (req.method === "PUT") {
           this.puts++;
+          this.putsByKey.set(key, (this.putsByKey.get(key) ?? 0) + 1);
           this.objects.set(key, {
             body,
             contentType: String(req.headers["content-type"] ?? ""),
