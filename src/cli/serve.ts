@@ -73,6 +73,7 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
   options.log(`Amends is running on ${describeTarget(target)}.`);
   options.log(`  Status page   ${url}/`);
   options.log(`  Statuspage API ${url}/api/v2/summary.json`);
+  options.log(`  Console       ${url}/admin`);
   options.log(`  Admin API     ${url}/api/v1  (OpenAPI: ${url}/api/v1/openapi.json)`);
   options.log(`  Health        ${url}/healthz · metrics ${url}/metrics`);
   options.log(
