@@ -1,6 +1,6 @@
 /** Small shared pieces: loading data, showing errors, status badges, form fields. */
 import { type ReactNode, useCallback, useEffect, useId, useRef, useState } from "react";
-import { ApiError } from "./api.ts";
+import { ApiError, COMPONENT_STATUSES, type ComponentStatus } from "./api.ts";
 import { useI18n } from "./i18n.tsx";
 
 /** Loads on mount and whenever deps change; `reload` fetches again; `every` polls (ms). */
@@ -103,5 +103,60 @@ export function Scroll({ label, children }: { label: string; children: ReactNode
     <section className="scroll" aria-label={label} tabIndex={0}>
       {children}
     </section>
+  );
+}
+
+/** A labelled choice of a component's status. */
+export function StatusSelect(props: {
+  label: string;
+  value: ComponentStatus;
+  onChange: (status: ComponentStatus) => void;
+}) {
+  const { t } = useI18n();
+  return (
+    <Field label={props.label}>
+      {(id) => (
+        <select
+          id={id}
+          value={props.value}
+          onChange={(e) => props.onChange(e.target.value as ComponentStatus)}
+        >
+          {COMPONENT_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {t(`status.${s}`)}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
+/** Components to tick, each by its path in the tree. */
+export function ComponentChecklist(props: {
+  components: { id: string; path: string[] }[] | undefined;
+  chosen: string[];
+  onChange: (chosen: string[]) => void;
+}) {
+  const { t } = useI18n();
+  const { chosen, onChange } = props;
+  return (
+    <fieldset>
+      <legend>{t("affectedComponents")}</legend>
+      <div className="component-grid">
+        {props.components?.map((c) => (
+          <label key={c.id} className="inline">
+            <input
+              type="checkbox"
+              checked={chosen.includes(c.id)}
+              onChange={(e) =>
+                onChange(e.target.checked ? [...chosen, c.id] : chosen.filter((x) => x !== c.id))
+              }
+            />{" "}
+            {c.path.join(" › ")}
+          </label>
+        ))}
+      </div>
+    </fieldset>
   );
 }

@@ -5,7 +5,6 @@
  */
 import { type FormEvent, useState } from "react";
 import {
-  COMPONENT_STATUSES,
   type Component,
   type ComponentStatus,
   type Estimate,
@@ -20,7 +19,16 @@ import {
 import { can } from "../app.tsx";
 import { LOCALE_NAMES, LOCALES, type Locale, useI18n } from "../i18n.tsx";
 import { navigate } from "../router.tsx";
-import { ErrorBox, Field, fromLocalInput, Loading, StatusBadge, useAction, useLoad } from "../ui.tsx";
+import {
+  ErrorBox,
+  Field,
+  fromLocalInput,
+  Loading,
+  StatusBadge,
+  StatusSelect,
+  useAction,
+  useLoad,
+} from "../ui.tsx";
 
 type Texts = Partial<Record<Locale, { title?: string; body: string }>>;
 
@@ -200,21 +208,12 @@ export function NewIncidentForm({ components }: { components: Component[] }) {
         <legend>{t("affectedComponents")}</legend>
         <div className="component-grid">
           {components.map((c) => (
-            <Field key={c.id} label={c.path.join(" › ")}>
-              {(id) => (
-                <select
-                  id={id}
-                  value={affected[c.id] ?? "operational"}
-                  onChange={(e) => setAffected({ ...affected, [c.id]: e.target.value as ComponentStatus })}
-                >
-                  {COMPONENT_STATUSES.map((s) => (
-                    <option key={s} value={s}>
-                      {t(`status.${s}`)}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
+            <StatusSelect
+              key={c.id}
+              label={c.path.join(" › ")}
+              value={affected[c.id] ?? "operational"}
+              onChange={(status) => setAffected({ ...affected, [c.id]: status })}
+            />
           ))}
         </div>
       </fieldset>
@@ -354,21 +353,12 @@ function UpdateForm({
             <legend>{t("affectedComponents")}</legend>
             <div className="component-grid">
               {incident.components.map((c) => (
-                <Field key={c.id} label={nameOf(c.id)}>
-                  {(fid) => (
-                    <select
-                      id={fid}
-                      value={changed[c.id] ?? c.status}
-                      onChange={(e) => setChanged({ ...changed, [c.id]: e.target.value as ComponentStatus })}
-                    >
-                      {COMPONENT_STATUSES.map((s) => (
-                        <option key={s} value={s}>
-                          {t(`status.${s}`)}
-                        </option>
-                      ))}
-                    </select>
-                  )}
-                </Field>
+                <StatusSelect
+                  key={c.id}
+                  label={nameOf(c.id)}
+                  value={changed[c.id] ?? c.status}
+                  onChange={(status) => setChanged({ ...changed, [c.id]: status })}
+                />
               ))}
             </div>
           </fieldset>

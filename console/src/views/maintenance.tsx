@@ -3,7 +3,17 @@ import { type FormEvent, useState } from "react";
 import { type Component, get, type Maintenance, post, type Session } from "../api.ts";
 import { can } from "../app.tsx";
 import { useI18n } from "../i18n.tsx";
-import { ErrorBox, Field, fromLocalInput, Loading, Scroll, StatusBadge, useAction, useLoad } from "../ui.tsx";
+import {
+  ComponentChecklist,
+  ErrorBox,
+  Field,
+  fromLocalInput,
+  Loading,
+  Scroll,
+  StatusBadge,
+  useAction,
+  useLoad,
+} from "../ui.tsx";
 
 const DAY = 86_400_000;
 
@@ -184,23 +194,7 @@ function ScheduleForm({ onSaved }: { onSaved: () => Promise<void> }) {
             )}
           </Field>
         </div>
-        <fieldset>
-          <legend>{t("affectedComponents")}</legend>
-          <div className="component-grid">
-            {components.data?.map((c) => (
-              <label key={c.id} className="inline">
-                <input
-                  type="checkbox"
-                  checked={chosen.includes(c.id)}
-                  onChange={(e) =>
-                    setChosen(e.target.checked ? [...chosen, c.id] : chosen.filter((x) => x !== c.id))
-                  }
-                />{" "}
-                {c.path.join(" › ")}
-              </label>
-            ))}
-          </div>
-        </fieldset>
+        <ComponentChecklist components={components.data} chosen={chosen} onChange={setChosen} />
         <ErrorBox error={action.error} />
         <button type="submit" className="primary" disabled={action.busy}>
           {t("schedule")}

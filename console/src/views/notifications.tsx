@@ -14,7 +14,7 @@ import {
 } from "../api.ts";
 import { can } from "../app.tsx";
 import { useI18n } from "../i18n.tsx";
-import { ErrorBox, Loading, Scroll, StatusBadge, useAction, useLoad } from "../ui.tsx";
+import { ComponentChecklist, ErrorBox, Loading, Scroll, StatusBadge, useAction, useLoad } from "../ui.tsx";
 import { EstimateBox } from "./incident.tsx";
 
 export function NotificationsView({ session }: { session: Session }) {
@@ -143,23 +143,7 @@ function ReachEstimate() {
   return (
     <section aria-labelledby="reach-heading" className="panel">
       <h2 id="reach-heading">{t("whoWouldHear")}</h2>
-      <fieldset>
-        <legend>{t("affectedComponents")}</legend>
-        <div className="component-grid">
-          {components.data?.map((c) => (
-            <label key={c.id} className="inline">
-              <input
-                type="checkbox"
-                checked={chosen.includes(c.id)}
-                onChange={(e) =>
-                  setChosen(e.target.checked ? [...chosen, c.id] : chosen.filter((x) => x !== c.id))
-                }
-              />{" "}
-              {c.path.join(" › ")}
-            </label>
-          ))}
-        </div>
-      </fieldset>
+      <ComponentChecklist components={components.data} chosen={chosen} onChange={setChosen} />
       <button type="button" onClick={run} disabled={action.busy}>
         {t("estimate")}
       </button>
