@@ -1,10 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { countOpenIncidents } from "../incidents/store.ts";
+import type { FastLane } from "../status-page/fast-lane.ts";
 import type { Db } from "../storage/database.ts";
 
 /** Prometheus metrics on a registry of this server's own, so tests can run several servers. */
-export function registerMetrics(app: FastifyInstance, db: Db): Registry {
+export function registerMetrics(app: FastifyInstance, db: Db, lane?: FastLane): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -26,6 +27,17 @@ export function registerMetrics(app: FastifyInstance, db: Db): Registry {
     registers: [registry],
     async collect() {
       this.set(await countOpenIncidents(db));
+    },
+  });
+  let counted = 0;
+  new Counter({
+    name: "amends_http_fast_lane_responses_total",
+    help: "Public documents answered from the fast lane, before routing (not in amends_http_requests_total)",
+    registers: [registry],
+    collect() {
+      const hits = lane?.hits ?? 0;
+      this.inc(hits - counted);
+      counted = hits;
     },
   });
   app.addHook("onResponse", async (request, reply) => {

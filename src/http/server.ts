@@ -2,6 +2,7 @@
  * The HTTP server: the token-guarded JSON API under /api/v1 (with its OpenAPI document),
  * the public status page and its Statuspage-compatible JSON, /healthz and /metrics.
  */
+import { createServer } from "node:http";
 import cookie from "@fastify/cookie";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
@@ -37,6 +38,7 @@ import { postmortemRoutes } from "../postmortems/routes.ts";
 import { protocolRoutes } from "../protocols/routes.ts";
 import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
 import { announcePageChange, CHANGES_CHANNEL } from "../status-page/changes.ts";
+import { FastLane } from "../status-page/fast-lane.ts";
 import { statusPagesRoutes } from "../status-page/pages-routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
 import { PublicPages, statusPageRoutes } from "../status-page/routes.ts";
@@ -88,7 +90,10 @@ const BODY_LIMIT = 8 * 1024 * 1024;
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { database } = options;
   const now = options.now ?? (() => new Date());
+  const lane = new FastLane();
   const app = Fastify({
+    // Repeated public documents are answered before Fastify sees them (status-page/fast-lane.ts).
+    serverFactory: (handler) => createServer((req, res) => lane.serve(req, res) || handler(req, res)),
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
     trustProxy: process.env.AMENDS_TRUST_PROXY === "1",
@@ -123,6 +128,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.decorate("amendsRoutes", installGuards(app));
   installSecurityHeaders(app);
   installAuditHook(app, database.db, now);
+  // Last of the onSend hooks: the lane keeps the bytes and headers exactly as they leave.
+  app.addHook("onSend", async (req, reply, payload) => {
+    if (reply.statusCode === 200 && Buffer.isBuffer(payload))
+      lane.remember(req.raw, reply.getHeaders(), payload);
+    return payload;
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -145,7 +156,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     transform: jsonSchemaTransform,
   });
 
-  const pages = new PublicPages(database.db, now);
+  const pages = new PublicPages(database.db, now, lane);
   // The CDN copy: the page's documents, fetched in-process as any client would, uploaded when changed.
   const s3 = options.s3 === undefined ? s3TargetFromEnv(process.env) : options.s3 || undefined;
   const publisher = s3
@@ -241,7 +252,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
   await app.register(async (pagesApp) => reportPages(pagesApp, ctx, reports));
 
-  const metrics = registerMetrics(app, database.db);
+  const metrics = registerMetrics(app, database.db, lane);
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
     reply.type(metrics.contentType).send(await metrics.metrics()),
   );

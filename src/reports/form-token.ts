@@ -10,6 +10,13 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 const mac = (secret: string, ms: number) =>
   createHmac("sha256", secret).update(`report-form:${ms}`).digest("base64url").slice(0, 22);
 
+/**
+ * Where the token sits in a rendered page. It is the only part of a page that changes with
+ * every render, so the page's ETag leaves it out (and is weak): a reader revalidating an
+ * unchanged page gets 304 and keeps an older token, which only loosens the check by that age.
+ */
+export const FORM_TIME_FIELD = /name="ft" value="[^"]*"/g;
+
 export const signFormTime = (secret: string, at: Date) => `${at.getTime()}.${mac(secret, at.getTime())}`;
 
 /** The time the form was rendered, or undefined when the token is missing or forged. */

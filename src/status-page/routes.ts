@@ -14,6 +14,7 @@ import type { Db } from "../storage/database.ts";
 import { statusPages } from "../storage/schema.ts";
 import { defaultWorkspace, findWorkspace, type Workspace } from "../workspaces/store.ts";
 import { renderBadge, renderWidgetScript } from "./badge.ts";
+import type { FastLane } from "./fast-lane.ts";
 import { incidentFeed } from "./feeds.ts";
 import { maintenanceCalendar } from "./ical.ts";
 import { pageAccessRoutes } from "./page-access.ts";
@@ -53,10 +54,12 @@ export class PublicPages {
   constructor(
     private readonly db: Db,
     private readonly now: () => Date,
+    private readonly lane?: FastLane,
   ) {}
 
   /** Drops what a write may have changed; the next request rebuilds. */
   invalidate(workspaceId?: string): void {
+    this.lane?.clear();
     if (!workspaceId) this.workspace = undefined;
     this.pagesDirty = true;
     for (const [id, cache] of this.caches)

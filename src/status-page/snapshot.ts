@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { FORM_TIME_FIELD } from "../reports/form-token.ts";
 
 export interface Doc {
   type: string;
@@ -20,12 +21,15 @@ export interface Doc {
 
 export function makeDoc(type: string, content: string | Buffer): Doc {
   const body = typeof content === "string" ? Buffer.from(content) : content;
+  const tokenless = typeof content === "string" ? content.replace(FORM_TIME_FIELD, "") : content;
+  const hash = createHash("sha1").update(tokenless).digest("base64url");
   return {
     type,
     body,
     gzip: gzipSync(body, { level: 6 }),
     br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } }),
-    etag: `"${createHash("sha1").update(body).digest("base64url")}"`,
+    // Pages differing only in the report form's token are the same page to a reader.
+    etag: tokenless === content ? `"${hash}"` : `W/"${hash}"`,
   };
 }
 
@@ -106,6 +110,10 @@ export function docOf<S>(
 
 export const PUBLIC_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400";
 
+/** If-None-Match against an ETag (weak comparison, as GET allows). */
+export const etagMatches = (ifNoneMatch: string, etag: string) =>
+  ifNoneMatch === etag || ifNoneMatch.split(",").some((t) => t.trim() === etag || t.trim() === "*");
+
 /** Sends a document: 304 on a matching ETag, else brotli, gzip or identity as the client accepts. */
 export function sendDoc(
   req: FastifyRequest,
@@ -120,8 +128,7 @@ export function sendDoc(
     ...extraHeaders,
   });
   const match = req.headers["if-none-match"];
-  if (match && match.split(",").some((t) => t.trim() === doc.etag || t.trim() === "*"))
-    return reply.code(304).send();
+  if (match && etagMatches(match, doc.etag)) return reply.code(304).send();
   const accepts = req.headers["accept-encoding"] ?? "";
   reply.type(doc.type);
   if (/\bbr\b/.test(accepts)) return reply.header("content-encoding", "br").send(doc.br);
