@@ -37,19 +37,23 @@ export interface DeliveryContext {
 }
 
 interface Row {
+  workspace_id: string;
+  event_id: string;
   recipient: string;
   channel: string;
   address: string;
   locale: string;
   attempts: number;
-  event: string;
-  event_key: string;
-  payload: Record<string, unknown>;
   quiet_hours: { start: string; end: string; time_zone: string } | null;
   digest_minutes: number | null;
   secrets: Record<string, string> | null;
   customer_channels: { type: string; address: string }[] | null;
   customer_sms_entitled: boolean | null;
+  // The event's and the workspace's, shared by every row of the event (read once per chunk).
+  event: string;
+  event_key: string;
+  event_created_at: Date;
+  payload: Record<string, unknown>;
   company: string;
   time_zone: string;
   public_url: string | null;
@@ -59,15 +63,48 @@ interface Row {
   held_events?: string[];
 }
 
-const ROWS = `
-  select d.recipient, d.channel, d.address, d.locale, d.attempts, o.event, o.idempotency_key as event_key, o.payload,
-         s.quiet_hours, s.digest_minutes, s.secrets, c.channels as customer_channels, c.sms_entitled as customer_sms_entitled,
-         w.name as company, w.time_zone, w.public_url, w.link_secret, w.notification_settings as settings
-    from deliveries d
-    join outbox_messages o on o.workspace_id = d.workspace_id and o.id = d.event_id
-    join workspaces w on w.id = d.workspace_id
-    left join subscribers s on d.recipient like 'subscriber:%' and s.workspace_id = d.workspace_id and s.id = substr(d.recipient, 12)
-    left join customers c on d.recipient like 'customer:%' and c.workspace_id = d.workspace_id and c.id = substr(d.recipient, 10)`;
+/**
+ * Deliveries with what their recipient's row adds, then each event and workspace once: a
+ * chunk is hundreds of rows of a few events, and the statements stay simple index lookups
+ * whose plan cannot turn into a scan per row.
+ */
+async function loadRows(database: Database, where: string, params: unknown[]): Promise<Row[]> {
+  const deliveries = await database.query<Omit<Row, keyof EventPart | keyof WorkspacePart>>(
+    `select d.workspace_id, d.event_id, d.recipient, d.channel, d.address, d.locale, d.attempts,
+            s.quiet_hours, s.digest_minutes, s.secrets, c.channels as customer_channels, c.sms_entitled as customer_sms_entitled
+       from deliveries d
+       left join subscribers s on d.recipient like 'subscriber:%' and s.workspace_id = d.workspace_id and s.id = substr(d.recipient, 12)
+       left join customers c on d.recipient like 'customer:%' and c.workspace_id = d.workspace_id and c.id = substr(d.recipient, 10)
+      ${where}`,
+    params,
+  );
+  if (deliveries.length === 0) return [];
+  const eventIds = [...new Set(deliveries.map((d) => `${d.workspace_id}\u0000${d.event_id}`))].map((k) =>
+    k.split("\u0000"),
+  );
+  const workspaceIds = [...new Set(deliveries.map((d) => d.workspace_id))];
+  const [events, workspaces] = await Promise.all([
+    database.query<EventPart & { workspace_id: string; id: string }>(
+      `select workspace_id, id, event, idempotency_key as event_key, created_at as event_created_at, payload
+         from outbox_messages where (workspace_id, id) in (select * from unnest($1::text[], $2::text[]))`,
+      [eventIds.map((e) => e[0]), eventIds.map((e) => e[1])],
+    ),
+    database.query<WorkspacePart & { id: string }>(
+      `select id, name as company, time_zone, public_url, link_secret, notification_settings as settings
+         from workspaces where id = any($1::text[])`,
+      [workspaceIds],
+    ),
+  ]);
+  const eventOf = new Map(events.map(({ workspace_id, id, ...e }) => [`${workspace_id}\u0000${id}`, e]));
+  const workspaceOf = new Map(workspaces.map(({ id, ...w }) => [id, w]));
+  return deliveries.map((d) => ({
+    ...d,
+    ...eventOf.get(`${d.workspace_id}\u0000${d.event_id}`)!,
+    ...workspaceOf.get(d.workspace_id)!,
+  }));
+}
+type EventPart = Pick<Row, "event" | "event_key" | "event_created_at" | "payload">;
+type WorkspacePart = Pick<Row, "company" | "time_zone" | "public_url" | "link_secret" | "settings">;
 
 export const idempotencyKey = (eventKey: string, recipient: string, channel: string) =>
   `${eventKey}:${recipient}:${channel}`;
@@ -80,12 +117,19 @@ export interface Chunk {
 
 /** Sends one chunk; returns how many are still waiting for a retry (the job fails so pg-boss retries). */
 export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt: boolean): Promise<number> {
-  const rows = await ctx.database.query<Row & { event_id: string }>(
-    `${ROWS.replace("select d.recipient", "select d.event_id, d.recipient")}
-      where d.workspace_id = $1 and (d.event_id, d.recipient) in (select * from unnest($2::text[], $3::text[]))
-        and d.status = 'queued'
+  // The "= any" conjuncts repeat the pairs so that the primary key's index is the obvious plan.
+  const rows = await loadRows(
+    ctx.database,
+    `where d.workspace_id = $1 and (d.event_id, d.recipient) in (select e, r from unnest($2::text[], $3::text[]) x(e, r))
+       and d.event_id = any($4::text[]) and d.recipient = any($5::text[]) and d.status = 'queued'
       order by d.event_id, d.recipient collate "C", d.channel`,
-    [chunk.workspaceId, chunk.items.map((i) => i[0]), chunk.items.map((i) => i[1])],
+    [
+      chunk.workspaceId,
+      chunk.items.map((i) => i[0]),
+      chunk.items.map((i) => i[1]),
+      [...new Set(chunk.items.map((i) => i[0]))],
+      chunk.items.map((i) => i[1]),
+    ],
   );
   let waiting = 0;
   const sent: Sent[] = [];
@@ -138,7 +182,7 @@ async function markSent(ctx: DeliveryContext, workspaceId: string, sent: Sent[])
        from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
             as s(event_id, recipient, channel, provider, message_id)
       where d.workspace_id = $1 and d.event_id = s.event_id and d.recipient = s.recipient and d.channel = s.channel
-        and d.status = 'queued'`,
+        and d.event_id = any($3::text[]) and d.recipient = any($4::text[]) and d.status = 'queued'`,
     [
       workspaceId,
       ctx.now().toISOString(),
@@ -383,12 +427,14 @@ async function failOver(
  * several. Returns how many messages went out.
  */
 export async function releaseHeld(ctx: DeliveryContext, limit = 500): Promise<number> {
-  const due = await ctx.database.query<Row & { workspace_id: string; event_id: string; created_at: Date }>(
-    `${ROWS.replace("select d.recipient", "select d.workspace_id, d.event_id, o.created_at, d.recipient")}
-      where d.status = 'held' and d.not_before <= $1
-      order by d.workspace_id, d.recipient collate "C", d.channel, o.created_at limit $2`,
+  const due = await loadRows(
+    ctx.database,
+    `where d.status = 'held' and d.not_before <= $1
+      order by d.workspace_id, d.recipient collate "C", d.channel, d.event_id limit $2`,
     [ctx.now().toISOString(), limit],
   );
+  // A digest lists its events in the order they happened.
+  due.sort((a, b) => a.event_created_at.getTime() - b.event_created_at.getTime());
   const groups = new Map<string, typeof due>();
   for (const r of due) {
     const k = `${r.workspace_id}\u0000${r.recipient}\u0000${r.channel}`;
