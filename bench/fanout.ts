@@ -80,7 +80,10 @@ const workers = Array.from({ length: WORKERS }, () => {
   );
   return {
     child,
-    ready: new Promise<void>((r) => child.stdout.on("data", (d) => String(d).includes("Delivering") && r())),
+    ready: new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d) => String(d).includes("Delivering") && resolve());
+      child.on("exit", (code) => reject(new Error(`a worker exited (${code}) before it was ready`)));
+    }),
   };
 });
 await Promise.all(workers.map((w) => w.ready));

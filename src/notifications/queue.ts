@@ -44,10 +44,25 @@ export async function startQueue(database: Database, tuning: QueueTuning = {}): 
   await boss.start();
   const expireInSeconds = tuning.expireInSeconds ?? 300;
   for (const name of Object.values(QUEUES)) {
-    await boss.createQueue(name, { name, ...RETRY, expireInSeconds });
-    await boss.updateQueue(name, { name, ...RETRY, expireInSeconds });
+    await retryDeadlock(() => boss.createQueue(name, { name, ...RETRY, expireInSeconds }));
+    await retryDeadlock(() => boss.updateQueue(name, { name, ...RETRY, expireInSeconds }));
   }
   return boss;
+}
+
+/**
+ * Workers starting together on a fresh database create the same queues (tables and partitions)
+ * at once, and PostgreSQL may break the tie by failing one with a deadlock: that one tries again.
+ */
+async function retryDeadlock<T>(fn: () => Promise<T>, tries = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== "40P01" || attempt >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 200 * attempt));
+    }
+  }
 }
 
 /**
