@@ -13,7 +13,19 @@ export const DAY = 24 * HOUR;
  * `PT30M`, `P7D`, `P1DT12H`, `P2W` → milliseconds. Months and years are refused: their length
  * depends on where they start, and a policy must mean one thing.
  */
+/** Policies name a handful of durations, read for every customer of a run: each is parsed once. */
+const parsedDurations = new Map<string, number>();
+
 export function parseDuration(text: string): number {
+  let ms = parsedDurations.get(text);
+  if (ms === undefined) {
+    ms = parseDurationText(text);
+    if (parsedDurations.size < 1_000) parsedDurations.set(text, ms);
+  }
+  return ms;
+}
+
+function parseDurationText(text: string): number {
   const m = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text);
   if (!m || text === "P" || text.endsWith("T")) {
     throw new Error(
