@@ -156,33 +156,55 @@ describe("status page edges", () => {
 });
 
 describe("incident feeds", () => {
-  it("serve RSS 2.0 and Atom with one item per incident", async () => {
+  it("serve RSS 2.0 and Atom with one item per incident and per maintenance window", async () => {
     const { XMLParser, XMLValidator } = await import("fast-xml-parser");
-    const t = await startTestApp("pglite");
+    let clock = Date.parse("2026-11-20T10:00:00Z");
+    const t = await startTestApp("pglite", { now: () => new Date(clock) });
     try {
+      await t.call("POST", "/api/v1/components", { id: "rentals", name: "Rentals" });
       await t.call("POST", "/api/v1/incidents", {
         id: "INC-1",
         title: "Payments <slow>",
         body: "Looking & fixing",
       });
       await t.call("POST", "/api/v1/incidents/INC-1/resolve", { body: "Fixed" });
+      clock += 60_000;
+      const window = await t.call("POST", "/api/v1/maintenances", {
+        id: "MNT-1",
+        title: "Rental backend upgrade",
+        body: "Rentals cannot be started.",
+        components: ["rentals"],
+        starts_at: "2026-12-02T02:00:00Z",
+        ends_at: "2026-12-02T04:00:00Z",
+      });
+      expect(window.status, JSON.stringify(window.json)).toBe(201);
       const parser = new XMLParser({ ignoreAttributes: false });
       const rss = await t.app.inject("/history.rss");
       expect(rss.headers["content-type"]).toMatch(/application\/rss\+xml/);
       expect(XMLValidator.validate(rss.body)).toBe(true);
       const channel = parser.parse(rss.body).rss;
       expect(channel["@_version"]).toBe("2.0");
-      const item = channel.channel.item;
+      // Newest first: the window was announced after the incident.
+      const [maintenance, item] = channel.channel.item;
       expect(item.title).toBe("Payments <slow> (resolved)");
       expect(item.link).toMatch(/\/incidents\/INC-1$/);
       expect(new Date(item.pubDate).getTime()).not.toBeNaN();
+      expect(maintenance.title).toBe("Maintenance: Rental backend upgrade (scheduled)");
+      expect(maintenance.link).toMatch(/#maintenance-MNT-1$/);
+      expect(maintenance.description).toBe("2026-12-02T02:00:00.000Z to 2026-12-02T04:00:00.000Z");
 
       const atom = await t.app.inject("/history.atom");
       expect(XMLValidator.validate(atom.body)).toBe(true);
       const feed = parser.parse(atom.body).feed;
       expect(feed["@_xmlns"]).toBe("http://www.w3.org/2005/Atom");
-      expect(feed.entry.id).toMatch(/\/incidents\/INC-1$/);
-      expect(feed.entry.content["#text"] ?? feed.entry.content).toContain("Looking &amp; fixing");
+      expect(feed.entry.map((e: { id: string }) => e.id)).toEqual([
+        expect.stringMatching(/#maintenance-MNT-1$/),
+        expect.stringMatching(/\/incidents\/INC-1$/),
+      ]);
+      const content = (e: { content: { "#text"?: string } | string }) =>
+        typeof e.content === "string" ? e.content : e.content["#text"];
+      expect(content(feed.entry[1])).toContain("Looking &amp; fixing");
+      expect(content(feed.entry[0])).toContain("Affects: Rentals");
     } finally {
       await t.close();
     }

@@ -1,6 +1,11 @@
-/** RSS 2.0 and Atom feeds of the latest incidents (one item per incident, its timeline inside). */
+/**
+ * RSS 2.0 and Atom feeds of the latest incidents (one item per incident, its timeline inside)
+ * and of maintenance (one item per window: when, what it touches, how it went), newest first.
+ */
 import { Feed } from "feed";
+import { flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
+import type { Maintenance } from "../core/maintenance.ts";
 import { escapeHtml } from "../lib/html.ts";
 import type { PublicState } from "./state.ts";
 
@@ -21,30 +26,63 @@ function timeline(incident: Incident): string {
     .join("");
 }
 
+const MAINTENANCE_STATUS: Record<string, string> = {
+  scheduled: "Scheduled",
+  in_progress: "In progress",
+  completed: "Completed",
+  cancelled: "Cancelled",
+  overran: "Overran",
+};
+/** Newest items kept in a feed. */
+const FEED_ITEMS = 100;
+
+function maintenanceContent(m: Maintenance, names: Map<string, string>): string {
+  const affects = m.components.map((id) => escapeHtml(names.get(id) ?? id)).join(", ");
+  return [
+    `<p><strong>${MAINTENANCE_STATUS[m.status] ?? m.status}</strong> - ${m.startsAt.toISOString()} to ${m.endsAt.toISOString()}</p>`,
+    affects ? `<p>Affects: ${affects}</p>` : "",
+    m.body ? `<p>${escapeHtml(m.body)}</p>` : "",
+  ].join("");
+}
+
 export function incidentFeed(state: PublicState, baseUrl: string): Feed {
   const site = state.workspace.publicUrl ?? baseUrl;
+  const maintenanceUpdated = state.maintenances.map((m) => m.updatedAt.getTime());
   const feed = new Feed({
-    title: `${state.workspace.name} status - incident history`,
-    description: `Incidents and updates from the ${state.workspace.name} status page`,
+    title: `${state.workspace.name} status - incident and maintenance history`,
+    description: `Incidents, updates and maintenance from the ${state.workspace.name} status page`,
     id: `${site}/`,
     link: `${site}/`,
     language: "en",
-    updated: state.updatedAt,
+    updated: new Date(Math.max(state.updatedAt.getTime(), ...maintenanceUpdated)),
     generator: "Amends",
     copyright: state.workspace.name,
     feedLinks: { rss: `${site}/history.rss`, atom: `${site}/history.atom` },
   });
-  for (const incident of state.latest) {
-    const link = `${site}/incidents/${encodeURIComponent(incident.id)}`;
-    feed.addItem({
-      title: incident.resolvedAt ? `${incident.title} (resolved)` : incident.title,
-      id: link,
-      link,
-      date: incident.updatedAt,
-      published: incident.startedAt,
-      description: incident.updates.at(-1)?.body ?? "",
-      content: timeline(incident),
-    });
-  }
+  const names = new Map(flattenTree(state.tree).map((n) => [n.component.id, n.component.name]));
+  const items = [
+    ...state.latest.map((incident) => {
+      const link = `${site}/incidents/${encodeURIComponent(incident.id)}`;
+      return {
+        title: incident.resolvedAt ? `${incident.title} (resolved)` : incident.title,
+        id: link,
+        link,
+        date: incident.updatedAt,
+        published: incident.startedAt,
+        description: incident.updates.at(-1)?.body ?? "",
+        content: timeline(incident),
+      };
+    }),
+    ...state.maintenances.map((m) => ({
+      title: `Maintenance: ${m.title} (${(MAINTENANCE_STATUS[m.status] ?? m.status).toLowerCase()})`,
+      id: `${site}/#maintenance-${encodeURIComponent(m.id)}`,
+      link: `${site}/#maintenance-${encodeURIComponent(m.id)}`,
+      date: m.updatedAt,
+      published: m.createdAt,
+      description: `${m.startsAt.toISOString()} to ${m.endsAt.toISOString()}`,
+      content: maintenanceContent(m, names),
+    })),
+  ].sort((a, b) => b.date.getTime() - a.date.getTime() || a.id.localeCompare(b.id));
+  for (const item of items.slice(0, FEED_ITEMS)) feed.addItem(item);
   return feed;
 }
