@@ -17,6 +17,7 @@ export const QUEUES = {
 } as const;
 
 /** Retries with exponential backoff and jitter (pg-boss's retryBackoff): 2 s, 4 s, 8 s … about 9 min in all. */
+const QUEUE_SETUP_LOCK = 7_311_002_018;
 const RETRY = { retryLimit: 12, retryDelay: 2, retryBackoff: true };
 
 export interface QueueTuning {
@@ -41,28 +42,17 @@ export async function startQueue(database: Database, tuning: QueueTuning = {}): 
   boss.on("error", (err) => {
     if (process.env.AMENDS_DEBUG) console.error("pg-boss:", err);
   });
-  await boss.start();
-  const expireInSeconds = tuning.expireInSeconds ?? 300;
-  for (const name of Object.values(QUEUES)) {
-    await retryDeadlock(() => boss.createQueue(name, { name, ...RETRY, expireInSeconds }));
-    await retryDeadlock(() => boss.updateQueue(name, { name, ...RETRY, expireInSeconds }));
-  }
-  return boss;
-}
-
-/**
- * Workers starting together on a fresh database create the same queues (tables and partitions)
- * at once, and PostgreSQL may break the tie by failing one with a deadlock: that one tries again.
- */
-async function retryDeadlock<T>(fn: () => Promise<T>, tries = 5): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if ((err as { code?: string }).code !== "40P01" || attempt >= tries) throw err;
-      await new Promise((r) => setTimeout(r, 50 + Math.random() * 200 * attempt));
+  // Workers starting together on a fresh database would create pg-boss's schema and queues
+  // (tables, partitions) at once and fail on each other: one at a time.
+  await database.exclusively(QUEUE_SETUP_LOCK, async () => {
+    await boss.start();
+    const expireInSeconds = tuning.expireInSeconds ?? 300;
+    for (const name of Object.values(QUEUES)) {
+      await boss.createQueue(name, { name, ...RETRY, expireInSeconds });
+      await boss.updateQueue(name, { name, ...RETRY, expireInSeconds });
     }
-  }
+  });
+  return boss;
 }
 
 /**

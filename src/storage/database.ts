@@ -35,6 +35,12 @@ export interface Database {
    * of `unnest` arrays: for the largest bulk writes (a preview's lines).
    */
   copyRows(table: string, columns: readonly string[], rows: readonly CopyValue[][]): Promise<void>;
+  /**
+   * Runs `fn` while holding a cluster-wide advisory lock named by `key`, so that processes
+   * starting together do one-time set-up (pg-boss's schema and queues) one after another.
+   * PGlite has one process: `fn` just runs.
+   */
+  exclusively<T>(key: number, fn: () => Promise<T>): Promise<T>;
   /** Runs `fn` in one transaction on one connection; raw and drizzle queries alike. */
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -117,6 +123,7 @@ async function openPglite(
       const blob = new Blob([copyText(rows)]);
       await client.query(copySql(table, columns, "'/dev/blob'"), [], { blob });
     },
+    exclusively: (_key, fn) => fn(),
     transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
     async listen(channel, fn) {
       const stop = await pglite.listen(channel, fn);
@@ -168,6 +175,16 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
           );
         } finally {
           if (conn !== client) (conn as pg.PoolClient).release();
+        }
+      },
+      async exclusively(key, fn) {
+        const conn = await pool.connect();
+        try {
+          await conn.query("select pg_advisory_lock($1)", [key]);
+          return await fn();
+        } finally {
+          await conn.query("select pg_advisory_unlock($1)", [key]).catch(() => {});
+          conn.release();
         }
       },
       async transaction(fn) {
