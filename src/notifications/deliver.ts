@@ -121,15 +121,9 @@ export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt:
   const rows = await loadRows(
     ctx.database,
     `where d.workspace_id = $1 and (d.event_id, d.recipient) in (select e, r from unnest($2::text[], $3::text[]) x(e, r))
-       and d.event_id = any($4::text[]) and d.recipient = any($5::text[]) and d.status = 'queued'
+       and d.event_id = any($2::text[]) and d.recipient = any($3::text[]) and d.status = 'queued'
       order by d.event_id, d.recipient collate "C", d.channel`,
-    [
-      chunk.workspaceId,
-      chunk.items.map((i) => i[0]),
-      chunk.items.map((i) => i[1]),
-      [...new Set(chunk.items.map((i) => i[0]))],
-      chunk.items.map((i) => i[1]),
-    ],
+    [chunk.workspaceId, chunk.items.map((i) => i[0]), chunk.items.map((i) => i[1])],
   );
   let waiting = 0;
   const sent: Sent[] = [];

@@ -16,8 +16,9 @@ export const QUEUES = {
   release: "notify-release",
 } as const;
 
-/** Retries with exponential backoff and jitter (pg-boss's retryBackoff): 2 s, 4 s, 8 s … about 9 min in all. */
+/** The advisory lock under which one process at a time sets pg-boss up. */
 const QUEUE_SETUP_LOCK = 7_311_002_018;
+/** Retries with exponential backoff and jitter (pg-boss's retryBackoff): 2 s, 4 s, 8 s … about 9 min in all. */
 const RETRY = { retryLimit: 12, retryDelay: 2, retryBackoff: true };
 
 export interface QueueTuning {

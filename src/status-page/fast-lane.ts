@@ -3,8 +3,9 @@
  * routes, hooks or parses anything. Fastify serves a document once (its routes decide which
  * page, language and encoding, and its hooks add every header); the exact bytes and headers
  * it sent are kept here under everything the answer depended on, and repeated for identical
- * requests until the page changes (cleared with the snapshot); once a second, one of them goes
- * through Fastify again, so the snapshot's own age check still runs. Private pages, cookies and writes never enter.
+ * requests until the page changes (cleared with the snapshot). Once a second one of them goes
+ * through Fastify again, so the snapshot's own age check still runs. Private pages, requests
+ * with cookies or tokens, and writes never enter.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { etagMatches } from "./snapshot.ts";
@@ -43,8 +44,6 @@ export class FastLane {
   /** requests answered here, for /metrics */
   hits = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
-
   /** Answers the request from the lane if it can; false hands it to Fastify. */
   serve(req: IncomingMessage, res: ServerResponse): boolean {
     (req as Stamped)[ARRIVED] = this.generation;
@@ -53,7 +52,7 @@ export class FastLane {
     if (key === undefined) return false;
     const entry = this.entries.get(key);
     if (!entry) return false;
-    const now = this.now();
+    const now = Date.now();
     if (entry.expiresAt <= now) {
       // This one request goes to Fastify (which refreshes an old snapshot and, if the document
       // changed, replaces the entry); the others keep being answered here meanwhile.
@@ -97,7 +96,7 @@ export class FastLane {
       headers: flat,
       notModifiedHeaders: notModified,
       body,
-      expiresAt: this.now() + TTL_MS,
+      expiresAt: Date.now() + TTL_MS,
     });
   }
 
