@@ -6,6 +6,7 @@ import { countCompanyData } from "../src/company-data/store.ts";
 import { generateDemo } from "../src/demo/generate.ts";
 import { loadDemo } from "../src/demo/load.ts";
 import { listIncidents } from "../src/incidents/store.ts";
+import { QUEUES, startQueue } from "../src/notifications/queue.ts";
 import { openDatabase } from "../src/storage/database.ts";
 import { createWorkspace, findWorkspace } from "../src/workspaces/store.ts";
 import { BACKENDS, freshDatabase } from "./support/backends.ts";
@@ -134,5 +135,23 @@ describe("migrations", () => {
     );
     expect(rows[0]!.n).toBeGreaterThan(0);
     await Promise.all(opened.map((d) => d.close()));
+  }, 60_000);
+});
+
+describe("the delivery queue's set-up", () => {
+  it("survives several workers starting at once on a fresh PostgreSQL database", async () => {
+    const seed = await freshDatabase("postgres");
+    const url = (seed as any).pool.options.connectionString as string;
+    await seed.close();
+    // Each opener is a pool of its own, as each worker process has; all create pg-boss's schema and queues.
+    const opened = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ url })));
+    try {
+      const bosses = await Promise.all(opened.map((d) => startQueue(d)));
+      await Promise.all(bosses.map((b) => b.stop({ graceful: false, wait: true })));
+      const queues = await opened[0]!.query<{ name: string }>("select name from pgboss.queue order by name");
+      expect(queues.map((q) => q.name)).toEqual(Object.values(QUEUES).sort());
+    } finally {
+      await Promise.all(opened.map((d) => d.close()));
+    }
   }, 60_000);
 });
