@@ -245,13 +245,8 @@ export async function migrateDatabase(database: Database): Promise<void> {
     await migratePglite(database.db as never, { migrationsFolder: MIGRATIONS });
     return;
   }
-  const pool = (database as Database & { pool: pg.Pool }).pool;
-  const client = await pool.connect();
-  try {
-    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
-    await migratePg(drizzlePg(client, { schema }), { migrationsFolder: MIGRATIONS });
-  } finally {
-    await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});
-    client.release();
-  }
+  // Processes starting together migrate one at a time.
+  await database.exclusively(MIGRATION_LOCK, () =>
+    migratePg(database.db as never, { migrationsFolder: MIGRATIONS }),
+  );
 }
