@@ -254,6 +254,9 @@ export const compensationRoutes =
           detail: i.detail,
           key: i.key,
         });
+        // A notice lists the customer's lines (sorted by key, as they were read).
+        const keysOf = new Map<string, string[]>();
+        for (const l of lines) keysOf.set(l.customerId, [...(keysOf.get(l.customerId) ?? []), l.key]);
         return {
           run: runJson(run),
           lines: lines.map(lineOf),
@@ -262,7 +265,7 @@ export const compensationRoutes =
           notifications: notices.map((n) => ({
             customer_id: n.customerId,
             nothing_due: n.nothingDue,
-            keys: n.keys,
+            keys: keysOf.get(n.customerId) ?? [],
           })),
           totals: { money: run.summary.money ?? {}, units: run.summary.units ?? {} },
           per_customer: perCustomerTotals(lines),

@@ -349,6 +349,7 @@ export const compRunItems = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.type, t.customerId, t.reference, t.reason] })],
 );
 
+/** Who is told about a run once it is applied; what they got are the run's lines for them. */
 export const compRunNotices = pgTable(
   "comp_run_notices",
   {
@@ -356,7 +357,6 @@ export const compRunNotices = pgTable(
     runId: text("run_id").notNull(),
     customerId: text("customer_id").notNull(),
     nothingDue: boolean("nothing_due").notNull(),
-    keys: jsonb("keys").notNull().$type<string[]>(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.customerId] })],
 );

@@ -395,7 +395,7 @@ function keyOf(incident: string, target: Target, kind: LineKind, unit: string | 
 
 // ---------------------------------------------------------------------------------------
 
-function isWithin(
+export function isWithin(
   componentId: string | null,
   roots: readonly string[],
   parents: ReadonlyMap<string, string | null>,

@@ -1,0 +1,1 @@
+ALTER TABLE "comp_run_notices" DROP COLUMN "keys";

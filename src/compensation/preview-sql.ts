@@ -1,0 +1,264 @@
+/**
+ * The preview of the commonest policy shape, computed by PostgreSQL in one statement: session
+ * refunds (whole charge, pro rata, a percentage) chosen by conditions on the overlap, plan,
+ * region and kind. A large outage's preview is then a scan and three inserts instead of
+ * shipping every session to JavaScript and every line back.
+ *
+ * The pure engine (core/compensation/engine.ts) stays the definition: this is a translation of
+ * what it does for that shape, and the property tests in test/compensation/preview-sql.test.ts
+ * hold the two equal on random sessions and policies. Any policy outside the shape goes
+ * through the engine.
+ */
+
+import type { Condition, Policy, Rule } from "../core/compensation/policy.ts";
+import { parseDuration } from "../core/compensation/time.ts";
+import { parseDecimal } from "../core/money.ts";
+import type { Database } from "../storage/database.ts";
+
+/** Whether the preview of this policy can be computed in SQL. */
+export function previewsInSql(policy: Policy): boolean {
+  if (policy.match.billing_fault || policy.downtime !== "overlap") return false;
+  if (policy.groups || policy.cap || !policy.rules) return false;
+  return policy.rules.every(
+    (r) =>
+      r.max_per_customer === undefined &&
+      (r.per === undefined || r.per === "session") &&
+      r.action.refund !== undefined &&
+      r.action.refund !== "duplicates",
+  );
+}
+
+export interface SqlPreviewInput {
+  workspaceId: string;
+  runId: string;
+  incidentId: string;
+  window: { start: number; end: number };
+  asOf: number;
+  detectedAt: number;
+  /** the components a session must be on (the roots and all below them); null: any */
+  components: string[] | null;
+}
+
+export interface SqlPreviewCounts {
+  customers: number;
+  affected: number;
+  excluded: number;
+  review: number;
+  notifications: number;
+  lines: number;
+  money: Record<string, number>;
+}
+
+/** Collects parameters as it is asked for their placeholders. */
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** `num / den` rounded to an integer as money.ts's round does (both non-negative). */
+function roundedDiv(num: string, den: string, rounding: Policy["rounding"]): string {
+  const q = `div(${num}, ${den})`;
+  const twice = `2 * mod(${num}, ${den})`;
+  const tie = rounding === "half_up" ? "true" : `mod(${q}, 2) = 1`;
+  return `(${q} + case when ${twice} > ${den} or (${twice} = ${den} and ${tie}) then 1 else 0 end)::int8`;
+}
+
+function condition(when: Condition | undefined, p: Params): string {
+  if (!when) return "true";
+  const parts: string[] = [];
+  const ms = (d: string) => `${p.add(parseDuration(d))}::int8`;
+  if (when.overlap_gt) parts.push(`ov > ${ms(when.overlap_gt)}`);
+  if (when.overlap_gte) parts.push(`ov >= ${ms(when.overlap_gte)}`);
+  if (when.overlap_lt) parts.push(`ov < ${ms(when.overlap_lt)}`);
+  if (when.overlap_lte) parts.push(`ov <= ${ms(when.overlap_lte)}`);
+  // With downtime: overlap, a session's downtime is its overlap.
+  if (when.downtime_gte) parts.push(`ov >= ${ms(when.downtime_gte)}`);
+  if (when.downtime_lt) parts.push(`ov < ${ms(when.downtime_lt)}`);
+  if (when.plan) parts.push(`plan = any(${p.add(when.plan)}::text[])`);
+  if (when.region) parts.push(`region = any(${p.add(when.region)}::text[])`);
+  if (when.kind) parts.push(`kind = any(${p.add(when.kind)}::text[])`);
+  return parts.length ? parts.join(" and ") : "true";
+}
+
+function refundAmount(rule: Rule, policy: Policy): string {
+  const refund = rule.action.refund!;
+  if (refund === "session_charge") return "charge";
+  if (refund === "prorata_overlap") {
+    return `case when len > 0 then ${roundedDiv("charge::numeric * ov", "len", policy.rounding)} else charge end`;
+  }
+  if (typeof refund === "object") {
+    const { num, den } = parseDecimal(refund.percent);
+    return roundedDiv(`charge::numeric * ${num}`, `${den * 100n}`, policy.rounding);
+  }
+  throw new Error(`refund ${String(refund)} is not previewed in SQL`);
+}
+
+/**
+ * Writes the run's lines, excluded and review items and notices, as the engine would, and
+ * returns what the run's summary counts. Runs inside the preview's transaction.
+ */
+export async function previewInSql(
+  tx: Database,
+  policy: Policy,
+  input: SqlPreviewInput,
+): Promise<SqlPreviewCounts> {
+  const p = new Params();
+  const text = (value: string) => `${p.add(value)}::text`;
+  const ws = text(input.workspaceId);
+  const run = text(input.runId);
+  const incident = text(input.incidentId);
+  const from = `${p.add(new Date(input.window.start).toISOString())}::timestamptz`;
+  const to = `${p.add(new Date(input.window.end).toISOString())}::timestamptz`;
+  const int = (value: number) => `${p.add(value)}::int8`;
+  const w = { start: int(input.window.start), end: int(input.window.end) };
+  const asOf = int(input.asOf);
+  const m = policy.match;
+
+  // The customer is joined only when the policy reads them: plan, or home region (a session
+  // without a region of its own is in its customer's).
+  const rules = policy.rules!;
+  const needsCustomer =
+    !!m.plans ||
+    (!!m.regions && !m.regions.includes("*")) ||
+    rules.some((r) => r.when?.plan || r.when?.region);
+  const mismatch = [
+    m.session_kinds && `when not t.kind = any(${p.add(m.session_kinds)}::text[]) then 'kind_mismatch'`,
+    input.components &&
+      `when t.component_id is null or not t.component_id = any(${p.add(input.components)}::text[]) then 'component_mismatch'`,
+    m.regions &&
+      !m.regions.includes("*") &&
+      `when not coalesce(t.region, c.home_region, '') = any(${p.add(m.regions)}::text[]) then 'region_mismatch'`,
+    m.plans && `when not coalesce(c.plan, '') = any(${p.add(m.plans)}::text[]) then 'plan_mismatch'`,
+  ].filter(Boolean);
+  const epochMs = (column: string) => `floor(extract(epoch from ${column}) * 1000)::int8`;
+
+  // Per rule: does it hold, and how much. The engine stops at the first rule that holds
+  // (first_match), adds all that hold (sum), or keeps the first of the largest (max).
+  const holds = rules.map((r) => `(${condition(r.when, p)})`);
+  const amounts = rules.map((r) => `(${refundAmount(r, policy)})`);
+  const ids = rules.map((r) => p.add(r.id));
+  const reasons = rules.map((r) => p.add(r.action.reason ?? null));
+  const dueBys = rules.map((r) =>
+    p.add(
+      r.action.due_within
+        ? new Date(input.detectedAt + parseDuration(r.action.due_within)).toISOString()
+        : null,
+    ),
+  );
+  const part = (i: number) => `jsonb_build_object('rule', ${ids[i]}::text, 'amount', ${amounts[i]})`;
+  const combine = policy.combine ?? "first_match";
+  const when = (h: string, then: string, otherwise = "") =>
+    `case when ${h} then ${then}${otherwise && ` else ${otherwise}`} end`;
+  // The rule named in the line (its reason, its deadline): the first that holds, or with max,
+  // the first of the largest.
+  const best = `greatest(${holds.map((h, i) => when(h, amounts[i]!)).join(", ")})`;
+  const pick = `case ${holds
+    .map((h, i) => `when ${h}${combine === "max" ? ` and ${amounts[i]} = ${best}` : ""} then ${i}`)
+    .join(" ")} end`;
+  const byPick = (values: string[]) =>
+    `case pick ${values.map((v, i) => `when ${i} then ${v}`).join(" ")} end`;
+  const chosen =
+    combine === "sum"
+      ? `${holds.map((h, i) => when(h, amounts[i]!, "0")).join(" + ")} as uncapped,
+         concat_ws('+', ${holds.map((h, i) => when(h, `${ids[i]}::text`)).join(", ")}) as rule,
+         ${holds.map((h, i) => when(h, `jsonb_build_array(${part(i)})`, "'[]'::jsonb")).join(" || ")} as breakdown`
+      : `${byPick(amounts)} as uncapped, ${byPick(ids.map((id) => `${id}::text`))} as rule,
+         jsonb_build_array(${byPick(rules.map((_, i) => part(i)))}) as breakdown`;
+  const whenNothingDue = `${p.add(policy.notify.when_nothing_due)}::boolean`;
+  const minOverlap = int(m.min_overlap === undefined ? 1 : parseDuration(m.min_overlap));
+
+  // Each stage ends in "offset 0", which keeps PostgreSQL from folding it into the next: a
+  // value used many times further on (the overlap, the rule picked) is then computed once.
+  const sql = `
+    with candidate as (
+      select id, customer_id, kind, charge, currency, refunded, plan, region, mismatch,
+        end_ms - start_ms as len, greatest(0, least(end_ms, ${w.end}) - greatest(start_ms, ${w.start})) as ov
+      from (
+        select t.id, t.customer_id, t.kind, t.charge, t.currency, t.refunded,
+          ${needsCustomer ? "coalesce(c.plan, '') as plan, coalesce(t.region, c.home_region, '')" : "'' as plan, coalesce(t.region, '')"} as region,
+          ${mismatch.length ? `case ${mismatch.join(" ")} end` : "null::text"} as mismatch,
+          ${epochMs("t.started_at")} as start_ms, coalesce(${epochMs("t.ended_at")}, ${asOf}) as end_ms
+        from usage_sessions t
+        ${needsCustomer ? "left join customers c on c.workspace_id = t.workspace_id and c.id = t.customer_id" : ""}
+        where t.workspace_id = ${ws} and t.started_at <= ${to}
+          and (t.ended_at is null or t.ended_at >= ${from} and t.started_at >= coalesce(
+            (select ${from} - b.longest_session_ms * interval '1 millisecond' from usage_bounds b where b.workspace_id = ${ws}),
+            '-infinity'))
+        offset 0
+      ) times
+      offset 0
+    ),
+    judged as (
+      select id, customer_id, currency, refunded, charge, skip, affected, key, pick, ${chosen}
+      from (
+        select *,
+          coalesce(mismatch, case when ov = 0 then 'no_overlap' when ov < ${minOverlap} then 'below_min_overlap' end) as skip,
+          mismatch is null and ov > 0 as affected,
+          ${incident} || ':' || id || ':refund' as key,
+          ${pick} as pick
+        from candidate
+        offset 0
+      ) x
+    ),
+    outcome as materialized (
+      select j.*, least(j.uncapped, j.charge) as target, coalesce(a.total, 0) as applied,
+        least(j.uncapped, j.charge) - coalesce(a.total, 0) - j.refunded as due,
+        j.skip is null and j.pick is not null and least(j.uncapped, j.charge) - coalesce(a.total, 0) - j.refunded > 0 as paid
+      from judged j
+      left join (
+        select action_key, sum(amount)::int8 as total from ledger_entries
+        where workspace_id = ${ws} and incident_id = ${incident} group by action_key
+      ) a on j.skip is null and j.pick is not null and a.action_key = j.key
+    ),
+    lines as (
+      insert into comp_run_lines (workspace_id, run_id, key, customer_id, kind, amount, currency, unit, target,
+        already_applied, refunded_elsewhere, policy_group, rule, breakdown, session, charge, reason, due_by,
+        scope, expires_at, visible_by)
+      select ${ws}, ${run}, key, customer_id, 'refund', due, currency, null, target, applied, refunded, 'rules',
+        rule, breakdown, id, null, ${byPick(reasons.map((r) => `${r}::text`))}, ${byPick(dueBys.map((d) => `${d}::text`))}, null, null, null
+      from outcome where paid
+    ),
+    items as (
+      select customer_id, reference, case when reason = 'negative_delta' then 'review' else 'excluded' end as type,
+        reason, detail, key
+      from (
+        select customer_id, id as reference,
+          case when skip is not null then skip when pick is null then 'no_rule_matched' when due < 0 then 'negative_delta'
+            when applied > 0 then 'already_compensated' else 'already_refunded' end as reason,
+          case when skip is null and pick is not null and due < 0 then 'target ' || target
+            || ' is below what was already paid (' || applied || ' by Amends, ' || refunded
+            || ' elsewhere); nothing is taken back' end as detail,
+          case when skip is null and pick is not null and due < 0 then key end as key
+        from outcome where not paid
+      ) i
+    ),
+    stored_items as (
+      insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
+      select ${ws}, ${run}, type, customer_id, reference, reason, detail, key from items
+      on conflict do nothing
+    ),
+    customer as (
+      select customer_id, bool_or(affected) as affected, bool_or(paid) as paid from outcome group by customer_id
+    ),
+    notices as (
+      insert into comp_run_notices (workspace_id, run_id, customer_id, nothing_due)
+      select ${ws}, ${run}, customer_id, not paid from customer where affected and (paid or ${whenNothingDue})
+    )
+    select
+      (select count(*) from customer)::int as customers,
+      (select count(*) from customer where affected)::int as affected,
+      (select count(*) from items where type = 'excluded')::int as excluded,
+      (select count(*) from items where type = 'review')::int as review,
+      (select count(*) from customer where affected and (paid or ${whenNothingDue}))::int as notifications,
+      (select coalesce(jsonb_object_agg(currency, total), '{}'::jsonb) from
+        (select currency, sum(due)::int8 as total from outcome where paid group by currency) t) as money,
+      (select count(*) from outcome where paid)::int as lines`;
+  // Large previews aggregate hundreds of thousands of customers: in memory, not on disk.
+  await tx.query("set local work_mem = '256MB'");
+  const [row] = await tx.query<SqlPreviewCounts & { money: Record<string, number | string> }>(sql, p.values);
+  const money = Object.fromEntries(Object.entries(row!.money).map(([k, v]) => [k, Number(v)]));
+  return { ...row!, money };
+}

@@ -1,0 +1,259 @@
+/**
+ * The preview computed in SQL (compensation/preview-sql.ts) against the pure engine, on random
+ * sessions and on every policy of the shape it takes: session refunds under conditions, any
+ * combine, any match filter. Stored documents must be equal: lines, excluded and review items,
+ * notices, totals, counts and hash, both on a first preview and on one after an apply (what
+ * was already paid, and support's refunds meanwhile, make zero and negative differences).
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { previewsInSql } from "../../src/compensation/preview-sql.ts";
+import { createPreview } from "../../src/compensation/runs.ts";
+import type { CompSession } from "../../src/core/compensation/engine.ts";
+import { PolicySchema } from "../../src/core/compensation/policy.ts";
+import { evaluate } from "../../src/core/compensation/preview.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import { BACKENDS } from "../support/backends.ts";
+import {
+  buildScenario,
+  COMPONENTS,
+  combineArb,
+  context,
+  DAY,
+  matchArb,
+  refundActionArb,
+  type Scenario,
+  scenarioArb,
+  sometimes,
+  whenArb,
+} from "./worlds.ts";
+
+/** Top-level session refunds only, each under its own conditions now and then. */
+const sqlPolicyArb = fc
+  .record({
+    rounding: fc.constantFrom("half_up", "half_even"),
+    match: matchArb,
+    combine: combineArb,
+    notifyNothingDue: fc.boolean(),
+    rules: fc.array(fc.record({ when: sometimes(whenArb), action: refundActionArb }), {
+      minLength: 1,
+      maxLength: 4,
+    }),
+  })
+  .map((p) => ({
+    policy: "sql",
+    rounding: p.rounding,
+    match: p.match,
+    combine: p.combine,
+    ...(!p.notifyNothingDue && { notify: { when_nothing_due: false } }),
+    rules: p.rules.map((r, i) => ({
+      id: `r${i}`,
+      ...(r.when && Object.keys(r.when).length > 0 && { when: r.when }),
+      action: r.action,
+    })),
+  }));
+
+describe.each(BACKENDS)("the preview in SQL on %s", (backend) => {
+  let t: TestApp;
+  let counter = 0;
+  beforeAll(async () => {
+    t = await startTestApp(backend);
+    for (const [id, parent] of COMPONENTS) {
+      const res = await t.call("POST", "/api/v1/components", {
+        id,
+        name: id,
+        ...(parent && { parent_id: parent }),
+      });
+      expect(res.status, JSON.stringify(res.json)).toBe(201);
+    }
+  });
+  afterAll(() => t?.close());
+
+  async function post(url: string, body: unknown, status = 200) {
+    const res = await t.call("POST", url, body);
+    expect(res.status, `${url}: ${JSON.stringify(res.json)}`).toBe(status);
+    return res.json;
+  }
+  async function importRows(kind: string, rows: Record<string, unknown>[]) {
+    if (rows.length === 0) return;
+    const res = await t.app.inject({
+      method: "POST",
+      url: `/api/v1/import/${kind}`,
+      headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json" },
+      payload: JSON.stringify(rows),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+  }
+  const sessionRow = (s: CompSession) => ({
+    id: s.id,
+    customer_id: s.customerId,
+    kind: s.kind,
+    component_id: s.componentId,
+    region: s.region,
+    started_at: new Date(s.start).toISOString(),
+    ended_at: s.end === null ? null : new Date(s.end).toISOString(),
+    charge: s.charge,
+    currency: s.currency,
+    refunded: s.refunded,
+  });
+
+  /** Both ways: the stored documents, which must be equal, and the SQL one's run. */
+  async function previewBothWays(incidentId: string, policyId: string, scenario: Scenario) {
+    const input = {
+      incidentId,
+      policyId,
+      asOf: new Date(scenario.asOf),
+      detectedAt: new Date(scenario.window.start),
+    };
+    const now = new Date(scenario.asOf);
+    const inSql = await createPreview(t.database, t.workspaceId, input, "test", now);
+    const inEngine = await createPreview(
+      t.database,
+      t.workspaceId,
+      { ...input, engineOnly: true },
+      "test",
+      now,
+    );
+    const doc = async (id: string) => (await t.call("GET", `/api/v1/compensation-runs/${id}/preview`)).json;
+    const [sqlDoc, engineDoc] = [await doc(inSql.id), await doc(inEngine.id)];
+    const strip = (d: any) => ({ ...d, run: undefined });
+    expect(strip(sqlDoc)).toEqual(strip(engineDoc));
+    expect(inSql.summary).toEqual(inEngine.summary);
+    expect(inSql.previewHash).toBe(inEngine.previewHash);
+    return { run: inSql, doc: sqlDoc };
+  }
+
+  /** Lines, notices and totals as the pure engine computes them, given what was applied. */
+  async function expectPure(doc: any, policyInput: object, scenario: Scenario, incidentId: string) {
+    const applied = await t.database.query<{ action_key: string; total: number }>(
+      "select action_key, sum(amount)::int8 as total from ledger_entries where incident_id = $1 group by action_key",
+      [incidentId],
+    );
+    const policy = PolicySchema.parse(policyInput);
+    const pure = evaluate(
+      {
+        ...context(policy, scenario, incidentId),
+        applied: new Map(applied.map((r) => [r.action_key, Number(r.total)])),
+      },
+      scenario.customers,
+      // what a preview reads: sessions touching the window, edges included
+      scenario.sessions.filter(
+        (s) => s.start <= scenario.window.end && (s.end ?? Infinity) >= scenario.window.start,
+      ),
+      [],
+    );
+    expect(doc.lines).toEqual(pure.lines);
+    const item = (x: any) => ({
+      customerId: x.customer_id ?? x.customerId,
+      reference: x.reference,
+      reason: x.reason,
+    });
+    const byRef = (a: any, b: any) =>
+      `${a.customerId}\u0000${a.reference}\u0000${a.reason}` <
+      `${b.customerId}\u0000${b.reference}\u0000${b.reason}`
+        ? -1
+        : 1;
+    expect(doc.excluded.map(item).sort(byRef)).toEqual(pure.excluded.map(item).sort(byRef));
+    expect(doc.review.map(item).sort(byRef)).toEqual(pure.review.map(item).sort(byRef));
+    expect(
+      doc.notifications.map((n: any) => ({
+        customerId: n.customer_id,
+        nothingDue: n.nothing_due,
+        keys: n.keys,
+      })),
+    ).toEqual(pure.notifications);
+    expect(doc.totals).toEqual({ money: pure.totals.money, units: pure.totals.units });
+  }
+
+  it("computes what the engine computes, before and after an apply", async () => {
+    const arb = fc.record({
+      world: scenarioArb(5, 4),
+      policy: sqlPolicyArb,
+      second: sqlPolicyArb,
+      refundsMeanwhile: fc.array(fc.record({ session: fc.nat(), pct: fc.integer({ min: 1, max: 100 }) }), {
+        maxLength: 4,
+      }),
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ world, policy, second, refundsMeanwhile }) => {
+        const n = ++counter;
+        const incidentId = `SQL-${n}`;
+        const scenario = buildScenario(world.specs, world.incidentComponents, `q${n}-`, -n * 7 * DAY);
+        await importRows(
+          "customers",
+          scenario.customers.map((c) => ({
+            id: c.id,
+            home_region: c.homeRegion,
+            plan: c.plan,
+            monthly_fee: c.monthlyFee,
+            currency: c.currency,
+          })),
+        );
+        await importRows("sessions", scenario.sessions.map(sessionRow));
+        await post(
+          "/api/v1/incidents",
+          {
+            id: incidentId,
+            title: `SQL ${n}`,
+            body: "Investigating",
+            started_at: new Date(scenario.window.start).toISOString(),
+            ...(scenario.incidentComponents.length > 0 && {
+              components: scenario.incidentComponents.map((id) => ({ id, status: "major_outage" })),
+            }),
+          },
+          201,
+        );
+        await post(`/api/v1/incidents/${incidentId}/resolve`, {
+          resolved_at: new Date(scenario.window.end).toISOString(),
+        });
+        const policies = [policy, second].map((p, i) => ({
+          ...p,
+          policy: `sql-${n}-${i}`,
+          match: { ...p.match, incident: incidentId },
+        }));
+        for (const p of policies) {
+          expect(previewsInSql(PolicySchema.parse(p))).toBe(true);
+          await post("/api/v1/policies", { yaml: JSON.stringify(p) }, 201);
+        }
+
+        const first = await previewBothWays(incidentId, policies[0]!.policy, scenario);
+        await expectPure(first.doc, policies[0]!, scenario, incidentId);
+        await post(`/api/v1/compensation-runs/${first.run.id}/approve`, undefined);
+        await post(`/api/v1/compensation-runs/${first.run.id}/apply`, undefined);
+
+        // Support refunds some sessions meanwhile; then a second policy over what was paid.
+        const changed = new Map<string, CompSession>();
+        for (const { session, pct } of refundsMeanwhile) {
+          if (scenario.sessions.length === 0) break;
+          const s =
+            changed.get(scenario.sessions[session % scenario.sessions.length]!.id) ??
+            scenario.sessions[session % scenario.sessions.length]!;
+          changed.set(s.id, {
+            ...s,
+            refunded: s.refunded + Math.ceil(((s.charge - s.refunded) * pct) / 100),
+          });
+        }
+        await importRows("sessions", [...changed.values()].map(sessionRow));
+        const after = { ...scenario, sessions: scenario.sessions.map((s) => changed.get(s.id) ?? s) };
+        const again = await previewBothWays(incidentId, policies[1]!.policy, after);
+        await expectPure(again.doc, policies[1]!, after, incidentId);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("leaves every other shape to the engine", () => {
+    const base = { policy: "x", rules: [{ id: "a", action: { refund: "session_charge" } }] };
+    const parse = (p: object) => PolicySchema.parse({ ...base, ...p });
+    expect(previewsInSql(parse({}))).toBe(true);
+    expect(previewsInSql(parse({ cap: { per_customer: { amount: 100 } } }))).toBe(false);
+    expect(previewsInSql(parse({ downtime: "per_customer" }))).toBe(false);
+    expect(previewsInSql(parse({ rules: [{ id: "a", action: { fixed: 100 } }] }))).toBe(false);
+    expect(
+      previewsInSql(
+        parse({ rules: [{ id: "a", max_per_customer: 1, action: { refund: "session_charge" } }] }),
+      ),
+    ).toBe(false);
+    expect(previewsInSql(parse({ rules: undefined, groups: [{ id: "g", rules: base.rules }] }))).toBe(false);
+  });
+});
