@@ -73,31 +73,46 @@ describe.each(BACKENDS)("storage on %s", (backend) => {
     const database = await freshDatabase(backend);
     try {
       const odd = ["tab\there", "new\nline", "back\\slash \\N", "cr\r", "\\", "", "naïve ✓"];
-      const columns = ["workspace_id", "run_id", "customer_id", "nothing_due", "keys"];
-      const row = (run: string, id: string, i: number) => ["w", run, id, i % 2 === 0, JSON.stringify([id])];
+      const columns = [
+        "workspace_id",
+        "run_id",
+        "key",
+        "customer_id",
+        "kind",
+        "amount",
+        "currency",
+        "target",
+      ];
+      const more = ["already_applied", "refunded_elsewhere", "policy_group", "rule", "breakdown"];
+      const row = (run: string, id: string, i: number) => [
+        ...["w", run, `k${i}`, id, "refund", i * 2 ** 40, i % 2 ? "EUR" : null, i],
+        ...[0, 0, "g", id, JSON.stringify([{ rule: id, amount: i }])],
+      ];
       await database.copyRows(
-        "comp_run_notices",
-        columns,
+        "comp_run_lines",
+        [...columns, ...more],
         odd.map((id, i) => row("plain", id, i)),
       );
       await database.transaction((tx) =>
         tx.copyRows(
-          "comp_run_notices",
-          columns,
+          "comp_run_lines",
+          [...columns, ...more],
           odd.map((id, i) => row("tx", id, i)),
         ),
       );
-      const back = await database.query<{
-        run_id: string;
-        customer_id: string;
-        nothing_due: boolean;
-        keys: string[];
-      }>(
-        'select run_id, customer_id, nothing_due, keys from comp_run_notices order by run_id, customer_id collate "C"',
+      const back = await database.query<Record<string, unknown>>(
+        'select run_id, customer_id, amount, currency, rule, breakdown from comp_run_lines order by run_id, customer_id collate "C"',
       );
       const expected = (run: string) =>
         odd
-          .map((id, i) => ({ run_id: run, customer_id: id, nothing_due: i % 2 === 0, keys: [id] }))
+          .map((id, i) => ({
+            run_id: run,
+            customer_id: id,
+            amount: i * 2 ** 40,
+            currency: i % 2 ? "EUR" : null,
+            rule: id,
+            breakdown: [{ rule: id, amount: i }],
+          }))
           .sort((a, b) => (a.customer_id < b.customer_id ? -1 : 1));
       expect(back).toEqual([...expected("plain"), ...expected("tx")]);
     } finally {

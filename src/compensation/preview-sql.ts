@@ -244,8 +244,8 @@ export async function previewInSql(
       select customer_id, bool_or(affected) as affected, bool_or(paid) as paid from outcome group by customer_id
     ),
     notices as (
-      insert into comp_run_notices (workspace_id, run_id, customer_id, nothing_due)
-      select ${ws}, ${run}, customer_id, not paid from customer where affected and (paid or ${whenNothingDue})
+      insert into comp_run_notices (workspace_id, run_id, customer_id)
+      select ${ws}, ${run}, customer_id from customer where affected and not paid and ${whenNothingDue}
     )
     select
       (select count(*) from customer)::int as customers,

@@ -10,7 +10,7 @@ import { fourEyesRefusal } from "../core/four-eyes.ts";
 import { actorRef, type Principal, principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
-import { compRunItems, compRunLines, compRunNotices, ledgerEntries } from "../storage/schema.ts";
+import { compRunItems, compRunLines, ledgerEntries } from "../storage/schema.ts";
 import { listPolicies, loadPolicy, savePolicy } from "./policies.ts";
 import { loadRunReport, renderRunReport } from "./report.ts";
 import { applyRun, approveRun, createPreview, getRun, lineOf, listRuns, type Run } from "./runs.ts";
@@ -231,7 +231,7 @@ export const compensationRoutes =
       async (req) => {
         const ws = principal(req).workspaceId;
         const run = await getRun(ctx.db, ws, req.params.id);
-        const where = (t: typeof compRunLines | typeof compRunItems | typeof compRunNotices) =>
+        const where = (t: typeof compRunLines | typeof compRunItems) =>
           and(eq(t.workspaceId, ws), eq(t.runId, run.id));
         const byCustomer = sql`customer_id collate "C"`;
         const [lines, items, notices] = await Promise.all([
@@ -245,7 +245,15 @@ export const compensationRoutes =
             .from(compRunItems)
             .where(where(compRunItems))
             .orderBy(byCustomer, sql`reference collate "C"`, asc(compRunItems.reason)),
-          ctx.db.select().from(compRunNotices).where(where(compRunNotices)).orderBy(byCustomer),
+          // Everyone told: those with lines (what they got), and those owed nothing.
+          ctx.database.query<{ customer_id: string; nothing_due: boolean }>(
+            `select customer_id, bool_and(nothing_due) as nothing_due from (
+               select customer_id, false as nothing_due from comp_run_lines where workspace_id = $1 and run_id = $2
+               union all
+               select customer_id, true from comp_run_notices where workspace_id = $1 and run_id = $2
+             ) n group by customer_id order by customer_id collate "C"`,
+            [ws, run.id],
+          ),
         ]);
         const item = (i: (typeof items)[number]) => ({
           customer_id: i.customerId,
@@ -263,9 +271,9 @@ export const compensationRoutes =
           excluded: items.filter((i) => i.type === "excluded").map(item),
           review: items.filter((i) => i.type === "review").map(item),
           notifications: notices.map((n) => ({
-            customer_id: n.customerId,
-            nothing_due: n.nothingDue,
-            keys: keysOf.get(n.customerId) ?? [],
+            customer_id: n.customer_id,
+            nothing_due: n.nothing_due,
+            keys: keysOf.get(n.customer_id) ?? [],
           })),
           totals: { money: run.summary.money ?? {}, units: run.summary.units ?? {} },
           per_customer: perCustomerTotals(lines),

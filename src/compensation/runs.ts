@@ -357,7 +357,7 @@ async function previewDigest(tx: Database, workspaceId: string, runId: string, s
   const [rows] = await tx.query(
     `select ${sum("key, customer_id, kind, amount, currency, unit, target, already_applied, refunded_elsewhere, policy_group, rule, breakdown, session, charge, reason, due_by, scope, expires_at, visible_by", "comp_run_lines")} as lines,
        ${sum("type, customer_id, reference, reason, detail, key", "comp_run_items")} as items,
-       ${sum("customer_id, nothing_due", "comp_run_notices")} as notices`,
+       ${sum("customer_id", "comp_run_notices")} as notices`,
     [workspaceId, runId],
   );
   return createHash("sha256").update(JSON.stringify({ rows, summary })).digest("hex");
@@ -455,12 +455,12 @@ async function writeResults(
     for (const e of r.excluded) items.push(["excluded", e.customerId, e.reference, e.reason, null, null]);
     for (const v of r.review) items.push(["review", v.customerId, v.reference, v.reason, v.detail, v.key]);
     const n = noticeOf(r, whenNothingDue);
-    if (n) notices.push([workspaceId, runId, n.customerId, n.nothingDue]);
+    if (n?.nothingDue) notices.push([workspaceId, runId, n.customerId]);
   }
   const column = (i: number) => items.map((item) => item[i]);
   await Promise.all([
     tx.copyRows("comp_run_lines", LINE_COLUMNS, lines),
-    tx.copyRows("comp_run_notices", ["workspace_id", "run_id", "customer_id", "nothing_due"], notices),
+    tx.copyRows("comp_run_notices", ["workspace_id", "run_id", "customer_id"], notices),
     items.length &&
       tx.query(
         `insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
@@ -715,17 +715,18 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
                 'window_start', $6::text, 'window_end', $7::text, 'run_id', $3::text,
                 'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
               case when c.channels->0 is null then 'no_channel' else 'pending' end, $5
-       from comp_run_notices n
-       join incidents i on i.workspace_id = n.workspace_id and i.id = $2
-       left join customers c on c.workspace_id = n.workspace_id and c.id = n.customer_id
+       from (select distinct customer_id from comp_run_lines where workspace_id = $1 and run_id = $3
+             union all
+             select customer_id from comp_run_notices where workspace_id = $1 and run_id = $3) n
+       join incidents i on i.workspace_id = $1 and i.id = $2
+       left join customers c on c.workspace_id = $1 and c.id = n.customer_id
        -- Per customer through the (workspace_id, customer_id) index: linear whatever the statistics say.
        left join lateral (
          select jsonb_agg(jsonb_build_object('key', e.action_key, 'kind', e.kind, 'amount', e.amount, 'currency', e.currency,
            'unit', e.detail->>'unit', 'expires_at', e.detail->>'expiresAt', 'reason', e.detail->>'reason') order by e.action_key) as lines
          from ledger_entries e
-         where e.workspace_id = n.workspace_id and e.customer_id = n.customer_id and e.incident_id = $2
+         where e.workspace_id = $1 and e.customer_id = n.customer_id and e.incident_id = $2
        ) g on true
-       where n.workspace_id = $1 and n.run_id = $3
        on conflict (workspace_id, idempotency_key) do nothing
        returning 1
      ) select count(*)::int as n from inserted`,

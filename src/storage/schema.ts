@@ -349,14 +349,16 @@ export const compRunItems = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.type, t.customerId, t.reference, t.reason] })],
 );
 
-/** Who is told about a run once it is applied; what they got are the run's lines for them. */
+/**
+ * Customers a run tells that nothing is due (affected, but owed nothing or already paid).
+ * Everyone with a line is told what they got; the lines say who they are.
+ */
 export const compRunNotices = pgTable(
   "comp_run_notices",
   {
     workspaceId: text("workspace_id").notNull(),
     runId: text("run_id").notNull(),
     customerId: text("customer_id").notNull(),
-    nothingDue: boolean("nothing_due").notNull(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.customerId] })],
 );

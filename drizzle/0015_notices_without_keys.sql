@@ -1,1 +1,0 @@
-ALTER TABLE "comp_run_notices" DROP COLUMN "keys";
