@@ -39,7 +39,7 @@ import { newId } from "../lib/ids.ts";
 import type { CopyValue, Database, Db } from "../storage/database.ts";
 import { components, compRunLines, compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
-import { previewInSql, previewsInSql } from "./preview-sql.ts";
+import { epochMsSql, linesDigest, previewInSql, previewsInSql } from "./preview-sql.ts";
 
 export type Run = typeof compRuns.$inferSelect;
 
@@ -63,7 +63,6 @@ export interface PreviewInput {
 }
 
 /** Epoch milliseconds selected as such: cheaper than parsing a timestamp into a Date per row. */
-const epochMs = (column: string) => `floor(extract(epoch from ${column}) * 1000)::int8`;
 const msOf = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 export async function createPreview(
@@ -118,9 +117,14 @@ export async function createPreview(
 
   const runId = newId("run");
   let totals = emptyTotals();
+  let sqlLinesDigest: string | undefined;
   const counts = { customers: 0, affected: 0, excluded: 0, review: 0, notifications: 0 };
 
   await database.transaction(async (tx) => {
+    // A large preview aggregates hundreds of thousands of customers: in memory, not on disk.
+    // Its statements run once over a million rows; compiling them (JIT) cost more than it saved.
+    await tx.query("set local work_mem = '256MB'");
+    await tx.query("set local jit = off");
     await tx.db.insert(compRuns).values({
       workspaceId,
       id: runId,
@@ -139,7 +143,12 @@ export async function createPreview(
 
     if (!input.engineOnly && previewsInSql(policy)) {
       const roots = policy.match.components ?? base.incident.components;
-      const { money, lines, ...sqlCounts } = await previewInSql(tx, policy, {
+      const {
+        money,
+        lines,
+        linesDigest: digest,
+        ...sqlCounts
+      } = await previewInSql(tx, policy, {
         workspaceId,
         runId,
         incidentId: incident.id,
@@ -156,6 +165,7 @@ export async function createPreview(
           : null,
       });
       Object.assign(counts, sqlCounts);
+      sqlLinesDigest = digest;
       totals = { money, units: {}, lines };
     } else {
       await previewInEngine(tx, workspaceId, runId, base, month, counts, totals);
@@ -181,7 +191,7 @@ export async function createPreview(
       .set({
         status: "previewed",
         summary,
-        previewHash: await previewDigest(tx, workspaceId, runId, summary),
+        previewHash: await previewDigest(tx, workspaceId, runId, summary, sqlLinesDigest),
       })
       .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)));
   });
@@ -211,11 +221,11 @@ async function previewInEngine(
   const customer = `c.home_region, c.plan, c.monthly_fee, c.currency as customer_currency`;
   const joinCustomer = "left join customers c on c.workspace_id = t.workspace_id and c.id = t.customer_id";
   const candidates = fault
-    ? `select t.id, t.customer_id, t.usage_ref, t.amount, t.currency, t.status, ${epochMs("t.created_at")} as created_ms, t.amount_refunded, ${customer}
+    ? `select t.id, t.customer_id, t.usage_ref, t.amount, t.currency, t.status, ${epochMsSql("t.created_at")} as created_ms, t.amount_refunded, ${customer}
        from charges t ${joinCustomer}
        where t.workspace_id = $1 and t.created_at >= $2 and t.created_at < $3
        order by t.customer_id collate "C", t.created_at, t.id`
-    : `select t.id, t.customer_id, t.kind, t.component_id, t.region, ${epochMs("t.started_at")} as started_ms, ${epochMs("t.ended_at")} as ended_ms, t.charge, t.currency, t.refunded, ${customer}
+    : `select t.id, t.customer_id, t.kind, t.component_id, t.region, ${epochMsSql("t.started_at")} as started_ms, ${epochMsSql("t.ended_at")} as ended_ms, t.charge, t.currency, t.refunded, ${customer}
        from usage_sessions t ${joinCustomer}
        where t.workspace_id = $1 and t.started_at <= $3
          and (t.ended_at is null or t.ended_at >= $2 and t.started_at >= coalesce(
@@ -347,20 +357,30 @@ async function previewInEngine(
 
 /**
  * A fingerprint of what a preview stored, the same whichever way it was computed: PostgreSQL
- * hashes each row (its run left out) and adds the hashes up, so the order rows were written in
- * does not matter and nothing is read back into JavaScript.
+ * hashes each row (its run left out) and combines the hashes, so the order rows were written
+ * in does not matter and nothing is read back into JavaScript. The SQL preview hands in the
+ * lines' digest, computed as it wrote them.
  */
-async function previewDigest(tx: Database, workspaceId: string, runId: string, summary: object) {
-  const sum = (columns: string, table: string) =>
-    `(select coalesce(sum(hashtextextended(row(${columns})::text, 0)::numeric), 0)::text
+async function previewDigest(
+  tx: Database,
+  workspaceId: string,
+  runId: string,
+  summary: object,
+  linesDigestOf?: string,
+) {
+  const digest = (columns: string, table: string) =>
+    `(select coalesce(bit_xor(hashtextextended(row(${columns})::text, 0)), 0)::text
       from ${table} where workspace_id = $1 and run_id = $2)`;
-  const [rows] = await tx.query(
-    `select ${sum("key, customer_id, kind, amount, currency, unit, target, already_applied, refunded_elsewhere, policy_group, rule, breakdown, session, charge, reason, due_by, scope, expires_at, visible_by", "comp_run_lines")} as lines,
-       ${sum("type, customer_id, reference, reason, detail, key", "comp_run_items")} as items,
-       ${sum("customer_id", "comp_run_notices")} as notices`,
+  const [rows] = await tx.query<Record<string, string>>(
+    `select ${linesDigestOf === undefined ? `(select ${linesDigest()} from comp_run_lines where workspace_id = $1 and run_id = $2)` : "null"} as lines,
+       ${digest("type, customer_id, reference, reason, detail, key", "comp_run_items")} as items,
+       ${digest("customer_id", "comp_run_notices")} as notices`,
     [workspaceId, runId],
   );
-  return createHash("sha256").update(JSON.stringify({ rows, summary })).digest("hex");
+  const lines = linesDigestOf ?? rows!.lines;
+  return createHash("sha256")
+    .update(JSON.stringify({ ...rows, lines, summary }))
+    .digest("hex");
 }
 
 /** Money booked per customer for other incidents that started in the given month. */
