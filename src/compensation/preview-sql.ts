@@ -15,10 +15,21 @@ import { parseDuration } from "../core/compensation/time.ts";
 import { parseDecimal } from "../core/money.ts";
 import type { Database } from "../storage/database.ts";
 
+/** Durations beyond this go to the engine: in SQL they are int8 milliseconds and instants. */
+const LONGEST = 100 * 366 * 86_400_000;
+
 /** Whether the preview of this policy can be computed in SQL. */
 export function previewsInSql(policy: Policy): boolean {
   if (policy.match.billing_fault || policy.downtime !== "overlap") return false;
   if (policy.groups || policy.cap || !policy.rules) return false;
+  const durations = [
+    policy.match.min_overlap,
+    ...policy.rules.flatMap(({ when: w, action }) => [
+      ...[w?.overlap_gt, w?.overlap_gte, w?.overlap_lt, w?.overlap_lte, w?.downtime_gte, w?.downtime_lt],
+      action.due_within,
+    ]),
+  ];
+  if (durations.some((d) => d !== undefined && parseDuration(d) > LONGEST)) return false;
   return policy.rules.every(
     (r) =>
       r.max_per_customer === undefined &&
@@ -52,25 +63,23 @@ export interface SqlPreviewCounts {
 }
 
 /**
- * A timestamp as whole epoch milliseconds, floored, as the engine counts time. Through float8,
- * three times cheaper than numeric, and exact: epoch microseconds (below 2^53 for ±285 years)
- * survive the division by 10^6 and back, round() recovers them, and a thousandth of them is
- * never within float8's spacing of the next whole millisecond.
+ * A timestamp as whole epoch milliseconds, floored, as the engine counts time: whole seconds
+ * and the microseconds within them, each exact in float8 (unlike the epoch with its fraction,
+ * which is not from 2041 on), and cheaper than numeric's extract().
  */
 export const epochMsSql = (column: string) =>
-  `floor(round(date_part('epoch', ${column}) * 1000000) / 1000)::int8`;
+  `(date_part('epoch', date_trunc('second', ${column}))::int8 * 1000 + (date_part('microseconds', ${column})::int8 % 1000000) / 1000)`;
 
 /**
  * A digest of a run's lines, the same from the table as from the preview's own rows: each
- * line's row (its run and breakdown left out) hashed, the hashes combined by XOR, so the order
- * they were written in does not matter. From the table by default; `from` names a relation
- * with the columns of the SQL preview's outcome.
+ * line's row (its run left out) hashed, the hashes combined by XOR, so the order they were
+ * written in does not matter. From comp_run_lines, or with `outcome`, from the columns of the
+ * SQL preview's outcome and the text of its breakdown.
  */
-export function linesDigest(from: "comp_run_lines" | "outcome" = "comp_run_lines"): string {
-  const columns =
-    from === "outcome"
-      ? "key, customer_id, 'refund'::text, due, currency, null::text, target, applied, refunded, 'rules'::text, rule, id, null::text, reason, due_by, null::text, null::text, null::text"
-      : "key, customer_id, kind, amount, currency, unit, target, already_applied, refunded_elsewhere, policy_group, rule, session, charge, reason, due_by, scope, expires_at, visible_by";
+export function linesDigest(outcome?: { breakdown: string }): string {
+  const columns = outcome
+    ? `key, customer_id, 'refund'::text, due, currency, null::text, target, applied, refunded, 'rules'::text, rule, ${outcome.breakdown}, id, null::text, reason, due_by, null::text, null::text, null::text`
+    : "key, customer_id, kind, amount, currency, unit, target, already_applied, refunded_elsewhere, policy_group, rule, breakdown::text, session, charge, reason, due_by, scope, expires_at, visible_by";
   return `coalesce(bit_xor(hashtextextended(row(${columns})::text, 0)), 0)::text`;
 }
 
@@ -204,8 +213,9 @@ export async function previewInSql(
          concat_ws('+', ${holds.map((h, i) => when(h, `${ids[i]}::text`)).join(", ")}) as rule,
          concat_ws(', ', ${holds.map((h, i) => when(h, part(`${ids[i]}::text`, amounts[i]!))).join(", ")}) as parts`
       : `${byPick(amounts)} as uncapped, ${byPick(ids.map((id) => `${id}::text`))} as rule`;
-  const breakdown =
-    combine === "sum" ? `('[' || parts || ']')::jsonb` : `('[' || ${part("rule", "uncapped")} || ']')::jsonb`;
+  // The text is jsonb's own output for it (key order, spacing): the digest hashes it uncast.
+  const breakdownText =
+    combine === "sum" ? `'[' || parts || ']'` : `'[' || ${part("rule", "uncapped")} || ']'`;
   const whenNothingDue = `${p.add(policy.notify.when_nothing_due)}::boolean`;
   const minOverlap = int(m.min_overlap === undefined ? 1 : parseDuration(m.min_overlap));
 
@@ -258,7 +268,7 @@ export async function previewInSql(
         already_applied, refunded_elsewhere, policy_group, rule, breakdown, session, charge, reason, due_by,
         scope, expires_at, visible_by)
       select ${ws}, ${run}, key, customer_id, 'refund', due, currency, null, target, applied, refunded, 'rules',
-        rule, ${breakdown}, id, null, reason, due_by, null, null, null
+        rule, (${breakdownText})::jsonb, id, null, reason, due_by, null, null, null
       from outcome where paid
     ),
     items as (
@@ -296,7 +306,7 @@ export async function previewInSql(
       (select coalesce(jsonb_object_agg(currency, total), '{}'::jsonb) from
         (select currency, sum(due)::int8 as total from outcome where paid group by currency) t) as money,
       (select count(*) from outcome where paid)::int as lines,
-      (select ${linesDigest("outcome")} from outcome where paid) as lines_digest`;
+      (select ${linesDigest({ breakdown: breakdownText })} from outcome where paid) as lines_digest`;
   const [row] = await tx.query<Omit<SqlPreviewCounts, "linesDigest"> & { lines_digest: string }>(
     sql,
     p.values,

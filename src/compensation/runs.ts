@@ -22,7 +22,7 @@ import type {
   EngineContext,
   LineKind,
 } from "../core/compensation/engine.ts";
-import { evaluateCustomer, isWithin } from "../core/compensation/engine.ts";
+import { evaluateCustomer, isWithin, possibleKeys } from "../core/compensation/engine.ts";
 import { isBalanced, ledgerCurrency, postingsFor } from "../core/compensation/ledger.ts";
 import { policyGroups } from "../core/compensation/policy.ts";
 import {
@@ -242,12 +242,16 @@ async function previewInEngine(
 
   type Batch = { customerId: string; rows: Record<string, unknown>[] }[];
   /** What this batch's customers were already paid: for this incident, and this month for others. */
-  const lookup = async (ids: string[]) => {
+  const lookup = async (batch: Batch) => {
+    const ids = batch.map((b) => b.customerId);
+    // By action key, not by customer: a session re-imported under another customer since it
+    // was paid is still paid.
+    const targets = { customers: ids, rows: batch.flatMap((b) => b.rows.map((r) => r.id as string)) };
     const [appliedRows, paid] = await Promise.all([
       tx.query<{ action_key: string; total: number }>(
         `select action_key, sum(amount)::bigint as total from ledger_entries
-         where workspace_id = $1 and incident_id = $2 and customer_id = any($3::text[]) group by action_key`,
-        [workspaceId, incident.id, ids],
+         where workspace_id = $1 and action_key = any($3::text[]) and incident_id = $2 group by action_key`,
+        [workspaceId, incident.id, possibleKeys(incident.id, policy, targets)],
       ),
       month && paidInMonth(tx, workspaceId, incident.id, month, ids),
     ]);
@@ -331,7 +335,7 @@ async function previewInEngine(
         carry.rows.push(row);
       }
       if (last && carry) batch.push(carry);
-      const known = await lookup(batch.map((b) => b.customerId));
+      const known = await lookup(batch);
       writing = writeResults(tx, workspaceId, runId, unwritten, policy.notify.when_nothing_due);
       next = last ? undefined : fetchRows();
       // Awaited below; a failure meanwhile must not count as unhandled.

@@ -393,6 +393,30 @@ function keyOf(incident: string, target: Target, kind: LineKind, unit: string | 
   return `${incident}:${target.id}:${kind !== "refund" && target.level === "session" ? `session_${base}` : base}`;
 }
 
+/**
+ * Every key `keyOf` could give a line of this policy, for these customers and their sessions
+ * or charges: what to look up as already applied, whoever the target belongs to now.
+ */
+export function possibleKeys(
+  incident: string,
+  policy: Policy,
+  targets: { customers: readonly string[]; rows: readonly string[] },
+): string[] {
+  const keys = new Set<string>();
+  for (const rule of policyGroups(policy).flatMap((g) => g.rules)) {
+    const level = levelOf(rule);
+    const credit = rule.action.credit;
+    const kind: LineKind =
+      rule.action.refund !== undefined ? "refund" : credit && "unit" in credit ? "unit_credit" : "credit";
+    const unit = credit && "unit" in credit ? credit.unit : null;
+    for (const id of level === "customer" ? targets.customers : targets.rows) {
+      const target = { id, level } as Target;
+      keys.add(keyOf(incident, target, kind, unit));
+    }
+  }
+  return [...keys];
+}
+
 // ---------------------------------------------------------------------------------------
 
 export function isWithin(
