@@ -62,7 +62,7 @@ export interface PreviewInput {
   engineOnly?: boolean;
 }
 
-/** Epoch milliseconds selected as such: cheaper than parsing a timestamp into a Date per row. */
+/** Epoch milliseconds, selected as such (epochMsSql): cheaper than a Date per row. */
 const msOf = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 export async function createPreview(
@@ -142,7 +142,9 @@ export async function createPreview(
     });
 
     if (!input.engineOnly && previewsInSql(policy)) {
+      // The components a session must be on: the roots and everything below them.
       const roots = policy.match.components ?? base.incident.components;
+      const below = comps.map((c) => c.id).filter((id) => isWithin(id, roots, base.parents));
       const {
         money,
         lines,
@@ -155,14 +157,7 @@ export async function createPreview(
         window,
         asOf: base.asOf,
         detectedAt: base.incident.detectedAt,
-        components: roots.length
-          ? [
-              ...new Set([
-                ...roots,
-                ...comps.map((c) => c.id).filter((id) => isWithin(id, roots, base.parents)),
-              ]),
-            ]
-          : null,
+        components: roots.length ? [...new Set([...roots, ...below])] : null,
       });
       Object.assign(counts, sqlCounts);
       sqlLinesDigest = digest;
