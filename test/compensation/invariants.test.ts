@@ -23,15 +23,17 @@ import type { ActionLine, CompCustomer, CompSession } from "../../src/core/compe
 import { postingsFor } from "../../src/core/compensation/ledger.ts";
 import { type Policy, PolicySchema } from "../../src/core/compensation/policy.ts";
 import { evaluate, type Preview } from "../../src/core/compensation/preview.ts";
-import { startTestApp, type TestApp } from "../support/app.ts";
+import type { TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
 import {
   buildScenario,
-  COMPONENTS,
   capArb,
   combineArb,
   context,
+  customerRow,
   DAY,
+  importRows as importWorldRows,
+  incidentBody,
   overHundredArb,
   PARENTS,
   policyInputArb,
@@ -40,7 +42,9 @@ import {
   type Scenario,
   SECOND,
   scenarioArb,
+  sessionRow,
   sessionSpecArb,
+  startWorldApp,
   W0,
   W1,
 } from "./worlds.ts";
@@ -543,15 +547,7 @@ describe.each(BACKENDS)("compensation invariants through the API on %s", (backen
   let t: TestApp;
   let counter = 0;
   beforeAll(async () => {
-    t = await startTestApp(backend);
-    for (const [id, parent] of COMPONENTS) {
-      const res = await t.call("POST", "/api/v1/components", {
-        id,
-        name: id,
-        ...(parent && { parent_id: parent }),
-      });
-      expect(res.status, JSON.stringify(res.json)).toBe(201);
-    }
+    t = await startWorldApp(backend);
   });
   afterAll(() => t?.close());
 
@@ -561,17 +557,7 @@ describe.each(BACKENDS)("compensation invariants through the API on %s", (backen
     return res.json;
   }
 
-  async function importRows(kind: string, rows: Record<string, unknown>[]) {
-    if (rows.length === 0) return;
-    const res = await t.app.inject({
-      method: "POST",
-      url: `/api/v1/import/${kind}`,
-      headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json" },
-      payload: JSON.stringify(rows),
-    });
-    expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toEqual({ kind, rows: rows.length });
-  }
+  const importRows = (kind: string, rows: Record<string, unknown>[]) => importWorldRows(t, kind, rows);
 
   const preview = async (incident: string, policy: string, scenario: Scenario) => {
     const run = await post(
@@ -630,40 +616,12 @@ describe.each(BACKENDS)("compensation invariants through the API on %s", (backen
           await importRows(
             "customers",
             scenario.customers.map((c, i) => ({
-              id: c.id,
-              home_region: c.homeRegion,
-              plan: c.plan,
-              monthly_fee: c.monthlyFee,
-              currency: c.currency,
+              ...customerRow(c),
               ...(i % 3 !== 2 && { email: `${c.id}@example.com` }),
             })),
           );
-          const sessionRow = (s: CompSession) => ({
-            id: s.id,
-            customer_id: s.customerId,
-            kind: s.kind,
-            component_id: s.componentId,
-            region: s.region,
-            started_at: new Date(s.start).toISOString(),
-            ended_at: s.end === null ? null : new Date(s.end).toISOString(),
-            charge: s.charge,
-            currency: s.currency,
-            refunded: s.refunded,
-          });
           await importRows("sessions", scenario.sessions.map(sessionRow));
-          await post(
-            "/api/v1/incidents",
-            {
-              id: incidentId,
-              title: `Invariants ${n}`,
-              body: "Investigating",
-              started_at: new Date(scenario.window.start).toISOString(),
-              ...(scenario.incidentComponents.length > 0 && {
-                components: scenario.incidentComponents.map((id) => ({ id, status: "major_outage" })),
-              }),
-            },
-            201,
-          );
+          await post("/api/v1/incidents", incidentBody(incidentId, `Invariants ${n}`, scenario), 201);
           const resolved = await post(`/api/v1/incidents/${incidentId}/resolve`, {
             resolved_at: new Date(scenario.window.end).toISOString(),
           });

@@ -12,19 +12,23 @@ import { createPreview } from "../../src/compensation/runs.ts";
 import type { CompSession } from "../../src/core/compensation/engine.ts";
 import { PolicySchema } from "../../src/core/compensation/policy.ts";
 import { evaluate } from "../../src/core/compensation/preview.ts";
-import { startTestApp, type TestApp } from "../support/app.ts";
+import type { TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
 import {
   buildScenario,
-  COMPONENTS,
   combineArb,
   context,
+  customerRow,
   DAY,
+  importRows as importWorldRows,
+  incidentBody,
   matchArb,
   refundActionArb,
   type Scenario,
   scenarioArb,
+  sessionRow,
   sometimes,
+  startWorldApp,
   whenArb,
 } from "./worlds.ts";
 
@@ -63,15 +67,7 @@ describe.each(BACKENDS)("the preview in SQL on %s", (backend) => {
   let t: TestApp;
   let counter = 0;
   beforeAll(async () => {
-    t = await startTestApp(backend);
-    for (const [id, parent] of COMPONENTS) {
-      const res = await t.call("POST", "/api/v1/components", {
-        id,
-        name: id,
-        ...(parent && { parent_id: parent }),
-      });
-      expect(res.status, JSON.stringify(res.json)).toBe(201);
-    }
+    t = await startWorldApp(backend);
   });
   afterAll(() => t?.close());
 
@@ -80,29 +76,7 @@ describe.each(BACKENDS)("the preview in SQL on %s", (backend) => {
     expect(res.status, `${url}: ${JSON.stringify(res.json)}`).toBe(status);
     return res.json;
   }
-  async function importRows(kind: string, rows: Record<string, unknown>[]) {
-    if (rows.length === 0) return;
-    const res = await t.app.inject({
-      method: "POST",
-      url: `/api/v1/import/${kind}`,
-      headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json" },
-      payload: JSON.stringify(rows),
-    });
-    expect(res.statusCode, res.body).toBe(200);
-  }
-  const sessionRow = (s: CompSession) => ({
-    id: s.id,
-    customer_id: s.customerId,
-    kind: s.kind,
-    component_id: s.componentId,
-    region: s.region,
-    started_at: new Date(s.start).toISOString(),
-    ended_at: s.end === null ? null : new Date(s.end).toISOString(),
-    charge: s.charge,
-    currency: s.currency,
-    refunded: s.refunded,
-  });
-
+  const importRows = (kind: string, rows: Record<string, unknown>[]) => importWorldRows(t, kind, rows);
   /** Both ways: the stored documents, which must be equal, and the SQL one's run. */
   async function previewBothWays(incidentId: string, policyId: string, scenario: Scenario) {
     const input = {
@@ -187,30 +161,9 @@ describe.each(BACKENDS)("the preview in SQL on %s", (backend) => {
         const n = ++counter;
         const incidentId = `SQL-${n}`;
         const scenario = buildScenario(world.specs, world.incidentComponents, `q${n}-`, -n * 7 * DAY);
-        await importRows(
-          "customers",
-          scenario.customers.map((c) => ({
-            id: c.id,
-            home_region: c.homeRegion,
-            plan: c.plan,
-            monthly_fee: c.monthlyFee,
-            currency: c.currency,
-          })),
-        );
+        await importRows("customers", scenario.customers.map(customerRow));
         await importRows("sessions", scenario.sessions.map(sessionRow));
-        await post(
-          "/api/v1/incidents",
-          {
-            id: incidentId,
-            title: `SQL ${n}`,
-            body: "Investigating",
-            started_at: new Date(scenario.window.start).toISOString(),
-            ...(scenario.incidentComponents.length > 0 && {
-              components: scenario.incidentComponents.map((id) => ({ id, status: "major_outage" })),
-            }),
-          },
-          201,
-        );
+        await post("/api/v1/incidents", incidentBody(incidentId, `SQL ${n}`, scenario), 201);
         await post(`/api/v1/incidents/${incidentId}/resolve`, {
           resolved_at: new Date(scenario.window.end).toISOString(),
         });

@@ -4,8 +4,11 @@
  * policies as a person would write them. Shared by invariants.test.ts and preview-sql.test.ts.
  */
 import fc from "fast-check";
+import { expect } from "vitest";
 import type { CompCustomer, CompSession, EngineContext } from "../../src/core/compensation/engine.ts";
 import type { Policy } from "../../src/core/compensation/policy.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import type { BackendName } from "../support/backends.ts";
 
 // ---- The world: a fixed window, a small component tree ---------------------------------------
 
@@ -410,4 +413,65 @@ export function context(policy: Policy, scenario: Scenario, incidentId = "INC-P"
     asOf: scenario.asOf,
     applied: new Map(),
   };
+}
+
+// ---- As the API takes them ------------------------------------------------------------------
+
+export const customerRow = (c: CompCustomer) => ({
+  id: c.id,
+  home_region: c.homeRegion,
+  plan: c.plan,
+  monthly_fee: c.monthlyFee,
+  currency: c.currency,
+});
+
+export const sessionRow = (s: CompSession) => ({
+  id: s.id,
+  customer_id: s.customerId,
+  kind: s.kind,
+  component_id: s.componentId,
+  region: s.region,
+  started_at: new Date(s.start).toISOString(),
+  ended_at: s.end === null ? null : new Date(s.end).toISOString(),
+  charge: s.charge,
+  currency: s.currency,
+  refunded: s.refunded,
+});
+
+/** The scenario's incident, as POST /api/v1/incidents takes it (resolved separately). */
+export const incidentBody = (id: string, title: string, scenario: Scenario) => ({
+  id,
+  title,
+  body: "Investigating",
+  started_at: new Date(scenario.window.start).toISOString(),
+  ...(scenario.incidentComponents.length > 0 && {
+    components: scenario.incidentComponents.map((c) => ({ id: c, status: "major_outage" })),
+  }),
+});
+
+/** A test app holding the world's component tree. */
+export async function startWorldApp(backend: BackendName): Promise<TestApp> {
+  const t = await startTestApp(backend);
+  for (const [id, parent] of COMPONENTS) {
+    const res = await t.call("POST", "/api/v1/components", {
+      id,
+      name: id,
+      ...(parent && { parent_id: parent }),
+    });
+    expect(res.status, JSON.stringify(res.json)).toBe(201);
+  }
+  return t;
+}
+
+/** Imports company data through the API, all rows or none. */
+export async function importRows(t: TestApp, kind: string, rows: Record<string, unknown>[]) {
+  if (rows.length === 0) return;
+  const res = await t.app.inject({
+    method: "POST",
+    url: `/api/v1/import/${kind}`,
+    headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json" },
+    payload: JSON.stringify(rows),
+  });
+  expect(res.statusCode, res.body).toBe(200);
+  expect(res.json()).toEqual({ kind, rows: rows.length });
 }
