@@ -299,7 +299,7 @@ function maintenanceSection(v: View): Html | "" {
   )}<p class="meta"><a href="/maintenance.ics">${t(v.locale, "calendar")}</a></p></section>`;
 }
 
-function layout(title: string, workspaceName: string, locale: Locale, content: Html, path = "/"): string {
+function layout(title: string, locale: Locale, content: Html, path = "/"): string {
   return html`<!doctype html>
 <html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${title}</title>
@@ -330,7 +330,6 @@ export function renderStatusPage(
   const minutes = Math.max(1, Math.round((now.getTime() - state.generatedAt.getTime()) / 60_000));
   return layout(
     t(locale, "pageTitle", { name: workspace.name }),
-    workspace.name,
     locale,
     html`${staleSince !== null ? html`<p class="stale" role="alert">${tx(v, "stale", { time: time(state.generatedAt, v), minutes })}</p>` : ""}
 <div class="banner i-${indicator.indicator}" role="status">${t(locale, `indicator.${indicator.indicator}`)}</div>
@@ -363,7 +362,6 @@ export function renderIncidentPage(
   const v: View = { state, now, locale };
   return layout(
     `${localized(incident.title, incident.titleTranslations, locale)} · ${t(locale, "pageTitle", { name: state.workspace.name })}`,
-    state.workspace.name,
     locale,
     html`<section>${incidentBlock(incident, v)}</section><footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
     `/incidents/${encodeURIComponent(incident.id)}`,
@@ -396,7 +394,6 @@ export function renderPostmortemPage(
   };
   return layout(
     `${t(locale, "pirLink")}: ${title} · ${state.workspace.name}`,
-    state.workspace.name,
     locale,
     html`<article><section><h2>${title}</h2>${Object.entries(heads).map(
       ([key, head]) => html`<h3>${t(locale, head)}</h3>${paragraphs(text(key))}`,
@@ -408,7 +405,6 @@ export function renderPostmortemPage(
 export function renderErrorPage(status: number, message: string, locale: Locale = "en"): string {
   return layout(
     `${status}`,
-    "",
     locale,
     html`<section><h2>${status}</h2><p>${message}</p><p><a href="/">${t(locale, "backToStatus")}</a></p></section>`,
   );
@@ -418,7 +414,6 @@ export function renderErrorPage(status: number, message: string, locale: Locale 
 export function renderSimplePage(title: string, content: Html, locale: Locale = "en"): string {
   return layout(
     title,
-    "",
     locale,
     html`<section><h2>${title}</h2>${content}<p><a href="/">${t(locale, "backToStatus")}</a></p></section>`,
   );
