@@ -388,7 +388,12 @@ function capAmount(cap: Cap | undefined, customer: CompCustomer, ctx: EngineCont
  * given per session says so (`session_credit`), so a session and a customer that share an id
  * never share a key.
  */
-function keyOf(incident: string, target: Target, kind: LineKind, unit: string | null): string {
+function keyOf(
+  incident: string,
+  target: Pick<Target, "id" | "level">,
+  kind: LineKind,
+  unit: string | null,
+): string {
   const base = kind === "unit_credit" ? `credit_${unit}` : kind;
   return `${incident}:${target.id}:${kind !== "refund" && target.level === "session" ? `session_${base}` : base}`;
 }
@@ -410,8 +415,7 @@ export function possibleKeys(
       rule.action.refund !== undefined ? "refund" : credit && "unit" in credit ? "unit_credit" : "credit";
     const unit = credit && "unit" in credit ? credit.unit : null;
     for (const id of level === "customer" ? targets.customers : targets.rows) {
-      const target = { id, level } as Target;
-      keys.add(keyOf(incident, target, kind, unit));
+      keys.add(keyOf(incident, { id, level }, kind, unit));
     }
   }
   return [...keys];
