@@ -121,9 +121,10 @@ export async function createPreview(
   const counts = { customers: 0, affected: 0, excluded: 0, review: 0, notifications: 0 };
 
   await database.transaction(async (tx) => {
-    // A large preview aggregates hundreds of thousands of customers: in memory, not on disk.
-    // Its statements run once over a million rows; compiling them (JIT) cost more than it saved.
-    await tx.query("set local work_mem = '256MB'");
+    // A large preview aggregates hundreds of thousands of customers: in memory, not on disk
+    // (on a server; embedded, memory once grown stays with the process). Its statements run
+    // once over a million rows; compiling them (JIT) cost more than it saved.
+    if (tx.kind === "postgres") await tx.query("set local work_mem = '256MB'");
     await tx.query("set local jit = off");
     await tx.db.insert(compRuns).values({
       workspaceId,
