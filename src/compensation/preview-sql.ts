@@ -77,11 +77,16 @@ export const epochMsSql = (column: string) =>
  * SQL preview's outcome and the text of its breakdown.
  */
 export function linesDigest(outcome?: { breakdown: string }): string {
-  const columns = outcome
-    ? `key, customer_id, 'refund'::text, due, currency, null::text, target, applied, refunded, 'rules'::text, rule, ${outcome.breakdown}, id, null::text, reason, due_by, null::text, null::text, null::text`
-    : "key, customer_id, kind, amount, currency, unit, target, already_applied, refunded_elsewhere, policy_group, rule, breakdown::text, session, charge, reason, due_by, scope, expires_at, visible_by";
-  return `coalesce(bit_xor(hashtextextended(row(${columns})::text, 0)), 0)::text`;
+  return rowsDigest(
+    outcome
+      ? `key, customer_id, 'refund'::text, due, currency, null::text, target, applied, refunded, 'rules'::text, rule, ${outcome.breakdown}, id, null::text, reason, due_by, null::text, null::text, null::text`
+      : "key, customer_id, kind, amount, currency, unit, target, already_applied, refunded_elsewhere, policy_group, rule, breakdown::text, session, charge, reason, due_by, scope, expires_at, visible_by",
+  );
 }
+
+/** An aggregate: each row of these columns hashed, the hashes combined by XOR (order-free). */
+export const rowsDigest = (columns: string) =>
+  `coalesce(bit_xor(hashtextextended(row(${columns})::text, 0)), 0)::text`;
 
 /** Collects parameters as it is asked for their placeholders. */
 class Params {

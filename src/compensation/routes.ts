@@ -13,7 +13,7 @@ import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
 import { compRunItems, compRunLines, ledgerEntries } from "../storage/schema.ts";
 import { listPolicies, loadPolicy, savePolicy } from "./policies.ts";
 import { loadRunReport, renderRunReport } from "./report.ts";
-import { applyRun, approveRun, createPreview, getRun, lineOf, listRuns, type Run } from "./runs.ts";
+import { applyRun, approveRun, createPreview, getRun, lineOf, listRuns, type Run, toldSql } from "./runs.ts";
 
 const RUN_STATUSES = ["previewing", "previewed", "approved", "applied"] as const;
 
@@ -245,13 +245,8 @@ export const compensationRoutes =
             .from(compRunItems)
             .where(where(compRunItems))
             .orderBy(byCustomer, sql`reference collate "C"`, asc(compRunItems.reason)),
-          // Everyone told: those with lines (what they got), and those owed nothing.
           ctx.database.query<{ customer_id: string; nothing_due: boolean }>(
-            `select customer_id, bool_and(nothing_due) as nothing_due from (
-               select customer_id, false as nothing_due from comp_run_lines where workspace_id = $1 and run_id = $2
-               union all
-               select customer_id, true from comp_run_notices where workspace_id = $1 and run_id = $2
-             ) n group by customer_id order by customer_id collate "C"`,
+            `${toldSql("$1", "$2")} order by customer_id collate "C"`,
             [ws, run.id],
           ),
         ]);

@@ -39,7 +39,7 @@ import { newId } from "../lib/ids.ts";
 import type { CopyValue, Database, Db } from "../storage/database.ts";
 import { components, compRunLines, compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
-import { epochMsSql, linesDigest, previewInSql, previewsInSql } from "./preview-sql.ts";
+import { epochMsSql, linesDigest, previewInSql, previewsInSql, rowsDigest } from "./preview-sql.ts";
 
 export type Run = typeof compRuns.$inferSelect;
 
@@ -356,6 +356,17 @@ async function previewInEngine(
 }
 
 /**
+ * Everyone a run tells, with whether nothing is due to them: the customers with lines (told
+ * what they got) and those the preview stored as owed nothing. `ws` and `run` are placeholders.
+ */
+export const toldSql = (ws: string, run: string) =>
+  `select customer_id, bool_and(nothing_due) as nothing_due from (
+     select customer_id, false as nothing_due from comp_run_lines where workspace_id = ${ws} and run_id = ${run}
+     union all
+     select customer_id, true from comp_run_notices where workspace_id = ${ws} and run_id = ${run}
+   ) told group by customer_id`;
+
+/**
  * A fingerprint of what a preview stored, the same whichever way it was computed: PostgreSQL
  * hashes each row (its run left out) and combines the hashes, so the order rows were written
  * in does not matter and nothing is read back into JavaScript. The SQL preview hands in the
@@ -369,8 +380,7 @@ async function previewDigest(
   linesDigestOf?: string,
 ) {
   const digest = (columns: string, table: string) =>
-    `(select coalesce(bit_xor(hashtextextended(row(${columns})::text, 0)), 0)::text
-      from ${table} where workspace_id = $1 and run_id = $2)`;
+    `(select ${rowsDigest(columns)} from ${table} where workspace_id = $1 and run_id = $2)`;
   const [rows] = await tx.query<Record<string, string>>(
     `select ${linesDigestOf === undefined ? `(select ${linesDigest()} from comp_run_lines where workspace_id = $1 and run_id = $2)` : "null"} as lines,
        ${digest("type, customer_id, reference, reason, detail, key", "comp_run_items")} as items,
@@ -735,9 +745,7 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
                 'window_start', $6::text, 'window_end', $7::text, 'run_id', $3::text,
                 'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
               case when c.channels->0 is null then 'no_channel' else 'pending' end, $5
-       from (select distinct customer_id from comp_run_lines where workspace_id = $1 and run_id = $3
-             union all
-             select customer_id from comp_run_notices where workspace_id = $1 and run_id = $3) n
+       from (${toldSql("$1", "$3")}) n
        join incidents i on i.workspace_id = $1 and i.id = $2
        left join customers c on c.workspace_id = $1 and c.id = n.customer_id
        -- Per customer through the (workspace_id, customer_id) index: linear whatever the statistics say.

@@ -9,13 +9,13 @@ export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
+/** Policies name a handful of durations, read for every customer of a run: each is parsed once. */
+const parsedDurations = new Map<string, number>();
+
 /**
  * `PT30M`, `P7D`, `P1DT12H`, `P2W` → milliseconds. Months and years are refused: their length
  * depends on where they start, and a policy must mean one thing.
  */
-/** Policies name a handful of durations, read for every customer of a run: each is parsed once. */
-const parsedDurations = new Map<string, number>();
-
 export function parseDuration(text: string): number {
   let ms = parsedDurations.get(text);
   if (ms === undefined) {
