@@ -1,8 +1,8 @@
 /**
- * The preview of the commonest policy shape, computed by PostgreSQL in one statement: session
- * refunds (whole charge, pro rata, a percentage) chosen by conditions on the overlap, plan,
- * region and kind. A large outage's preview is then a scan and three inserts instead of
- * shipping every session to JavaScript and every line back.
+ * The preview of the commonest policy shape, computed by PostgreSQL: session refunds (whole
+ * charge, pro rata, a percentage) chosen by conditions on the overlap, plan, region and kind.
+ * A large outage's preview is then a scan and three inserts instead of shipping every session
+ * to JavaScript and every line back.
  *
  * The pure engine (core/compensation/engine.ts) stays the definition: this is a translation of
  * what it does for that shape, and the property tests in test/compensation/preview-sql.test.ts
@@ -51,8 +51,6 @@ export interface SqlPreviewInput {
 }
 
 export interface SqlPreviewCounts {
-  /** linesDigest() of the lines written */
-  linesDigest: string;
   customers: number;
   affected: number;
   excluded: number;
@@ -69,24 +67,6 @@ export interface SqlPreviewCounts {
  */
 export const epochMsSql = (column: string) =>
   `(date_part('epoch', date_trunc('second', ${column}))::int8 * 1000 + (date_part('microseconds', ${column})::int8 % 1000000) / 1000)`;
-
-/**
- * A digest of a run's lines, the same from the table as from the preview's own rows: each
- * line's row (its run left out) hashed, the hashes combined by XOR, so the order they were
- * written in does not matter. From comp_run_lines, or with `outcome`, from the columns of the
- * SQL preview's outcome and the text of its breakdown.
- */
-export function linesDigest(outcome?: { breakdown: string }): string {
-  return rowsDigest(
-    outcome
-      ? `key, customer_id, 'refund'::text, due, currency, null::text, target, applied, refunded, 'rules'::text, rule, ${outcome.breakdown}, id, null::text, reason, due_by, null::text, null::text, null::text`
-      : "key, customer_id, kind, amount, currency, unit, target, already_applied, refunded_elsewhere, policy_group, rule, breakdown::text, session, charge, reason, due_by, scope, expires_at, visible_by",
-  );
-}
-
-/** An aggregate: each row of these columns hashed, the hashes combined by XOR (order-free). */
-export const rowsDigest = (columns: string) =>
-  `coalesce(bit_xor(hashtextextended(row(${columns})::text, 0)), 0)::text`;
 
 /** Collects parameters as it is asked for their placeholders. */
 class Params {
@@ -158,7 +138,6 @@ export async function previewInSql(
   const p = new Params();
   const text = (value: string) => `${p.add(value)}::text`;
   const ws = text(input.workspaceId);
-  const run = text(input.runId);
   const incident = text(input.incidentId);
   const from = `${p.add(new Date(input.window.start).toISOString())}::timestamptz`;
   const to = `${p.add(new Date(input.window.end).toISOString())}::timestamptz`;
@@ -218,15 +197,14 @@ export async function previewInSql(
          concat_ws('+', ${holds.map((h, i) => when(h, `${ids[i]}::text`)).join(", ")}) as rule,
          concat_ws(', ', ${holds.map((h, i) => when(h, part(`${ids[i]}::text`, amounts[i]!))).join(", ")}) as parts`
       : `${byPick(amounts)} as uncapped, ${byPick(ids.map((id) => `${id}::text`))} as rule`;
-  // The text is jsonb's own output for it (key order, spacing): the digest hashes it uncast.
   const breakdownText =
     combine === "sum" ? `'[' || parts || ']'` : `'[' || ${part("rule", "uncapped")} || ']'`;
-  const whenNothingDue = `${p.add(policy.notify.when_nothing_due)}::boolean`;
+
   const minOverlap = int(m.min_overlap === undefined ? 1 : parseDuration(m.min_overlap));
 
   // Each stage ends in "offset 0", which keeps PostgreSQL from folding it into the next: a
   // value used many times further on (the overlap, the rule picked) is then computed once.
-  const sql = `
+  const outcomeSql = `
     with candidate as (
       select id, customer_id, kind, charge, currency, refunded, plan, region, mismatch,
         end_ms - start_ms as len, greatest(0, least(end_ms, ${w.end}) - greatest(start_ms, ${w.start})) as ov
@@ -256,23 +234,35 @@ export async function previewInSql(
         from candidate
         offset 0
       ) x
-    ),
-    outcome as materialized (
-      select j.*, least(j.uncapped, j.charge) as target, coalesce(a.total, 0) as applied,
+    )
+    select j.*, least(j.uncapped, j.charge) as target, coalesce(a.total, 0) as applied,
         ${byPick(reasons.map((r) => `${r}::text`))} as reason, ${byPick(dueBys.map((d) => `${d}::text`))} as due_by,
-        least(j.uncapped, j.charge) - coalesce(a.total, 0) - j.refunded as due,
-        j.skip is null and j.pick is not null and least(j.uncapped, j.charge) - coalesce(a.total, 0) - j.refunded > 0 as paid
-      from judged j
-      left join (
-        select action_key, sum(amount)::int8 as total from ledger_entries
-        where workspace_id = ${ws} and incident_id = ${incident} group by action_key
-      ) a on j.skip is null and j.pick is not null and a.action_key = j.key
-    ),
+      least(j.uncapped, j.charge) - coalesce(a.total, 0) - j.refunded as due,
+      j.skip is null and j.pick is not null and least(j.uncapped, j.charge) - coalesce(a.total, 0) - j.refunded > 0 as paid
+    from judged j
+    left join (
+      select action_key, sum(amount)::int8 as total from ledger_entries
+      where workspace_id = ${ws} and incident_id = ${incident} group by action_key
+    ) a on j.skip is null and j.pick is not null and a.action_key = j.key`;
+  // A read-only statement may run in parallel workers, one that writes may not: the outcome
+  // is read first, into a table of the transaction's own. PostgreSQL's default costs rate
+  // gathering a million rows from workers above reading them alone; here the leader writes
+  // them all anyway, so gathering is cheap next to it.
+  if (tx.kind === "postgres")
+    await tx.query("set local parallel_setup_cost = 0; set local parallel_tuple_cost = 0.001");
+  await tx.query(`create temp table preview_outcome on commit drop as ${outcomeSql}`, p.values);
+
+  const q = new Params();
+  const whenNothingDue = `${q.add(policy.notify.when_nothing_due)}::boolean`;
+  const qws = `${q.add(input.workspaceId)}::text`;
+  const qrun = `${q.add(input.runId)}::text`;
+  const sql = `
+    with outcome as materialized (select * from preview_outcome),
     lines as (
       insert into comp_run_lines (workspace_id, run_id, key, customer_id, kind, amount, currency, unit, target,
         already_applied, refunded_elsewhere, policy_group, rule, breakdown, session, charge, reason, due_by,
         scope, expires_at, visible_by)
-      select ${ws}, ${run}, key, customer_id, 'refund', due, currency, null, target, applied, refunded, 'rules',
+      select ${qws}, ${qrun}, key, customer_id, 'refund', due, currency, null, target, applied, refunded, 'rules',
         rule, (${breakdownText})::jsonb, id, null, reason, due_by, null, null, null
       from outcome where paid
     ),
@@ -292,7 +282,7 @@ export async function previewInSql(
     ),
     stored_items as (
       insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
-      select ${ws}, ${run}, type, customer_id, reference, reason, detail, key from items
+      select ${qws}, ${qrun}, type, customer_id, reference, reason, detail, key from items
       on conflict do nothing
     ),
     customer as (
@@ -300,7 +290,7 @@ export async function previewInSql(
     ),
     notices as (
       insert into comp_run_notices (workspace_id, run_id, customer_id)
-      select ${ws}, ${run}, customer_id from customer where affected and not paid and ${whenNothingDue}
+      select ${qws}, ${qrun}, customer_id from customer where affected and not paid and ${whenNothingDue}
     )
     select
       (select count(*) from customer)::int as customers,
@@ -310,16 +300,11 @@ export async function previewInSql(
       (select count(*) from customer where affected and (paid or ${whenNothingDue}))::int as notifications,
       (select coalesce(jsonb_object_agg(currency, total), '{}'::jsonb) from
         (select currency, sum(due)::int8 as total from outcome where paid group by currency) t) as money,
-      (select count(*) from outcome where paid)::int as lines,
-      (select ${linesDigest({ breakdown: breakdownText })} from outcome where paid) as lines_digest`;
-  const [row] = await tx.query<Omit<SqlPreviewCounts, "linesDigest"> & { lines_digest: string }>(
-    sql,
-    p.values,
-  );
-  const { lines_digest, money, ...counts } = row!;
+      (select count(*) from outcome where paid)::int as lines`;
+  const [row] = await tx.query<SqlPreviewCounts>(sql, q.values);
+  const { money, ...counts } = row!;
   return {
     ...counts,
-    linesDigest: lines_digest,
     money: Object.fromEntries(Object.entries(money).map(([k, v]) => [k, Number(v)])),
   };
 }
