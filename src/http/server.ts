@@ -13,6 +13,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import { databaseRateLimitStore } from "../access/rate-limit-store.ts";
 import { type AccessOptions, accessRoutes } from "../access/routes.ts";
 import { installAuditHook } from "../audit/hook.ts";
 import { auditRoutes } from "../audit/routes.ts";
@@ -123,8 +124,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   await app.register(cookie);
-  // Only the routes that name a limit (sign-in, setup, invitations) are limited.
-  await app.register(rateLimit, { global: false });
+  // Only the routes that name a limit (sign-in, setup, invitations) are limited; counted in
+  // the database, so that every process behind it counts the same attempts.
+  await app.register(rateLimit, { global: false, store: databaseRateLimitStore(database, now) });
   app.decorate("amendsRoutes", installGuards(app));
   installSecurityHeaders(app);
   installAuditHook(app, database.db, now);

@@ -680,6 +680,20 @@ export const auditLog = pgTable(
   ],
 );
 
+/**
+ * Sign-in attempts counted per key (client address, e-mail) and window, shared by every app
+ * process on the database, so that running more processes does not allow more guesses.
+ */
+export const rateLimitHits = pgTable(
+  "rate_limit_hits",
+  {
+    key: text("key").primaryKey(),
+    hits: integer("hits").notNull(),
+    windowEnd: ts("window_end").notNull(),
+  },
+  (t) => [index("rate_limit_hits_window_end").on(t.windowEnd)],
+);
+
 /** Synthetic checks on components: what to probe, how often, and when a failure counts. */
 export const monitors = pgTable(
   "monitors",

@@ -297,6 +297,33 @@ describe.each(BACKENDS)("sessions on %s", (backend) => {
     expect(limited.json().code).toBe("RATE_LIMITED");
     expect(limited.headers["retry-after"]).toBeDefined();
   });
+
+  it("counts sign-in attempts across app processes on the same database, per window", async () => {
+    // A second server on the same database stands for a second app process.
+    const other = await buildServer({ database: t.database, now: () => new Date(clock) });
+    try {
+      const attempt = (app: typeof other) =>
+        app.inject({
+          method: "POST",
+          url: "/api/v1/session",
+          payload: { email: "Shared@fleet.example", password: "guess guess guess" },
+        });
+      const codes: number[] = [];
+      for (let i = 0; i < 10; i++) codes.push((await attempt(i % 2 ? other : t.app)).statusCode);
+      expect(codes).toEqual(Array(10).fill(401));
+      expect((await attempt(other)).statusCode).toBe(429);
+      expect((await attempt(t.app)).statusCode).toBe(429);
+
+      clock += 61_000;
+      expect((await attempt(other)).statusCode).toBe(401);
+      // Ended windows are deleted as attempts come: no address or e-mail is kept past its use.
+      const keys = await t.database.query<{ key: string }>("select key from rate_limit_hits");
+      expect(keys.some((k) => k.key.includes("target@fleet.example"))).toBe(false);
+      expect(keys.filter((k) => k.key.includes("shared@fleet.example"))).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe.each(BACKENDS)("first run on %s", (backend) => {
