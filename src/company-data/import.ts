@@ -33,7 +33,6 @@ export async function* csvRecords(input: Readable): AsyncGenerator<SourceRecord>
       bom: true,
       trim: true,
       skip_empty_lines: true,
-      comment: "#",
       info: true,
     }),
   );
@@ -147,10 +146,17 @@ export async function importRecords(
         if (parsed.success) chunk.push({ line, row: parsed.data });
         else {
           for (const issue of parsed.error.issues) {
-            if (errors.length >= MAX_REPORTED) break;
+            // A column we do not know is most often a misspelt one: refused, not dropped.
+            const unknown = issue.code === "unrecognized_keys" ? issue.keys : [];
+            for (const field of unknown) {
+              const message = `not a column of ${kind} (they are: ${Object.keys(schema.in.shape).join(", ")})`;
+              errors.push({ field, line, message: `line ${line}, ${field}: ${message}` });
+            }
+            if (unknown.length) continue;
             const field = issue.path.join(".") || "row";
             errors.push({ field, line, message: `line ${line}, ${field}: ${issue.message}` });
           }
+          errors.splice(MAX_REPORTED);
         }
       }
       if (errors.length >= MAX_REPORTED) break;

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { CURRENCY_PATTERN } from "../core/money.ts";
+import { Instant as instant } from "../http/zod.ts";
 import { ID_PATTERN } from "../lib/ids.ts";
 import type { ChargeRow, CustomerRow, SessionRow } from "./store.ts";
 
@@ -33,12 +34,6 @@ const currency = z
   .trim()
   .toUpperCase()
   .regex(CURRENCY_PATTERN, "expected an ISO 4217 code such as EUR");
-const instant = z.iso
-  .datetime({
-    offset: true,
-    message: "expected an ISO 8601 date-time with Z or an offset, e.g. 2017-12-19T02:00:00Z",
-  })
-  .transform((s) => new Date(s));
 
 /** true/false, CSV's true/false/yes/no/1/0; an empty cell is false. */
 const flag = z.preprocess(
@@ -68,7 +63,7 @@ const Channel = z.strictObject({
 });
 
 export const CustomerIn = z
-  .object({
+  .strictObject({
     id,
     name: text(),
     home_region: text(64),
@@ -115,7 +110,7 @@ export const CustomerIn = z
   );
 
 export const SessionIn = z
-  .object({
+  .strictObject({
     id,
     customer_id: id,
     kind: z.string().trim().min(1).max(64),
@@ -149,7 +144,7 @@ export const SessionIn = z
   );
 
 export const ChargeIn = z
-  .object({
+  .strictObject({
     id,
     customer_id: id,
     usage_ref: z.preprocess(blankToUndefined, id.optional()),
@@ -191,5 +186,6 @@ export const COLUMN_ALIASES: Record<string, string> = {
   end: "ended_at",
   component: "component_id",
   already_refunded: "refunded",
+  home_city: "home_region",
   created: "created_at",
 };

@@ -15,21 +15,10 @@ import { parseDuration } from "../core/compensation/time.ts";
 import { parseDecimal } from "../core/money.ts";
 import type { Database } from "../storage/database.ts";
 
-/** Durations beyond this go to the engine: in SQL they are int8 milliseconds and instants. */
-const LONGEST = 100 * 366 * 86_400_000;
-
 /** Whether the preview of this policy can be computed in SQL. */
 export function previewsInSql(policy: Policy): boolean {
   if (policy.match.billing_fault || policy.downtime !== "overlap") return false;
   if (policy.groups || policy.cap || !policy.rules) return false;
-  const durations = [
-    policy.match.min_overlap,
-    ...policy.rules.flatMap(({ when: w, action }) => [
-      ...[w?.overlap_gt, w?.overlap_gte, w?.overlap_lt, w?.overlap_lte, w?.downtime_gte, w?.downtime_lt],
-      action.due_within,
-    ]),
-  ];
-  if (durations.some((d) => d !== undefined && parseDuration(d) > LONGEST)) return false;
   return policy.rules.every(
     (r) =>
       r.max_per_customer === undefined &&

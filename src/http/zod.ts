@@ -11,13 +11,17 @@ export const ComponentStatusSchema = z.enum(COMPONENT_STATUSES);
 export const ImpactSchema = z.enum(IMPACTS);
 export const IncidentStatusSchema = z.enum(INCIDENT_STATUSES);
 
-/** An instant with an explicit offset, e.g. `2026-11-22T14:00:00Z`. */
+/**
+ * An instant with an explicit offset, e.g. `2026-11-22T14:00:00Z`, in the years 0001–9999 once
+ * in UTC: PostgreSQL has no year 0, and beyond 9999 ISO 8601 needs a sign.
+ */
 export const Instant = z.iso
   .datetime({
     offset: true,
-    message: "expected an ISO 8601 date-time with offset, e.g. 2026-11-22T14:00:00Z",
+    message: "expected an ISO 8601 date-time with Z or an offset, e.g. 2026-11-22T14:00:00Z",
   })
-  .transform((s) => new Date(s));
+  .transform((s) => new Date(s))
+  .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, "expected a year from 0001 to 9999");
 
 export const InstantOut = z.string().describe("ISO 8601 date-time, UTC");
 export const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);

@@ -71,6 +71,22 @@ describe("policy YAML", () => {
     );
   });
 
+  it("refuses rate tables out of date order and durations past 100 years", () => {
+    const rates = (table: string) =>
+      errorsOf(`policy: p\nrules: [{id: a, action: {per_day: {rate_table: ${table}}}}]`);
+    const [unordered] = rates("[{from: 2024-04-01, amount: 976}, {from: 2023-04-01, amount: 933}]");
+    expect(unordered).toMatchObject({ field: "rules.0.action.per_day.rate_table", message: /oldest first/ });
+    expect(rates("[{from: 2024-04-01, amount: 976}, {from: 2024-04-01, amount: 933}]")[0]!.field).toBe(
+      "rules.0.action.per_day.rate_table",
+    );
+
+    const [long] = errorsOf("policy: p\nrules: [{id: a, action: {fixed: 100, due_within: P999999999D}}]");
+    expect(long).toMatchObject({ field: "rules.0.action.due_within", message: /100 years/ });
+    expect(() =>
+      parsePolicyYaml("policy: p\nrules: [{id: a, when: {overlap_gt: P36600D}, action: {fixed: 1}}]"),
+    ).not.toThrow();
+  });
+
   it("publishes a JSON Schema editors can use", () => {
     const schema = policyJsonSchema() as any;
     expect(schema.$schema).toMatch(/json-schema/);

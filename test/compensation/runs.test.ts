@@ -282,6 +282,39 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
     const strip = (p: any) => JSON.stringify({ ...p, run: undefined });
     expect(strip(two.preview)).toBe(strip(one.preview));
   });
+
+  it("imports '#' as text, and refuses unknown columns and year 0000 by line and field", async () => {
+    await importCsv(t, "customers", 'id,name,home_city,plan\nH1,"Team #1",zone#2,basic\n');
+    const [h1] = await t.database.query<{ name: string; home_region: string }>(
+      "select name, home_region from customers where workspace_id = $1 and id = 'H1'",
+      [t.workspaceId],
+    );
+    expect(h1).toEqual({ name: "Team #1", home_region: "zone#2" });
+
+    const refused = async (kind: string, body: string) => {
+      const res = await t.app.inject({
+        method: "POST",
+        url: `/api/v1/import/${kind}`,
+        headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
+        payload: body,
+      });
+      expect(res.statusCode, res.body).toBe(400);
+      return res.json().errors[0];
+    };
+    expect(await refused("customers", "id,emial\nH2,h2@example.com\n")).toMatchObject({
+      field: "emial",
+      line: 2,
+      message: expect.stringMatching(/not a column of customers .*email/),
+    });
+    const session =
+      "id,customer_id,kind,started_at,charge,currency\nS9,H1,rental,0000-06-01T00:00:00Z,100,EUR\n";
+    expect(await refused("sessions", session)).toMatchObject({ field: "started_at", line: 2 });
+    const [n] = await t.database.query<{ n: number }>(
+      "select count(*)::int as n from customers where workspace_id = $1 and id = 'H2'",
+      [t.workspaceId],
+    );
+    expect(n!.n).toBe(0);
+  });
 });
 
 describe.each(BACKENDS)("the scan of a preview on %s", (backend) => {

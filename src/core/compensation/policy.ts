@@ -28,7 +28,7 @@ const parsedBy = (parse: (s: string) => unknown, message: string) =>
 
 const Duration = parsedBy(
   parseDuration,
-  "expected an ISO 8601 duration in weeks, days, hours, minutes or seconds, e.g. PT30M or P7D",
+  "expected an ISO 8601 duration of up to 100 years in weeks, days, hours, minutes or seconds, e.g. PT30M or P7D",
 ).describe("ISO 8601 duration, e.g. PT30M, P7D");
 
 const Decimal = z
@@ -84,6 +84,10 @@ const PerDay = z.strictObject({
   rate_table: z
     .array(z.strictObject({ from: z.iso.date("expected a date such as 2024-04-01"), amount: AmountSchema }))
     .min(1)
+    // Each day takes the last rate from on or before it: written in date order, read as written.
+    .refine((rates) => rates.every((r, i) => i === 0 || rates[i - 1]!.from < r.from), {
+      message: "list the rates by their from date, oldest first, each date once",
+    })
     .optional(),
   amount: AmountSchema.optional(),
 });

@@ -12,9 +12,12 @@ export const DAY = 24 * HOUR;
 /** Policies name a handful of durations, read for every customer of a run: each is parsed once. */
 const parsedDurations = new Map<string, number>();
 
+/** The longest duration accepted: instants a policy adds it to stay within years 0001–9999. */
+export const LONGEST_DURATION = 100 * 366 * DAY;
+
 /**
- * `PT30M`, `P7D`, `P1DT12H`, `P2W` → milliseconds. Months and years are refused: their length
- * depends on where they start, and a policy must mean one thing.
+ * `PT30M`, `P7D`, `P1DT12H`, `P2W` → milliseconds, up to 100 years. Months and years are
+ * refused: their length depends on where they start, and a policy must mean one thing.
  */
 export function parseDuration(text: string): number {
   let ms = parsedDurations.get(text);
@@ -33,13 +36,14 @@ function parseDurationText(text: string): number {
     );
   }
   const [, w, d, h, min, s] = m;
-  return (
+  const ms =
     Number(w ?? 0) * 7 * DAY +
     Number(d ?? 0) * DAY +
     Number(h ?? 0) * HOUR +
     Number(min ?? 0) * MINUTE +
-    Math.round(Number(s ?? 0) * 1000)
-  );
+    Math.round(Number(s ?? 0) * 1000);
+  if (!(ms <= LONGEST_DURATION)) throw new Error(`"${text}" is longer than 100 years`);
+  return ms;
 }
 
 export interface Interval {
