@@ -18,13 +18,16 @@ function csv(rows: Record<string, unknown>[]): string {
   return [header.join(","), ...rows.map((r) => header.map((h) => String(r[h] ?? "")).join(","))].join("\n");
 }
 
-async function importCsv(t: TestApp, kind: string, body: string) {
-  const res = await t.app.inject({
+const postCsv = (t: TestApp, kind: string, body: string) =>
+  t.app.inject({
     method: "POST",
     url: `/api/v1/import/${kind}`,
     headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
     payload: body,
   });
+
+async function importCsv(t: TestApp, kind: string, body: string) {
+  const res = await postCsv(t, kind, body);
   expect(res.statusCode, res.body).toBe(200);
   return res.json();
 }
@@ -292,12 +295,7 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
     expect(h1).toEqual({ name: "Team #1", home_region: "zone#2" });
 
     const refused = async (kind: string, body: string) => {
-      const res = await t.app.inject({
-        method: "POST",
-        url: `/api/v1/import/${kind}`,
-        headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
-        payload: body,
-      });
+      const res = await postCsv(t, kind, body);
       expect(res.statusCode, res.body).toBe(400);
       return res.json().errors[0];
     };
