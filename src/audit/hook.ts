@@ -17,6 +17,7 @@ const PREFIX = "/api/v1";
 const ACTION_NAMES: Record<string, string> = {
   "POST /incidents/:id/updates": "incident.update",
   "POST /incidents/:id/compensation-runs": "compensation-run.preview",
+  "POST /compensation/preview": "compensation-run.preview",
   "POST /import/:kind": "import.:kind",
 };
 const VERB: Record<string, string> = { POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };

@@ -1,5 +1,6 @@
 import { stringify } from "csv-stringify/sync";
 import { and, asc, eq, sql } from "drizzle-orm";
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { fourEyesThreshold } from "../access/settings.ts";
@@ -160,33 +161,21 @@ export const compensationRoutes =
       },
     );
 
-    app.post(
-      "/incidents/:id/compensation-runs",
-      {
-        schema: {
-          tags,
-          summary:
-            "Preview what a policy pays for an incident; nothing is paid until the run is approved and applied",
-          params: z.object({ id: Id }),
-          body: z.strictObject({
-            policy: Id,
-            policy_version: z.number().int().positive().optional(),
-            as_of: Instant.optional().describe("the run's time: base of credit validity; now when absent"),
-            detected_at: Instant.optional().describe(
-              "when the fault was detected: base of refund deadlines; the incident's creation when absent",
-            ),
-          }),
-          response: { 201: RunOut },
-        },
-        preHandler: ctx.auth("compensation:write"),
-      },
-      async (req, reply) => {
-        const b = req.body;
-        const run = await createPreview(
+    const PreviewIn = z.strictObject({
+      policy: Id,
+      policy_version: z.number().int().positive().optional(),
+      as_of: Instant.optional().describe("the run's time: base of credit validity; now when absent"),
+      detected_at: Instant.optional().describe(
+        "when the fault was detected: base of refund deadlines; the incident's creation when absent",
+      ),
+    });
+    const preview = async (req: FastifyRequest, incidentId: string, b: z.infer<typeof PreviewIn>) =>
+      runJson(
+        await createPreview(
           ctx.database,
           principal(req).workspaceId,
           {
-            incidentId: req.params.id,
+            incidentId,
             policyId: b.policy,
             policyVersion: b.policy_version,
             asOf: b.as_of,
@@ -194,8 +183,40 @@ export const compensationRoutes =
           },
           actor(req),
           ctx.now(),
-        );
-        return reply.code(201).send(runJson(run));
+        ),
+      );
+    const previewSummary =
+      "Preview what a policy pays for an incident; nothing is paid until the run is approved and applied";
+    app.post(
+      "/incidents/:id/compensation-runs",
+      {
+        schema: {
+          tags,
+          summary: previewSummary,
+          params: z.object({ id: Id }),
+          body: PreviewIn,
+          response: { 201: RunOut },
+        },
+        preHandler: ctx.auth("compensation:write"),
+      },
+      async (req, reply) => reply.code(201).send(await preview(req, req.params.id, req.body)),
+    );
+    // The CLI's `amends compensate preview --incident ID --policy …`, over HTTP; the run's other
+    // routes answer under /compensation/runs too (compensationAlias).
+    app.post(
+      "/compensation/preview",
+      {
+        schema: {
+          tags,
+          summary: `${previewSummary} (the same as POST /incidents/{id}/compensation-runs)`,
+          body: PreviewIn.extend({ incident: Id }),
+          response: { 201: RunOut },
+        },
+        preHandler: ctx.auth("compensation:write"),
+      },
+      async (req, reply) => {
+        const { incident, ...b } = req.body;
+        return reply.code(201).send(await preview(req, incident, b));
       },
     );
     app.get(
@@ -461,3 +482,13 @@ export const compensationRoutes =
       },
     );
   };
+
+/**
+ * `/api/v1/compensation/runs/…` and `/api/v1/compensation/policies/…` are other names for
+ * `/api/v1/compensation-runs/…` and `/api/v1/policies/…`: everything about compensation under
+ * one prefix, as the CLI groups it under `amends compensate`.
+ */
+export const compensationAlias = (url: string) =>
+  url.replace(/^\/api\/v1\/compensation\/(runs|policies)(?=[/?]|$)/, (_, name: string) =>
+    name === "runs" ? "/api/v1/compensation-runs" : "/api/v1/policies",
+  );

@@ -19,7 +19,7 @@ import { installAuditHook } from "../audit/hook.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import { stripeClient } from "../billing/stripe-export.ts";
 import { importRoutes } from "../company-data/routes.ts";
-import { compensationRoutes } from "../compensation/routes.ts";
+import { compensationAlias, compensationRoutes } from "../compensation/routes.ts";
 import { componentRoutes } from "../components/routes.ts";
 import { consoleRoutes } from "../console/routes.ts";
 import { AmendsError } from "../core/errors.ts";
@@ -99,6 +99,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     bodyLimit: BODY_LIMIT,
     trustProxy: process.env.AMENDS_TRUST_PROXY === "1",
     routerOptions: { ignoreTrailingSlash: true },
+    rewriteUrl: (req) => compensationAlias(req.url ?? "/"),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -286,6 +286,28 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
     expect(strip(two.preview)).toBe(strip(one.preview));
   });
 
+  it("answers the same under /api/v1/compensation", async () => {
+    const saved = await t.call("POST", "/api/v1/compensation/policies", { yaml: yaml("isp-tower-outage") });
+    expect([200, 201]).toContain(saved.status);
+    const run = await t.call("POST", "/api/v1/compensation/preview", {
+      incident: "INC-T17",
+      policy: saved.json.id,
+    });
+    expect(run.status, JSON.stringify(run.json)).toBe(201);
+    const direct = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"));
+    expect(run.json.preview_hash).toBe(direct.run.preview_hash);
+    const aliased = (await t.call("GET", `/api/v1/compensation/runs/${run.json.id}/preview`)).json;
+    const strip = (p: any) => JSON.stringify({ ...p, run: undefined });
+    expect(strip(aliased)).toBe(strip(direct.preview));
+    const listed = (await t.call("GET", "/api/v1/compensation/runs?incident=INC-T17")).json.runs;
+    expect(listed.map((r: any) => r.id)).toContain(run.json.id);
+    expect((await t.call("POST", `/api/v1/compensation/runs/${run.json.id}/approve`)).status).toBe(200);
+
+    const missing = await t.call("POST", "/api/v1/compensation/preview", { policy: saved.json.id });
+    expect(missing.status).toBe(400);
+    expect(missing.json.errors[0].field).toBe("incident");
+  });
+
   it("imports '#' as text, and refuses unknown columns and year 0000 by line and field", async () => {
     await importCsv(t, "customers", 'id,name,home_city,plan\nH1,"Team #1",zone#2,basic\n');
     const [h1] = await t.database.query<{ name: string; home_region: string }>(
