@@ -188,7 +188,6 @@ export async function previewInSql(
       : `${byPick(amounts)} as uncapped, ${byPick(ids.map((id) => `${id}::text`))} as rule`;
   const breakdownText =
     combine === "sum" ? `'[' || parts || ']'` : `'[' || ${part("rule", "uncapped")} || ']'`;
-
   const minOverlap = int(m.min_overlap === undefined ? 1 : parseDuration(m.min_overlap));
 
   // Each stage ends in "offset 0", which keeps PostgreSQL from folding it into the next: a
