@@ -6,8 +6,8 @@
  * and review items and notices in bulk. Memory holds one batch of customers at a time.
  *
  * Apply books each line in the ledger exactly once: in chunks, each in a transaction holding an
- * advisory lock on the incident, it recomputes `target − applied − refunded elsewhere` and
- * inserts an entry whose idempotency key (`action@target`) is unique. Re-applying, or applying
+ * advisory lock on the incident, it recomputes `target − applied − refunded elsewhere` (never
+ * above the approved amount) and inserts an entry whose idempotency key (`action@target`) is unique. Re-applying, or applying
  * again after a crash half-way, finds the entries already there and posts nothing twice.
  * Then each notified customer gets one outbox message, keyed `incident:customer:compensation`.
  */
@@ -620,7 +620,10 @@ export async function applyRun(
       const elsewhere = await refundedElsewhereNow(tx, workspaceId, lines);
       const entries: { id: string; line: ActionLine; amount: number }[] = [];
       for (const l of lines) {
-        const amount = l.target - (appliedBy.get(l.key) ?? 0) - (elsewhere.get(l.key) ?? l.refundedElsewhere);
+        // What is still owed now, but never more than was approved: data that changed since
+        // the preview can lower a payment, only a new preview can raise it.
+        const owed = l.target - (appliedBy.get(l.key) ?? 0) - (elsewhere.get(l.key) ?? l.refundedElsewhere);
+        const amount = Math.min(owed, l.amount);
         if (amount <= 0) stats.skipped++;
         else entries.push({ id: newId("le"), line: l, amount });
       }

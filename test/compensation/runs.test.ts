@@ -337,6 +337,36 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
   });
 });
 
+describe.each(BACKENDS)("applying an approved run on %s", (backend) => {
+  it("pays no more than was approved when refunds elsewhere shrink after approval", async () => {
+    const t = await startTestApp(backend);
+    try {
+      for (const c of A.components) await t.call("POST", "/api/v1/components", { id: c.id, name: c.id });
+      await importCsv(t, "customers", customersCsv(A.customers));
+      await importCsv(t, "sessions", sessionsCsv(A.sessions));
+      await t.call("POST", "/api/v1/incidents", {
+        id: "INC-2017-12-19",
+        title: "Rentals cannot be ended",
+        body: "Investigating",
+        started_at: A.incident.start,
+        components: [{ id: "rental-backend", status: "major_outage" }],
+      });
+      await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", { resolved_at: A.incident.end });
+      const { run } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
+      expect((await t.call("POST", `/api/v1/compensation-runs/${run.id}/approve`)).status).toBe(200);
+      // S1's 5000 support refund disappears from the company's data (a re-import) before apply.
+      await importCsv(t, "sessions", sessionsCsv(A.sessions.map((s) => ({ ...s, refunded: 0 }))));
+      expect((await t.call("POST", `/api/v1/compensation-runs/${run.id}/apply`)).status).toBe(200);
+      const [s1] = await t.database.query<{ amount: number }>(
+        "select sum(amount)::int as amount from ledger_entries where action_key = 'INC-2017-12-19:S1:refund'",
+      );
+      expect(s1!.amount).toBe(8050);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe.each(BACKENDS)("the scan of a preview on %s", (backend) => {
   it("finds a long session imported after short ones, and sessions still open", async () => {
     const t = await startTestApp(backend);
