@@ -87,6 +87,25 @@ async function approveAndApply(t: TestApp, runId: string) {
   return applied.json;
 }
 
+/** Example A's components, customers and sessions through the import, and its resolved outage. */
+async function loadOutageA(t: TestApp) {
+  for (const c of A.components) await t.call("POST", "/api/v1/components", { id: c.id, name: c.id });
+  await importCsv(t, "customers", customersCsv(A.customers));
+  expect(await importCsv(t, "sessions", sessionsCsv(A.sessions))).toEqual({ kind: "sessions", rows: 6 });
+  const open = await t.call("POST", "/api/v1/incidents", {
+    id: "INC-2017-12-19",
+    title: "Rentals cannot be ended",
+    body: "Investigating",
+    started_at: A.incident.start,
+    components: [{ id: "rental-backend", status: "major_outage" }],
+  });
+  expect(open.status).toBe(201);
+  const resolved = await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", {
+    resolved_at: A.incident.end,
+  });
+  expect(resolved.json.resolved_at).toBe("2017-12-19T16:00:00.000Z");
+}
+
 async function ledgerBalances(t: TestApp) {
   return t.database.query<{ currency: string; total: number }>(
     "select currency, sum(amount)::bigint as total from ledger_postings group by currency having sum(amount) <> 0",
@@ -101,22 +120,7 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
   afterAll(() => t.close());
 
   it("A: pays 8848 EUR once, and nothing on a second run", async () => {
-    for (const c of A.components) await t.call("POST", "/api/v1/components", { id: c.id, name: c.id });
-    await importCsv(t, "customers", customersCsv(A.customers));
-    expect(await importCsv(t, "sessions", sessionsCsv(A.sessions))).toEqual({ kind: "sessions", rows: 6 });
-    const open = await t.call("POST", "/api/v1/incidents", {
-      id: "INC-2017-12-19",
-      title: "Rentals cannot be ended",
-      body: "Investigating",
-      started_at: A.incident.start,
-      components: [{ id: "rental-backend", status: "major_outage" }],
-    });
-    expect(open.status).toBe(201);
-    const resolved = await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", {
-      resolved_at: A.incident.end,
-    });
-    expect(resolved.json.resolved_at).toBe("2017-12-19T16:00:00.000Z");
-
+    await loadOutageA(t);
     const { run, preview } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
     expect(run.summary).toMatchObject({ money: { EUR: 8848 }, lines: 3, notifications: 3 });
     expect(preview.per_customer).toEqual([
@@ -341,17 +345,7 @@ describe.each(BACKENDS)("applying an approved run on %s", (backend) => {
   it("pays no more than was approved when refunds elsewhere shrink after approval", async () => {
     const t = await startTestApp(backend);
     try {
-      for (const c of A.components) await t.call("POST", "/api/v1/components", { id: c.id, name: c.id });
-      await importCsv(t, "customers", customersCsv(A.customers));
-      await importCsv(t, "sessions", sessionsCsv(A.sessions));
-      await t.call("POST", "/api/v1/incidents", {
-        id: "INC-2017-12-19",
-        title: "Rentals cannot be ended",
-        body: "Investigating",
-        started_at: A.incident.start,
-        components: [{ id: "rental-backend", status: "major_outage" }],
-      });
-      await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", { resolved_at: A.incident.end });
+      await loadOutageA(t);
       const { run } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
       expect((await t.call("POST", `/api/v1/compensation-runs/${run.id}/approve`)).status).toBe(200);
       // S1's 5000 support refund disappears from the company's data (a re-import) before apply.
