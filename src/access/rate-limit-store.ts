@@ -12,7 +12,7 @@ import type { Database } from "../storage/database.ts";
  * ended are deleted on the way, so the table holds only live counts (keys name addresses and
  * e-mails).
  */
-export async function countAttempt(
+async function countAttempt(
   database: Database,
   key: string,
   windowMs: number,

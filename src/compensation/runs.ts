@@ -7,9 +7,10 @@
  *
  * Apply books each line in the ledger exactly once: in chunks, each in a transaction holding an
  * advisory lock on the incident, it recomputes `target − applied − refunded elsewhere` (never
- * above the approved amount) and inserts an entry whose idempotency key (`action@target`) is unique. Re-applying, or applying
- * again after a crash half-way, finds the entries already there and posts nothing twice.
- * Then each notified customer gets one outbox message, keyed `incident:customer:compensation`.
+ * above the approved amount) and inserts an entry whose idempotency key (`action@target`) is
+ * unique. Re-applying, or applying again after a crash half-way, finds the entries already
+ * there and posts nothing twice. Then each notified customer gets one outbox message, keyed
+ * `incident:customer:compensation`.
  */
 import { createHash } from "node:crypto";
 import { and, asc, eq, gt } from "drizzle-orm";

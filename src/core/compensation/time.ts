@@ -13,7 +13,7 @@ export const DAY = 24 * HOUR;
 const parsedDurations = new Map<string, number>();
 
 /** The longest duration accepted: instants a policy adds it to stay within years 0001–9999. */
-export const LONGEST_DURATION = 100 * 366 * DAY;
+const LONGEST_DURATION = 100 * 366 * DAY;
 
 /**
  * `PT30M`, `P7D`, `P1DT12H`, `P2W` → milliseconds, up to 100 years. Months and years are
