@@ -116,6 +116,33 @@ function refundAmount(rule: Rule, policy: Policy): string {
 }
 
 /**
+ * With `combine: sum`, the exact sum of the rules that hold as one fraction `num / den` in
+ * numeric, so that the line rounds once (as the engine does): each rule's amount over the
+ * common denominator `len × L`, L the least common multiple of the percentages' denominators.
+ */
+function exactSum(rules: Rule[], holds: string[]): { num: string; den: string } {
+  const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+  const pctDen = (r: Rule) =>
+    typeof r.action.refund === "object" ? parseDecimal(r.action.refund.percent).den * 100n : 1n;
+  const l = rules.reduce((acc, r) => (acc / gcd(acc, pctDen(r))) * pctDen(r), 1n);
+  const len = "greatest(len, 1)::numeric";
+  const terms = rules.map((r, i) => {
+    const refund = r.action.refund!;
+    const term =
+      refund === "session_charge"
+        ? `charge::numeric * ${len} * ${l}`
+        : refund === "prorata_overlap"
+          ? `case when len > 0 then charge::numeric * ov * ${l} else charge::numeric * ${l} end`
+          : typeof refund === "object"
+            ? `charge::numeric * ${parseDecimal(refund.percent).num * (l / pctDen(r))} * ${len}`
+            : undefined;
+    if (term === undefined) throw new Error(`refund ${String(refund)} is not previewed in SQL`);
+    return `case when ${holds[i]} then ${term} else 0 end`;
+  });
+  return { num: terms.join(" + "), den: `(${len} * ${l})` };
+}
+
+/**
  * Writes the run's lines, excluded and review items and notices, as the engine would, and
  * returns what the run's summary counts. Runs inside the preview's transaction.
  */
@@ -180,9 +207,10 @@ export async function previewInSql(
     .join(" ")} end`;
   const byPick = (values: string[]) =>
     `case pick ${values.map((v, i) => `when ${i} then ${v}`).join(" ")} end`;
+  const sum = combine === "sum" ? exactSum(rules, holds) : undefined;
   const chosen =
     combine === "sum"
-      ? `${holds.map((h, i) => when(h, amounts[i]!, "0")).join(" + ")} as uncapped,
+      ? `${roundedDiv("sum_num", "1", "sum_den", "false", policy.rounding)} as uncapped,
          concat_ws('+', ${holds.map((h, i) => when(h, `${ids[i]}::text`)).join(", ")}) as rule,
          concat_ws(', ', ${holds.map((h, i) => when(h, part(`${ids[i]}::text`, amounts[i]!))).join(", ")}) as parts`
       : `${byPick(amounts)} as uncapped, ${byPick(ids.map((id) => `${id}::text`))} as rule`;
@@ -218,20 +246,28 @@ export async function previewInSql(
           coalesce(mismatch, case when ov = 0 then 'no_overlap' when ov < ${minOverlap} then 'below_min_overlap' end) as skip,
           mismatch is null and ov > 0 as affected,
           ${incident} || ':' || id || ':refund' as key,
-          ${pick} as pick
+          ${pick} as pick${sum ? `, ${sum.num} as sum_num, ${sum.den} as sum_den` : ""}
         from candidate
         offset 0
       ) x
     )
-    select j.*, least(j.uncapped, j.charge) as target, coalesce(a.total, 0) as applied,
-        ${byPick(reasons.map((r) => `${r}::text`))} as reason, ${byPick(dueBys.map((d) => `${d}::text`))} as due_by,
-      least(j.uncapped, j.charge) - coalesce(a.total, 0) - j.refunded as due,
-      j.skip is null and j.pick is not null and least(j.uncapped, j.charge) - coalesce(a.total, 0) - j.refunded > 0 as paid
-    from judged j
-    left join (
-      select action_key, sum(amount)::int8 as total from ledger_entries
-      where workspace_id = ${ws} and incident_id = ${incident} group by action_key
-    ) a on j.skip is null and j.pick is not null and a.action_key = j.key`;
+    select *, target - applied - refunded as due,
+      skip is null and pick is not null and target - applied - refunded > 0 as paid
+    from (
+      -- A refund's headroom: the charge less what Amends refunded of it for other incidents.
+      select j.*, least(j.uncapped, greatest(0, j.charge - coalesce(o.total, 0))) as target,
+        coalesce(a.total, 0) as applied,
+        ${byPick(reasons.map((r) => `${r}::text`))} as reason, ${byPick(dueBys.map((d) => `${d}::text`))} as due_by
+      from judged j
+      left join (
+        select action_key, sum(amount)::int8 as total from ledger_entries
+        where workspace_id = ${ws} and incident_id = ${incident} group by action_key
+      ) a on j.skip is null and j.pick is not null and a.action_key = j.key
+      left join (
+        select refund_of, sum(amount)::int8 as total from ledger_entries
+        where workspace_id = ${ws} and refund_of like 'session:%' and incident_id <> ${incident} group by refund_of
+      ) o on j.skip is null and j.pick is not null and o.refund_of = 'session:' || j.id
+    ) t`;
   // A read-only statement may run in parallel workers, one that writes may not: the outcome
   // is read first, into a table of the transaction's own. PostgreSQL's default costs rate
   // gathering a million rows from workers above reading them alone; here the leader writes

@@ -23,7 +23,7 @@ import type {
   EngineContext,
   LineKind,
 } from "../core/compensation/engine.ts";
-import { evaluateCustomer, isWithin, possibleKeys } from "../core/compensation/engine.ts";
+import { evaluateCustomer, isWithin, possibleKeys, refundTarget } from "../core/compensation/engine.ts";
 import { isBalanced, ledgerCurrency, postingsFor } from "../core/compensation/ledger.ts";
 import { policyGroups } from "../core/compensation/policy.ts";
 import {
@@ -237,20 +237,31 @@ async function previewInEngine(
     // By action key, not by customer: a session re-imported under another customer since it
     // was paid is still paid.
     const targets = { customers: ids, rows: batch.flatMap((b) => b.rows.map((r) => r.id as string)) };
-    const [appliedRows, paid] = await Promise.all([
+    const [appliedRows, otherRows, paid] = await Promise.all([
       tx.query<{ action_key: string; total: number }>(
         `select action_key, sum(amount)::bigint as total from ledger_entries
          where workspace_id = $1 and action_key = any($3::text[]) and incident_id = $2 group by action_key`,
         [workspaceId, incident.id, possibleKeys(incident.id, policy, targets)],
       ),
+      refundsForOtherIncidents(
+        tx,
+        workspaceId,
+        incident.id,
+        targets.rows.map((id) => (fault ? `charge:${id}` : `session:${id}`)),
+      ),
       month && paidInMonth(tx, workspaceId, incident.id, month, ids),
     ]);
-    return { applied: new Map(appliedRows.map((r) => [r.action_key, Number(r.total)])), paid };
+    return {
+      applied: new Map(appliedRows.map((r) => [r.action_key, Number(r.total)])),
+      others: otherRows,
+      paid,
+    };
   };
   const evaluate = (batch: Batch, known: Awaited<ReturnType<typeof lookup>>) => {
     const ctx: EngineContext = {
       ...base,
       applied: known.applied,
+      refundedForOtherIncidents: known.others,
       ...(known.paid && { paidThisMonth: known.paid }),
     };
     const results: CustomerResult[] = [];
@@ -384,7 +395,22 @@ async function previewDigest(tx: Database, workspaceId: string, runId: string, s
     .digest("hex");
 }
 
-/** Money booked per customer for other incidents that started in the given month. */
+/** What Amends refunded of these sessions or charges (`refundTarget`) for other incidents. */
+async function refundsForOtherIncidents(
+  tx: Database,
+  workspaceId: string,
+  incidentId: string,
+  refundTargets: string[],
+) {
+  const rows = await tx.query<{ refund_of: string; total: number }>(
+    `select refund_of, sum(amount)::bigint as total from ledger_entries
+     where workspace_id = $1 and refund_of = any($2::text[]) and incident_id <> $3 group by refund_of`,
+    [workspaceId, refundTargets, incidentId],
+  );
+  return new Map(rows.map((r) => [r.refund_of, Number(r.total)]));
+}
+
+/** Money booked per customer and currency for other incidents that started in the given month. */
 async function paidInMonth(
   tx: Database,
   workspaceId: string,
@@ -392,12 +418,12 @@ async function paidInMonth(
   month: { start: number; end: number },
   customerIds: string[],
 ) {
-  const rows = await tx.query<{ customer_id: string; total: number }>(
-    `select e.customer_id, sum(e.amount)::bigint as total from ledger_entries e
+  const rows = await tx.query<{ customer_id: string; currency: string; total: number }>(
+    `select e.customer_id, e.currency, sum(e.amount)::bigint as total from ledger_entries e
      join incidents i on i.workspace_id = e.workspace_id and i.id = e.incident_id
      where e.workspace_id = $1 and e.incident_id <> $2 and e.customer_id = any($3::text[]) and e.kind in ('refund', 'credit')
        and i.started_at >= $4 and i.started_at < $5
-     group by e.customer_id`,
+     group by e.customer_id, e.currency`,
     [
       workspaceId,
       incidentId,
@@ -406,7 +432,10 @@ async function paidInMonth(
       new Date(month.end).toISOString(),
     ],
   );
-  return new Map(rows.map((r) => [r.customer_id, Number(r.total)]));
+  const paid = new Map<string, Record<string, number>>();
+  for (const r of rows)
+    paid.set(r.customer_id, { ...paid.get(r.customer_id), [r.currency]: Number(r.total) });
+  return paid;
 }
 
 const LINE_COLUMNS = [
@@ -609,31 +638,32 @@ export async function applyRun(
     ).map(lineOf);
     if (lines.length === 0) break;
     await database.transaction(async (tx) => {
-      // One applier per incident at a time: two runs must not both pay the same difference.
-      await tx.query("select pg_advisory_xact_lock(hashtext($1))", [
-        `amends:apply:${workspaceId}:${run.incidentId}`,
-      ]);
+      // One applier per workspace at a time: two runs must not both pay the same difference,
+      // nor two incidents' runs both refund the last of one charge.
+      await tx.query("select pg_advisory_xact_lock(hashtext($1))", [`amends:apply:${workspaceId}`]);
       const applied = await tx.query<{ action_key: string; total: number }>(
         "select action_key, sum(amount)::bigint as total from ledger_entries where workspace_id = $1 and action_key = any($2::text[]) group by action_key",
         [workspaceId, lines.map((l) => l.key)],
       );
       const appliedBy = new Map(applied.map((r) => [r.action_key, Number(r.total)]));
-      const elsewhere = await refundedElsewhereNow(tx, workspaceId, lines);
+      const refunds = await refundStateNow(tx, workspaceId, run.incidentId, lines);
       const entries: { id: string; line: ActionLine; amount: number }[] = [];
       for (const l of lines) {
         // What is still owed now, but never more than was approved: data that changed since
         // the preview can lower a payment, only a new preview can raise it.
-        const owed = l.target - (appliedBy.get(l.key) ?? 0) - (elsewhere.get(l.key) ?? l.refundedElsewhere);
+        const now = refunds.get(l.key);
+        const target = now ? Math.min(l.target, now.headroom) : l.target;
+        const owed = target - (appliedBy.get(l.key) ?? 0) - (now?.elsewhere ?? l.refundedElsewhere);
         const amount = Math.min(owed, l.amount);
         if (amount <= 0) stats.skipped++;
         else entries.push({ id: newId("le"), line: l, amount });
       }
       if (entries.length === 0) return;
       const inserted = await tx.query<{ id: string }>(
-        `insert into ledger_entries (workspace_id, id, idempotency_key, action_key, run_id, incident_id, customer_id, kind, amount, currency, detail, created_at)
-         select $1, id, idempotency_key, action_key, $2, $3, customer_id, kind, amount, currency, detail::jsonb, $4
-         from unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[])
-           as t(id, idempotency_key, action_key, customer_id, kind, amount, currency, detail)
+        `insert into ledger_entries (workspace_id, id, idempotency_key, action_key, run_id, incident_id, customer_id, kind, amount, currency, refund_of, detail, created_at)
+         select $1, id, idempotency_key, action_key, $2, $3, customer_id, kind, amount, currency, refund_of, detail::jsonb, $4
+         from unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+           as t(id, idempotency_key, action_key, customer_id, kind, amount, currency, detail, refund_of)
          on conflict (workspace_id, idempotency_key) do nothing
          returning id`,
         [
@@ -649,6 +679,7 @@ export async function applyRun(
           entries.map((e) => e.amount),
           entries.map((e) => ledgerCurrency(e.line)),
           entries.map((e) => JSON.stringify({ ...e.line, amount: e.amount })),
+          entries.map((e) => (e.line.kind === "refund" ? refundTarget(e.line) : null)),
         ],
       );
       const fresh = new Set(inserted.map((r) => r.id));
@@ -693,33 +724,41 @@ export async function applyRun(
 }
 
 /**
- * What the company's data says was refunded outside Amends, read again at apply time: support
- * may have refunded more since the preview, and a refund must never exceed what was captured.
+ * Each refund line's session or charge as it is now: what was refunded outside Amends (support
+ * may have refunded more since the preview) and its headroom, what was captured less what
+ * Amends refunded of it for other incidents. A refund must never exceed what was captured.
  */
-async function refundedElsewhereNow(tx: Database, workspaceId: string, lines: ActionLine[]) {
+async function refundStateNow(tx: Database, workspaceId: string, incidentId: string, lines: ActionLine[]) {
   const refunds = lines.filter((l) => l.kind === "refund");
   const sessions = refunds.filter((l) => !l.charge && l.session).map((l) => l.session!);
   const charges = refunds.filter((l) => l.charge).map((l) => l.charge!);
-  const [s, c] = await Promise.all([
+  type Row = { id: string; captured: number; refunded: number };
+  const [s, c, others] = await Promise.all([
     sessions.length
-      ? tx.query<{ id: string; refunded: number }>(
-          "select id, refunded from usage_sessions where workspace_id = $1 and id = any($2::text[])",
+      ? tx.query<Row>(
+          "select id, charge as captured, refunded from usage_sessions where workspace_id = $1 and id = any($2::text[])",
           [workspaceId, sessions],
         )
       : [],
     charges.length
-      ? tx.query<{ id: string; refunded: number }>(
-          "select id, amount_refunded as refunded from charges where workspace_id = $1 and id = any($2::text[])",
+      ? tx.query<Row>(
+          "select id, amount as captured, amount_refunded as refunded from charges where workspace_id = $1 and id = any($2::text[])",
           [workspaceId, charges],
         )
       : [],
+    refundsForOtherIncidents(tx, workspaceId, incidentId, refunds.map(refundTarget)),
   ]);
-  const bySession = new Map(s.map((r) => [r.id, Number(r.refunded)]));
-  const byCharge = new Map(c.map((r) => [r.id, Number(r.refunded)]));
-  const out = new Map<string, number>();
+  const byTarget = new Map<string, Row>([
+    ...s.map((r) => [`session:${r.id}`, r] as const),
+    ...c.map((r) => [`charge:${r.id}`, r] as const),
+  ]);
+  const out = new Map<string, { elsewhere: number; headroom: number }>();
   for (const l of refunds) {
-    const now = l.charge ? byCharge.get(l.charge) : bySession.get(l.session!);
-    if (now !== undefined) out.set(l.key, now);
+    const target = refundTarget(l);
+    const row = byTarget.get(target);
+    if (!row) continue;
+    const headroom = Number(row.captured) - (others.get(target) ?? 0);
+    out.set(l.key, { elsewhere: Number(row.refunded), headroom: Math.max(0, headroom) });
   }
   return out;
 }

@@ -382,11 +382,14 @@ export const ledgerEntries = pgTable(
     amount: money("amount").notNull(),
     /** ISO 4217 code, or a unit ledger such as `minutes:berlin` */
     currency: text("currency").notNull(),
+    /** refunds: what the money came back from, `session:<id>` or `charge:<id>`, whichever incident */
+    refundOf: text("refund_of"),
     detail: jsonb("detail").notNull().$type<Record<string, unknown>>(),
     createdAt: ts("created_at").notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.workspaceId, t.id] }),
+    index("ledger_entries_refund_of").on(t.workspaceId, t.refundOf).where(sql`${t.refundOf} is not null`),
     uniqueIndex("ledger_entries_idempotency").on(t.workspaceId, t.idempotencyKey),
     index("ledger_entries_action").on(t.workspaceId, t.actionKey),
     index("ledger_entries_customer").on(t.workspaceId, t.customerId, t.createdAt),

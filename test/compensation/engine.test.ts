@@ -180,3 +180,124 @@ describe("C: ISP tower T-17 power cut, March 2025", () => {
     expect(preview.lines.find((l) => l.customerId === "U1")!.amount).toBe(2452);
   });
 });
+
+describe("money rules of the research", () => {
+  const H = 3_600_000;
+  const W = { id: "INC-R", start: "2025-01-01T00:00:00Z", end: "2025-01-01T06:00:00Z" };
+  const w0 = Date.parse(W.start);
+  const customer = (id: string, currency: string | null = "EUR") => ({
+    id,
+    homeRegion: "milan",
+    plan: null,
+    monthlyFee: null,
+    currency,
+  });
+  const session = (id: string, from: number, to: number, charge: number, refunded = 0) => ({
+    id,
+    customerId: "K",
+    kind: "rental",
+    componentId: null,
+    region: "milan",
+    start: w0 + from * H,
+    end: w0 + to * H,
+    charge,
+    currency: "EUR",
+    refunded,
+  });
+  const run = (yaml: string, sessions: ReturnType<typeof session>[], currency?: string | null) =>
+    evaluate(ctx(parsePolicyYaml(yaml), W), [customer("K", currency)], sessions, []);
+
+  it("rounds a summed line once, not each rule", () => {
+    // three times 20 % of 1 cent: 0.6, one cent; rounded per rule it would be nothing
+    const preview = run(
+      `policy: sum
+combine: sum
+rules:
+  - {id: a, action: {refund: {percent: "20"}}}
+  - {id: b, action: {refund: {percent: "20"}}}
+  - {id: c, action: {refund: {percent: "20"}}}
+`,
+      [session("S", 1, 2, 1)],
+    );
+    expect(preview.lines.map((l) => [l.key, l.amount, l.rule])).toEqual([["INC-R:S:refund", 1, "a+b+c"]]);
+  });
+
+  it("counts a customer's downtime as the union of their sessions, gaps left out", () => {
+    // 01:00–02:00 and 04:00–05:00: two hours down, although four hours pass between them
+    const preview = run(
+      `policy: tiers
+rules:
+  - id: tier
+    per: customer
+    action:
+      tiers_by_duration:
+        - {lt: PT3H, amount: 100}
+        - {gte: PT3H, amount: 500}
+`,
+      [session("S1", 1, 2, 0), session("S2", 4, 5, 0)],
+    );
+    expect(amounts(preview.lines)).toEqual({ "INC-R:K:credit": 100 });
+  });
+
+  it("caps in the lines' currency when the customer has none recorded", () => {
+    const preview = run(
+      `policy: capped
+cap: {per_customer: {amount: {EUR: 150}}}
+rules:
+  - {id: flat, per: customer, action: {fixed: {EUR: 500}}}
+`,
+      [session("S", 1, 2, 1000)],
+      null,
+    );
+    expect(amounts(preview.lines)).toEqual({ "INC-R:K:credit": 150 });
+  });
+
+  it("counts refunds made elsewhere against a cap before spreading the rest", () => {
+    // support already refunded S1's 800 of a 1000 cap: S2 may still get 200
+    const preview = run(
+      `policy: capped
+currency: EUR
+cap: {per_customer: {amount: 1000}}
+rules:
+  - {id: whole, action: {refund: session_charge}}
+`,
+      [session("S1", 1, 2, 800, 800), session("S2", 3, 4, 800)],
+    );
+    expect(amounts(preview.lines)).toEqual({ "INC-R:S2:refund": 200 });
+    expect(preview.lines[0]!.target).toBe(200);
+  });
+
+  it("refunds what other incidents left of a charge, and no more", () => {
+    const p = parsePolicyYaml(`policy: whole
+rules:
+  - {id: whole, action: {refund: session_charge}}
+`);
+    const preview = evaluate(
+      ctx(p, W, { refundedForOtherIncidents: new Map([["session:S", 700]]) }),
+      [customer("K")],
+      [session("S", 1, 2, 1000, 100)],
+      [],
+    );
+    expect(amounts(preview.lines)).toEqual({ "INC-R:S:refund": 200 });
+  });
+});
+
+describe("B, when the original charge was refunded", () => {
+  it("refunds only what the customer paid beyond one charge", () => {
+    // K2 paid R3 three times (ch_1004, ch_1005, ch_1006); support refunded the original
+    const charges = B.charges.map((c) => (c.id === "ch_1004" ? { ...c, amountRefunded: 870 } : c));
+    const preview = evaluate(
+      ctx(policy("car2go-2014-double-charge"), B.incident, { asOf: Date.parse(B.runAt) }),
+      B.customers,
+      [],
+      charges,
+    );
+    const refunds = preview.lines.filter((l) => l.kind === "refund" && l.customerId === "K2");
+    expect(Object.fromEntries(refunds.map((l) => [l.charge, l.amount]))).toEqual({ ch_1005: 870 });
+    expect(preview.excluded).toContainEqual({
+      customerId: "K2",
+      reference: "ch_1006",
+      reason: "already_refunded",
+    });
+  });
+});

@@ -19,7 +19,12 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ActionLine, CompCustomer, CompSession } from "../../src/core/compensation/engine.ts";
+import {
+  type ActionLine,
+  type CompCustomer,
+  type CompSession,
+  refundTarget,
+} from "../../src/core/compensation/engine.ts";
 import { postingsFor } from "../../src/core/compensation/ledger.ts";
 import { type Policy, PolicySchema } from "../../src/core/compensation/policy.ts";
 import { evaluate, type Preview } from "../../src/core/compensation/preview.ts";
@@ -94,7 +99,7 @@ function ceilPct(base: number, pct: string): number {
  * The cap (upper bound, minor units) on a customer's money, or undefined when uncapped: their
  * group's cap and, with groups, the top-level cap too, whichever is smaller.
  */
-function capFor(policy: Policy, customer: CompCustomer): number | undefined {
+function capFor(policy: Policy, customer: CompCustomer, currency: string): number | undefined {
   const groups = policy.groups ?? [{ when: undefined, cap: policy.cap }];
   const group = groups.find((g) => {
     const w = g.when;
@@ -104,22 +109,27 @@ function capFor(policy: Policy, customer: CompCustomer): number | undefined {
     return true;
   });
   const limits = [group?.cap, policy.groups ? policy.cap : undefined]
-    .map((cap) => capLimit(policy, customer, cap))
+    .map((cap) => capLimit(policy, customer, currency, cap))
     .filter((c): c is number => c !== undefined);
   return limits.length > 0 ? Math.min(...limits) : undefined;
 }
 
-function capLimit(policy: Policy, customer: CompCustomer, cap: Policy["cap"]): number | undefined {
+/** A cap in the currency of the money it bounds (a monthly fee is in the customer's currency). */
+function capLimit(
+  policy: Policy,
+  customer: CompCustomer,
+  currency: string,
+  cap: Policy["cap"],
+): number | undefined {
   const c = cap?.per_customer_per_month ?? cap?.per_customer;
   if (!c) return undefined;
-  if (c.pct_of_monthly_fee !== undefined)
+  if (c.pct_of_monthly_fee !== undefined) {
+    if (customer.currency && customer.currency !== currency) return 0;
     return customer.monthlyFee ? ceilPct(customer.monthlyFee, c.pct_of_monthly_fee) : 0;
-  const amount = c.amount!;
-  if (typeof amount === "number") {
-    const mismatch = policy.currency && customer.currency && policy.currency !== customer.currency;
-    return mismatch ? 0 : amount;
   }
-  return customer.currency ? (amount[customer.currency] ?? 0) : 0;
+  const amount = c.amount!;
+  if (typeof amount === "number") return policy.currency && policy.currency !== currency ? 0 : amount;
+  return amount[currency] ?? 0;
 }
 
 /** A ledger in memory that books lines the way applyRun does: `target − applied − elsewhere`. */
@@ -245,6 +255,46 @@ describe("compensation invariants, pure (evaluate)", () => {
               expect(l.amount + s.refunded).toBeLessThanOrEqual(s.charge);
             }
           }
+          const refunded = new Map<string, number>();
+          for (const e of ledger.entries.values())
+            if (e.line.kind === "refund")
+              refunded.set(e.line.session!, (refunded.get(e.line.session!) ?? 0) + e.amount);
+          for (const [sessionId, total] of refunded) {
+            const s = scenario.sessions.find((x) => x.id === sessionId)!;
+            expect(total + s.refunded, sessionId).toBeLessThanOrEqual(s.charge);
+          }
+        },
+      ),
+      { numRuns: PURE_RUNS },
+    );
+  });
+
+  // Two incidents overlapping the same sessions each owe their own refund, but their keys
+  // differ (`incident:session:refund`): what one paid must still bound the other.
+  it("2: per session, Σ refunds of two incidents + refunded elsewhere ≤ charge", () => {
+    fc.assert(
+      fc.property(
+        pureArb(),
+        policyInputArb().map((p) => PolicySchema.parse(p)),
+        ({ scenario, policy }, second) => {
+          const ledger = new MemoryLedger();
+          ledger.apply(
+            evaluate(context(policy, scenario, "INC-A"), scenario.customers, scenario.sessions, []),
+            "INC-A",
+          );
+          const refundedForOtherIncidents = new Map<string, number>();
+          for (const e of ledger.entries.values()) {
+            if (e.line.kind !== "refund") continue;
+            const target = refundTarget(e.line);
+            refundedForOtherIncidents.set(target, (refundedForOtherIncidents.get(target) ?? 0) + e.amount);
+          }
+          const next = evaluate(
+            { ...context(second, scenario, "INC-B"), refundedForOtherIncidents },
+            scenario.customers,
+            scenario.sessions,
+            [],
+          );
+          ledger.apply(next, "INC-B");
           const refunded = new Map<string, number>();
           for (const e of ledger.entries.values())
             if (e.line.kind === "refund")
@@ -467,13 +517,17 @@ describe("compensation invariants, pure (evaluate)", () => {
       fc.property(cappedArb, ({ scenario, policy }) => {
         const preview = evaluate(context(policy, scenario), scenario.customers, scenario.sessions, []);
         for (const customer of scenario.customers) {
-          const cap = capFor(policy, customer);
-          if (cap === undefined) continue;
           const money = preview.lines.filter((l) => l.customerId === customer.id && l.kind !== "unit_credit");
-          const paid = money.reduce((s, l) => s + l.amount, 0);
-          const targets = money.reduce((s, l) => s + l.target, 0);
-          expect(paid, customer.id).toBeLessThanOrEqual(cap);
-          expect(targets, customer.id).toBeLessThanOrEqual(cap);
+          for (const currency of new Set(money.map((l) => l.currency!))) {
+            const cap = capFor(policy, customer, currency);
+            if (cap === undefined) continue;
+            const inCurrency = money.filter((l) => l.currency === currency);
+            const paid = inCurrency.reduce((s, l) => s + l.amount, 0);
+            const targets = inCurrency.reduce((s, l) => s + l.target, 0);
+            expect(paid, customer.id).toBeLessThanOrEqual(cap);
+            // refunds made elsewhere count against the cap too
+            expect(targets, customer.id).toBeLessThanOrEqual(cap);
+          }
         }
       }),
       { numRuns: PURE_RUNS },
@@ -765,12 +819,13 @@ describe.each(BACKENDS)("compensation invariants through the API on %s", (backen
 
           // 7: a customer's money ≤ their cap (their group's and a top-level one, whichever is less)
           for (const c of scenario.customers) {
-            const cap = capFor(policy, c);
-            if (cap === undefined) continue;
-            const paid = entries
-              .filter((e) => e.customer_id === c.id && e.kind !== "unit_credit")
-              .reduce((s, e) => s + e.amount, 0);
-            expect(paid, c.id).toBeLessThanOrEqual(cap);
+            const money = entries.filter((e) => e.customer_id === c.id && e.kind !== "unit_credit");
+            for (const currency of new Set(money.map((e) => e.currency))) {
+              const cap = capFor(policy, c, currency);
+              if (cap === undefined) continue;
+              const paid = money.filter((e) => e.currency === currency).reduce((s, e) => s + e.amount, 0);
+              expect(paid, c.id).toBeLessThanOrEqual(cap);
+            }
           }
 
           // 8: exactly one outbox message per notified customer, nothing-due included

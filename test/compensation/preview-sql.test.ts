@@ -109,11 +109,16 @@ describe.each(BACKENDS)("the preview in SQL on %s", (backend) => {
       "select action_key, sum(amount)::int8 as total from ledger_entries where incident_id = $1 group by action_key",
       [incidentId],
     );
+    const others = await t.database.query<{ refund_of: string; total: number }>(
+      "select refund_of, sum(amount)::int8 as total from ledger_entries where incident_id <> $1 and refund_of is not null group by refund_of",
+      [incidentId],
+    );
     const policy = PolicySchema.parse(policyInput);
     const pure = evaluate(
       {
         ...context(policy, scenario, incidentId),
         applied: new Map(applied.map((r) => [r.action_key, Number(r.total)])),
+        refundedForOtherIncidents: new Map(others.map((r) => [r.refund_of, Number(r.total)])),
       },
       scenario.customers,
       // what a preview reads: sessions touching the window, edges included
@@ -206,6 +211,21 @@ describe.each(BACKENDS)("the preview in SQL on %s", (backend) => {
         const after = { ...scenario, sessions: scenario.sessions.map((s) => changed.get(s.id) ?? s) };
         const again = await previewBothWays(incidentId, policies[1]!.policy, after);
         await expectPure(again.doc, policies[1]!, after, incidentId);
+
+        // A second incident over the same sessions: what the first refunded bounds its refunds.
+        const otherId = `${incidentId}-b`;
+        await post("/api/v1/incidents", incidentBody(otherId, `SQL ${n} b`, scenario), 201);
+        await post(`/api/v1/incidents/${otherId}/resolve`, {
+          resolved_at: new Date(scenario.window.end).toISOString(),
+        });
+        const other = {
+          ...policies[1]!,
+          policy: `sql-${n}-b`,
+          match: { ...policies[1]!.match, incident: otherId },
+        };
+        await post("/api/v1/policies", { yaml: JSON.stringify(other) }, 201);
+        const beside = await previewBothWays(otherId, other.policy, after);
+        await expectPure(beside.doc, other, after, otherId);
       }),
       { numRuns: 40 },
     );

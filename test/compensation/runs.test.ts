@@ -361,6 +361,54 @@ describe.each(BACKENDS)("applying an approved run on %s", (backend) => {
   });
 });
 
+describe.each(BACKENDS)("refunds across incidents on %s", (backend) => {
+  it("never refund more than was captured, even when both runs were previewed first", async () => {
+    const t = await startTestApp(backend);
+    try {
+      await loadOutageA(t);
+      // A second incident over the same hours (another component's report of the same fault).
+      await t.call("POST", "/api/v1/incidents", {
+        id: "INC-2017-12-19-b",
+        title: "Rentals cannot be ended (app)",
+        body: "Investigating",
+        started_at: A.incident.start,
+        components: [{ id: "rental-backend", status: "major_outage" }],
+      });
+      await t.call("POST", "/api/v1/incidents/INC-2017-12-19-b/resolve", { resolved_at: A.incident.end });
+      const policy = (incident: string) => `policy: whole-${incident}
+match: {incident: ${incident}}
+rules:
+  - id: whole
+    action: {refund: session_charge}
+`;
+      const a = await runPolicy(t, "INC-2017-12-19", policy("INC-2017-12-19"));
+      const b = await runPolicy(t, "INC-2017-12-19-b", policy("INC-2017-12-19-b"));
+      // Both previews offer S1 its whole charge less support's 5000.
+      for (const run of [a, b])
+        expect(run.preview.lines.find((l: any) => l.session === "S1")).toMatchObject({ amount: 8050 });
+      await approveAndApply(t, a.run.id);
+      await approveAndApply(t, b.run.id);
+      const refunded = await t.database.query<{ refund_of: string; total: number }>(
+        "select refund_of, sum(amount)::int8 as total from ledger_entries where kind = 'refund' group by refund_of order by 1",
+      );
+      for (const r of refunded) {
+        const s = A.sessions.find((x) => `session:${x.id}` === r.refund_of)!;
+        expect(Number(r.total) + s.refunded, r.refund_of).toBeLessThanOrEqual(s.charge);
+      }
+      const [second] = await t.database.query<{ n: number }>(
+        "select count(*)::int as n from ledger_entries where incident_id = 'INC-2017-12-19-b' and kind = 'refund'",
+      );
+      expect(second!.n).toBe(0);
+      // A new preview of the second incident sees there is nothing left to refund.
+      const again = await runPolicy(t, "INC-2017-12-19-b", policy("INC-2017-12-19-b"));
+      expect(again.preview.lines).toEqual([]);
+      expect(again.preview.excluded.map((e: any) => e.reason)).toContain("already_refunded");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe.each(BACKENDS)("the scan of a preview on %s", (backend) => {
   it("finds a long session imported after short ones, and sessions still open", async () => {
     const t = await startTestApp(backend);

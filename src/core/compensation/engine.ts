@@ -7,12 +7,14 @@
  *  1. an action's key is `incident:target:kind` and never includes the policy version, so a
  *     re-run pays only `target − already applied − refunded elsewhere`, and only when positive;
  *     a negative difference goes to review, never to an automatic claw-back;
- *  2. per charge or session, refunds never exceed what was captured;
- *  3. amounts are integers; fractions are rounded once per rule result;
+ *  2. per charge or session, refunds never exceed what was captured: refunds made elsewhere and
+ *     Amends' refunds for other incidents leave only the rest (`headroom`);
+ *  3. amounts are integers; a line keeps its rules' exact fractions and rounds once;
  *  4. a session that ends exactly when the window starts, or starts when it ends, is unaffected;
- *  5. a customer's money within a capped group never exceeds the cap.
+ *  5. a customer's money within a capped group, per currency, never exceeds the cap (refunds
+ *     made elsewhere count against it first).
  */
-import { allocate, compare, type Fraction, fraction, mul, parseDecimal, round } from "../money.ts";
+import { add, allocate, compare, type Fraction, fraction, mul, parseDecimal, round } from "../money.ts";
 import {
   type Action,
   type Amount,
@@ -24,14 +26,15 @@ import {
   type Rule,
 } from "./policy.ts";
 import {
+  coveredMs,
   type Interval,
   LocalCalendar,
   MINUTE,
+  mergeIntervals,
   overlapMs,
   parseDuration,
   parseWindow,
   type Temporal,
-  unionMs,
 } from "./time.ts";
 
 export interface CompCustomer {
@@ -87,9 +90,18 @@ export interface EngineContext {
   asOf: number;
   /** what Amends already applied per action key (money in minor units, or units) */
   applied: ReadonlyMap<string, number>;
-  /** money each customer already got this month (the incident's month) for other incidents */
-  paidThisMonth?: ReadonlyMap<string, number>;
+  /** money each customer already got, per currency, this month (the incident's) for other incidents */
+  paidThisMonth?: ReadonlyMap<string, Readonly<Record<string, number>>>;
+  /**
+   * what Amends refunded of each session or charge (`refundTarget`) for other incidents: a
+   * refund never takes what was captured beyond what they and refunds elsewhere left
+   */
+  refundedForOtherIncidents?: ReadonlyMap<string, number>;
 }
+
+/** What a refund takes money back from, across incidents: `session:<id>` or `charge:<id>`. */
+export const refundTarget = (line: Pick<ActionLine, "session" | "charge">): string =>
+  line.charge !== null ? `charge:${line.charge}` : `session:${line.session}`;
 
 export type LineKind = "refund" | "credit" | "unit_credit";
 
@@ -163,14 +175,23 @@ interface Target {
   currency: string | null;
   /** overlap with the window, or the customer's downtime */
   overlap: number;
-  /** the stretch of downtime, for per-day and tier rules */
-  downtime: Interval | null;
+  /** the stretches of downtime, sorted and merged, for per-day and SLA rules */
+  downtime: Interval[];
+  /**
+   * refunds only: the most that refunds of this incident plus refunds made elsewhere may add
+   * up to: what was captured less what Amends refunded of it for other incidents (and, for a
+   * duplicate charge, no more than the customer paid beyond the original)
+   */
+  headroom: number;
 }
 
 interface Part {
   rule: Rule;
   kind: LineKind;
   unit: string | null;
+  /** exact: a line rounds once, whatever the rules it adds up */
+  exact: Fraction;
+  /** the rule's own result, rounded: the line's breakdown */
   amount: number;
 }
 
@@ -197,7 +218,8 @@ const customerTarget = (customer: CompCustomer): Target => ({
   charge: null,
   currency: customer.currency,
   overlap: 0,
-  downtime: null,
+  downtime: [],
+  headroom: 0,
 });
 
 /** Which level a rule compensates at. */
@@ -226,9 +248,11 @@ function conditionHolds(when: Condition | undefined, t: Target, customer: CompCu
   return true;
 }
 
-function pctOf(base: number, pct: string, policy: Policy): number {
-  return round(mul(fraction(base), mul(parseDecimal(pct), fraction(1, 100))), policy.rounding);
-}
+const exactPct = (base: number, pct: string): Fraction =>
+  mul(fraction(base), mul(parseDecimal(pct), fraction(1, 100)));
+
+const pctOf = (base: number, pct: string, policy: Policy): number =>
+  round(exactPct(base, pct), policy.rounding);
 
 /** Per-day compensation: each local day after the grace, at the rate in force that day. */
 function perDay(
@@ -238,9 +262,9 @@ function perDay(
   calendar: LocalCalendar,
   currency: string | null,
 ): number | undefined {
-  if (!t.downtime) return 0;
-  const { start, end } = t.downtime;
-  const first = calendar.dateOf(start);
+  if (t.downtime.length === 0) return 0;
+  const end = t.downtime.at(-1)!.end;
+  const first = calendar.dateOf(t.downtime[0]!.start);
   // Grace: whole working (or calendar) days after the day the fault began; counting starts after.
   const workingDays = action.grace?.working_days;
   let remaining = workingDays ?? action.grace?.days ?? 0;
@@ -255,7 +279,7 @@ function perDay(
     const dayStart = calendar.startOf(day);
     if (dayStart >= end) break;
     const dayEnd = calendar.startOf(day.add({ days: 1 }));
-    const covered = Math.min(end, dayEnd) - Math.max(start, dayStart);
+    const covered = coveredMs(t.downtime, { start: dayStart, end: dayEnd });
     const counts = action.day_counting === "whole_days_only" ? covered >= dayEnd - dayStart : covered > 0;
     if (!counts) continue;
     const rate = action.rate_table
@@ -274,17 +298,17 @@ function uptimeTiers(
   tiers: NonNullable<Action["tiers_by_monthly_uptime"]>,
   t: Target,
   customer: CompCustomer,
-  ctx: EngineContext,
   calendar: LocalCalendar,
-): number {
-  if (!t.downtime || !customer.monthlyFee) return 0;
-  let total = 0;
-  let month = calendar.dateOf(t.downtime.start).with({ day: 1 });
+): Fraction {
+  let total = fraction(0);
+  if (t.downtime.length === 0 || !customer.monthlyFee) return total;
+  const end = t.downtime.at(-1)!.end;
+  let month = calendar.dateOf(t.downtime[0]!.start).with({ day: 1 });
   for (;;) {
     const from = calendar.startOf(month);
-    if (from >= t.downtime.end) break;
+    if (from >= end) break;
     const next = month.add({ months: 1 });
-    const down = overlapMs(t.downtime, { start: from, end: calendar.startOf(next) });
+    const down = coveredMs(t.downtime, { start: from, end: calendar.startOf(next) });
     const monthMs = calendar.monthMinutes(month) * MINUTE;
     const uptime = fraction(BigInt(monthMs - down) * 100n, BigInt(monthMs)); // percent, exact
     const tier = tiers.find(
@@ -292,7 +316,7 @@ function uptimeTiers(
         (x.gte === undefined || compare(uptime, parseDecimal(x.gte)) >= 0) &&
         (x.lt === undefined || compare(uptime, parseDecimal(x.lt)) < 0),
     );
-    if (tier && down > 0) total += pctOf(customer.monthlyFee, tier.pct, ctx.policy);
+    if (tier && down > 0) total = add(total, exactPct(customer.monthlyFee, tier.pct));
     month = next;
   }
   return total;
@@ -301,12 +325,18 @@ function uptimeTiers(
 // Helpers of the per-customer path live at module level: tsx keeps function names by
 // redefining `name` on every closure it creates, which showed in profiles of large previews.
 
-const moneyPart = (rule: Rule, amount: number | undefined): Part | "no_amount_for_currency" =>
-  amount === undefined
-    ? "no_amount_for_currency"
-    : { rule, kind: rule.action.refund !== undefined ? "refund" : "credit", unit: null, amount };
+const moneyPart = (
+  rule: Rule,
+  amount: Fraction | number | undefined,
+  policy: Policy,
+): Part | "no_amount_for_currency" => {
+  if (amount === undefined) return "no_amount_for_currency";
+  const exact = typeof amount === "number" ? fraction(amount) : amount;
+  const kind = rule.action.refund !== undefined ? "refund" : "credit";
+  return { rule, kind, unit: null, exact, amount: round(exact, policy.rounding) };
+};
 
-/** One rule's result for one target, rounded once; undefined when it does not apply. */
+/** One rule's result for one target, exact; undefined when it does not apply. */
 function evaluateRule(
   rule: Rule,
   t: Target,
@@ -318,69 +348,87 @@ function evaluateRule(
   const policy = ctx.policy;
 
   if (a.refund !== undefined) {
-    if (a.refund === "duplicates") return t.charge ? moneyPart(rule, t.charge.amount) : undefined;
+    if (a.refund === "duplicates") return t.charge ? moneyPart(rule, t.charge.amount, policy) : undefined;
     const s = t.session;
     if (!s) return undefined;
-    if (a.refund === "session_charge") return moneyPart(rule, s.charge);
+    if (a.refund === "session_charge") return moneyPart(rule, s.charge, policy);
     if (a.refund === "prorata_overlap") {
       const length = (s.end ?? ctx.asOf) - s.start;
       const share: Fraction =
         length > 0 ? fraction(BigInt(s.charge) * BigInt(t.overlap), BigInt(length)) : fraction(s.charge);
-      return moneyPart(rule, round(share, policy.rounding));
+      return moneyPart(rule, share, policy);
     }
-    return moneyPart(rule, pctOf(s.charge, a.refund.percent, policy));
+    return moneyPart(rule, exactPct(s.charge, a.refund.percent), policy);
   }
   if (a.credit !== undefined) {
-    if ("unit" in a.credit)
-      return { rule, kind: "unit_credit", unit: a.credit.unit, amount: a.credit.amount };
-    return moneyPart(rule, amountIn(a.credit.amount, t.currency, policy.currency));
+    if ("unit" in a.credit) {
+      const amount = a.credit.amount;
+      return { rule, kind: "unit_credit", unit: a.credit.unit, exact: fraction(amount), amount };
+    }
+    return moneyPart(rule, amountIn(a.credit.amount, t.currency, policy.currency), policy);
   }
-  if (a.fixed !== undefined) return moneyPart(rule, amountIn(a.fixed, t.currency, policy.currency));
+  if (a.fixed !== undefined) return moneyPart(rule, amountIn(a.fixed, t.currency, policy.currency), policy);
   if (a.percent_of_monthly_fee !== undefined) {
     return customer.monthlyFee
-      ? moneyPart(rule, pctOf(customer.monthlyFee, a.percent_of_monthly_fee, policy))
+      ? moneyPart(rule, exactPct(customer.monthlyFee, a.percent_of_monthly_fee), policy)
       : undefined;
   }
-  if (a.per_day) return moneyPart(rule, perDay(a.per_day, t, ctx, calendar, t.currency));
+  if (a.per_day) return moneyPart(rule, perDay(a.per_day, t, ctx, calendar, t.currency), policy);
   if (a.tiers_by_duration) {
-    const length = t.downtime ? t.downtime.end - t.downtime.start : t.overlap;
+    // The downtime counted once: a customer's overlapping sessions do not add up.
+    const length = t.overlap;
     const tier = a.tiers_by_duration.find(
       (x) => (x.gte === undefined || length >= dur(x.gte)!) && (x.lt === undefined || length < dur(x.lt)!),
     );
     if (!tier) return undefined;
     if (tier.pct_of_monthly_fee !== undefined) {
       return customer.monthlyFee
-        ? moneyPart(rule, pctOf(customer.monthlyFee, tier.pct_of_monthly_fee, policy))
+        ? moneyPart(rule, exactPct(customer.monthlyFee, tier.pct_of_monthly_fee), policy)
         : undefined;
     }
-    return moneyPart(rule, amountIn(tier.amount!, t.currency, policy.currency));
+    return moneyPart(rule, amountIn(tier.amount!, t.currency, policy.currency), policy);
   }
   if (a.tiers_by_monthly_uptime)
-    return moneyPart(rule, uptimeTiers(a.tiers_by_monthly_uptime, t, customer, ctx, calendar));
+    return moneyPart(rule, uptimeTiers(a.tiers_by_monthly_uptime, t, customer, calendar), policy);
   return undefined;
 }
 
-/** The most a customer may still get from a capped group; undefined when uncapped. */
-const capLimit = (c: NonNullable<Cap["per_customer"]>, customer: CompCustomer, ctx: EngineContext) =>
-  c.pct_of_monthly_fee !== undefined
-    ? customer.monthlyFee
-      ? pctOf(customer.monthlyFee, c.pct_of_monthly_fee, ctx.policy)
-      : 0
-    : (amountIn(c.amount!, customer.currency, ctx.policy.currency) ?? 0);
+/**
+ * A cap's limit in a currency, or undefined when the cap names no amount in it. A cap on the
+ * monthly fee is in the customer's currency (the lines' when the customer has none recorded).
+ */
+function capLimit(
+  c: NonNullable<Cap["per_customer"]>,
+  customer: CompCustomer,
+  currency: string | null,
+  policy: Policy,
+): number | undefined {
+  if (c.pct_of_monthly_fee === undefined) return amountIn(c.amount!, currency, policy.currency);
+  if (customer.currency && customer.currency !== currency) return undefined;
+  return customer.monthlyFee ? pctOf(customer.monthlyFee, c.pct_of_monthly_fee, policy) : 0;
+}
 
-function capAmount(cap: Cap | undefined, customer: CompCustomer, ctx: EngineContext): number | undefined {
-  const limits: number[] = [];
-  if (cap?.per_customer) limits.push(capLimit(cap.per_customer, customer, ctx));
+/**
+ * The most a customer may get in a currency from a capped group: `uncapped` when no cap
+ * applies, null when a cap applies but names no amount in this currency (nothing is paid).
+ */
+function capAmount(
+  cap: Cap | undefined,
+  customer: CompCustomer,
+  currency: string | null,
+  ctx: EngineContext,
+): number | null | "uncapped" {
+  const limits: (number | undefined)[] = [];
+  if (cap?.per_customer) limits.push(capLimit(cap.per_customer, customer, currency, ctx.policy));
   if (cap?.per_customer_per_month) {
     // Other incidents of the same month already count against a monthly cap.
-    limits.push(
-      Math.max(
-        0,
-        capLimit(cap.per_customer_per_month, customer, ctx) - (ctx.paidThisMonth?.get(customer.id) ?? 0),
-      ),
-    );
+    const limit = capLimit(cap.per_customer_per_month, customer, currency, ctx.policy);
+    const paid = ctx.paidThisMonth?.get(customer.id)?.[currency ?? ""] ?? 0;
+    limits.push(limit === undefined ? undefined : Math.max(0, limit - paid));
   }
-  return limits.length ? Math.min(...limits) : undefined;
+  if (limits.length === 0) return "uncapped";
+  if (limits.includes(undefined)) return null;
+  return Math.min(...(limits as number[]));
 }
 
 /**
@@ -459,6 +507,10 @@ function sessionMismatch(
   return undefined;
 }
 
+/** What a session's refunds may still add up to: its charge, less other incidents' refunds of it. */
+const sessionHeadroom = (ctx: EngineContext, s: CompSession) =>
+  Math.max(0, s.charge - (ctx.refundedForOtherIncidents?.get(`session:${s.id}`) ?? 0));
+
 const exclude = (out: Matched, customer: CompCustomer, s: CompSession, reason: Exclusion["reason"]) =>
   out.excluded.push({ customerId: customer.id, reference: s.id, reason });
 
@@ -506,7 +558,8 @@ function matchSessions(
         charge: null,
         currency: homing.currency,
         overlap: length,
-        downtime,
+        downtime: [downtime],
+        headroom: sessionHeadroom(ctx, homing),
       });
       out.targets.push({
         id: customer.id,
@@ -515,7 +568,8 @@ function matchSessions(
         charge: null,
         currency: customer.currency ?? homing.currency,
         overlap: length,
-        downtime,
+        downtime: [downtime],
+        headroom: 0,
       });
     }
     return out;
@@ -545,20 +599,24 @@ function matchSessions(
         charge: null,
         currency: s.currency,
         overlap,
-        downtime: clipped,
+        downtime: [clipped],
+        headroom: sessionHeadroom(ctx, s),
       });
     }
   }
   if (hit.length > 0) {
-    const envelope = { start: Math.min(...hit.map((i) => i.start)), end: Math.max(...hit.map((i) => i.end)) };
+    // The customer was down while any of their sessions was: overlapping sessions count once,
+    // and the gaps between them not at all.
+    const downtime = mergeIntervals(hit);
     out.targets.push({
       id: customer.id,
       level: "customer",
       session: null,
       charge: null,
       currency: customer.currency ?? out.targets[0]?.currency ?? null,
-      overlap: unionMs(hit),
-      downtime: envelope,
+      overlap: downtime.reduce((sum, i) => sum + i.end - i.start, 0),
+      downtime,
+      headroom: 0,
     });
   }
   return out;
@@ -599,6 +657,12 @@ function matchDuplicates(
   }
   for (const group of strong.values()) {
     const [original, ...duplicates] = group;
+    // The customer should have paid once. What they paid beyond that (net of refunds made
+    // elsewhere and of other incidents' refunds) is all the duplicates' refunds may return:
+    // if the original was refunded, its duplicate is the one payment left standing.
+    const kept = (c: CompCharge) =>
+      c.amount - c.amountRefunded - (ctx.refundedForOtherIncidents?.get(`charge:${c.id}`) ?? 0);
+    let excess = group.reduce((sum, c) => sum + kept(c), 0) - original!.amount;
     for (const d of duplicates) {
       if (!inWindow(d)) {
         out.review.push({
@@ -611,6 +675,8 @@ function matchDuplicates(
         continue;
       }
       out.affected = true;
+      const returnable = Math.max(0, Math.min(kept(d), excess));
+      excess -= returnable;
       out.targets.push({
         id: d.id,
         level: "charge",
@@ -618,7 +684,8 @@ function matchDuplicates(
         charge: d,
         currency: d.currency,
         overlap: 0,
-        downtime: null,
+        downtime: [],
+        headroom: d.amountRefunded + returnable,
       });
     }
   }
@@ -646,7 +713,11 @@ function matchDuplicates(
     }
   }
   if (out.affected) {
-    out.targets.push(customerTarget(customer));
+    // Credits for a billing fault are in the customer's currency, else the duplicates'.
+    out.targets.push({
+      ...customerTarget(customer),
+      currency: customer.currency ?? out.targets[0]!.currency,
+    });
   }
   return out;
 }
@@ -760,41 +831,58 @@ function evaluateUnsorted(
     }
   }
 
-  // Targets before caps; a capped group's money is spread over its lines by largest remainder.
-  // A refund never exceeds what was captured, however many rules add up.
+  // Each line rounds once: the exact sum of its rules (a single rule when combining by
+  // first match or max). A refund never takes more than its headroom, however many rules add up.
+  const elsewhere = (d: Draft) =>
+    d.kind === "refund" ? (d.target.charge?.amountRefunded ?? d.target.session?.refunded ?? 0) : 0;
   const uncapped = drafts.map((d) => {
-    const sum = d.parts.reduce((s, p) => s + p.amount, 0);
-    const captured = d.kind === "refund" ? (d.target.charge?.amount ?? d.target.session?.charge) : undefined;
-    return captured === undefined ? sum : Math.min(sum, captured);
+    const gross = round(
+      d.parts.reduce((sum, p) => add(sum, p.exact), fraction(0)),
+      policy.rounding,
+    );
+    return d.kind === "refund" ? Math.min(gross, d.target.headroom) : gross;
   });
   const targets = [...uncapped];
-  const caps = [
-    capAmount(group.cap, customer, ctx),
-    policy.groups ? capAmount(policy.cap, customer, ctx) : undefined,
-  ];
-  const cap = caps.every((c) => c === undefined)
-    ? undefined
-    : Math.min(...caps.filter((c): c is number => c !== undefined));
-  if (cap !== undefined) {
-    const moneyIdx = drafts.map((d, i) => (d.kind !== "unit_credit" ? i : -1)).filter((i) => i >= 0);
-    const sum = moneyIdx.reduce((s, i) => s + targets[i]!, 0);
-    if (sum > cap) {
-      const parts = allocate(
-        cap,
-        moneyIdx.map((i) => targets[i]!),
-      );
-      moneyIdx.forEach((i, j) => {
-        targets[i] = parts[j]!;
+  /** drafts in a currency a cap names no amount in: nothing is paid */
+  const noCapAmount = new Set<number>();
+  const currencies = new Set(drafts.filter((d) => d.kind !== "unit_credit").map((d) => d.target.currency));
+  for (const currency of currencies) {
+    const idx = drafts.flatMap((d, i) =>
+      d.kind !== "unit_credit" && d.target.currency === currency ? [i] : [],
+    );
+    const limits = [
+      capAmount(group.cap, customer, currency, ctx),
+      policy.groups ? capAmount(policy.cap, customer, currency, ctx) : "uncapped",
+    ];
+    // Refunds made elsewhere are already the customer's and count against the cap first;
+    // what is left of it is spread over the lines by largest remainder.
+    const floors = idx.map((i) => Math.min(elsewhere(drafts[i]!), targets[i]!));
+    if (limits.includes(null)) {
+      idx.forEach((i, j) => {
+        targets[i] = floors[j]!;
+        noCapAmount.add(i);
       });
+      continue;
     }
+    const numeric = limits.filter((l): l is number => typeof l === "number");
+    if (numeric.length === 0) continue;
+    const cap = Math.min(...numeric);
+    if (idx.reduce((sum, i) => sum + targets[i]!, 0) <= cap) continue;
+    const left = Math.max(0, cap - floors.reduce((sum, f) => sum + f, 0));
+    const shares = allocate(
+      left,
+      idx.map((i, j) => targets[i]! - floors[j]!),
+    );
+    idx.forEach((i, j) => {
+      targets[i] = floors[j]! + shares[j]!;
+    });
   }
 
   drafts.forEach((d, i) => {
     const target = targets[i]!;
     const key = keyOf(incident.id, d.target, d.kind, d.unit);
     const alreadyApplied = ctx.applied.get(key) ?? 0;
-    const refundedElsewhere =
-      d.kind === "refund" ? (d.target.charge?.amountRefunded ?? d.target.session?.refunded ?? 0) : 0;
+    const refundedElsewhere = elsewhere(d);
     const amount = target - alreadyApplied - refundedElsewhere;
     if (amount < 0) {
       result.review.push({
@@ -813,9 +901,11 @@ function evaluateUnsorted(
         reason:
           alreadyApplied > 0
             ? "already_compensated"
-            : target < uncapped[i]!
-              ? "cap_reached"
-              : "already_refunded",
+            : noCapAmount.has(i)
+              ? "no_amount_for_currency"
+              : target < uncapped[i]!
+                ? "cap_reached"
+                : "already_refunded",
       });
       return;
     }

@@ -55,19 +55,25 @@ export interface Interval {
 export const overlapMs = (a: Interval, b: Interval) =>
   Math.max(0, Math.min(a.end, b.end) - Math.max(a.start, b.start));
 
-/** Total length covered by intervals, counting overlapping stretches once. */
-export function unionMs(intervals: readonly Interval[]): number {
+/** The same stretches of time, sorted and merged where they overlap or touch. */
+export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
   const sorted = intervals.filter((i) => i.end > i.start).sort((a, b) => a.start - b.start);
-  let total = 0;
-  let cur: Interval | undefined;
+  const out: Interval[] = [];
   for (const i of sorted) {
-    if (!cur || i.start > cur.end) {
-      if (cur) total += cur.end - cur.start;
-      cur = { ...i };
-    } else cur.end = Math.max(cur.end, i.end);
+    const last = out.at(-1);
+    if (last && i.start <= last.end) last.end = Math.max(last.end, i.end);
+    else out.push({ ...i });
   }
-  return total + (cur ? cur.end - cur.start : 0);
+  return out;
 }
+
+/** Total length covered by intervals, counting overlapping stretches once. */
+export const unionMs = (intervals: readonly Interval[]) =>
+  mergeIntervals(intervals).reduce((sum, i) => sum + i.end - i.start, 0);
+
+/** How much of `within` merged (non-overlapping) intervals cover. */
+export const coveredMs = (merged: readonly Interval[], within: Interval) =>
+  merged.reduce((sum, i) => sum + overlapMs(i, within), 0);
 
 /** `[2014-11-10T00:00Z,2014-11-14T00:00Z)` → an interval; only half-open is accepted. */
 export function parseWindow(text: string): Interval {
