@@ -24,8 +24,6 @@ export interface UnitPrice {
 export interface StripeExportOptions {
   /** price per unit, by `unit:scope` (e.g. `minutes:berlin`) or by unit alone */
   unitPrices?: Record<string, UnitPrice>;
-  /** Stripe customer id for one of ours; ours is used as is when absent */
-  customerId?: (ours: string) => string;
   now: Date;
 }
 
@@ -77,7 +75,21 @@ export async function exportRunToStripe(
     ).map((r) => r.entryId),
   );
   const result: StripeExportResult = { sent: 0, alreadySent: 0, failed: [] };
-  const customer = options.customerId ?? ((id: string) => id);
+  const stripeIds = new Map(
+    (
+      await database.query<{ id: string; stripe_customer_id: string | null }>(
+        `select id, stripe_customer_id from customers where workspace_id = $1
+           and id in (select customer_id from ledger_entries where workspace_id = $1 and run_id = $2)`,
+        [workspaceId, runId],
+      )
+    ).map((r) => [r.id, r.stripe_customer_id]),
+  );
+  /** Their Stripe customer: imported with them, or our id when it is one (cus_…). */
+  const customer = (ours: string) => {
+    const known = stripeIds.get(ours) ?? (ours.startsWith("cus_") ? ours : null);
+    if (!known) throw new Error(`customer "${ours}" has no stripe_customer_id: import it with the customer`);
+    return known;
+  };
 
   for (const e of entries) {
     if (done.has(e.id)) {

@@ -88,19 +88,21 @@ async function upload(path: string, file: string): Promise<any> {
     process.stderr.isTTY && !globals().json
       ? new SingleBar(
           {
-            format: " {bar} {percentage}% | {value}/{total} MB | {eta_formatted} left",
+            format: " {bar} {percentage}% | {sentMb}/{totalMb} MB | {eta_formatted} left",
             stream: process.stderr,
           },
           Presets.shades_classic,
         )
       : undefined;
-  bar?.start(Math.max(1, Math.round(size / 1e6)), 0);
+  // Counted in bytes, shown in MB: a file under a megabyte still moves the bar.
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+  bar?.start(Math.max(1, size), 0, { sentMb: mb(0), totalMb: mb(size) });
   let sent = 0;
   const counted = createReadStream(file).pipe(
     new Transform({
       transform(chunk: Buffer, _enc, done) {
         sent += chunk.length;
-        bar?.update(Math.round(sent / 1e6));
+        bar?.update(sent, { sentMb: mb(sent) });
         done(null, chunk);
       },
     }),

@@ -91,6 +91,13 @@ export const CustomerIn = z
     sms_entitled: flag,
     monthly_fee: minor("monthly_fee", "optional"),
     currency: z.preprocess(blankToUndefined, currency.optional()),
+    stripe_customer_id: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^cus_[A-Za-z0-9]{1,250}$/, "expected a Stripe customer id such as cus_NffrFeUfNV2Hib")
+        .optional(),
+    ),
   })
   .transform(
     (r): CustomerRow => ({
@@ -106,6 +113,7 @@ export const CustomerIn = z
       smsEntitled: r.sms_entitled,
       monthlyFee: r.monthly_fee ?? null,
       currency: r.currency ?? null,
+      stripeCustomerId: r.stripe_customer_id ?? null,
     }),
   );
 

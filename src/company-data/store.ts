@@ -15,6 +15,8 @@ export interface CustomerRow {
   smsEntitled: boolean;
   monthlyFee: number | null;
   currency: string | null;
+  /** their customer in Stripe (cus_…) */
+  stripeCustomerId?: string | null;
 }
 
 export interface SessionRow {
@@ -52,13 +54,14 @@ async function inChunks<T>(rows: readonly T[], write: (chunk: readonly T[]) => P
 export async function upsertCustomers(database: Database, workspaceId: string, rows: readonly CustomerRow[]) {
   await inChunks(rows, (c) =>
     database.query(
-      `insert into customers (workspace_id, id, name, home_region, plan, locale, channels, monthly_fee, currency, sms_entitled, updated_at)
-       select $1, id, name, home_region, plan, locale, channels::jsonb, monthly_fee, currency, sms_entitled, now()
-       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::boolean[])
-         as t(id, name, home_region, plan, locale, channels, monthly_fee, currency, sms_entitled)
+      `insert into customers (workspace_id, id, name, home_region, plan, locale, channels, monthly_fee, currency, sms_entitled, stripe_customer_id, updated_at)
+       select $1, id, name, home_region, plan, locale, channels::jsonb, monthly_fee, currency, sms_entitled, stripe_customer_id, now()
+       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::boolean[], $11::text[])
+         as t(id, name, home_region, plan, locale, channels, monthly_fee, currency, sms_entitled, stripe_customer_id)
        on conflict (workspace_id, id) do update set name = excluded.name, home_region = excluded.home_region,
          plan = excluded.plan, locale = excluded.locale, channels = excluded.channels, sms_entitled = excluded.sms_entitled,
-         monthly_fee = excluded.monthly_fee, currency = excluded.currency, updated_at = now()`,
+         monthly_fee = excluded.monthly_fee, currency = excluded.currency, stripe_customer_id = excluded.stripe_customer_id,
+         updated_at = now()`,
       [
         workspaceId,
         c.map((r) => r.id),
@@ -70,6 +73,7 @@ export async function upsertCustomers(database: Database, workspaceId: string, r
         c.map((r) => r.monthlyFee),
         c.map((r) => r.currency),
         c.map((r) => r.smsEntitled),
+        c.map((r) => r.stripeCustomerId ?? null),
       ],
     ),
   );

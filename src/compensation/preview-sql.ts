@@ -11,6 +11,7 @@
  */
 
 import type { Condition, Policy, Rule } from "../core/compensation/policy.ts";
+import { checkTotal } from "../core/compensation/preview.ts";
 import { parseDuration } from "../core/compensation/time.ts";
 import { parseDecimal } from "../core/money.ts";
 import type { Database } from "../storage/database.ts";
@@ -323,12 +324,18 @@ export async function previewInSql(
       (select count(*) from items where type = 'review')::int as review,
       (select count(*) from customer where affected and (paid or ${whenNothingDue}))::int as notifications,
       (select coalesce(jsonb_object_agg(currency, total), '{}'::jsonb) from
-        (select currency, sum(due)::int8 as total from outcome where paid group by currency) t) as money,
+        (select currency, sum(due)::text as total from outcome where paid group by currency) t) as money,
       (select count(*) from outcome where paid)::int as lines`;
   const [row] = await tx.query<SqlPreviewCounts>(sql, q.values);
   const { money, ...counts } = row!;
   return {
     ...counts,
-    money: Object.fromEntries(Object.entries(money).map(([k, v]) => [k, Number(v)])),
+    money: Object.fromEntries(
+      Object.entries(money).map(([currency, text]) => {
+        const total = Number(text);
+        checkTotal(total, { currency, unit: null });
+        return [currency, total];
+      }),
+    ),
   };
 }

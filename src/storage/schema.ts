@@ -177,6 +177,8 @@ export const customers = pgTable(
     smsEntitled: boolean("sms_entitled").notNull().default(false),
     monthlyFee: money("monthly_fee"),
     currency: text("currency"),
+    /** the customer in Stripe (cus_…), where refunds' credits and grants are booked */
+    stripeCustomerId: text("stripe_customer_id"),
     updatedAt: ts("updated_at").notNull().defaultNow(),
   },
   (t) => [

@@ -69,8 +69,9 @@ describe("apply survives kill -9", () => {
     await call(
       "POST",
       "/api/v1/import/customers",
-      ids.map((id) => ({ id, currency: "EUR", email: `${id}@example.com` })),
+      ids.map((id) => ({ id, currency: "EUR", email: `${id}@example.com`, stripe_customer_id: `cus_${id}` })),
     );
+    for (const id of ids) stripe.customers.add(`cus_${id}`);
     const sessions = ids.flatMap((id, i) =>
       [0, 1, 2].map((j) => ({
         id: `${id}-S${j}`,

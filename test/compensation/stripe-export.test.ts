@@ -119,12 +119,48 @@ describe("Stripe export through Stripe's SDK", () => {
     expect(stripe.charges.get("ch_S1")).toEqual({ amount: 13050, refunded: 13050, currency: "eur" });
   });
 
+  it("credits money to each customer's balance in Stripe, under their Stripe id", async () => {
+    await call(
+      "POST",
+      "/api/v1/import/customers",
+      A.customers.map((c) => ({ id: c.id, currency: "EUR", stripe_customer_id: `cus_A${c.id}` })),
+    );
+    for (const c of A.customers) stripe.customers.add(`cus_A${c.id}`);
+    const policy = `policy: a-goodwill
+match: {incident: ${A.incident.id}}
+rules:
+  - {id: goodwill, per: customer, action: {credit: {amount: {EUR: 500}}}}
+`;
+    await call("POST", "/api/v1/policies", { yaml: policy });
+    const run = await call("POST", `/api/v1/incidents/${A.incident.id}/compensation-runs`, {
+      policy: "a-goodwill",
+    });
+    await call("POST", `/api/v1/compensation-runs/${run.json.id}/approve`);
+    await call("POST", `/api/v1/compensation-runs/${run.json.id}/apply`);
+    const before = stripe.effects.length;
+    const res = await call("POST", `/api/v1/compensation-runs/${run.json.id}/export/stripe`, {});
+    // everyone whose sessions overlapped the window: C1–C4 (C5's began at its end)
+    expect(res.json).toEqual({ sent: 4, alreadySent: 0, failed: [] });
+    expect(
+      stripe.effects.slice(before).map((e) => [e.object, e.body.customer, e.body.amount, e.body.currency]),
+    ).toEqual(
+      ["C1", "C2", "C3", "C4"].map((c) => ["customer_balance_transaction", `cus_A${c}`, -500, "eur"]),
+    );
+  });
+
   it("turns B's free minutes into promotional credit grants priced by the city rate", async () => {
     await call(
       "POST",
       "/api/v1/import/customers",
-      B.customers.map((c) => ({ id: c.id, home_region: c.homeRegion, currency: "EUR" })),
+      // K3 has no Stripe customer on record: its grant cannot be booked, and says why.
+      B.customers.map((c) => ({
+        id: c.id,
+        home_region: c.homeRegion,
+        currency: "EUR",
+        ...(c.id !== "K3" && { stripe_customer_id: `cus_${c.id}` }),
+      })),
     );
+    for (const c of B.customers) stripe.customers.add(`cus_${c.id}`);
     await call(
       "POST",
       "/api/v1/import/charges",
@@ -155,14 +191,21 @@ describe("Stripe export through Stripe's SDK", () => {
     const res = await call("POST", `/api/v1/compensation-runs/${runId}/export/stripe`, {
       unit_prices: { minutes: { amount: 29, currency: "EUR" } },
     });
-    expect(res.json).toMatchObject({ sent: 6, failed: [] });
+    expect(res.json).toMatchObject({
+      sent: 5,
+      failed: [
+        {
+          key: expect.stringMatching(/:K3:credit_minutes@/),
+          error: 'customer "K3" has no stripe_customer_id: import it with the customer',
+        },
+      ],
+    });
     const grants = stripe.effects.slice(before).filter((e) => e.object === "billing.credit_grant");
     expect(
       grants.map((g) => [g.body.customer, g.body.amount.monetary.value, g.body.category, g.body.expires_at]),
     ).toEqual([
-      ["K1", 870, "promotional", Date.parse("2015-02-15T10:00:00Z") / 1000],
-      ["K2", 870, "promotional", Date.parse("2015-02-15T10:00:00Z") / 1000],
-      ["K3", 870, "promotional", Date.parse("2015-02-15T10:00:00Z") / 1000],
+      ["cus_K1", 870, "promotional", Date.parse("2015-02-15T10:00:00Z") / 1000],
+      ["cus_K2", 870, "promotional", Date.parse("2015-02-15T10:00:00Z") / 1000],
     ]);
     const refunds = stripe.effects.slice(before).filter((e) => e.object === "refund");
     expect(refunds.map((r) => [r.body.charge, r.body.amount, r.body.reason])).toEqual([
@@ -203,7 +246,10 @@ describe("invoiced charges", () => {
             ...(body !== undefined && { payload: body as object }),
           })
         ).json();
-      await call("POST", "/api/v1/import/customers", [{ id: "K1", currency: "EUR" }]);
+      await call("POST", "/api/v1/import/customers", [
+        { id: "K1", currency: "EUR", stripe_customer_id: "cus_K1" },
+      ]);
+      stripe.customers.add("cus_K1");
       await call("POST", "/api/v1/import/charges", [
         {
           id: "ch_1",

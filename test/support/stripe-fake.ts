@@ -41,6 +41,8 @@ export class StripeFake {
     string,
     { customer: string; amountPaid: number; credited: number; currency: string }
   >();
+  /** the customers Stripe knows, by their Stripe id (cus_…) */
+  readonly customers = new Set<string>();
   private readonly idempotent = new Map<string, { params: string; status: number; body: Json }>();
   private server: Server | undefined;
   url = "";
@@ -127,8 +129,12 @@ export class StripeFake {
         transfer_reversal: null,
       });
     }
+    const noCustomer = (customer: string) =>
+      invalid(`No such customer: '${customer}'`, "customer", "resource_missing");
     const balance = /^\/v1\/customers\/([^/]+)\/balance_transactions$/.exec(url);
     if (method === "POST" && balance) {
+      if (!this.customers.has(decodeURIComponent(balance[1]!)))
+        return [404, noCustomer(decodeURIComponent(balance[1]!))[1] as Json];
       if (!/^-?\d+$/.test(p.amount ?? "")) return invalid("Invalid integer: amount", "amount");
       return record("customer_balance_transaction", {
         id: id("cbtxn"),
@@ -147,6 +153,7 @@ export class StripeFake {
       });
     }
     if (method === "POST" && url === "/v1/billing/credit_grants") {
+      if (!this.customers.has(p.customer)) return noCustomer(p.customer);
       if (p.amount?.type !== "monetary")
         return invalid("Missing required param: amount[type].", "amount[type]");
       if (!p.applicability_config?.scope?.price_type) {

@@ -3,6 +3,7 @@
  * customer, then key), with totals per currency and unit, per customer, and the one
  * notification each affected customer gets.
  */
+import { conflict } from "../errors.ts";
 import {
   type ActionLine,
   type CompCharge,
@@ -50,6 +51,13 @@ export function addToTotals(
   if (line.kind === "unit_credit") t.units[line.unit!] = (t.units[line.unit!] ?? 0) + line.amount;
   else t.money[line.currency!] = (t.money[line.currency!] ?? 0) + line.amount;
   t.lines++;
+  checkTotal(line.kind === "unit_credit" ? t.units[line.unit!]! : t.money[line.currency!]!, line);
+}
+
+/** Totals are exact integers or refused: past 2^53 a number would silently round. */
+export function checkTotal(total: number, of: Pick<ActionLine, "currency" | "unit">): void {
+  if (!Number.isSafeInteger(total))
+    throw conflict(`the total in ${of.currency ?? of.unit} exceeds 2^53 − 1 minor units; split the run`);
 }
 
 const sortKeys = (r: Record<string, number>) =>
