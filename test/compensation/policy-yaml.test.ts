@@ -37,6 +37,29 @@ describe("policy YAML", () => {
     );
   });
 
+  it("says what is wrong inside a credit, for the kind of credit meant", () => {
+    const fields = errorsOf(
+      [
+        "policy: p",
+        "rules:",
+        "  - {id: a, per: customer, action: {credit: {unit: minutes, amount: 30, valid_for: 90 days}}}",
+        "  - {id: b, per: customer, action: {credit: {amount: {EUR: 1.5}}}}",
+      ].join("\n"),
+    );
+    expect(fields).toEqual([
+      expect.objectContaining({
+        field: "rules.0.action.credit",
+        message: expect.stringMatching(
+          /^valid_for: expected an ISO 8601 duration.*\(a credit is \{unit, amount/,
+        ),
+      }),
+      expect.objectContaining({
+        field: "rules.1.action.credit",
+        message: expect.stringMatching(/amount: expected.*\(a credit is \{amount, valid_for\?\}\)/),
+      }),
+    ]);
+  });
+
   it("reports YAML syntax errors with their position", () => {
     const [f] = errorsOf("policy: p\nrules: [\n");
     expect(f!.line).toBeGreaterThan(0);

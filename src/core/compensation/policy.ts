@@ -141,7 +141,19 @@ export const ActionSchema = z
     due_within: Duration.optional(),
     credit: z
       .union([UnitCredit, MoneyCredit], {
-        error: "expected {unit, amount, scope?, valid_for?, visible_within?} or {amount, valid_for?}",
+        // Which of the two was meant shows by `unit`: say what is wrong with that one.
+        error: (issue) => {
+          const input = issue.input;
+          const meant = input && typeof input === "object" && "unit" in input ? 0 : 1;
+          const first = (issue as { errors?: { path: PropertyKey[]; message: string }[][] }).errors?.[
+            meant
+          ]?.[0];
+          const shape =
+            meant === 0 ? "{unit, amount, scope?, valid_for?, visible_within?}" : "{amount, valid_for?}";
+          return first
+            ? `${first.path.length ? `${first.path.join(".")}: ` : ""}${first.message} (a credit is ${shape})`
+            : `expected ${shape}`;
+        },
       })
       .optional(),
     fixed: AmountSchema.optional().describe("a fixed money credit"),
