@@ -50,7 +50,7 @@ describe("policy YAML", () => {
       expect.objectContaining({
         field: "rules.0.action.credit",
         message: expect.stringMatching(
-          /^valid_for: expected an ISO 8601 duration.*\(a credit is \{unit, amount/,
+          /valid_for: expected an ISO 8601 duration.*\(a credit is \{unit, amount/,
         ),
       }),
       expect.objectContaining({
