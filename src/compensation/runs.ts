@@ -765,7 +765,8 @@ async function refundStateNow(tx: Database, workspaceId: string, incidentId: str
 
 /**
  * One outbox message per notified customer and incident, ever: what happened (the incident and
- * its window) and what they got, from the ledger, or that nothing was due.
+ * its window) and what they got, from the ledger, or that nothing was due. A later run's
+ * top-up updates the message while it waits to be sent; once sent, it stays as it was.
  */
 async function queueNotices(database: Database, workspaceId: string, run: Run, now: Date): Promise<number> {
   const policy = (await loadPolicy(database.db, workspaceId, run.policyId, run.policyVersion)).policy;
@@ -782,15 +783,23 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
        join incidents i on i.workspace_id = $1 and i.id = $2
        left join customers c on c.workspace_id = $1 and c.id = n.customer_id
        -- Per customer through the (workspace_id, customer_id) index: linear whatever the statistics say.
+       -- One line per action, however many runs paid it (a top-up is a second entry).
        left join lateral (
-         select jsonb_agg(jsonb_build_object('key', e.action_key, 'kind', e.kind, 'amount', e.amount, 'currency', e.currency,
-           'unit', e.detail->>'unit', 'expires_at', e.detail->>'expiresAt', 'reason', e.detail->>'reason') order by e.action_key) as lines
-         from ledger_entries e
-         where e.workspace_id = $1 and e.customer_id = n.customer_id and e.incident_id = $2
+         select jsonb_agg(jsonb_build_object('key', k.action_key, 'kind', k.kind, 'amount', k.amount, 'currency', k.currency,
+           'unit', k.unit, 'expires_at', k.expires_at, 'reason', k.reason) order by k.action_key) as lines
+         from (
+           select e.action_key, e.kind, e.currency, sum(e.amount)::int8 as amount, max(e.detail->>'unit') as unit,
+             max(e.detail->>'expiresAt') as expires_at, max(e.detail->>'reason') as reason
+           from ledger_entries e
+           where e.workspace_id = $1 and e.customer_id = n.customer_id and e.incident_id = $2
+           group by e.action_key, e.kind, e.currency
+         ) k
        ) g on true
-       on conflict (workspace_id, idempotency_key) do nothing
-       returning 1
-     ) select count(*)::int as n from inserted`,
+       -- A re-run's top-up: a message not yet on its way says what they got in all.
+       on conflict (workspace_id, idempotency_key) do update set payload = excluded.payload
+         where outbox_messages.status in ('pending', 'no_channel') and outbox_messages.payload is distinct from excluded.payload
+       returning xmax = 0 as fresh
+     ) select count(*) filter (where fresh)::int as n from inserted`,
     [
       workspaceId,
       run.incidentId,

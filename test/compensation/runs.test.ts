@@ -361,6 +361,35 @@ describe.each(BACKENDS)("applying an approved run on %s", (backend) => {
   });
 });
 
+describe("a re-run's top-up", () => {
+  it("updates the customer's one message while it waits to be sent", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      await loadOutageA(t);
+      const lessFirst = yaml("car2go-2017-outage").replace(/ {2}- \{id: whole_session.*\n/, "");
+      expect(lessFirst).not.toBe(yaml("car2go-2017-outage"));
+      const first = await runPolicy(t, "INC-2017-12-19", lessFirst);
+      await approveAndApply(t, first.run.id);
+      const second = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
+      expect(second.preview.lines.map((l: any) => [l.key, l.amount])).toEqual([
+        ["INC-2017-12-19:S1:refund", 580],
+      ]);
+      expect((await approveAndApply(t, second.run.id)).applied.messages).toBe(0);
+      const messages = await t.database.query<{ customer_id: string; payload: any }>(
+        "select customer_id, payload from outbox_messages where event = 'compensation.granted' order by customer_id",
+      );
+      expect(messages.map((m) => m.customer_id)).toEqual(["C1", "C2", "C3"]);
+      const c1 = messages[0]!.payload.lines.map((l: any) => [l.key, l.amount]);
+      expect(c1).toEqual([
+        ["INC-2017-12-19:S1:refund", 8050],
+        ["INC-2017-12-19:S4:refund", 435],
+      ]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe.each(BACKENDS)("refunds across incidents on %s", (backend) => {
   it("never refund more than was captured, even when both runs were previewed first", async () => {
     const t = await startTestApp(backend);
