@@ -59,7 +59,7 @@ export interface PreviewInput {
   asOf?: Date;
   /** when the fault was detected, base of refund deadlines; the incident's creation when absent */
   detectedAt?: Date;
-  /** through the engine even when SQL could do it: lets the tests hold the two equal */
+  /** through the engine even when SQL could do it, and always as a new run: lets the tests hold the two equal */
   engineOnly?: boolean;
 }
 
@@ -116,76 +116,107 @@ export async function createPreview(
     ? { start: calendar.startOf(firstDay), end: calendar.startOf(firstDay.add({ months: 1 })) }
     : undefined;
 
-  const runId = newId("run");
+  let runId = newId("run");
   let totals = emptyTotals();
   const counts = { customers: 0, affected: 0, excluded: 0, review: 0, notifications: 0 };
 
-  await database.transaction(async (tx) => {
-    // A large preview aggregates hundreds of thousands of customers: in memory, not on disk
-    // (on a server; embedded, memory once grown stays with the process). Its statements run
-    // once over a million rows; compiling them (JIT) cost more than it saved.
-    if (tx.kind === "postgres") await tx.query("set local work_mem = '256MB'");
-    await tx.query("set local jit = off");
-    await tx.db.insert(compRuns).values({
-      workspaceId,
-      id: runId,
-      incidentId: incident.id,
-      policyId: stored.id,
-      policyVersion: stored.version,
-      status: "previewing",
-      asOf,
-      windowStart: new Date(window.start),
-      windowEnd: new Date(window.end),
-      summary: {},
-      previewHash: "",
-      createdAt: now,
-      createdBy: actor,
-    });
-
-    if (!input.engineOnly && previewsInSql(policy)) {
-      // The components a session must be on: the roots and everything below them.
-      const roots = policy.match.components ?? base.incident.components;
-      const below = comps.map((c) => c.id).filter((id) => isWithin(id, roots, base.parents));
-      const { money, lines, ...sqlCounts } = await previewInSql(tx, policy, {
+  await database
+    .transaction(async (tx) => {
+      // A large preview aggregates hundreds of thousands of customers: in memory, not on disk
+      // (on a server; embedded, memory once grown stays with the process). Its statements run
+      // once over a million rows; compiling them (JIT) cost more than it saved.
+      if (tx.kind === "postgres") await tx.query("set local work_mem = '256MB'");
+      await tx.query("set local jit = off");
+      await tx.db.insert(compRuns).values({
         workspaceId,
-        runId,
+        id: runId,
         incidentId: incident.id,
-        window,
-        asOf: base.asOf,
-        detectedAt: base.incident.detectedAt,
-        components: roots.length ? [...new Set([...roots, ...below])] : null,
+        policyId: stored.id,
+        policyVersion: stored.version,
+        status: "previewing",
+        asOf,
+        windowStart: new Date(window.start),
+        windowEnd: new Date(window.end),
+        summary: {},
+        previewHash: "",
+        createdAt: now,
+        createdBy: actor,
       });
-      Object.assign(counts, sqlCounts);
-      totals = { money, units: {}, lines };
-    } else {
-      await previewInEngine(tx, workspaceId, runId, base, month, counts, totals);
-    }
-    // Customers who told us they were affected ("I am affected") are candidates for review,
-    // whatever the policy found: a person checks what they say against what the data shows.
-    const reported = await tx.query<{ n: number }>(
-      `with inserted as (
+
+      if (!input.engineOnly && previewsInSql(policy)) {
+        // The components a session must be on: the roots and everything below them.
+        const roots = policy.match.components ?? base.incident.components;
+        const below = comps.map((c) => c.id).filter((id) => isWithin(id, roots, base.parents));
+        const { money, lines, ...sqlCounts } = await previewInSql(tx, policy, {
+          workspaceId,
+          runId,
+          incidentId: incident.id,
+          window,
+          asOf: base.asOf,
+          detectedAt: base.incident.detectedAt,
+          components: roots.length ? [...new Set([...roots, ...below])] : null,
+        });
+        Object.assign(counts, sqlCounts);
+        totals = { money, units: {}, lines };
+      } else {
+        await previewInEngine(tx, workspaceId, runId, base, month, counts, totals);
+      }
+      // Customers who told us they were affected ("I am affected") are candidates for review,
+      // whatever the policy found: a person checks what they say against what the data shows.
+      const reported = await tx.query<{ n: number }>(
+        `with inserted as (
          insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
          select workspace_id, $2, 'review', coalesce(customer_id, 'report:' || id), id, 'reported_affected',
                 left(concat_ws(' · ', component_id, city, contact, nullif(text, '')), 500), null
            from affected_reports where workspace_id = $1 and incident_id = $3
          on conflict do nothing returning 1)
        select count(*)::int as n from inserted`,
-      [workspaceId, runId, incident.id],
-    );
-    counts.review += reported[0]?.n ?? 0;
+        [workspaceId, runId, incident.id],
+      );
+      counts.review += reported[0]?.n ?? 0;
 
-    const t = sortedTotals(totals);
-    const summary = { money: t.money, units: t.units, lines: t.lines, ...counts };
-    await tx.db
-      .update(compRuns)
-      .set({
-        status: "previewed",
-        summary,
-        previewHash: await previewDigest(tx, workspaceId, runId, summary),
-      })
-      .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)));
-  });
+      const t = sortedTotals(totals);
+      const summary = { money: t.money, units: t.units, lines: t.lines, ...counts };
+      const previewHash = await previewDigest(tx, workspaceId, runId, summary);
+      // The same inputs and outcome as a preview still waiting for approval: that run, not a
+      // second one, so the same preview asked twice answers byte for byte the same.
+      if (!input.engineOnly) {
+        const [same] = await tx.query<{ id: string }>(
+          `select id from comp_runs where workspace_id = $1 and incident_id = $2 and policy_id = $3
+           and policy_version = $4 and as_of = $5 and window_start = $6 and window_end = $7
+           and preview_hash = $8 and status = 'previewed' and id <> $9
+         order by created_at, id limit 1`,
+          [
+            workspaceId,
+            incident.id,
+            stored.id,
+            stored.version,
+            asOf.toISOString(),
+            new Date(window.start).toISOString(),
+            new Date(window.end).toISOString(),
+            previewHash,
+            runId,
+          ],
+        );
+        if (same) throw new SamePreview(same.id);
+      }
+      await tx.db
+        .update(compRuns)
+        .set({ status: "previewed", summary, previewHash })
+        .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)));
+    })
+    .catch((err) => {
+      if (!(err instanceof SamePreview)) throw err;
+      runId = err.runId;
+    });
   return getRun(database.db, workspaceId, runId);
+}
+
+/** Rolls back a preview that an earlier run already holds. */
+class SamePreview extends Error {
+  constructor(readonly runId: string) {
+    super(`same as run ${runId}`);
+  }
 }
 
 /**

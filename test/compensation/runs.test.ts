@@ -283,11 +283,18 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
   });
 
   it("previews are deterministic: the same inputs give the same bytes and hash", async () => {
-    const one = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"));
-    const two = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"));
-    expect(two.run.preview_hash).toBe(one.run.preview_hash);
+    const asOf = { as_of: "2025-03-20T00:00:00Z" };
+    const one = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"), asOf);
+    const two = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"), asOf);
+    // the run waiting for approval is the answer again, byte for byte
+    expect(two.run.id).toBe(one.run.id);
+    expect(JSON.stringify(two.preview)).toBe(JSON.stringify(one.preview));
+    // another time is another run, with the same outcome where time plays no part
+    const later = await runPolicy(t, "INC-T17", yaml("isp-tower-outage"), { as_of: "2025-03-21T00:00:00Z" });
+    expect(later.run.id).not.toBe(one.run.id);
+    expect(later.run.preview_hash).toBe(one.run.preview_hash);
     const strip = (p: any) => JSON.stringify({ ...p, run: undefined });
-    expect(strip(two.preview)).toBe(strip(one.preview));
+    expect(strip(later.preview)).toBe(strip(one.preview));
   });
 
   it("answers the same under /api/v1/compensation", async () => {
