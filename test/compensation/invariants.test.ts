@@ -154,6 +154,18 @@ class MemoryLedger {
   }
 }
 
+/** Invariant 2 over a whole ledger: per session, Σ refunds + refunded elsewhere ≤ its charge. */
+function expectRefundsWithinCharges(ledger: MemoryLedger, scenario: Scenario) {
+  const refunded = new Map<string, number>();
+  for (const e of ledger.entries.values())
+    if (e.line.kind === "refund")
+      refunded.set(e.line.session!, (refunded.get(e.line.session!) ?? 0) + e.amount);
+  for (const [sessionId, total] of refunded) {
+    const s = scenario.sessions.find((x) => x.id === sessionId)!;
+    expect(total + s.refunded, sessionId).toBeLessThanOrEqual(s.charge);
+  }
+}
+
 const sortedBy =
   <T>(...fields: ((x: T) => string)[]) =>
   (a: T, b: T) => {
@@ -255,14 +267,7 @@ describe("compensation invariants, pure (evaluate)", () => {
               expect(l.amount + s.refunded).toBeLessThanOrEqual(s.charge);
             }
           }
-          const refunded = new Map<string, number>();
-          for (const e of ledger.entries.values())
-            if (e.line.kind === "refund")
-              refunded.set(e.line.session!, (refunded.get(e.line.session!) ?? 0) + e.amount);
-          for (const [sessionId, total] of refunded) {
-            const s = scenario.sessions.find((x) => x.id === sessionId)!;
-            expect(total + s.refunded, sessionId).toBeLessThanOrEqual(s.charge);
-          }
+          expectRefundsWithinCharges(ledger, scenario);
         },
       ),
       { numRuns: PURE_RUNS },
@@ -295,14 +300,7 @@ describe("compensation invariants, pure (evaluate)", () => {
             [],
           );
           ledger.apply(next, "INC-B");
-          const refunded = new Map<string, number>();
-          for (const e of ledger.entries.values())
-            if (e.line.kind === "refund")
-              refunded.set(e.line.session!, (refunded.get(e.line.session!) ?? 0) + e.amount);
-          for (const [sessionId, total] of refunded) {
-            const s = scenario.sessions.find((x) => x.id === sessionId)!;
-            expect(total + s.refunded, sessionId).toBeLessThanOrEqual(s.charge);
-          }
+          expectRefundsWithinCharges(ledger, scenario);
         },
       ),
       { numRuns: PURE_RUNS },
