@@ -67,10 +67,6 @@ export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
   return out;
 }
 
-/** Total length covered by intervals, counting overlapping stretches once. */
-export const unionMs = (intervals: readonly Interval[]) =>
-  mergeIntervals(intervals).reduce((sum, i) => sum + i.end - i.start, 0);
-
 /** How much of `within` merged (non-overlapping) intervals cover. */
 export const coveredMs = (merged: readonly Interval[], within: Interval) =>
   merged.reduce((sum, i) => sum + overlapMs(i, within), 0);
