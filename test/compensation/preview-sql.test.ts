@@ -229,7 +229,8 @@ describe.each(BACKENDS)("the preview in SQL on %s", (backend) => {
       }),
       { numRuns: 40 },
     );
-  });
+    // three previews each way per case, on two cores shared with the rest of the suite
+  }, 120_000);
 
   it("leaves every other shape to the engine", () => {
     const base = { policy: "x", rules: [{ id: "a", action: { refund: "session_charge" } }] };
