@@ -19,6 +19,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPreview } from "../../src/compensation/runs.ts";
 import {
   type ActionLine,
   type CompCustomer,
@@ -683,11 +684,30 @@ describe.each(BACKENDS)("compensation invariants through the API on %s", (backen
           // 3: two previews of the same inputs are byte-identical, and equal to the pure engine's.
           // Customers and sessions share ids: the keys stay unique, so the preview is stored (a
           // duplicate key would be a 409 from comp_run_lines' primary key).
+          // Asked twice, the preview is the same run; a twin computed apart (a run of its own,
+          // through the engine) stores the same document.
           const a = await preview(incidentId, input.policy, scenario);
           const b = await preview(incidentId, input.policy, scenario);
-          expect(b.run.preview_hash).toBe(a.run.preview_hash);
+          expect(b.run.id).toBe(a.run.id);
+          expect(JSON.stringify(b.doc)).toBe(JSON.stringify(a.doc));
+          const twinRun = await createPreview(
+            t.database,
+            t.workspaceId,
+            {
+              incidentId,
+              policyId: input.policy,
+              asOf: new Date(scenario.asOf),
+              detectedAt: new Date(scenario.window.start),
+              engineOnly: true,
+            },
+            "test",
+            new Date(scenario.asOf),
+          );
+          expect(twinRun.id).not.toBe(a.run.id);
+          expect(twinRun.previewHash).toBe(a.run.preview_hash);
+          const twinDoc = (await t.call("GET", `/api/v1/compensation-runs/${twinRun.id}/preview`)).json;
           const strip = (d: any) => JSON.stringify({ ...d, run: undefined });
-          expect(strip(b.doc)).toBe(strip(a.doc));
+          expect(strip(twinDoc)).toBe(strip(a.doc));
           const pure = evaluate(
             context(policy, scenario, incidentId),
             scenario.customers,
@@ -743,7 +763,7 @@ describe.each(BACKENDS)("compensation invariants through the API on %s", (backen
           expect(afterFirst - before).toBe(booked.length);
           const again = await post(`/api/v1/compensation-runs/${a.run.id}/apply`, undefined);
           expect(again.applied).toEqual(applied.applied);
-          const twin = await approveAndApply(b.run.id);
+          const twin = await approveAndApply(twinRun.id);
           expect(twin.applied.entries).toBe(0);
           expect(twin.applied.messages).toBe(0);
           const rerun = await preview(incidentId, input.policy, scenario);
