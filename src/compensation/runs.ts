@@ -828,7 +828,8 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
        ) g on true
        -- A re-run's top-up: a message not yet on its way says what they got in all.
        on conflict (workspace_id, idempotency_key) do update set payload = excluded.payload
-         where outbox_messages.status in ('pending', 'no_channel') and outbox_messages.payload is distinct from excluded.payload
+         where outbox_messages.status in ('pending', 'no_channel')
+           and outbox_messages.payload->'lines' is distinct from excluded.payload->'lines'
        returning xmax = 0 as fresh
      ) select count(*) filter (where fresh)::int as n from inserted`,
     [

@@ -252,21 +252,6 @@ rules:
     expect(amounts(preview.lines)).toEqual({ "INC-R:K:credit": 150 });
   });
 
-  it("counts refunds made elsewhere against a cap before spreading the rest", () => {
-    // support already refunded S1's 800 of a 1000 cap: S2 may still get 200
-    const preview = run(
-      `policy: capped
-currency: EUR
-cap: {per_customer: {amount: 1000}}
-rules:
-  - {id: whole, action: {refund: session_charge}}
-`,
-      [session("S1", 1, 2, 800, 800), session("S2", 3, 4, 800)],
-    );
-    expect(amounts(preview.lines)).toEqual({ "INC-R:S2:refund": 200 });
-    expect(preview.lines[0]!.target).toBe(200);
-  });
-
   it("refunds what other incidents left of a charge, and no more", () => {
     const p = parsePolicyYaml(`policy: whole
 rules:

@@ -11,8 +11,7 @@
  *     Amends' refunds for other incidents leave only the rest (`headroom`);
  *  3. amounts are integers; a line keeps its rules' exact fractions and rounds once;
  *  4. a session that ends exactly when the window starts, or starts when it ends, is unaffected;
- *  5. a customer's money within a capped group, per currency, never exceeds the cap (refunds
- *     made elsewhere count against it first).
+ *  5. a customer's money within a capped group, per currency, never exceeds the cap.
  */
 import { add, allocate, compare, type Fraction, fraction, mul, parseDecimal, round } from "../money.ts";
 import {
@@ -854,27 +853,26 @@ function evaluateUnsorted(
       capAmount(group.cap, customer, currency, ctx),
       policy.groups ? capAmount(policy.cap, customer, currency, ctx) : "uncapped",
     ];
-    // Refunds made elsewhere are already the customer's and count against the cap first;
-    // what is left of it is spread over the lines by largest remainder.
-    const floors = idx.map((i) => Math.min(elsewhere(drafts[i]!), targets[i]!));
     if (limits.includes(null)) {
-      idx.forEach((i, j) => {
-        targets[i] = floors[j]!;
+      for (const i of idx) {
+        targets[i] = Math.min(elsewhere(drafts[i]!), targets[i]!); // pays nothing, takes nothing back
         noCapAmount.add(i);
-      });
+      }
       continue;
     }
     const numeric = limits.filter((l): l is number => typeof l === "number");
     if (numeric.length === 0) continue;
+    // The capped money is spread over the lines by largest remainder. (The split is of the
+    // targets: so it stays the same when support refunds more later, and a re-run never
+    // moves money from a line already paid to another.)
     const cap = Math.min(...numeric);
     if (idx.reduce((sum, i) => sum + targets[i]!, 0) <= cap) continue;
-    const left = Math.max(0, cap - floors.reduce((sum, f) => sum + f, 0));
     const shares = allocate(
-      left,
-      idx.map((i, j) => targets[i]! - floors[j]!),
+      cap,
+      idx.map((i) => targets[i]!),
     );
     idx.forEach((i, j) => {
-      targets[i] = floors[j]! + shares[j]!;
+      targets[i] = shares[j]!;
     });
   }
 
