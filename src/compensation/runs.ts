@@ -6,7 +6,7 @@
  * and review items and notices in bulk. Memory holds one batch of customers at a time.
  *
  * Apply books each line in the ledger exactly once: in chunks, each in a transaction holding an
- * advisory lock on the incident, it recomputes `target − applied − refunded elsewhere` (never
+ * advisory lock on the workspace, it recomputes `target − applied − refunded elsewhere` (never
  * above the approved amount) and inserts an entry whose idempotency key (`action@target`) is
  * unique. Re-applying, or applying again after a crash half-way, finds the entries already
  * there and posts nothing twice. Then each notified customer gets one outbox message, keyed
@@ -278,7 +278,9 @@ async function previewInEngine(
         tx,
         workspaceId,
         incident.id,
-        targets.rows.map((id) => (fault ? `charge:${id}` : `session:${id}`)),
+        targets.rows.map((id) =>
+          refundTarget(fault ? { session: null, charge: id } : { session: id, charge: null }),
+        ),
       ),
       month && paidInMonth(tx, workspaceId, incident.id, month, ids),
     ]);

@@ -508,7 +508,10 @@ function sessionMismatch(
 
 /** What a session's refunds may still add up to: its charge, less other incidents' refunds of it. */
 const sessionHeadroom = (ctx: EngineContext, s: CompSession) =>
-  Math.max(0, s.charge - (ctx.refundedForOtherIncidents?.get(`session:${s.id}`) ?? 0));
+  Math.max(
+    0,
+    s.charge - (ctx.refundedForOtherIncidents?.get(refundTarget({ session: s.id, charge: null })) ?? 0),
+  );
 
 const exclude = (out: Matched, customer: CompCustomer, s: CompSession, reason: Exclusion["reason"]) =>
   out.excluded.push({ customerId: customer.id, reference: s.id, reason });
@@ -660,7 +663,9 @@ function matchDuplicates(
     // elsewhere and of other incidents' refunds) is all the duplicates' refunds may return:
     // if the original was refunded, its duplicate is the one payment left standing.
     const kept = (c: CompCharge) =>
-      c.amount - c.amountRefunded - (ctx.refundedForOtherIncidents?.get(`charge:${c.id}`) ?? 0);
+      c.amount -
+      c.amountRefunded -
+      (ctx.refundedForOtherIncidents?.get(refundTarget({ session: null, charge: c.id })) ?? 0);
     let excess = group.reduce((sum, c) => sum + kept(c), 0) - original!.amount;
     for (const d of duplicates) {
       if (!inWindow(d)) {
