@@ -103,6 +103,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // `Status.Example.com.` (fully qualified, any case) is the same host: matched to its page,
+  // and only ever copied into links as `status.example.com`.
+  app.addHook("onRequest", async (req) => {
+    for (const name of ["host", "x-forwarded-host"] as const) {
+      const value = req.raw.headers[name];
+      if (typeof value === "string")
+        req.raw.headers[name] = value.replace(/\.+(?=(:\d+)?$)/, "").toLowerCase();
+    }
+  });
   // The API answers in problem+json; the public pages answer people, in HTML.
   const isPage = (url: string) => !/^\/(api|healthz|metrics|hooks)(\/|$|\?)/.test(url);
   app.setErrorHandler((error, request, reply) => {

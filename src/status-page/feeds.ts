@@ -1,6 +1,10 @@
 /**
  * RSS 2.0 and Atom feeds of the latest incidents (one item per incident, its timeline inside)
  * and of maintenance (one item per window: when, what it touches, how it went), newest first.
+ *
+ * Operator text never becomes markup in a feed reader: titles and summaries are text (Atom
+ * `type="text"`, RSS titles as plain text, RSS descriptions as escaped HTML) and the timeline
+ * (Atom content, RSS content:encoded) is HTML built from escaped text only.
  */
 import { Feed } from "feed";
 import { flattenTree } from "../core/components.ts";
@@ -15,6 +19,10 @@ const STATUS: Record<string, string> = {
   monitoring: "Monitoring",
   resolved: "Resolved",
 };
+
+/** Characters XML 1.0 cannot carry at all (a reader would reject the whole feed). */
+const NOT_XML = /(?![\t\n\r])\p{Cc}|\p{Cs}|[\uFFFE\uFFFF]/gu;
+const xmlSafe = (s: string) => s.replace(NOT_XML, "");
 
 function timeline(incident: Incident): string {
   return [...incident.updates]
@@ -45,18 +53,18 @@ function maintenanceContent(m: Maintenance, names: Map<string, string>): string 
   ].join("");
 }
 
-export function incidentFeed(state: PublicState, baseUrl: string): Feed {
+function incidentFeed(state: PublicState, baseUrl: string): Feed {
   const site = state.workspace.publicUrl ?? baseUrl;
   const maintenanceUpdated = state.maintenances.map((m) => m.updatedAt.getTime());
   const feed = new Feed({
-    title: `${state.workspace.name} status - incident and maintenance history`,
-    description: `Incidents, updates and maintenance from the ${state.workspace.name} status page`,
+    title: xmlSafe(`${state.workspace.name} status - incident and maintenance history`),
+    description: xmlSafe(`Incidents, updates and maintenance from the ${state.workspace.name} status page`),
     id: `${site}/`,
     link: `${site}/`,
     language: "en",
     updated: new Date(Math.max(state.updatedAt.getTime(), ...maintenanceUpdated)),
     generator: "Amends",
-    copyright: state.workspace.name,
+    copyright: xmlSafe(state.workspace.name),
     feedLinks: { rss: `${site}/history.rss`, atom: `${site}/history.atom` },
   });
   const names = new Map(flattenTree(state.tree).map((n) => [n.component.id, n.component.name]));
@@ -83,6 +91,38 @@ export function incidentFeed(state: PublicState, baseUrl: string): Feed {
       content: maintenanceContent(m, names),
     })),
   ].sort((a, b) => b.date.getTime() - a.date.getTime() || a.id.localeCompare(b.id));
-  for (const item of items.slice(0, FEED_ITEMS)) feed.addItem(item);
+  for (const item of items.slice(0, FEED_ITEMS))
+    feed.addItem({
+      ...item,
+      title: xmlSafe(item.title),
+      description: xmlSafe(item.description),
+      content: xmlSafe(item.content),
+    });
   return feed;
+}
+
+/**
+ * The `feed` library marks every entry's title and summary `type="html"` and puts our text in
+ * CDATA. Our text is plain, so outside the CDATA sections (where operator text lives) those
+ * constructs are relabelled `type="text"`: a reader shows `<script>` as the characters typed.
+ */
+const asTextConstructs = (xml: string) =>
+  xml
+    .split(/(<!\[CDATA\[[\s\S]*?\]\]>)/)
+    .map((part, i) =>
+      i % 2 === 1 ? part : part.replace(/<(title|summary) type="html">/g, '<$1 type="text">'),
+    )
+    .join("");
+
+export const atomFeed = (state: PublicState, baseUrl: string) =>
+  asTextConstructs(incidentFeed(state, baseUrl).atom1());
+
+/**
+ * RSS titles are plain text (as readers treat them) but a description is HTML: the RSS feed
+ * carries each summary escaped, so it reads as the text typed.
+ */
+export function rssFeed(state: PublicState, baseUrl: string): string {
+  const feed = incidentFeed(state, baseUrl);
+  for (const item of feed.items) if (item.description) item.description = escapeHtml(item.description);
+  return feed.rss2();
 }

@@ -104,7 +104,7 @@ export const pageAccessRoutes =
                 event: "page.login",
                 subject: t(locale, "loginSubject", { name: page.name }),
                 text: url,
-                html: `<p><a href="${url}">${page.name}</a></p>`,
+                html: html`<p><a href="${url}">${page.name}</a></p>`.value,
                 url,
               })
               .catch((err: Error) => req.log.warn({ err }, "login link not sent"));

@@ -3,7 +3,6 @@
  * reads the database: documents come from the workspace's snapshot (see snapshot.ts).
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import type { Feed } from "feed";
 import { AmendsError } from "../core/errors.ts";
 import { isLocale, type Locale, type MessageKey, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
@@ -15,7 +14,7 @@ import { statusPages } from "../storage/schema.ts";
 import { defaultWorkspace, findWorkspace, type Workspace } from "../workspaces/store.ts";
 import { renderBadge, renderWidgetScript } from "./badge.ts";
 import type { FastLane } from "./fast-lane.ts";
-import { incidentFeed } from "./feeds.ts";
+import { atomFeed, rssFeed } from "./feeds.ts";
 import { maintenanceCalendar } from "./ical.ts";
 import { pageAccessRoutes } from "./page-access.ts";
 import { admits, isPrivate, type StatusPage } from "./pages.ts";
@@ -270,8 +269,8 @@ export const statusPageRoutes =
     app.get<{ Params: { id: string } }>("/incidents/:id", incidentPage);
     app.get<{ Params: { id: string; lang: string } }>("/:lang/incidents/:id", inLanguage(incidentPage));
     for (const [path, type, render] of [
-      ["/history.rss", "application/rss+xml; charset=utf-8", (f: Feed) => f.rss2()],
-      ["/history.atom", "application/atom+xml; charset=utf-8", (f: Feed) => f.atom1()],
+      ["/history.rss", "application/rss+xml; charset=utf-8", rssFeed],
+      ["/history.atom", "application/atom+xml; charset=utf-8", atomFeed],
     ] as const) {
       app.get(path, async (req, reply) => {
         const v = await view(req, reply);
@@ -279,7 +278,7 @@ export const statusPageRoutes =
         const { snap, base } = v;
         const doc = docIn(v, `${path}|${base}`, () => ({
           type,
-          content: render(incidentFeed(snap.state, base)),
+          content: render(snap.state, base),
         }));
         return sendDoc(req, reply, doc, { ...cors, ...v.privateHeaders });
       });
