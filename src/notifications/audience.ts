@@ -10,6 +10,7 @@
  * Suppressed addresses and, when SMS is a paid add-on, unentitled SMS recipients are left out.
  */
 import { listComponents } from "../components/store.ts";
+import { type Audience, reachesAudience } from "../core/audiences.ts";
 import { type EventScope, eventScope } from "../core/notifications.ts";
 import type { Database } from "../storage/database.ts";
 import type { NotificationSettings } from "./settings.ts";
@@ -39,17 +40,9 @@ interface Source {
   params: unknown[];
 }
 
-/**
- * Whom an event may reach: everyone, unless its payload names the audiences (an emergency
- * protocol may address, say, only the team and subscribers).
- */
-export const reaches = (
-  e: Pick<OutboxEvent, "payload">,
-  who: "subscribers" | "customers" | "team" | "social",
-) => !Array.isArray(e.payload.channels) || (e.payload.channels as unknown[]).includes(who);
-
-export const isBroadcast = (e: OutboxEvent) =>
-  e.event.startsWith("incident.") || e.event.startsWith("maintenance.");
+/** Whether an event may reach an audience: the table in core/audiences.ts, narrowed by the event's own list. */
+export const reaches = (e: Pick<OutboxEvent, "event" | "payload">, who: Audience) =>
+  reachesAudience(e.event, e.payload, who);
 
 export async function scopeOf(database: Database, e: OutboxEvent): Promise<EventScope | undefined> {
   const affected = (e.payload.components ?? []) as string[];
@@ -67,6 +60,7 @@ export function sources(
   settings: NotificationSettings,
 ): Source[] {
   if (e.customerId) {
+    if (!reaches(e, "customers")) return [];
     return [
       {
         table: null,
@@ -76,11 +70,12 @@ export function sources(
       },
     ];
   }
-  if (!isBroadcast(e)) return []; // team-only events (overdue updates) go to the team alone
   const components = [...(scope?.components ?? [])];
   const regions = [...(scope?.regions ?? [])];
   const out: Source[] = [];
-  if (reaches(e, "subscribers"))
+  // Webhook subscribers are an audience of their own: the table may tell people but not machines, or both.
+  const [people, machines] = [reaches(e, "subscribers"), reaches(e, "webhooks")];
+  if (people || machines)
     out.push({
       table: "subscribers",
       sql: `select 'subscriber:' || s.id as recipient, s.channel, s.address, s.locale, s.id as key
@@ -89,27 +84,30 @@ export function sources(
                and ((cardinality(s.components) = 0 and cardinality(s.regions) = 0)
                     or s.components && $2::text[] or s.regions && $3::text[])
                and (s.channel <> 'sms' or not $4::boolean or s.sms_entitled)
+               ${people && machines ? "" : people ? "and s.channel <> 'webhook'" : "and s.channel = 'webhook'"}
                and ${notSuppressed("s.channel", "s.address")}`,
       params: [e.workspaceId, components, regions, settings.sms.entitlement_required],
     });
-  if (
-    settings.notify_affected_customers &&
-    e.event.startsWith("incident.") &&
-    scope &&
-    reaches(e, "customers")
-  ) {
-    // Each customer is told once, on the first of their channels that may carry it: not an SMS
-    // they have not paid for, not a suppressed address.
+  if (settings.notify_affected_customers && scope && reaches(e, "customers")) {
+    // A customer is told on the first of their free channels (e-mail, push…) that is not
+    // suppressed, and by SMS too when they get SMS: they bought it (sms_entitled), or SMS is not a
+    // paid add-on and it is the first channel they gave. With sms.also_email off, an SMS
+    // recipient gets the SMS alone.
     out.push({
       table: "customers",
       sql: `select 'customer:' || c.id as recipient, ch.v->>'type' as channel, ch.v->>'address' as address,
                    c.locale, c.id as key
               from w c
              cross join lateral (
-                   select v from jsonb_array_elements(c.channels) with ordinality as e(v, i)
-                    where (v->>'type' <> 'sms' or not $4::boolean or c.sms_entitled)
-                      and ${notSuppressed("v->>'type'", "v->>'address'")}
-                    order by i limit 1) ch
+                   select v from (
+                     select v, sms, gets_sms, row_number() over (partition by sms, gets_sms order by i) as nth,
+                            bool_or(gets_sms) over () as any_sms
+                       from (
+                         select v, i, v->>'type' = 'sms' as sms,
+                                v->>'type' = 'sms' and (c.sms_entitled or (not $4::boolean and i = min(i) over ())) as gets_sms
+                           from jsonb_array_elements(c.channels) with ordinality as e(v, i)
+                          where ${notSuppressed("v->>'type'", "v->>'address'")}) mine) ranked
+                    where nth = 1 and (gets_sms or (not sms and ($8::boolean or not any_sms)))) ch
              where (c.home_region = any($3::text[]) or c.plan = any($7::text[])
                     or exists (select 1 from usage_sessions u
                                 where u.workspace_id = c.workspace_id and u.customer_id = c.id
@@ -123,6 +121,7 @@ export function sources(
         String(e.payload.started_at ?? e.createdAt.toISOString()),
         e.createdAt.toISOString(),
         affectedPlans(settings, scope),
+        settings.sms.also_email,
       ],
     });
   }
@@ -170,7 +169,7 @@ export async function insertPage(
        select $1, $${n + 3}, recipient, channel, address, locale, 'queued', $${n + 4} from page
        on conflict do nothing
      )
-     select array_agg(recipient order by key) as recipients,
+     select array_agg(distinct recipient order by recipient) as recipients,
             ${source.table ? "(select max(id) from w)" : "'direct'"} as last from page`,
     [...source.params, after, limit, e.id, now.toISOString()],
   );

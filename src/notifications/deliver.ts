@@ -10,6 +10,7 @@
  * recipient's next channel (a customer's email when their SMS failed).
  */
 import { parsePhoneNumberWithError } from "libphonenumber-js";
+import { audienceOf, reachesAudience } from "../core/audiences.ts";
 import { digestRelease, releaseAt } from "../core/notifications.ts";
 import type { Database } from "../storage/database.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
@@ -272,6 +273,16 @@ async function attempt(
   /** when given, successes are collected here and marked in bulk by the caller */
   batch?: Sent[],
 ): Promise<"sent" | "failed" | "retry"> {
+  // The audience table has the last word before any provider call: team-only news never leaves the team.
+  const audience = audienceOf(row.recipient, row.channel);
+  if (!audience || !reachesAudience(row.event, row.payload, audience)) {
+    await ctx.database.query(
+      `update deliveries set status = 'failed', last_error = 'not for this audience', updated_at = $5
+        where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,
+      [job.workspaceId, job.eventId, row.recipient, row.channel, ctx.now().toISOString()],
+    );
+    return "failed";
+  }
   const providers = ctx.channels[row.channel as Channel] ?? [];
   if (providers.length === 0) {
     await failOver(ctx, job, row, `no provider for ${row.channel}`);

@@ -266,7 +266,7 @@ async function dispatchOne(
 export async function estimateEvent(database: Database, e: OutboxEvent, social: string[]) {
   const { settings, name } = await loadNotificationSettings(database.db, e.workspaceId);
   const audience = await countAudience(database, e, await scopeOf(database, e), settings);
-  if (e.event.startsWith("incident.") && reaches(e, "social"))
+  if (!e.customerId && reaches(e, "social"))
     for (const c of social) audience.byChannel[c] = (audience.byChannel[c] ?? 0) + 1;
   const countries: Record<string, { messages: number; segments: number }> = {};
   if (audience.smsNumbers.length) {
@@ -320,13 +320,11 @@ async function fanout(
       { workspaceId: e.workspaceId, items: recipients.map((r) => [e.id, r]) } satisfies Chunk,
       { id: jobId("send", e.workspaceId, e.id, first) },
     );
-  // Named recipients: the team (incidents, overdue updates) and the company's public social
-  // accounts (incidents: the free, public channel beside paid SMS).
+  // Named recipients, as the audience table allows: the team and the company's public social
+  // accounts (the free, public channel beside paid SMS).
   const named = [
-    ...(e.customerId || !(isTeamEvent(e) || e.event.startsWith("incident.")) || !reaches(e, "team")
-      ? []
-      : teamRecipients(settings)),
-    ...(e.event.startsWith("incident.") && reaches(e, "social")
+    ...(!e.customerId && reaches(e, "team") ? teamRecipients(settings) : []),
+    ...(!e.customerId && reaches(e, "social")
       ? social.map((channel) => ({
           recipient: `social:${channel}`,
           channel,
@@ -361,5 +359,3 @@ async function fanout(
     e.id,
   ]);
 }
-
-const isTeamEvent = (e: OutboxEvent) => e.event === "incident.update_overdue" || e.channel === "team";

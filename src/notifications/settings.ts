@@ -46,8 +46,10 @@ export const NotificationSettings = z.strictObject({
         .optional(),
       /** ISO countries SMS may go to (anti SMS pumping); empty = any */
       allowed_countries: z.array(z.string().regex(/^[A-Z]{2}$/)).default([]),
+      /** a customer told by SMS is told on their first free channel (e-mail…) too */
+      also_email: z.boolean().default(true),
     })
-    .default({ entitlement_required: false, prices: {}, allowed_countries: [] }),
+    .default({ entitlement_required: false, prices: {}, allowed_countries: [], also_email: true }),
   /** "I am affected" reports on a component with no open incident alert the team past this many in the window */
   reports: z
     .strictObject({
