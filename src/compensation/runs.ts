@@ -647,12 +647,8 @@ export async function applyRun(
   if (run.status !== "approved")
     throw conflict(`run "${runId}" must be approved before it is applied (it is ${run.status})`);
   const chunkSize = options.chunk ?? 1_000;
-  const stats = {
-    entries: 0,
-    skipped: 0,
-    money: {} as Record<string, number>,
-    units: {} as Record<string, number>,
-  };
+  /** this attempt's bookings, for onChunk; the stored summary is read from the ledger at the end */
+  let bookedNow = 0;
   let after = "";
   for (;;) {
     const lines = (
@@ -688,8 +684,7 @@ export async function applyRun(
         const target = now ? Math.min(l.target, now.headroom) : l.target;
         const owed = target - (appliedBy.get(l.key) ?? 0) - (now?.elsewhere ?? l.refundedElsewhere);
         const amount = Math.min(owed, l.amount);
-        if (amount <= 0) stats.skipped++;
-        else entries.push({ id: newId("le"), line: l, amount });
+        if (amount > 0) entries.push({ id: newId("le"), line: l, amount });
       }
       if (entries.length === 0) return;
       const inserted = await tx.query<{ id: string }>(
@@ -733,27 +728,61 @@ export async function applyRun(
           ],
         );
       }
-      for (const e of entries) {
-        if (!fresh.has(e.id)) {
-          stats.skipped++;
-          continue;
-        }
-        stats.entries++;
-        const bucket = e.line.kind === "unit_credit" ? stats.units : stats.money;
-        const k = e.line.kind === "unit_credit" ? e.line.unit! : e.line.currency!;
-        bucket[k] = (bucket[k] ?? 0) + e.amount;
-      }
+      bookedNow += fresh.size;
     });
     after = lines.at(-1)!.key;
-    await options.onChunk?.(stats.entries);
+    await options.onChunk?.(bookedNow);
   }
-  const messages = await queueNotices(database, workspaceId, run, now);
-  const [updated] = await database.db
-    .update(compRuns)
-    .set({ status: "applied", appliedAt: now, appliedSummary: { ...stats, messages } })
-    .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)))
-    .returning();
-  return updated!;
+  // The notices and the run's status in one transaction: a crash between them cannot leave
+  // notices queued by an attempt whose count is lost.
+  return database.transaction(async (tx) => {
+    const messages = await queueNotices(tx, workspaceId, run, now);
+    const [updated] = await tx.db
+      .update(compRuns)
+      .set({
+        status: "applied",
+        appliedAt: now,
+        appliedSummary: { ...(await bookedByRun(tx, workspaceId, runId)), messages },
+      })
+      .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)))
+      .returning();
+    return updated!;
+  });
+}
+
+/**
+ * What the run booked, from the ledger rather than from the last attempt's counters: an apply
+ * resumed after a crash finds the earlier attempts' entries already there.
+ */
+async function bookedByRun(database: Database, workspaceId: string, runId: string) {
+  const [rows, [lines]] = await Promise.all([
+    database.query<{ unit: string | null; currency: string; n: number; total: number }>(
+      `select case when kind = 'unit_credit' then detail->>'unit' end as unit, currency,
+              count(*)::int as n, sum(amount)::bigint as total
+         from ledger_entries where workspace_id = $1 and run_id = $2
+        group by 1, 2`,
+      [workspaceId, runId],
+    ),
+    database.query<{ n: number }>(
+      "select count(*)::int as n from comp_run_lines where workspace_id = $1 and run_id = $2",
+      [workspaceId, runId],
+    ),
+  ]);
+  const stats = {
+    entries: 0,
+    skipped: 0,
+    money: {} as Record<string, number>,
+    units: {} as Record<string, number>,
+  };
+  for (const r of rows) {
+    stats.entries += r.n;
+    const bucket = r.unit === null ? stats.money : stats.units;
+    const k = r.unit ?? r.currency;
+    bucket[k] = (bucket[k] ?? 0) + Number(r.total);
+  }
+  // Lines the run booked nothing for: owed nothing by the time it was applied, or already paid.
+  stats.skipped = lines!.n - stats.entries;
+  return stats;
 }
 
 /**

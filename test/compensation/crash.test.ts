@@ -166,9 +166,18 @@ describe("apply survives kill -9", () => {
       "select count(*)::int as n from outbox_messages where incident_id = 'INC-CRASH' and event = 'compensation.granted'",
     );
     expect(messages!.n).toBe(customers);
-    const [run] = await database.query<{ status: string }>("select status from comp_runs where id = $1", [
-      runId,
-    ]);
+    const [run] = await database.query<{ status: string; applied_summary: Record<string, unknown> }>(
+      "select status, applied_summary from comp_runs where id = $1",
+      [runId],
+    );
     expect(run!.status).toBe("applied");
+    // The stored summary counts what every attempt booked, not only the last one's.
+    const money = entries.reduce((sum, e) => sum + Number(e.total), 0);
+    expect(run!.applied_summary).toMatchObject({
+      entries: lines.length,
+      skipped: 0,
+      money: { EUR: money },
+      units: {},
+    });
   }, 300_000);
 });

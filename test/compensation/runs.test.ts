@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyRun } from "../../src/compensation/runs.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
 import { A, B, C } from "./examples.ts";
@@ -362,6 +363,34 @@ describe.each(BACKENDS)("applying an approved run on %s", (backend) => {
         "select sum(amount)::int as amount from ledger_entries where action_key = 'INC-2017-12-19:S1:refund'",
       );
       expect(s1!.amount).toBe(8050);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("an apply resumed after a crash", () => {
+  it("stores a summary of everything the run booked, across attempts", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      await loadOutageA(t);
+      const { run } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
+      expect((await t.call("POST", `/api/v1/compensation-runs/${run.id}/approve`)).status).toBe(200);
+      // The first attempt dies after its first line's chunk is committed.
+      const crash = new Error("killed");
+      await expect(
+        applyRun(t.database, t.workspaceId, run.id, new Date(), {
+          chunk: 1,
+          onChunk: () => {
+            throw crash;
+          },
+        }),
+      ).rejects.toBe(crash);
+      const resumed = await t.call("POST", `/api/v1/compensation-runs/${run.id}/apply`);
+      expect(resumed.status, JSON.stringify(resumed.json)).toBe(200);
+      const summary = { entries: 3, skipped: 0, money: { EUR: 8848 }, units: {}, messages: 3 };
+      expect(resumed.json.applied).toEqual(summary);
+      expect((await t.call("GET", `/api/v1/compensation-runs/${run.id}`)).json.applied).toEqual(summary);
     } finally {
       await t.close();
     }
