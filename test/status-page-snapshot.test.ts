@@ -1,6 +1,7 @@
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { buildServer } from "../src/http/server.ts";
+import { SnapshotCache } from "../src/status-page/snapshot.ts";
 import { createToken } from "../src/tokens/store.ts";
 import { createWorkspace } from "../src/workspaces/store.ts";
 import { startTestApp } from "./support/app.ts";
@@ -38,6 +39,41 @@ describe("the public page's snapshot", () => {
     } finally {
       await t.close();
     }
+  });
+
+  it("never serves a rebuild begun before the latest change as current", async () => {
+    // Each load reads `committed` when it begins, then waits until the test lets it finish.
+    let committed = 0;
+    const loads: { read: number; finish: () => void }[] = [];
+    const cache = new SnapshotCache(
+      () =>
+        new Promise<number>((resolve) => {
+          const read = committed;
+          loads.push({ read, finish: () => resolve(read) });
+        }),
+      () => Date.now(),
+    );
+    const tick = () => new Promise((r) => setTimeout(r, 0));
+    const first = cache.current();
+    await tick();
+    loads[0]!.finish();
+    expect((await first).state).toBe(0);
+
+    cache.invalidate(); // a change; its rebuild reads the database before the next change commits
+    const during = cache.current();
+    await tick();
+    committed = 1;
+    cache.invalidate(); // the next change commits and is announced while that rebuild is under way
+    const after = [cache.current(), cache.current()];
+    await tick();
+    expect(loads).toHaveLength(3);
+    expect(loads[2]!.read).toBe(1);
+    loads[2]!.finish();
+    expect((await Promise.all(after)).map((s) => s.state)).toEqual([1, 1]);
+    loads[1]!.finish(); // the older rebuild ends last: it never replaces the newer snapshot
+    await during;
+    expect((await cache.current()).state).toBe(1);
+    expect(loads).toHaveLength(3);
   });
 
   it("tells other processes on PostgreSQL about a change", async () => {

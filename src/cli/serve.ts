@@ -1,7 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { countUsers, createOneTimeToken } from "../access/users.ts";
 import { databaseTarget, type Settings, serverFile } from "../config.ts";
-import { loadDemo } from "../demo/load.ts";
 import { buildServer } from "../http/server.ts";
 import { every, queueOverdueReminders } from "../incidents/reminders.ts";
 import { tickMaintenance } from "../maintenance/store.ts";
@@ -10,7 +8,7 @@ import { channelsFromEnv } from "../notifications/channels/index.ts";
 import { socialChannels, startNotifier } from "../notifications/notifier.ts";
 import { parseRateLimits } from "../notifications/rate-limits.ts";
 import { describeTarget, openDatabase } from "../storage/database.ts";
-import { defaultWorkspace } from "../workspaces/store.ts";
+import { firstRun } from "./first-run.ts";
 import { readServerLock, writeServerLock } from "./server-lock.ts";
 
 export interface ServeOptions {
@@ -29,10 +27,11 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
   }
   const database = await openDatabase(target);
   const localSecret = randomBytes(32).toString("base64url");
-  let demoToken: string | undefined;
-  if (options.demo && !(await defaultWorkspace(database.db))) {
-    const loaded = await loadDemo(database, new Date());
-    demoToken = loaded.token;
+  // Servers starting together on an empty database: one loads the demo and makes the owner link.
+  const first = await firstRun(database, { demo: options.demo }, new Date());
+  const demoToken = first.demo?.token;
+  if (first.demo) {
+    const loaded = first.demo;
     const n = loaded.counts;
     options.log(
       `Loaded the demo workspace "${loaded.workspace.name}": ${n.components} components, ${n.customers} customers, ${n.sessions} rentals, one past outage.`,
@@ -86,11 +85,12 @@ export async function serve(settings: Settings, options: ServeOptions): Promise<
     options.log("  API token     create one with `npx amends token create --name NAME`");
   }
   // First run: nobody can sign in yet, and there is no default password: a one-time link makes the owner.
-  if ((await countUsers(database.db)) === 0) {
-    const ws = await defaultWorkspace(database.db);
-    const token = await createOneTimeToken(database.db, { kind: "setup", workspaceId: ws?.id }, new Date());
+  if (first.setupToken === "elsewhere") {
+    options.log("  Create the owner account with the one-time link printed by the server started alongside");
+    options.log("                (a restart a minute later prints a new one)");
+  } else if (first.setupToken) {
     options.log(`  Create the owner account (one-time link, valid 24 h):`);
-    options.log(`                ${url}/admin/setup?token=${token}`);
+    options.log(`                ${url}/admin/setup?token=${first.setupToken}`);
   }
   options.log("Press Ctrl+C to stop.");
 

@@ -2,10 +2,15 @@ import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { countOpenIncidents } from "../incidents/store.ts";
 import type { FastLane } from "../status-page/fast-lane.ts";
-import type { Db } from "../storage/database.ts";
+import type { Db, ListenerStatus } from "../storage/database.ts";
 
 /** Prometheus metrics on a registry of this server's own, so tests can run several servers. */
-export function registerMetrics(app: FastifyInstance, db: Db, lane?: FastLane): Registry {
+export function registerMetrics(
+  app: FastifyInstance,
+  db: Db,
+  lane?: FastLane,
+  listeners: () => ListenerStatus[] = () => [],
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -27,6 +32,18 @@ export function registerMetrics(app: FastifyInstance, db: Db, lane?: FastLane): 
     registers: [registry],
     async collect() {
       this.set(await countOpenIncidents(db));
+    },
+  });
+  new Gauge({
+    name: "amends_listen_connected",
+    help: "1 while this process's LISTEN on the channel is connected, 0 while it is being re-established",
+    labelNames: ["channel"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const up = new Map<string, boolean>();
+      for (const l of listeners()) up.set(l.channel, (up.get(l.channel) ?? true) && l.connected);
+      for (const [channel, connected] of up) this.set({ channel }, connected ? 1 : 0);
     },
   });
   let counted = 0;

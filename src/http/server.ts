@@ -168,7 +168,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     transform: jsonSchemaTransform,
   });
 
-  const pages = new PublicPages(database.db, now, lane);
+  // While this process cannot hear other processes' changes, its snapshots age within a second.
+  const changesHeard = () => database.listeners().every((l) => l.channel !== CHANGES_CHANNEL || l.connected);
+  const pages = new PublicPages(database.db, now, lane, () => (changesHeard() ? 15_000 : 1_000));
   // The CDN copy: the page's documents, fetched in-process as any client would, uploaded when changed.
   const s3 = options.s3 === undefined ? s3TargetFromEnv(process.env) : options.s3 || undefined;
   const publisher = s3
@@ -194,6 +196,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     await publisher?.stop();
   });
   app.addHook("onReady", async () => publisher?.schedule());
+  const announcing = new Set<Promise<void>>();
   const ctx: ApiContext = {
     db: database.db,
     database,
@@ -203,10 +206,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       pages.invalidate(ws);
       publisher?.schedule();
       // Other processes serving the page learn of the change from the database.
-      announcePageChange(database, ws).catch(() => {});
+      const sent: Promise<void> = announcePageChange(database, ws)
+        .catch(() => {})
+        .finally(() => announcing.delete(sent));
+      announcing.add(sent);
       options.onChange?.(ws);
     },
   };
+  // A write answers only once its change is announced: a client that has the answer may ask any
+  // other server next, and that server must already have been told.
+  app.addHook("onSend", async (req, _reply, payload) => {
+    if (announcing.size && req.method !== "GET" && req.method !== "HEAD") await Promise.all(announcing);
+    return payload;
+  });
   const stripe =
     options.stripe ??
     (process.env.STRIPE_API_KEY
@@ -264,16 +276,26 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
   await app.register(async (pagesApp) => reportPages(pagesApp, ctx, reports));
 
-  const metrics = registerMetrics(app, database.db, lane);
+  const metrics = registerMetrics(app, database.db, lane, () => database.listeners());
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
     reply.type(metrics.contentType).send(await metrics.metrics()),
   );
   app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
+    // Each LISTEN: "connected", or since when it is down (changes from other processes then
+    // reach this one only as its snapshots age, within a second or two).
+    const listen = Object.fromEntries(
+      database
+        .listeners()
+        .map((l) => [l.channel, l.connected ? "connected" : `down since ${l.downSince?.toISOString()}`]),
+    );
+    const listening = Object.values(listen).every((v) => v === "connected");
     try {
       await database.query("select 1");
-      return { status: "ok", database: database.kind, version: VERSION };
+      return { status: listening ? "ok" : "degraded", database: database.kind, version: VERSION, listen };
     } catch {
-      return reply.code(503).send({ status: "unavailable", database: database.kind, version: VERSION });
+      return reply
+        .code(503)
+        .send({ status: "unavailable", database: database.kind, version: VERSION, listen });
     }
   });
   return app;

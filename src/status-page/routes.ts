@@ -46,56 +46,58 @@ const JSON_TYPE = "application/json; charset=utf-8";
 export class PublicPages {
   private readonly caches = new Map<string, SnapshotCache<PublicState>>();
   private workspace: Workspace | undefined;
-  private pages: { byHost: Map<string, StatusPage>; byId: Map<string, StatusPage> } | undefined;
-  private pagesDirty = true;
-  private loadingPages: Promise<void> | undefined;
+  private readonly pages: SnapshotCache<{ byHost: Map<string, StatusPage>; byId: Map<string, StatusPage> }>;
 
+  /**
+   * `maxAgeMs`: how old a snapshot may grow before it is rebuilt; short while this process
+   * cannot hear other processes' changes (LISTEN down), so pages still refresh within seconds.
+   */
   constructor(
     private readonly db: Db,
     private readonly now: () => Date,
     private readonly lane?: FastLane,
-  ) {}
+    private readonly maxAgeMs: () => number = () => 15_000,
+  ) {
+    this.pages = new SnapshotCache(
+      async () => {
+        const ws = await this.defaultWorkspace();
+        const rows = await this.db.select().from(statusPages);
+        return {
+          byHost: new Map(rows.filter((p) => p.hostname).map((p) => [p.hostname!, p])),
+          // Paths name pages of the default workspace.
+          byId: new Map(rows.filter((p) => p.workspaceId === ws.id).map((p) => [p.id, p])),
+        };
+      },
+      () => this.now().getTime(),
+      maxAgeMs,
+    );
+  }
 
   /** Drops what a write may have changed; the next request rebuilds. */
   invalidate(workspaceId?: string): void {
     this.lane?.clear();
     if (!workspaceId) this.workspace = undefined;
-    this.pagesDirty = true;
+    this.pages.invalidate();
     for (const [id, cache] of this.caches)
       if (!workspaceId || id === workspaceId || id.startsWith(`${workspaceId}\u0000`)) cache.invalidate();
   }
 
-  private async loadPages(): Promise<void> {
-    if (!this.pagesDirty && this.pages) return;
-    this.loadingPages ??= (async () => {
-      this.pagesDirty = false;
-      try {
-        const ws = await this.defaultWorkspace();
-        const rows = await this.db.select().from(statusPages);
-        this.pages = {
-          byHost: new Map(rows.filter((p) => p.hostname).map((p) => [p.hostname!, p])),
-          // Paths name pages of the default workspace.
-          byId: new Map(rows.filter((p) => p.workspaceId === ws.id).map((p) => [p.id, p])),
-        };
-      } catch (err) {
-        this.pagesDirty = true;
-        if (!this.pages) this.pages = { byHost: new Map(), byId: new Map() };
-        // With the database down, keep serving the pages we knew.
-        if (!(err instanceof AmendsError)) return;
-        throw err;
-      }
-    })().finally(() => {
-      this.loadingPages = undefined;
-    });
-    return this.loadingPages;
+  private async loadPages() {
+    try {
+      return (await this.pages.current()).state;
+    } catch (err) {
+      if (err instanceof AmendsError) throw err;
+      // With the database down before the pages were ever read: the default page only.
+      return { byHost: new Map<string, StatusPage>(), byId: new Map<string, StatusPage>() };
+    }
   }
 
   /** The page a request asks for: by /p/<id>/ or by Host; undefined for the default page. */
   async pageFor(req: FastifyRequest): Promise<StatusPage | undefined | null> {
-    await this.loadPages();
+    const pages = await this.loadPages();
     const id = (req.params as { page?: string }).page;
-    if (id !== undefined) return this.pages!.byId.get(id) ?? null;
-    return this.pages!.byHost.size ? this.pages!.byHost.get(req.hostname.toLowerCase()) : undefined;
+    if (id !== undefined) return pages.byId.get(id) ?? null;
+    return pages.byHost.size ? pages.byHost.get(req.hostname.toLowerCase()) : undefined;
   }
 
   private async defaultWorkspace(): Promise<Workspace> {
@@ -123,7 +125,7 @@ export class PublicPages {
             return pageState({ ...state, workspace: { ...workspace, name: page.name } }, page.components);
           }
         : async () => loadPublicState(this.db, await this.defaultWorkspace(), this.now());
-      cache = new SnapshotCache(load, () => this.now().getTime());
+      cache = new SnapshotCache(load, () => this.now().getTime(), this.maxAgeMs);
       this.caches.set(key, cache);
     }
     return cache.current();

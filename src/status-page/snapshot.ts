@@ -36,24 +36,32 @@ export function makeDoc(type: string, content: string | Buffer): Doc {
 export interface Snapshot<S> {
   state: S;
   builtAt: number;
+  /** the cache's generation when the load began: it shows every change announced before that */
+  generation: number;
   /** set when the last rebuild failed and this snapshot is older than it should be */
   staleSince: number | null;
   docs: Map<string, Doc>;
 }
 
+/**
+ * A snapshot, rebuilt on demand. Each invalidation starts a new generation; a snapshot counts as
+ * current only if its load began in the latest one, so a rebuild already under way when a change
+ * is announced (it may have read the database before the change) never answers for it.
+ */
 export class SnapshotCache<S> {
   private snapshot: Snapshot<S> | undefined;
-  private building: Promise<Snapshot<S>> | undefined;
-  private dirty = true;
+  private generation = 0;
+  private building: { generation: number; done: Promise<Snapshot<S>> } | undefined;
 
   constructor(
     private readonly load: () => Promise<S>,
     private readonly now: () => number,
-    private readonly maxAgeMs = 15_000,
+    /** how old a snapshot may grow before it is rebuilt for time-driven changes */
+    private readonly maxAgeMs: () => number = () => 15_000,
   ) {}
 
   invalidate(): void {
-    this.dirty = true;
+    this.generation++;
   }
 
   /**
@@ -63,29 +71,35 @@ export class SnapshotCache<S> {
    */
   async current(): Promise<Snapshot<S>> {
     const s = this.snapshot;
-    if (s && !this.dirty) {
-      if (this.now() - s.builtAt >= this.maxAgeMs) this.refresh().catch(() => {});
+    if (s && s.generation === this.generation && s.staleSince === null) {
+      if (this.now() - s.builtAt >= this.maxAgeMs()) this.refresh().catch(() => {});
       return s;
     }
     return this.refresh();
   }
 
+  /** Joins the rebuild of the current generation, or starts one. */
   private refresh(): Promise<Snapshot<S>> {
-    this.building ??= this.rebuild().finally(() => {
-      this.building = undefined;
-    });
-    return this.building;
+    const generation = this.generation;
+    if (this.building?.generation !== generation) {
+      const done = this.rebuild(generation).finally(() => {
+        if (this.building?.done === done) this.building = undefined;
+      });
+      this.building = { generation, done };
+    }
+    return this.building.done;
   }
 
-  private async rebuild(): Promise<Snapshot<S>> {
-    this.dirty = false;
+  private async rebuild(generation: number): Promise<Snapshot<S>> {
     try {
       const state = await this.load();
-      this.snapshot = { state, builtAt: this.now(), staleSince: null, docs: new Map() };
+      // A rebuild of a later generation may have finished first: never replace it with an older one.
+      if (!this.snapshot || this.snapshot.generation <= generation)
+        this.snapshot = { state, builtAt: this.now(), generation, staleSince: null, docs: new Map() };
     } catch (err) {
-      this.dirty = true;
       if (!this.snapshot) throw err;
-      // Keep serving what we had; say how old it is.
+      // Keep serving what we had; say how old it is. Its generation stays behind, so the next
+      // request tries again.
       if (this.snapshot.staleSince === null)
         this.snapshot = { ...this.snapshot, staleSince: this.now(), docs: new Map() };
     }

@@ -31,6 +31,12 @@ export interface Database {
    */
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
   /**
+   * This process's LISTENs and whether each is connected now. On PostgreSQL a lost connection
+   * is re-established with backoff; meanwhile notifications are missed, so once it is back `fn`
+   * is called once with an empty payload ("anything may have changed").
+   */
+  listeners(): ListenerStatus[];
+  /**
    * Appends rows to a table with COPY, several times cheaper for the database than an insert
    * of `unnest` arrays: for the largest bulk writes (a preview's lines).
    */
@@ -38,7 +44,7 @@ export interface Database {
   /**
    * Runs `fn` while holding a cluster-wide advisory lock named by `key`, so that processes
    * starting together do one-time set-up (pg-boss's schema and queues) one after another.
-   * PGlite has one process: `fn` just runs.
+   * PGlite has one process: the lock is held in its memory.
    */
   exclusively<T>(key: number, fn: () => Promise<T>): Promise<T>;
   /** Runs `fn` in one transaction on one connection; raw and drizzle queries alike. */
@@ -47,6 +53,13 @@ export interface Database {
 }
 
 export type CopyValue = string | number | boolean | null;
+
+export interface ListenerStatus {
+  channel: string;
+  connected: boolean;
+  /** when the connection was lost, while it is */
+  downSince: Date | null;
+}
 
 const copyField = (v: CopyValue) =>
   v === null
@@ -109,6 +122,8 @@ async function openPglite(
 ): Promise<Database & { pglite: PGlite }> {
   if ("dataDir" in target) mkdirSync(target.dataDir, { recursive: true });
   const pglite = "dataDir" in target ? await PGlite.create(target.dataDir) : await PGlite.create();
+  const listening = new Set<ListenerStatus>();
+  const locks = new Map<number, Promise<void>>();
   const wrap = (client: PGlite | Transaction): Database => ({
     db: joinable(drizzlePglite(client as PGlite, { schema }) as unknown as Db, client !== pglite),
     kind: "pglite",
@@ -123,12 +138,32 @@ async function openPglite(
       const blob = new Blob([copyText(rows)]);
       await client.query(copySql(table, columns, "'/dev/blob'"), [], { blob });
     },
-    exclusively: (_key, fn) => fn(),
+    // One process: a lock of this process's own is the cluster-wide one.
+    async exclusively(key, fn) {
+      const before = locks.get(key) ?? Promise.resolve();
+      const turn = before.then(fn, fn);
+      const held = turn.then(
+        () => {},
+        () => {},
+      );
+      locks.set(key, held);
+      try {
+        return await turn;
+      } finally {
+        if (locks.get(key) === held) locks.delete(key);
+      }
+    },
     transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
     async listen(channel, fn) {
       const stop = await pglite.listen(channel, fn);
-      return async () => stop();
+      const status = { channel, connected: true, downSince: null };
+      listening.add(status);
+      return async () => {
+        listening.delete(status);
+        await stop();
+      };
     },
+    listeners: () => [...listening],
     close: () => pglite.close(),
   });
   return { ...wrap(pglite), pglite };
@@ -138,6 +173,7 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
   const pool = new pg.Pool({ connectionString: url, max: Number(process.env.AMENDS_DB_POOL ?? 10) });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
+  const listening = new Set<ListenerStatus>();
   const wrap = (client: pg.Pool | pg.PoolClient): Database => {
     // A caller may send a connection's next query before the last is done (the preview's
     // pipeline); they run in the order sent. node-postgres would queue them itself, but that
@@ -203,31 +239,81 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
           conn.release();
         }
       },
-      async listen(channel, fn) {
-        // A connection of its own, outside the pool, that reconnects if the server restarts.
-        let client: pg.Client | undefined;
-        let stopped = false;
-        const connect = async () => {
-          if (stopped) return;
-          client = new pg.Client({ connectionString: url });
-          client.on("notification", (n) => n.channel === channel && fn(n.payload ?? ""));
-          client.on("error", () => {
-            client = undefined;
-            setTimeout(() => void connect().catch(() => {}), 1_000).unref();
-          });
-          await client.connect();
-          await client.query(`listen "${channel.replace(/"/g, "")}"`);
-        };
-        await connect();
-        return async () => {
-          stopped = true;
-          await client?.end().catch(() => {});
-        };
-      },
+      listen: (channel, fn) => listenOn(url, channel, fn, listening),
+      listeners: () => [...listening],
       close: () => pool.end(),
     };
   };
   return { ...wrap(pool), pool };
+}
+
+/** Waits between attempts to LISTEN again: quick at first, then every few seconds. */
+const LISTEN_RETRY_MS = [100, 250, 500, 1_000, 2_000];
+
+/**
+ * LISTENs on a connection of its own, outside the pool, for as long as the caller wants: a lost
+ * connection (server restart, network, terminated backend) is re-established with backoff, for
+ * ever, and `fn("")` then says that notifications may have been missed meanwhile.
+ */
+async function listenOn(
+  url: string,
+  channel: string,
+  fn: (payload: string) => void,
+  listening: Set<ListenerStatus>,
+): Promise<() => Promise<void>> {
+  const status: ListenerStatus = { channel, connected: false, downSince: null };
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  const open = async () => {
+    const c = new pg.Client({ connectionString: url, keepAlive: true });
+    const lost = () => {
+      if (client !== c) return;
+      client = undefined;
+      c.end().catch(() => {});
+      if (stopped) return;
+      status.connected = false;
+      status.downSince ??= new Date();
+      schedule();
+    };
+    c.on("notification", (n) => n.channel === channel && fn(n.payload ?? ""));
+    c.on("error", lost);
+    c.on("end", lost);
+    try {
+      await c.connect();
+      await c.query(`listen "${channel.replace(/"/g, "")}"`);
+    } catch (err) {
+      c.end().catch(() => {});
+      throw err;
+    }
+    if (stopped) {
+      await c.end().catch(() => {});
+      return;
+    }
+    client = c;
+    const wasDown = status.downSince !== null;
+    status.connected = true;
+    status.downSince = null;
+    attempt = 0;
+    if (wasDown) fn("");
+  };
+  const schedule = () => {
+    const delay = LISTEN_RETRY_MS[Math.min(attempt++, LISTEN_RETRY_MS.length - 1)]!;
+    retry = setTimeout(() => {
+      retry = undefined;
+      if (!stopped) open().catch(() => schedule());
+    }, delay);
+    retry.unref();
+  };
+  await open();
+  listening.add(status);
+  return async () => {
+    stopped = true;
+    listening.delete(status);
+    clearTimeout(retry);
+    await client?.end().catch(() => {});
+  };
 }
 
 /**
