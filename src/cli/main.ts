@@ -287,6 +287,10 @@ const timing = (o: { eta?: string; nextUpdate?: string }) => ({
   ...(o.nextUpdate && { next_update_by: parseWhen(o.nextUpdate, new Date()) }),
 });
 
+/** An API answer's word on messages that wait for cost confirmation (only paid SMS ever do). */
+const waits = (res: { notification?: { message: string } | null }) =>
+  res.notification ? `\n${res.notification.message}` : "";
+
 const incident = program.command("incident").description("open, update and resolve incidents");
 incident
   .command("open")
@@ -309,7 +313,7 @@ incident
       ...(o.component && { components: o.component.map(parseComponent) }),
       ...timing(o),
     });
-    print(res, () => `Opened\n${formatIncident(res)}`);
+    print(res, () => `Opened\n${formatIncident(res)}${waits(res)}`);
   });
 incident
   .command("update <id>")
@@ -326,7 +330,7 @@ incident
       ...(o.component && { components: o.component.map(parseComponent) }),
       ...timing(o),
     });
-    print(res, () => `Updated\n${formatIncident(res)}`);
+    print(res, () => `Updated\n${formatIncident(res)}${waits(res)}`);
   });
 incident
   .command("resolve <id>")
@@ -338,7 +342,7 @@ incident
       `/api/v1/incidents/${encodeURIComponent(id)}/resolve`,
       o.body ? { body: o.body } : {},
     );
-    print(res, () => `Resolved\n${formatIncident(res)}`);
+    print(res, () => `Resolved\n${formatIncident(res)}${waits(res)}`);
   });
 /** The letter after an incident, as text: each section under its heading. */
 const formatLetter = (r: { status: string; sections: Record<string, string>; url: string }) =>
@@ -577,7 +581,7 @@ notifications
         }`,
         `SMS: ${e.sms.messages} message(s), ${e.sms.segments} segment(s), ${e.sms.cost.map((m: { amount: number; currency: string }) => formatMoney(m)).join(" + ") || "no cost"}${e.sms.unpriced ? ` (${e.sms.unpriced} unpriced)` : ""}`,
         e.needsConfirmation
-          ? "Above the threshold: sending will wait for `amends notifications confirm EVENT`."
+          ? "Above the threshold: the SMS will wait for `amends notifications confirm EVENT`; the free channels go at once."
           : "",
       ]
         .filter(Boolean)
@@ -641,7 +645,9 @@ notifications
       }
       if (e.status === "awaiting_confirmation") {
         bar?.stop();
-        throw new CliError(`error: ${id} waits for confirmation: amends notifications confirm ${id}`);
+        throw new CliError(
+          `error: ${e.waiting?.message ?? `${id} waits for confirmation: amends notifications confirm ${id}`}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -724,7 +730,7 @@ protocol
     print(res, () =>
       res.alreadyOpen
         ? `Protocol ${name} is already under way: ${res.incident.id} (${res.incident.status}).`
-        : `Started ${name}: ${res.incident.id} "${res.incident.title}" on ${res.incident.components.map((c: { id: string; status: string }) => `${c.id}=${c.status}`).join(", ") || "no components"}.${res.estimate.needsConfirmation ? `\nAbove the SMS threshold: confirm with \`amends notifications events\` and \`amends notifications confirm EVENT\`.` : ""}`,
+        : `Started ${name}: ${res.incident.id} "${res.incident.title}" on ${res.incident.components.map((c: { id: string; status: string }) => `${c.id}=${c.status}`).join(", ") || "no components"}.${waits(res)}`,
     );
   });
 

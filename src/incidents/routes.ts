@@ -16,6 +16,7 @@ import {
   Title,
   Translations,
 } from "../http/zod.ts";
+import { confirmationFor, WaitingOut } from "../notifications/waiting.ts";
 import { addIncidentUpdate, createIncident, editIncident, getIncident, listIncidents } from "./store.ts";
 
 const UpdateOut = z.object({
@@ -48,6 +49,13 @@ const IncidentOut = z.object({
   next_update_by: InstantOut.nullable().describe("When the team promised to post again"),
   components: z.array(z.object({ id: z.string(), status: ComponentStatusSchema })),
   updates: z.array(UpdateOut).describe("Oldest first"),
+});
+
+/** An incident write's answer: the incident, and what of its message waits for a person, if anything. */
+const IncidentWritten = IncidentOut.extend({
+  notification: WaitingOut.nullable().describe(
+    "Set when the update's SMS wait for cost confirmation (the free channels go at once)",
+  ),
 });
 
 export const incidentJson = (i: Incident): z.infer<typeof IncidentOut> => ({
@@ -138,6 +146,16 @@ export const incidentRoutes =
   async (app) => {
     const tags = ["incidents"];
     const actor = (req: { principal?: Principal }) => actorRef(req.principal);
+    /** The incident and, when its newest update's message waits for cost confirmation, why. */
+    const written = async (incident: Incident, workspaceId: string) => {
+      const last = incident.updates.at(-1);
+      return {
+        ...incidentJson(incident),
+        notification: last
+          ? await confirmationFor(ctx.database, workspaceId, `incident:${incident.id}:${last.id}`)
+          : null,
+      };
+    };
 
     app.get(
       "/incidents",
@@ -166,7 +184,7 @@ export const incidentRoutes =
           tags,
           summary: "Open an incident with its first update",
           body: IncidentCreate,
-          response: { 201: IncidentOut },
+          response: { 201: IncidentWritten },
         },
         preHandler: ctx.auth("incidents:write"),
       },
@@ -199,7 +217,7 @@ export const incidentRoutes =
         return reply
           .code(201)
           .header("location", `/api/v1/incidents/${incident.id}`)
-          .send(incidentJson(incident));
+          .send(await written(incident, ws));
       },
     );
     app.patch(
@@ -236,7 +254,7 @@ export const incidentRoutes =
           summary: "Post an update to the timeline",
           params: Params,
           body: UpdateCreate,
-          response: { 201: IncidentOut },
+          response: { 201: IncidentWritten },
         },
         preHandler: ctx.auth("incidents:write"),
       },
@@ -260,7 +278,7 @@ export const incidentRoutes =
           b.notify,
         );
         ctx.changed(ws);
-        return reply.code(201).send(incidentJson(incident));
+        return reply.code(201).send(await written(incident, ws));
       },
     );
     app.post(
@@ -271,7 +289,7 @@ export const incidentRoutes =
           summary: "Resolve: every affected component returns to operational",
           params: Params,
           body: Resolve.nullish(),
-          response: { 200: IncidentOut },
+          response: { 200: IncidentWritten },
         },
         preHandler: ctx.auth("incidents:write"),
       },
@@ -291,7 +309,7 @@ export const incidentRoutes =
           req.body?.notify ?? true,
         );
         ctx.changed(ws);
-        return incidentJson(incident);
+        return written(incident, ws);
       },
     );
   };

@@ -128,6 +128,12 @@ export function sources(
   return out;
 }
 
+/** A source narrowed to the SMS, or to every channel but SMS (the free ones). */
+export const byChannel = (source: Source, part: "sms" | "free"): Source => ({
+  ...source,
+  sql: `select * from (${source.sql}) by_channel where channel ${part === "sms" ? "=" : "<>"} 'sms'`,
+});
+
 /** Plans whose components (settings.plan_components) touch the failure. */
 export const affectedPlans = (settings: NotificationSettings, scope: EventScope) =>
   Object.entries(settings.plan_components)

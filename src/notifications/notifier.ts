@@ -14,8 +14,10 @@ import type PgBoss from "pg-boss";
 import { currencyExponent } from "../core/money.ts";
 import { estimate, smsSegments } from "../core/notifications.ts";
 import { every } from "../incidents/reminders.ts";
+import { newId } from "../lib/ids.ts";
 import type { Database } from "../storage/database.ts";
 import {
+  byChannel,
   countAudience,
   insertPage,
   type OutboxEvent,
@@ -118,7 +120,7 @@ export async function startNotifier(database: Database, options: NotifierOptions
     }
   };
 
-  await boss.work<{ workspaceId: string; eventId: string }>(
+  await boss.work<{ workspaceId: string; eventId: string; part?: FanoutPart }>(
     QUEUES.fanout,
     { pollingIntervalSeconds: 0.5, batchSize: 1 },
     async ([job]) => {
@@ -238,8 +240,9 @@ async function dispatchDirect(
 }
 
 /**
- * Works out the audience and the cost; above the workspace's threshold the event waits for a
- * person (POST …/confirm), otherwise its fanout job is queued.
+ * Works out the audience and the cost. Above the workspace's threshold only the paid part waits
+ * for a person (POST …/confirm): the free channels (e-mail, webhooks, push, chat, social, the
+ * team) fan out at once, the SMS after the go-ahead, and the team is asked for it.
  */
 async function dispatchOne(
   database: Database,
@@ -250,13 +253,47 @@ async function dispatchOne(
   social: string[],
 ) {
   const est = await estimateEvent(database, e, social);
-  const status =
-    est.total === 0 ? "done" : est.needsConfirmation && !confirmed ? "awaiting_confirmation" : "fanning_out";
+  const gated = est.total > 0 && est.needsConfirmation && !confirmed;
+  const status = est.total === 0 ? "done" : gated ? "awaiting_confirmation" : "fanning_out";
+  if (gated) {
+    await queueFanout(boss, e.workspaceId, e.id, "free");
+    await askForConfirmation(database, e, est, now);
+  }
   await database.query(
     `update outbox_messages set status = $3, estimate = $4 where workspace_id = $1 and id = $2`,
     [e.workspaceId, e.id, status, JSON.stringify({ ...est, at: now.toISOString() })],
   );
-  if (status === "fanning_out") await queueFanout(boss, e.workspaceId, e.id);
+  // A confirmed event sent its free part when it began to wait: what is left is the SMS.
+  if (status === "fanning_out") await queueFanout(boss, e.workspaceId, e.id, confirmed ? "sms" : "all");
+}
+
+/** Tells the team that paid SMS wait for them, once per event. */
+async function askForConfirmation(
+  database: Database,
+  e: OutboxEvent,
+  est: Awaited<ReturnType<typeof estimateEvent>>,
+  now: Date,
+) {
+  await database.query(
+    `insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address,
+                                  locale, template, payload, status, created_at)
+     values ($1, $2, $3, 'notifications.confirmation_needed', $4, null, 'team', null, 'en',
+             'notifications.confirmation_needed', $5::jsonb, 'pending', $6)
+     on conflict (workspace_id, idempotency_key) do nothing`,
+    [
+      e.workspaceId,
+      newId("msg"),
+      `${e.idempotencyKey}:confirmation_needed`,
+      typeof e.payload.incident_id === "string" ? e.payload.incident_id : null,
+      JSON.stringify({
+        title: e.payload.title ?? "",
+        event_id: e.id,
+        incident_id: e.payload.incident_id ?? null,
+        sms: est.sms,
+      }),
+      now.toISOString(),
+    ],
+  );
 }
 
 /**
@@ -293,46 +330,65 @@ export async function estimateEvent(database: Database, e: OutboxEvent, social: 
   return { ...est, countries, total: Object.values(audience.byChannel).reduce((a, b) => a + b, 0) };
 }
 
-export async function queueFanout(boss: PgBoss, workspaceId: string, eventId: string) {
-  await boss.send(QUEUES.fanout, { workspaceId, eventId }, { id: jobId("fanout", workspaceId, eventId) });
+/**
+ * Which part of an event a fan-out sends: everything, the free channels while the SMS wait for
+ * confirmation, or the SMS once confirmed. A job without a part is taken to be the one its
+ * event's state calls for.
+ */
+export type FanoutPart = "all" | "free" | "sms";
+
+export async function queueFanout(boss: PgBoss, workspaceId: string, eventId: string, part: FanoutPart) {
+  await boss.send(
+    QUEUES.fanout,
+    { workspaceId, eventId, part },
+    {
+      id:
+        part === "all" ? jobId("fanout", workspaceId, eventId) : jobId("fanout", workspaceId, eventId, part),
+    },
+  );
 }
 
 /** Pages every source of the audience into deliveries and queues one send job per page. */
 async function fanout(
   database: Database,
   boss: PgBoss,
-  job: { workspaceId: string; eventId: string },
+  job: { workspaceId: string; eventId: string; part?: FanoutPart },
   now: Date,
   social: string[],
 ) {
   const [row] = await database.query<EventRow>(
-    `select workspace_id, id, idempotency_key, event, customer_id, channel, address, locale, payload, created_at
+    `select workspace_id, id, idempotency_key, event, customer_id, channel, address, locale, payload, created_at,
+            confirmed_at
        from outbox_messages where workspace_id = $1 and id = $2`,
     [job.workspaceId, job.eventId],
   );
   if (!row) return;
   const e = toEvent(row);
+  const part = job.part ?? (row.confirmed_at ? "sms" : "all");
   const { settings } = await loadNotificationSettings(database.db, e.workspaceId);
   const scope = await scopeOf(database, e);
   const send = (recipients: string[], first: string) =>
     boss.send(
       QUEUES.send,
       { workspaceId: e.workspaceId, items: recipients.map((r) => [e.id, r]) } satisfies Chunk,
-      { id: jobId("send", e.workspaceId, e.id, first) },
+      { id: jobId("send", e.workspaceId, e.id, part === "sms" ? `sms:${first}` : first) },
     );
   // Named recipients, as the audience table allows: the team and the company's public social
-  // accounts (the free, public channel beside paid SMS).
-  const named = [
-    ...(!e.customerId && reaches(e, "team") ? teamRecipients(settings) : []),
-    ...(!e.customerId && reaches(e, "social")
-      ? social.map((channel) => ({
-          recipient: `social:${channel}`,
-          channel,
-          address: "",
-          locale: settings.fallback_locale,
-        }))
-      : []),
-  ];
+  // accounts (the free, public channel beside paid SMS). They never wait for the SMS go-ahead.
+  const named =
+    part === "sms"
+      ? []
+      : [
+          ...(!e.customerId && reaches(e, "team") ? teamRecipients(settings) : []),
+          ...(!e.customerId && reaches(e, "social")
+            ? social.map((channel) => ({
+                recipient: `social:${channel}`,
+                channel,
+                address: "",
+                locale: settings.fallback_locale,
+              }))
+            : []),
+        ];
   if (named.length) {
     for (const t of named)
       await database.query(
@@ -345,7 +401,9 @@ async function fanout(
       "named",
     );
   }
-  for (const [i, source] of sources(e, scope, settings).entries()) {
+  for (const [i, source] of sources(e, scope, settings)
+    .map((s) => (part === "all" ? s : byChannel(s, part)))
+    .entries()) {
     let after = "";
     for (;;) {
       const page = await insertPage(database, e, source, after, CHUNK, now);
@@ -354,8 +412,10 @@ async function fanout(
       after = page.last;
     }
   }
-  await database.query(`update outbox_messages set status = 'done' where workspace_id = $1 and id = $2`, [
-    e.workspaceId,
-    e.id,
-  ]);
+  // The free part of a waiting event leaves it waiting; the SMS part, or the whole, ends it.
+  if (part !== "free")
+    await database.query(`update outbox_messages set status = 'done' where workspace_id = $1 and id = $2`, [
+      e.workspaceId,
+      e.id,
+    ]);
 }

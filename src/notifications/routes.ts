@@ -35,6 +35,7 @@ import {
   unsubscribe,
 } from "./subscriptions.ts";
 import { suppressAddress } from "./suppressions.ts";
+import { waitingOf } from "./waiting.ts";
 
 /** Form posts (HTML forms, Twilio callbacks, RFC 8058 one-click) arrive as fields. */
 function acceptForms(app: FastifyInstance) {
@@ -314,6 +315,8 @@ export const notificationRoutes =
         incident_id: e.incidentId,
         status: e.status,
         estimate: e.estimate,
+        /** what waits for a person's go-ahead, and why (only the SMS ever do) */
+        waiting: e.status === "awaiting_confirmation" ? waitingOf(e.id, e.estimate as never) : null,
         confirmed_at: iso(e.confirmedAt),
         confirmed_by: e.confirmedBy,
         created_at: iso(e.createdAt),

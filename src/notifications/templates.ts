@@ -5,7 +5,7 @@
  * workspace's fallback locale, then English.
  */
 import { IntlMessageFormat } from "intl-messageformat";
-import { currencyExponent } from "../core/money.ts";
+import { currencyExponent, type Money } from "../core/money.ts";
 import { pickLocale } from "../core/notifications.ts";
 import { escapeHtml } from "../lib/html.ts";
 
@@ -24,6 +24,9 @@ const en = {
   "report.received": "{company}: we have your report",
   "reports.threshold": "{company}: customers report problems with {title}",
   "postmortem.published": "{company}: what happened with {title}, and what we are doing about it",
+  "notifications.confirmation_needed": "SMS waiting for your go-ahead: {title}",
+  confirmationNeeded:
+    "SMS to {messages, plural, one {# recipient} other {# recipients}} ({segments, plural, one {# segment} other {# segments}}, {cost}) wait for cost confirmation; the free channels have gone. Confirm with: amends notifications confirm {id}",
   reportLinked: "We know about this problem: {title}. We are working on it.",
   reportPassed: "No incident is open on it yet: we have passed your report to our team.",
   reportNoClaim:
@@ -62,6 +65,9 @@ const it: Record<Key, string> = {
   "report.received": "{company}: abbiamo ricevuto la tua segnalazione",
   "reports.threshold": "{company}: i clienti segnalano problemi con {title}",
   "postmortem.published": "{company}: cosa è successo con {title} e cosa facciamo",
+  "notifications.confirmation_needed": "SMS in attesa del tuo via libera: {title}",
+  confirmationNeeded:
+    "Gli SMS a {messages, plural, one {# destinatario} other {# destinatari}} ({segments, plural, one {# segmento} other {# segmenti}}, {cost}) attendono la conferma del costo; i canali gratuiti sono partiti. Conferma con: amends notifications confirm {id}",
   reportLinked: "Conosciamo questo problema: {title}. Ci stiamo lavorando.",
   reportPassed: "Non c'è ancora un disservizio aperto: abbiamo passato la tua segnalazione al nostro team.",
   reportNoClaim: "Non devi chiedere nulla: se ti spetta un rimborso, lo riceverai senza doverlo chiedere.",
@@ -99,6 +105,9 @@ const de: Record<Key, string> = {
   "report.received": "{company}: Wir haben Ihre Meldung erhalten",
   "reports.threshold": "{company}: Kunden melden Probleme mit {title}",
   "postmortem.published": "{company}: Was bei {title} passiert ist und was wir tun",
+  "notifications.confirmation_needed": "SMS warten auf Ihre Freigabe: {title}",
+  confirmationNeeded:
+    "SMS an {messages, plural, one {# Empfänger} other {# Empfänger}} ({segments, plural, one {# Segment} other {# Segmente}}, {cost}) warten auf die Kostenbestätigung; die kostenlosen Kanäle sind raus. Bestätigen mit: amends notifications confirm {id}",
   reportLinked: "Wir kennen dieses Problem: {title}. Wir arbeiten daran.",
   reportPassed: "Dazu ist noch keine Störung eröffnet: Wir haben Ihre Meldung an unser Team weitergegeben.",
   reportNoClaim:
@@ -137,6 +146,9 @@ const fr: Record<Key, string> = {
   "report.received": "{company} : nous avons reçu votre signalement",
   "reports.threshold": "{company} : des clients signalent des problèmes avec {title}",
   "postmortem.published": "{company} : ce qui s'est passé avec {title}, et ce que nous faisons",
+  "notifications.confirmation_needed": "SMS en attente de votre accord : {title}",
+  confirmationNeeded:
+    "Les SMS à {messages, plural, one {# destinataire} other {# destinataires}} ({segments, plural, one {# segment} other {# segments}}, {cost}) attendent la confirmation du coût ; les canaux gratuits sont partis. Confirmez avec : amends notifications confirm {id}",
   reportLinked: "Nous connaissons ce problème : {title}. Nous y travaillons.",
   reportPassed: "Aucun incident n'est encore ouvert : nous avons transmis votre signalement à notre équipe.",
   reportNoClaim:
@@ -175,6 +187,9 @@ const es: Record<Key, string> = {
   "report.received": "{company}: hemos recibido tu aviso",
   "reports.threshold": "{company}: clientes avisan de problemas con {title}",
   "postmortem.published": "{company}: qué pasó con {title} y qué estamos haciendo",
+  "notifications.confirmation_needed": "SMS a la espera de tu visto bueno: {title}",
+  confirmationNeeded:
+    "Los SMS a {messages, plural, one {# destinatario} other {# destinatarios}} ({segments, plural, one {# segmento} other {# segmentos}}, {cost}) esperan la confirmación del coste; los canales gratuitos ya han salido. Confirma con: amends notifications confirm {id}",
   reportLinked: "Conocemos este problema: {title}. Estamos trabajando en ello.",
   reportPassed: "Aún no hay ninguna incidencia abierta: hemos pasado tu aviso a nuestro equipo.",
   reportNoClaim: "No tienes que reclamar nada: si te corresponde una compensación, la recibirás sin pedirla.",
@@ -303,6 +318,16 @@ export function renderMessage(
       const text = translations?.[key] || sections[key];
       if (text) lines.push(text);
     }
+  } else if (event === "notifications.confirmation_needed") {
+    const sms = (payload.sms ?? {}) as { messages?: number; segments?: number; cost?: Money[] };
+    lines.push(
+      msg(locale, "confirmationNeeded", {
+        messages: sms.messages ?? 0,
+        segments: sms.segments ?? 0,
+        cost: (sms.cost ?? []).map((c) => moneyText(c.amount, c.currency, locale)).join(" + ") || "?",
+        id: String(payload.event_id ?? ""),
+      }),
+    );
   } else if (event === "compensation.granted") {
     lines.push(
       msg(locale, "compensationIntro", {

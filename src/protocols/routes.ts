@@ -20,6 +20,7 @@ import {
 } from "../http/zod.ts";
 import { incidentJson } from "../incidents/routes.ts";
 import { OUTBOX_CHANNEL } from "../notifications/notifier.ts";
+import { WaitingOut, waitingOf } from "../notifications/waiting.ts";
 import { components } from "../storage/schema.ts";
 import {
   getProtocol,
@@ -76,6 +77,9 @@ const Started = z.object({
   alreadyOpen: z.boolean(),
   dryRun: z.boolean(),
   startedAt: InstantOut,
+  notification: WaitingOut.nullable().describe(
+    "Set when the incident's SMS wait for cost confirmation (the free channels go at once)",
+  ),
 });
 
 export const protocolRoutes =
@@ -159,8 +163,16 @@ export const protocolRoutes =
             .query("select pg_notify($1, $2)", [OUTBOX_CHANNEL, p.workspaceId])
             .catch(() => {});
         }
+        const [opened] =
+          result.incident && !result.alreadyOpen
+            ? await ctx.database.query<{ id: string }>(
+                `select id from outbox_messages where workspace_id = $1 and incident_id = $2 and event = 'incident.opened'`,
+                [p.workspaceId, result.incident.id],
+              )
+            : [];
         return reply.code(result.incident && !result.alreadyOpen ? 201 : 200).send({
           ...result,
+          notification: opened ? waitingOf(opened.id, result.estimate) : null,
           incident: result.incident ? incidentJson(result.incident) : null,
           startedAt: now.toISOString(),
         });

@@ -249,12 +249,18 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
     expect(est.json.needsConfirmation).toBe(true);
 
     const smsBefore = twilio.messages.length;
-    await t.call("POST", "/api/v1/incidents", {
+    const mailBefore = smtp.received.length;
+    const opened = await t.call("POST", "/api/v1/incidents", {
       id: "INC-COSTLY",
       title: "Milan again",
       body: "Investigating.",
       components: [{ id: "end-rental-milan", status: "partial_outage" }],
     });
+    // The answer says what waits, and why.
+    expect(opened.json.notification).toMatchObject({ channel: "sms", recipients: 1 });
+    expect(opened.json.notification.message).toMatch(
+      /^SMS to 1 recipient \(\d+ segments?, \d+\.\d\d EUR\) wait for cost confirmation: amends notifications confirm msg_\w+\./,
+    );
     await notifier.dispatch();
     // Another dispatcher (the timer, or NOTIFY) may hold the event for a moment: wait for its verdict.
     let event: any;
@@ -265,14 +271,34 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
       return Boolean(event);
     });
     expect(event.estimate.sms.cost[0].currency).toBe("EUR");
+    expect(event.waiting.message).toBe(opened.json.notification.message);
+    // Only the paid part waits: e-mail (the team's, the subscribers') goes at once, with a word to the team.
+    const costly = () => smtp.received.slice(mailBefore).filter((m) => /Milan again/.test(subjectOf(m)));
+    await until("the free channels", () =>
+      costly().some((m) => m.to.includes("ops@fleet.test") && !/waiting/.test(subjectOf(m))),
+    );
+    await until("the team's confirmation request", () =>
+      costly().some((m) => /SMS waiting for your go-ahead/.test(subjectOf(m))),
+    );
+    const ask = costly().find((m) => /SMS waiting for your go-ahead/.test(subjectOf(m)))!;
+    expect(ask.to).toEqual(["ops@fleet.test"]);
+    expect(textOf(ask)).toContain(`amends notifications confirm ${event.id}`);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(twilio.messages.length).toBe(smsBefore); // nothing went out
+    expect(twilio.messages.length).toBe(smsBefore); // no SMS went out
+    const freeMails = costly().length;
     const confirmed = await t.call("POST", `/api/v1/notification-events/${event.id}/confirm`);
     expect(confirmed.status, JSON.stringify(confirmed.json)).toBe(200);
     await notifier.dispatch();
     await until("the confirmed SMS", () => twilio.messages.length > smsBefore);
     expect(twilio.messages.at(-1)!.body).toContain("Milan again");
     expect((await t.call("POST", `/api/v1/notification-events/${event.id}/confirm`)).status).toBe(409);
+    await until("the event to be done", async () => {
+      const e = (await t.call("GET", `/api/v1/notification-events/${event.id}`)).json;
+      return e.status === "done";
+    });
+    // The go-ahead sent the SMS alone: no e-mail twice.
+    expect(costly().length).toBe(freeMails);
+    expect(twilio.messages.length).toBe(smsBefore + 1);
   }, 60_000);
 
   it("delivers each customer's compensation notice, in their language, once", async () => {
