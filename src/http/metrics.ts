@@ -31,7 +31,10 @@ export function registerMetrics(
     help: "Incidents not yet resolved, all workspaces",
     registers: [registry],
     async collect() {
-      this.set(await countOpenIncidents(db));
+      // With the database down the other metrics (the LISTEN gauge among them) still answer.
+      const open = await countOpenIncidents(db).catch(() => undefined);
+      if (open === undefined) this.reset();
+      else this.set(open);
     },
   });
   new Gauge({

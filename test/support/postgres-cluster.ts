@@ -24,7 +24,7 @@ function findBinDir(): string | undefined {
   return versions.map((v) => join(root, v, "bin")).find((d) => existsSync(join(d, "initdb")));
 }
 
-const freePort = () =>
+export const freePort = () =>
   new Promise<number>((resolve, reject) => {
     const srv = createServer();
     srv.listen(0, "127.0.0.1", () => {
@@ -85,6 +85,8 @@ export async function startCluster(): Promise<Cluster | undefined> {
     destroy() {
       try {
         stop();
+      } catch {
+        // already stopped
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
