@@ -1,6 +1,8 @@
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { createComponent } from "../src/components/store.ts";
 import { buildServer } from "../src/http/server.ts";
+import { announcePageChange } from "../src/status-page/changes.ts";
 import { SnapshotCache } from "../src/status-page/snapshot.ts";
 import { createToken } from "../src/tokens/store.ts";
 import { createWorkspace } from "../src/workspaces/store.ts";
@@ -102,6 +104,61 @@ describe("the public page's snapshot", () => {
       await writer.close();
       await reader.close();
       await readerDb.close();
+      await database.close();
+    }
+  });
+
+  it("LISTENs again after losing its connection, and meanwhile ages snapshots within a second", async () => {
+    const database = await freshDatabase("postgres");
+    const url = new URL((database as any).pool.options.connectionString);
+    const name = url.pathname.slice(1);
+    const ws = await createWorkspace(database.db, { slug: "acme", name: "Acme" });
+    const serverDb = await (await import("../src/storage/database.ts")).openDatabase({ url: url.toString() });
+    const app = await buildServer({ database: serverDb });
+    const admin = new (await import("pg")).default.Client({
+      connectionString: url.toString().replace(url.pathname, "/postgres"),
+    });
+    await admin.connect();
+    const listenerUp = async () =>
+      ((await app.inject("/healthz")).json().listen.amends_changes as string) === "connected";
+    try {
+      expect((await app.inject("/api/v2/components.json")).json().components).toEqual([]);
+      expect(await listenerUp()).toBe(true);
+      // Its LISTEN connection is cut, and no new connection may open: the pool's open ones still work.
+      await admin.query(`alter database ${name} allow_connections false`);
+      await admin.query(
+        "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and query ilike 'listen %'",
+        [name],
+      );
+      await until("the LISTEN to be reported down", async () => !(await listenerUp()));
+      expect((await app.inject("/healthz")).json().status).toBe("degraded");
+      expect((await app.inject("/metrics")).body).toMatch(
+        /amends_listen_connected\{channel="amends_changes"\} 0/,
+      );
+      // A change this server cannot hear of: it shows within a couple of seconds all the same.
+      await createComponent(database.db, ws.id, { id: "x", name: "X" }, new Date());
+      const changed = Date.now();
+      await until(
+        "the page to show the change",
+        async () => (await app.inject("/api/v2/components.json")).json().components.length === 1,
+        5_000,
+      );
+      expect(Date.now() - changed).toBeLessThan(3_000);
+      await admin.query(`alter database ${name} allow_connections true`);
+      await until("the LISTEN to be back", listenerUp);
+      // Heard again: a change announced from another process shows at once, not a snapshot age later.
+      await createComponent(database.db, ws.id, { id: "y", name: "Y" }, new Date());
+      await announcePageChange(database, ws.id);
+      await until(
+        "the page to show the announced change",
+        async () => (await app.inject("/api/v2/components.json")).json().components.length === 2,
+        1_000,
+      );
+    } finally {
+      await admin.query(`alter database ${name} allow_connections true`).catch(() => {});
+      await admin.end();
+      await app.close();
+      await serverDb.close();
       await database.close();
     }
   });
