@@ -20,7 +20,9 @@ const ComponentOut = z.object({
   region: z.string().nullable().describe("The component's own region, if set"),
   effective_region: z.string().nullable().describe("Own region or the nearest ancestor's"),
   path: z.array(z.string()).describe("Names from the root down"),
-  status: ComponentStatusSchema.describe("Effective status: worst of own, open incidents and children"),
+  status: ComponentStatusSchema.describe(
+    "Effective status, as a customer reads it: worst of own, open incidents, children and what is set on its ancestors",
+  ),
   own_status: ComponentStatusSchema,
   position: z.number().int(),
   created_at: InstantOut,

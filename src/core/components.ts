@@ -1,9 +1,12 @@
 /**
  * Components: the tree of things that can fail (service → function → city/region/tower).
  *
- * Invariants: ids are unique per workspace; the parent links form a forest (no cycles);
- * a component's effective status is the worst of its own status, of its status in every
- * open incident, and of its children's effective statuses.
+ * Invariants: ids are unique per workspace; the parent links form a forest (no cycles).
+ *
+ * A component's effective status is read the way a customer reads it: the worst of its own
+ * status, of its status in every open incident (and maintenance under way), of its children's
+ * effective statuses, and of what is set directly on any of its ancestors. An incident on `app`
+ * makes App › Milan affected too; a failure in Milan makes App affected, not Rome.
  */
 import { AmendsError, conflict, invalidField } from "./errors.ts";
 
@@ -60,6 +63,8 @@ export interface ComponentNode {
   region: string | null;
   /** Names from the root down to this component. */
   path: string[];
+  /** Ids of its ancestors, from the root down (its parent last). */
+  ancestorIds: string[];
   children: ComponentNode[];
 }
 
@@ -68,7 +73,7 @@ const byPosition = (a: Component, b: Component) =>
 
 /**
  * Builds the forest with effective statuses. `incidentStatuses` holds, per component id,
- * its statuses in the incidents that are still open.
+ * its statuses in the incidents that are still open (and maintenance under way).
  */
 export function buildTree(
   components: readonly Component[],
@@ -80,23 +85,24 @@ export function buildTree(
     siblings.push(c);
     children.set(c.parentId, siblings);
   }
-  const build = (c: Component, parent: ComponentNode | null): ComponentNode => {
+  // `above`: the worst status set directly on an ancestor. Only direct statuses flow down, so a
+  // failing child never paints its siblings through the parent it rolled up into.
+  const build = (c: Component, parent: ComponentNode | null, above: ComponentStatus): ComponentNode => {
+    const direct = worstStatus([c.ownStatus, ...(incidentStatuses.get(c.id) ?? [])]);
     const node: ComponentNode = {
       component: c,
       status: "operational",
       region: c.region ?? parent?.region ?? null,
       path: [...(parent?.path ?? []), c.name],
+      ancestorIds: parent ? [...parent.ancestorIds, parent.component.id] : [],
       children: [],
     };
-    node.children = (children.get(c.id) ?? []).sort(byPosition).map((child) => build(child, node));
-    node.status = worstStatus([
-      c.ownStatus,
-      ...(incidentStatuses.get(c.id) ?? []),
-      ...node.children.map((n) => n.status),
-    ]);
+    const below = worstStatus([above, direct]);
+    node.children = (children.get(c.id) ?? []).sort(byPosition).map((child) => build(child, node, below));
+    node.status = worstStatus([below, ...node.children.map((n) => n.status)]);
     return node;
   };
-  return (children.get(null) ?? []).sort(byPosition).map((c) => build(c, null));
+  return (children.get(null) ?? []).sort(byPosition).map((c) => build(c, null, "operational"));
 }
 
 /** Depth-first, parents before children, in display order. */
@@ -112,18 +118,52 @@ export function flattenTree(nodes: readonly ComponentNode[]): ComponentNode[] {
 
 /** Ids of `rootId` and all its descendants. */
 export function subtreeIds(components: readonly Component[], rootId: string): Set<string> {
-  const ids = new Set([rootId]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const c of components) {
-      if (c.parentId !== null && ids.has(c.parentId) && !ids.has(c.id)) {
-        ids.add(c.id);
-        grew = true;
-      }
-    }
+  return subtreesOf(components, [rootId]);
+}
+
+/** Ids of the roots and all their descendants, in one walk. */
+export function subtreesOf(components: readonly Component[], rootIds: Iterable<string>): Set<string> {
+  const children = new Map<string, string[]>();
+  for (const c of components) {
+    if (c.parentId === null) continue;
+    const siblings = children.get(c.parentId);
+    if (siblings) siblings.push(c.id);
+    else children.set(c.parentId, [c.id]);
+  }
+  const ids = new Set<string>();
+  const stack = [...rootIds];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (ids.has(id)) continue;
+    ids.add(id);
+    stack.push(...(children.get(id) ?? []));
   }
   return ids;
+}
+
+/**
+ * The components the public may see. A page shows its components with their subtrees; what
+ * only private pages show is private, and so hidden from the main page and every public
+ * document. What a public page shows stays public, with its ancestors (the path to it).
+ */
+export function publicComponentIds(
+  components: readonly Component[],
+  pages: readonly { components: readonly string[]; private: boolean }[],
+): Set<string> {
+  const onPrivate = subtreesOf(
+    components,
+    pages.filter((p) => p.private).flatMap((p) => p.components),
+  );
+  const onPublic = subtreesOf(
+    components,
+    pages.filter((p) => !p.private).flatMap((p) => p.components),
+  );
+  const parents = new Map(components.map((c) => [c.id, c.parentId]));
+  const kept = new Set(onPublic);
+  for (const id of onPublic)
+    for (let up = parents.get(id) ?? null; up !== null && !kept.has(up); up = parents.get(up) ?? null)
+      kept.add(up);
+  return new Set(components.map((c) => c.id).filter((id) => kept.has(id) || !onPrivate.has(id)));
 }
 
 /** Refuses a parent that does not exist or that would make a cycle. */

@@ -45,7 +45,9 @@ const MAINTENANCE_STATUS: Record<string, string> = {
 const FEED_ITEMS = 100;
 
 function maintenanceContent(m: Maintenance, names: Map<string, string>): string {
-  const affects = m.components.map((id) => escapeHtml(names.get(id) ?? id)).join(", ");
+  const affects = m.components
+    .flatMap((id) => (names.has(id) ? [escapeHtml(names.get(id)!)] : []))
+    .join(", ");
   return [
     `<p><strong>${MAINTENANCE_STATUS[m.status] ?? m.status}</strong> - ${m.startsAt.toISOString()} to ${m.endsAt.toISOString()}</p>`,
     affects ? `<p>Affects: ${affects}</p>` : "",

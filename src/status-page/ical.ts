@@ -7,8 +7,10 @@ export function maintenanceCalendar(state: PublicState, baseUrl: string, compone
   const site = state.workspace.publicUrl ?? baseUrl;
   const nodes = flattenTree(state.tree).map((n) => n.component);
   const wanted = componentId ? subtreeIds(nodes, componentId) : undefined;
+  // A component this page does not show is not named, nor is the query echoed.
+  const named = nodes.find((c) => c.id === componentId)?.name;
   const cal = ical({
-    name: `${state.workspace.name} maintenance${componentId ? ` (${nodes.find((c) => c.id === componentId)?.name ?? componentId})` : ""}`,
+    name: `${state.workspace.name} maintenance${named ? ` (${named})` : ""}`,
     prodId: { company: "Amends", product: "status-page", language: "EN" },
     url: `${site}/`,
     ttl: 900,

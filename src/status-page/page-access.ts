@@ -58,7 +58,7 @@ export const pageAccessRoutes =
       return reply
         .header(
           "set-cookie",
-          `${cookieName(page.id)}=${sessionCookie(snap.state.workspace.linkSecret, page.id, now().getTime())}; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200${
+          `${cookieName(page.id)}=${sessionCookie(snap.state.workspace.linkSecret, page, now().getTime())}; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200${
             reply.request.protocol === "https" ? "; Secure" : ""
           }`,
         )
@@ -93,7 +93,7 @@ export const pageAccessRoutes =
           // Same answer whether or not the address may enter: it reveals nothing about the list.
           if (sender && emailAdmitted(page, address)) {
             const snap = await pages.snapshot(page);
-            const token = loginToken(snap.state.workspace.linkSecret, page.id, address, now().getTime());
+            const token = loginToken(snap.state.workspace.linkSecret, page, address, now().getTime());
             const url = `${req.protocol}://${req.host}${prefix}/login/verify?t=${token}`;
             await sender
               .send({

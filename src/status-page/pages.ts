@@ -39,23 +39,32 @@ const same = (a: string, b: string) =>
 
 export const cookieName = (pageId: string) => `amends_page_${pageId.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 
-/** The signed session cookie's value: page, expiry, HMAC. */
-export const sessionCookie = (secret: string, pageId: string, now: number) => {
+/**
+ * What a sign-in was granted under: the password, the allowed e-mail domains and the IP list.
+ * It is signed into every cookie and login link, so changing any of them ends every sign-in.
+ */
+const grantOf = (page: StatusPage) =>
+  JSON.stringify([page.passwordHash, [...page.emailDomains].sort(), [...page.ipAllow].sort()]);
+
+/** The signed session cookie's value: expiry, HMAC over page, expiry and grant. */
+export const sessionCookie = (secret: string, page: StatusPage, now: number) => {
   const exp = now + SESSION_MS;
-  return `${exp}.${mac(secret, `page-session:${pageId}:${exp}`)}`;
+  return `${exp}.${mac(secret, `page-session:${page.id}:${exp}:${grantOf(page)}`)}`;
 };
 
-function cookieValid(secret: string, pageId: string, value: string | undefined, now: number): boolean {
+function cookieValid(secret: string, page: StatusPage, value: string | undefined, now: number): boolean {
   const [expText, sig] = (value ?? "").split(".");
   const exp = Number(expText);
-  return Boolean(sig) && exp > now && same(sig!, mac(secret, `page-session:${pageId}:${exp}`));
+  return (
+    Boolean(sig) && exp > now && same(sig!, mac(secret, `page-session:${page.id}:${exp}:${grantOf(page)}`))
+  );
 }
 
-/** A login link's token: the e-mail it was sent to, expiry, HMAC over both and the page. */
-export const loginToken = (secret: string, pageId: string, email: string, now: number) => {
+/** A login link's token: the e-mail it was sent to, expiry, HMAC over both, the page and its grant. */
+export const loginToken = (secret: string, page: StatusPage, email: string, now: number) => {
   const exp = now + LINK_MS;
   const e = Buffer.from(email).toString("base64url");
-  return `${e}.${exp}.${mac(secret, `page-login:${pageId}:${email}:${exp}`)}`;
+  return `${e}.${exp}.${mac(secret, `page-login:${page.id}:${email}:${exp}:${grantOf(page)}`)}`;
 };
 
 export function loginTokenValid(secret: string, page: StatusPage, token: string, now: number): boolean {
@@ -63,7 +72,10 @@ export function loginTokenValid(secret: string, page: StatusPage, token: string,
   const exp = Number(expText);
   if (!e || !sig || !(exp > now)) return false;
   const email = Buffer.from(e, "base64url").toString();
-  return emailAdmitted(page, email) && same(sig, mac(secret, `page-login:${page.id}:${email}:${exp}`));
+  return (
+    emailAdmitted(page, email) &&
+    same(sig, mac(secret, `page-login:${page.id}:${email}:${exp}:${grantOf(page)}`))
+  );
 }
 
 export const emailAdmitted = (page: StatusPage, email: string) => {
@@ -106,7 +118,7 @@ export function admits(
 ): boolean {
   if (!isPrivate(page)) return true;
   if (ipAdmitted(page, req.ip)) return true;
-  return cookieValid(secret, page.id, cookieOf(req.headers.cookie, cookieName(page.id)), now);
+  return cookieValid(secret, page, cookieOf(req.headers.cookie, cookieName(page.id)), now);
 }
 
 // ---- Store. ----

@@ -128,7 +128,8 @@ const BAR_COLORS: Record<ComponentStatus, string> = {
 
 /** The last 90 days of a component and everything under it, as an inline SVG bar per day. */
 function uptimeBar(node: ComponentNode, v: View): Html {
-  const ids = new Set(flattenTree([node]).map((n) => n.component.id));
+  // A component's day is as bad as its own, its subtree's or its ancestors' (as its status is).
+  const ids = new Set([...flattenTree([node]).map((n) => n.component.id), ...node.ancestorIds]);
   const now = v.now.getTime();
   const maintenance = v.state.maintenances.flatMap((m) =>
     m.startedAt
@@ -187,7 +188,9 @@ function describeAffected(ids: readonly string[], tree: readonly ComponentNode[]
   const nodes = new Map(flattenTree(tree).map((n) => [n.component.id, n]));
   const groups = new Map<string, string[]>();
   for (const id of ids) {
-    const path = nodes.get(id)?.path ?? [id];
+    // A component this page does not show is not named on it.
+    const path = nodes.get(id)?.path;
+    if (!path) continue;
     const parent = path.length > 2 ? path.slice(1, -1).join(" › ") : "";
     groups.set(parent, [...(groups.get(parent) ?? []), path.at(-1)!]);
   }
@@ -287,12 +290,14 @@ function maintenanceSection(v: View): Html | "" {
   });
   if (shown.length === 0) return "";
   const names = new Map(flattenTree(v.state.tree).map((n) => [n.component.id, n.component.name]));
+  // Only components this page shows are named on it.
+  const named = (ids: readonly string[]) => ids.flatMap((id) => (names.has(id) ? [names.get(id)!] : []));
   return html`<section aria-labelledby="maintenance-h"><h2 id="maintenance-h">${t(v.locale, "maintenance")}</h2>${shown.map(
     (m) => html`<article class="incident maintenance" id="maintenance-${m.id}">
 <h3>${localized(m.title, m.titleTranslations, v.locale)}</h3>
 <div class="meta">${t(v.locale, `maintenance.${m.status}`)}${m.seriesId ? html` · ${t(v.locale, "recurring")}` : ""} · ${tx(v, "maintenanceWindow", { start: time(m.startsAt, v), end: time(m.endsAt, v) })}${
-      m.components.length
-        ? html` · ${t(v.locale, "affects", { list: m.components.map((id) => names.get(id) ?? id).join(", ") })}`
+      named(m.components).length
+        ? html` · ${t(v.locale, "affects", { list: named(m.components).join(", ") })}`
         : ""
     }</div>
 <p class="body">${localized(m.body, m.bodyTranslations, v.locale)}</p></article>`,

@@ -26,7 +26,7 @@ import {
   renderStatusPage,
 } from "./render-html.ts";
 import { docOf, type Snapshot, SnapshotCache, sendDoc } from "./snapshot.ts";
-import { loadPublicState, type PublicState, pageState } from "./state.ts";
+import { loadPublicState, type PublicState, pageState, shownIncident } from "./state.ts";
 import {
   componentsJson,
   incidentsJson,
@@ -45,6 +45,7 @@ const JSON_TYPE = "application/json; charset=utf-8";
  */
 export class PublicPages {
   private readonly caches = new Map<string, SnapshotCache<PublicState>>();
+  private readonly latest = new Map<string, StatusPage>();
   private workspace: Workspace | undefined;
   private readonly pages: SnapshotCache<{ byHost: Map<string, StatusPage>; byId: Map<string, StatusPage> }>;
 
@@ -114,15 +115,23 @@ export class PublicPages {
   async snapshot(page?: StatusPage): Promise<Snapshot<PublicState>> {
     const ws = page ? page.workspaceId : (await this.defaultWorkspace()).id;
     const key = page ? `${ws}\u0000${page.id}` : ws;
+    // A rebuild reads the page as last found: its components or its privacy may have changed.
+    if (page) this.latest.set(key, page);
     let cache = this.caches.get(key);
     if (!cache) {
       const load = page
         ? async () => {
-            const workspace = await findWorkspace(this.db, page.workspaceId);
+            const current = this.latest.get(key)!;
+            const workspace = await findWorkspace(this.db, current.workspaceId);
             if (!workspace) throw new AmendsError("NOT_FOUND", "this page's workspace is gone");
-            const state = await loadPublicState(this.db, workspace, this.now());
+            // A private page may show private components; any other page never does.
+            const audience = isPrivate(current) ? "everyone" : "public";
+            const state = await loadPublicState(this.db, workspace, this.now(), audience);
             // The page's own name heads it.
-            return pageState({ ...state, workspace: { ...workspace, name: page.name } }, page.components);
+            return pageState(
+              { ...state, workspace: { ...workspace, name: current.name } },
+              current.components,
+            );
           }
         : async () => loadPublicState(this.db, await this.defaultWorkspace(), this.now());
       cache = new SnapshotCache(load, () => this.now().getTime(), this.maxAgeMs);
@@ -219,11 +228,11 @@ export const statusPageRoutes =
         (i) => i.id === req.params.id,
       );
       // Older incidents are not in the snapshot; they change rarely and are read from the database.
-      const incident =
-        known ??
-        (v.page
+      const older =
+        known || v.page
           ? undefined
-          : await getIncident(db, snap.state.workspace.id, req.params.id).catch(() => undefined));
+          : await getIncident(db, snap.state.workspace.id, req.params.id).catch(() => undefined);
+      const incident = known ?? (older && shownIncident(snap.state.scope, older));
       if (!incident) return notFound(reply, locale, "noSuchIncident");
       const doc = docIn(v, `/incidents/${incident.id}|${locale}`, () => ({
         type: HTML,
@@ -249,10 +258,12 @@ export const statusPageRoutes =
         snap.state.postmortems.get(req.params.id) ??
         (await getReport(db, ws, req.params.id).catch(() => undefined));
       if (report?.status !== "published") return notFound(reply, locale, "noSuchPage");
-      const incident =
-        [...snap.state.open, ...snap.state.recent, ...snap.state.latest].find(
-          (i) => i.id === req.params.id,
-        ) ?? (await getIncident(db, ws, req.params.id).catch(() => undefined));
+      const known = [...snap.state.open, ...snap.state.recent, ...snap.state.latest].find(
+        (i) => i.id === req.params.id,
+      );
+      const older = known ? undefined : await getIncident(db, ws, req.params.id).catch(() => undefined);
+      // Not a report of an incident this page does not show.
+      const incident = known ?? (older && shownIncident(snap.state.scope, older));
       if (!incident) return notFound(reply, locale, "noSuchIncident");
       const doc = docIn(v, `/incidents/${incident.id}/report|${locale}`, () => ({
         type: HTML,

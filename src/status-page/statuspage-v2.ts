@@ -46,7 +46,6 @@ export function componentV2(node: ComponentNode, pageId: string) {
 export function incidentV2(incident: Incident, state: PublicState, baseUrl: string) {
   const pageId = state.workspace.id;
   const nodes = new Map(flattenTree(state.tree).map((n) => [n.component.id, n]));
-  const name = (id: string) => nodes.get(id)?.component.name ?? id;
   return {
     id: incident.id,
     name: incident.title,
@@ -59,27 +58,31 @@ export function incidentV2(incident: Incident, state: PublicState, baseUrl: stri
     shortlink: `${state.workspace.publicUrl ?? baseUrl}/incidents/${encodeURIComponent(incident.id)}`,
     started_at: incident.startedAt.toISOString(),
     page_id: pageId,
-    incident_updates: [...incident.updates].reverse().map((u) => ({
-      id: u.id,
-      status: u.status,
-      body: u.body,
-      incident_id: incident.id,
-      created_at: u.createdAt.toISOString(),
-      updated_at: u.createdAt.toISOString(),
-      display_at: u.createdAt.toISOString(),
-      affected_components:
-        u.components.length > 0
-          ? u.components.map((c) => ({
-              code: c.componentId,
-              name: name(c.componentId),
-              old_status: c.oldStatus,
-              new_status: c.newStatus,
-            }))
-          : null,
-      deliver_notifications: true,
-      custom_tweet: null,
-      tweet_id: null,
-    })),
+    incident_updates: [...incident.updates].reverse().map((u) => {
+      // Components this page does not show are left out of what it says changed.
+      const affected = u.components.filter((c) => nodes.has(c.componentId));
+      return {
+        id: u.id,
+        status: u.status,
+        body: u.body,
+        incident_id: incident.id,
+        created_at: u.createdAt.toISOString(),
+        updated_at: u.createdAt.toISOString(),
+        display_at: u.createdAt.toISOString(),
+        affected_components:
+          affected.length > 0
+            ? affected.map((c) => ({
+                code: c.componentId,
+                name: nodes.get(c.componentId)!.component.name,
+                old_status: c.oldStatus,
+                new_status: c.newStatus,
+              }))
+            : null,
+        deliver_notifications: true,
+        custom_tweet: null,
+        tweet_id: null,
+      };
+    }),
     components: incident.components.flatMap((c) => {
       const node = nodes.get(c.componentId);
       return node ? [componentV2(node, pageId)] : [];
