@@ -1,14 +1,16 @@
 /**
  * Sends the queued deliveries of one chunk. Each delivery is one (event, recipient, channel)
- * row whose idempotency key goes to the provider on every attempt; a row is marked sent right
- * after the provider took it, so a crash in between repeats the call with the same key, and a
- * retried job skips what is already sent.
+ * row whose idempotency key goes to the provider on every attempt. A send job first claims its
+ * rows for a short lease that it renews while it lives; each lane records its outcome before it
+ * sends the next, so after a `kill -9` only the sends in flight at that instant can repeat (with
+ * the same key), and a claim whose lease ran out is taken up again (see `resumeOrphans`).
  *
  * Per message: quiet hours and digests hold it (critical news passes); a transient failure
  * tries the channel's next provider, then leaves the row queued for the job's retry (backoff
  * with jitter); a permanent one suppresses the address when it is bad, and fails over to the
  * recipient's next channel (a customer's email when their SMS failed).
  */
+import { randomUUID } from "node:crypto";
 import { parsePhoneNumberWithError } from "libphonenumber-js";
 import { audienceOf, reachesAudience } from "../core/audiences.ts";
 import { digestRelease, releaseAt } from "../core/notifications.ts";
@@ -35,6 +37,8 @@ export interface DeliveryContext {
   throttle: (provider: string) => Promise<void>;
   /** messages in flight at once within one chunk */
   parallel: number;
+  /** how long a claim on a delivery lasts without its worker renewing it */
+  leaseSeconds: number;
 }
 
 interface Row {
@@ -116,22 +120,72 @@ export interface Chunk {
   items: [eventId: string, recipient: string][];
 }
 
-/** Sends one chunk; returns how many are still waiting for a retry (the job fails so pg-boss retries). */
+/**
+ * The chunk's rows, by primary key: the "= any" conjuncts repeat the pairs so that its index is
+ * the obvious plan. `$1` is the workspace, `$2` and `$3` the pairs.
+ */
+export const IN_CHUNK = `d.workspace_id = $1 and (d.event_id, d.recipient) in (select e, r from unnest($2::text[], $3::text[]) x(e, r))
+  and d.event_id = any($2::text[]) and d.recipient = any($3::text[])`;
+export const chunkParams = (chunk: Chunk) => [
+  chunk.workspaceId,
+  chunk.items.map((i) => i[0]),
+  chunk.items.map((i) => i[1]),
+];
+
+/**
+ * Sends one chunk; returns how many are still waiting for a retry (the job fails so pg-boss
+ * retries). Rows another live worker has claimed are theirs, not this job's.
+ */
 export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt: boolean): Promise<number> {
-  // The "= any" conjuncts repeat the pairs so that the primary key's index is the obvious plan.
+  const claim = randomUUID();
+  const lease = ctx.leaseSeconds;
+  const claimed = await ctx.database.query<{ n: number }>(
+    `with claimed as (
+       update deliveries d set claim = $4, claimed_until = now() + make_interval(secs => $5)
+        where ${IN_CHUNK} and d.status = 'queued' and (d.claimed_until is null or d.claimed_until < now())
+       returning 1)
+     select count(*)::int as n from claimed`,
+    [...chunkParams(chunk), claim, lease],
+  );
+  if (claimed[0]!.n === 0) return 0;
+  const renew = setInterval(
+    () =>
+      void ctx.database
+        .query(
+          `update deliveries d set claimed_until = now() + make_interval(secs => $5)
+            where ${IN_CHUNK} and d.claim = $4 and d.status = 'queued'`,
+          [...chunkParams(chunk), claim, lease],
+        )
+        .catch(() => {}),
+    (lease * 1000) / 4,
+  );
+  try {
+    const waiting = await sendClaimed(ctx, chunk, claim, lastAttempt);
+    // What waits for the job's retry is free for it to claim again.
+    if (waiting > 0)
+      await ctx.database.query(
+        `update deliveries d set claim = null, claimed_until = null where ${IN_CHUNK} and d.claim = $4 and d.status = 'queued'`,
+        [...chunkParams(chunk), claim],
+      );
+    return waiting;
+  } finally {
+    clearInterval(renew);
+  }
+}
+
+async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, lastAttempt: boolean) {
   const rows = await loadRows(
     ctx.database,
-    `where d.workspace_id = $1 and (d.event_id, d.recipient) in (select e, r from unnest($2::text[], $3::text[]) x(e, r))
-       and d.event_id = any($2::text[]) and d.recipient = any($3::text[]) and d.status = 'queued'
+    `where ${IN_CHUNK} and d.claim = $4 and d.status = 'queued'
       order by d.event_id, d.recipient collate "C", d.channel`,
-    [chunk.workspaceId, chunk.items.map((i) => i[0]), chunk.items.map((i) => i[1])],
+    [...chunkParams(chunk), claim],
   );
   let waiting = 0;
-  const sent: Sent[] = [];
+  const record = outcomeRecorder(ctx, chunk.workspaceId);
   // One rendering per event and language; each recipient only adds their own unsubscribe link.
   const renderings = new Map<string, Rendered>();
   await inParallel(rows, ctx.parallel, async (row) => {
-    const job = { workspaceId: chunk.workspaceId, eventId: row.event_id };
+    const job = { workspaceId: chunk.workspaceId, eventId: row.event_id, claim };
     if (await hold(ctx, job, row)) return;
     const id = `${row.event_id}\u0000${row.locale}`;
     let common = renderings.get(id);
@@ -146,14 +200,12 @@ export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt:
       row,
       withUnsubscribe(common, renderContext(job.workspaceId, row).unsubscribeUrl),
     );
-    const outcome = await attempt(ctx, job, row, rendered, undefined, sent);
+    const outcome = await attempt(ctx, job, row, rendered, undefined, record);
     if (outcome === "retry") {
       if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
       else waiting++;
     }
-    if (sent.length >= 100) await markSent(ctx, chunk.workspaceId, sent.splice(0));
   });
-  await markSent(ctx, chunk.workspaceId, sent);
   return waiting;
 }
 
@@ -166,9 +218,39 @@ interface Sent {
 }
 
 /**
- * Marks what providers took, a hundred rows per statement. A crash before this repeats those
- * sends on retry, with the same idempotency keys.
+ * Group commit of what providers took: each lane waits until its own outcome is written before
+ * it sends again, and the outcomes that arrive while one statement runs share the next one. So
+ * the sends a crash can repeat are at most the lanes in flight, at one statement per round trip.
  */
+function outcomeRecorder(ctx: DeliveryContext, workspaceId: string) {
+  let waiting: { sent: Sent; done: () => void; failed: (err: unknown) => void }[] = [];
+  let writing = false;
+  const write = async () => {
+    writing = true;
+    while (waiting.length) {
+      const group = waiting;
+      waiting = [];
+      try {
+        await markSent(
+          ctx,
+          workspaceId,
+          group.map((g) => g.sent),
+        );
+        for (const g of group) g.done();
+      } catch (err) {
+        for (const g of group) g.failed(err);
+      }
+    }
+    writing = false;
+  };
+  return (sent: Sent) =>
+    new Promise<void>((done, failed) => {
+      waiting.push({ sent, done, failed });
+      if (!writing) void write();
+    });
+}
+
+/** Marks what providers took. A crash before this repeats those sends, with the same idempotency keys. */
 async function markSent(ctx: DeliveryContext, workspaceId: string, sent: Sent[]) {
   if (sent.length === 0) return;
   await ctx.database.query(
@@ -266,12 +348,12 @@ const renderFor = (workspaceId: string, row: Row) =>
 /** One send through the channel's providers in order. */
 async function attempt(
   ctx: DeliveryContext,
-  job: { workspaceId: string; eventId: string },
+  job: { workspaceId: string; eventId: string; claim?: string },
   row: Row,
   rendered: Rendered,
   key = idempotencyKey(row.event_key, row.recipient, row.channel),
-  /** when given, successes are collected here and marked in bulk by the caller */
-  batch?: Sent[],
+  /** when given, successes are recorded through it (grouped with other lanes' outcomes) */
+  record?: (sent: Sent) => Promise<void>,
 ): Promise<"sent" | "failed" | "retry"> {
   // The audience table has the last word before any provider call: team-only news never leaves the team.
   const audience = audienceOf(row.recipient, row.channel);
@@ -315,35 +397,10 @@ async function attempt(
   };
   let lastError = "";
   for (const sender of providers) {
+    let result: Awaited<ReturnType<typeof sender.send>>;
     try {
       await ctx.throttle(sender.provider);
-      const result = await sender.send(message);
-      if (batch) {
-        batch.push({
-          eventId: job.eventId,
-          recipient: row.recipient,
-          channel: row.channel,
-          provider: result.provider,
-          providerMessageId: result.providerMessageId ?? null,
-        });
-        return "sent";
-      }
-      await ctx.database.query(
-        `update deliveries set status = 'sent', provider = $5, provider_message_id = $6, sent_at = $7, updated_at = $7,
-                attempts = attempts + 1, last_error = null
-          where workspace_id = $1 and event_id = any($2::text[]) and recipient = $3 and channel = $4
-            and status in ('queued', 'held')`,
-        [
-          job.workspaceId,
-          [job.eventId, ...(row.held_events ?? [])],
-          row.recipient,
-          row.channel,
-          result.provider,
-          result.providerMessageId ?? null,
-          ctx.now().toISOString(),
-        ],
-      );
-      return "sent";
+      result = await sender.send(message);
     } catch (err) {
       if (err instanceof PermanentFailure) {
         if (err.suppress) await suppress(ctx, job, row, err.message);
@@ -351,7 +408,35 @@ async function attempt(
         return "failed";
       }
       lastError = `${sender.provider}: ${(err as Error).message}`;
+      continue;
     }
+    // Outside the try: the provider took it, so a failure to record it must not try the next one.
+    if (record && !row.held_events) {
+      await record({
+        eventId: job.eventId,
+        recipient: row.recipient,
+        channel: row.channel,
+        provider: result.provider,
+        providerMessageId: result.providerMessageId ?? null,
+      });
+      return "sent";
+    }
+    await ctx.database.query(
+      `update deliveries set status = 'sent', provider = $5, provider_message_id = $6, sent_at = $7, updated_at = $7,
+              attempts = attempts + 1, last_error = null
+        where workspace_id = $1 and event_id = any($2::text[]) and recipient = $3 and channel = $4
+          and status in ('queued', 'held')`,
+      [
+        job.workspaceId,
+        [job.eventId, ...(row.held_events ?? [])],
+        row.recipient,
+        row.channel,
+        result.provider,
+        result.providerMessageId ?? null,
+        ctx.now().toISOString(),
+      ],
+    );
+    return "sent";
   }
   await ctx.database.query(
     `update deliveries set attempts = attempts + 1, last_error = $5, updated_at = $6
@@ -370,7 +455,7 @@ async function attempt(
 
 async function suppress(
   ctx: DeliveryContext,
-  job: { workspaceId: string; eventId: string },
+  job: { workspaceId: string; eventId: string; claim?: string },
   row: Row,
   why: string,
 ) {
@@ -384,7 +469,7 @@ async function suppress(
  */
 async function failOver(
   ctx: DeliveryContext,
-  job: { workspaceId: string; eventId: string },
+  job: { workspaceId: string; eventId: string; claim?: string },
   row: Row,
   why: string,
   status = "failed",
@@ -408,9 +493,10 @@ async function failOver(
     .slice(channels.findIndex((c) => c.type === row.channel && c.address === row.address) + 1)
     .find((c) => !(c.type === "sms" && paidSmsOnly));
   if (!next || next.type === row.channel || !(next.type in ctx.channels)) return;
+  // Claimed by the same send as the row it replaces: a crash before it is sent leaves it to be taken up.
   const inserted = await ctx.database.query(
-    `insert into deliveries (workspace_id, event_id, recipient, channel, address, locale, status, updated_at)
-     values ($1, $2, $3, $4, $5, $6, 'queued', $7) on conflict do nothing returning 1`,
+    `insert into deliveries (workspace_id, event_id, recipient, channel, address, locale, status, updated_at, claim, claimed_until)
+     values ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, now() + make_interval(secs => $9)) on conflict do nothing returning 1`,
     [
       job.workspaceId,
       job.eventId,
@@ -419,6 +505,8 @@ async function failOver(
       next.address,
       row.locale,
       ctx.now().toISOString(),
+      job.claim ?? null,
+      ctx.leaseSeconds,
     ],
   );
   if (inserted.length) {

@@ -27,7 +27,14 @@ import {
   teamRecipients,
 } from "./audience.ts";
 import { type ChannelRegistry, closeChannels } from "./channels/index.ts";
-import { type Chunk, type DeliveryContext, releaseHeld, sendChunk } from "./deliver.ts";
+import {
+  type Chunk,
+  chunkParams,
+  type DeliveryContext,
+  IN_CHUNK,
+  releaseHeld,
+  sendChunk,
+} from "./deliver.ts";
 import { jobId, QUEUES, type QueueTuning, startQueue } from "./queue.ts";
 import { sharedThrottle } from "./rate-limits.ts";
 import { loadNotificationSettings } from "./settings.ts";
@@ -49,8 +56,14 @@ export interface NotifierOptions {
   parallel?: number;
   /** how soon work orphaned by a killed process is taken up again */
   queue?: QueueTuning;
-  /** an event claimed by a dispatcher this long ago without progress is claimed again (default 60) */
+  /** an event claimed by a dispatcher this long ago without progress is claimed again (default 20) */
   reclaimAfterSeconds?: number;
+  /**
+   * A send or fan-out whose worker stopped renewing it this long ago is taken up again by any
+   * other (default 20): work a killed process held resumes within about this, not at the
+   * queue's expiry.
+   */
+  leaseSeconds?: number;
 }
 
 export interface Notifier {
@@ -91,13 +104,15 @@ const toEvent = (r: EventRow): OutboxEvent => ({
 export async function startNotifier(database: Database, options: NotifierOptions): Promise<Notifier> {
   const now = options.now ?? (() => new Date());
   const boss = await startQueue(database, options.queue);
-  const reclaimAfter = options.reclaimAfterSeconds ?? 60;
+  const reclaimAfter = options.reclaimAfterSeconds ?? 20;
+  const leaseSeconds = options.leaseSeconds ?? 20;
   const ctx: DeliveryContext = {
     database,
     channels: options.channels,
     now,
     throttle: sharedThrottle(database, options.rateLimits ?? {}),
     parallel: options.parallel ?? 16,
+    leaseSeconds,
   };
   const sendWorkers: string[] = [];
   const social = socialChannels(options.channels);
@@ -149,6 +164,13 @@ export async function startNotifier(database: Database, options: NotifierOptions
 
   const stopListening = await database.listen(OUTBOX_CHANNEL, () => void dispatch().catch(() => {}));
   const stopDispatching = every(1_000, dispatch);
+  // Work a killed process held: looked for at once (a returning worker takes it up without waiting) and then often.
+  const resume = async () => {
+    if ((await resumeOrphans(database, boss, leaseSeconds)) > 0)
+      for (const id of sendWorkers) boss.notifyWorker(id);
+  };
+  await resume().catch(() => {});
+  const stopResuming = every(Math.max(1, Math.min(5, leaseSeconds / 4)) * 1_000, resume);
   // One release sweep per 15 s across all processes: the singleton key dedupes the job.
   const stopReleasing = every(15_000, () =>
     boss.send(QUEUES.release, {}, { singletonKey: "release", singletonSeconds: 15 }),
@@ -160,6 +182,7 @@ export async function startNotifier(database: Database, options: NotifierOptions
     release: () => releaseHeld(ctx),
     async stop() {
       stopDispatching();
+      stopResuming();
       stopReleasing();
       await stopListening();
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
@@ -348,6 +371,50 @@ export async function queueFanout(boss: PgBoss, workspaceId: string, eventId: st
   );
 }
 
+/**
+ * Takes up work that a killed process held. pg-boss would retry its job only when the job
+ * expires (minutes); instead, every job active for longer than the lease is checked against
+ * what its worker renews: a send job's rows still queued without a live claim, a fan-out whose
+ * event has not moved for a lease, are queued again as a new job, ahead of the rest. Its id
+ * comes from the job it replaces, so processes that look at once queue it once. Each row keeps
+ * its own claim, so rows a slow but living worker still renews are left to it.
+ */
+async function resumeOrphans(database: Database, boss: PgBoss, leaseSeconds: number): Promise<number> {
+  // pg-boss's own table (schema "pgboss", see queue.ts): it has no call that lists active jobs.
+  const jobs = await database.query<{ id: string; name: string; data: Record<string, unknown> }>(
+    `select id, name, data from pgboss.job
+      where name = any($1::text[]) and state = 'active' and started_on < now() - make_interval(secs => $2)`,
+    [[QUEUES.send, QUEUES.fanout], leaseSeconds],
+  );
+  let resumed = 0;
+  for (const job of jobs) {
+    const options = { id: jobId("resume", job.id), priority: 1 };
+    if (job.name === QUEUES.send) {
+      const chunk = job.data as unknown as Chunk;
+      const left = await database.query<{ event_id: string; recipient: string }>(
+        `select distinct d.event_id, d.recipient from deliveries d
+          where ${IN_CHUNK} and d.status = 'queued' and (d.claimed_until is null or d.claimed_until < now())`,
+        chunkParams(chunk),
+      );
+      if (left.length === 0) continue;
+      const items = left.map((r): [string, string] => [r.event_id, r.recipient]);
+      if (await boss.send(QUEUES.send, { workspaceId: chunk.workspaceId, items } satisfies Chunk, options))
+        resumed++;
+    } else {
+      // The same part of the event (a free part runs while its SMS await confirmation).
+      const { workspaceId, eventId } = job.data as { workspaceId: string; eventId: string };
+      const stalled = await database.query(
+        `select 1 from outbox_messages where workspace_id = $1 and id = $2
+            and status in ('fanning_out', 'awaiting_confirmation')
+            and (dispatched_at is null or dispatched_at < now() - make_interval(secs => $3))`,
+        [workspaceId, eventId, leaseSeconds],
+      );
+      if (stalled.length && (await boss.send(QUEUES.fanout, job.data, options))) resumed++;
+    }
+  }
+  return resumed;
+}
+
 /** Pages every source of the audience into deliveries and queues one send job per page. */
 async function fanout(
   database: Database,
@@ -365,6 +432,13 @@ async function fanout(
   if (!row) return;
   const e = toEvent(row);
   const part = job.part ?? (row.confirmed_at ? "sms" : "all");
+  // The fan-out's heartbeat: a fan-out whose event stops moving for a lease is taken up again.
+  const alive = () =>
+    database.query(`update outbox_messages set dispatched_at = now() where workspace_id = $1 and id = $2`, [
+      e.workspaceId,
+      e.id,
+    ]);
+  await alive();
   const { settings } = await loadNotificationSettings(database.db, e.workspaceId);
   const scope = await scopeOf(database, e);
   const send = (recipients: string[], first: string) =>
@@ -410,6 +484,7 @@ async function fanout(
       if (!page.last) break;
       if (page.recipients.length) await send(page.recipients, `${i}:${page.recipients[0]}`);
       after = page.last;
+      await alive();
     }
   }
   // The free part of a waiting event leaves it waiting; the SMS part, or the whole, ends it.

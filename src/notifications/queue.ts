@@ -22,7 +22,10 @@ const QUEUE_SETUP_LOCK = 7_311_002_018;
 const RETRY = { retryLimit: 12, retryDelay: 2, retryBackoff: true };
 
 export interface QueueTuning {
-  /** a job active this long is taken to be orphaned by a dead worker and retried (default 300 s) */
+  /**
+   * a job active this long is failed and retried (default 300 s): a last resort, as a dead
+   * worker's sends and fan-outs are taken up after their lease (see notifier.ts)
+   */
   expireInSeconds?: number;
   /** how often expired jobs are looked for (default 30 s) */
   maintenanceIntervalSeconds?: number;

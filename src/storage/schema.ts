@@ -563,6 +563,10 @@ export const deliveries = pgTable(
     notBefore: ts("not_before"),
     sentAt: ts("sent_at"),
     updatedAt: ts("updated_at").notNull(),
+    /** the send attempt working on a queued row; another takes it over once `claimed_until` has passed */
+    claim: text("claim"),
+    /** the claim's lease: renewed while its worker lives, so a killed worker's rows are taken up within seconds */
+    claimedUntil: ts("claimed_until"),
   },
   (t) => [
     primaryKey({ columns: [t.workspaceId, t.eventId, t.recipient, t.channel] }),

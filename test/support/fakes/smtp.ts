@@ -110,6 +110,8 @@ export class SmtpFake {
         });
       },
     });
+    // A client killed mid-session resets its connection: that is the client's failure, not the server's.
+    this.server.on("error", () => {});
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.port = (this.server.server.address() as { port: number }).port;
     return this;
