@@ -267,7 +267,13 @@ async function listenOn(
   let retry: NodeJS.Timeout | undefined;
   let attempt = 0;
   const open = async () => {
-    const c = new pg.Client({ connectionString: url, keepAlive: true });
+    // Bounded connect, and TCP keep-alive probes so a connection dropped silently is noticed too.
+    const c = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     const lost = () => {
       if (client !== c) return;
       client = undefined;
