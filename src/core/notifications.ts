@@ -88,21 +88,37 @@ const GSM_BASIC =
   "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM_EXTENDED = "^{}\\[~]|€\f";
 
-/** SMS segments: 160/153 septets in GSM-7, 70/67 UTF-16 units otherwise (accents outside GSM, emoji). */
+/**
+ * SMS segments, as carriers bill them: one message of up to 160 GSM-7 septets or 70 UTF-16 units
+ * (a text with any character outside GSM 03.38: most accents beyond Italian's, emoji); longer,
+ * parts of 153 septets or 67 units (the rest is the concatenation header). An extension character
+ * (€, [, …) takes two septets and a surrogate pair two units, and neither is split across parts.
+ * The one counter for the estimate and the tests that read what the provider got.
+ */
 export function smsSegments(text: string): { encoding: "gsm7" | "ucs2"; segments: number } {
-  let septets = 0;
+  const sizes: number[] = [];
   let gsm = true;
   for (const ch of text) {
-    if (GSM_BASIC.includes(ch)) septets += 1;
-    else if (GSM_EXTENDED.includes(ch)) septets += 2;
+    if (GSM_BASIC.includes(ch)) sizes.push(1);
+    else if (GSM_EXTENDED.includes(ch)) sizes.push(2);
     else {
       gsm = false;
       break;
     }
   }
-  if (gsm) return { encoding: "gsm7", segments: septets <= 160 ? 1 : Math.ceil(septets / 153) };
-  const units = text.length;
-  return { encoding: "ucs2", segments: units <= 70 ? 1 : Math.ceil(units / 67) };
+  const [single, part] = gsm ? [160, 153] : [70, 67];
+  const units = gsm ? sizes : [...text].map((ch) => ch.length);
+  const total = units.reduce((a, b) => a + b, 0);
+  if (total <= single) return { encoding: gsm ? "gsm7" : "ucs2", segments: 1 };
+  let [segments, used] = [1, 0];
+  for (const n of units) {
+    if (used + n > part) {
+      segments++;
+      used = 0;
+    }
+    used += n;
+  }
+  return { encoding: gsm ? "gsm7" : "ucs2", segments };
 }
 
 /** Price of one SMS segment by ISO country (and `default`), as a decimal string in major units: "0.0725". */

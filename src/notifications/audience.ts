@@ -182,18 +182,27 @@ export async function insertPage(
   return { recipients: rows[0]?.recipients ?? [], last: rows[0]?.last ?? null };
 }
 
-/** Recipients per channel, and SMS numbers (for the cost estimate), without writing anything. */
+/**
+ * SMS recipients alike for the price: the same country prefix (libphonenumber names the country
+ * from `address`), the same language, and the same length of what their unsubscribe link signs,
+ * so one rendering per group is every message of the group to the character.
+ */
+export interface SmsGroup {
+  recipient: string;
+  address: string;
+  locale: string;
+  n: number;
+}
+
+/** Recipients per channel, and SMS recipients in groups (for the cost estimate), without writing anything. */
 export async function countAudience(
   database: Database,
   e: OutboxEvent,
   scope: EventScope | undefined,
   settings: NotificationSettings,
-): Promise<{
-  byChannel: Record<string, number>;
-  smsNumbers: { address: string; n: number }[];
-}> {
+): Promise<{ byChannel: Record<string, number>; sms: SmsGroup[] }> {
   const byChannel: Record<string, number> = {};
-  const smsNumbers: { address: string; n: number }[] = [];
+  const sms: SmsGroup[] = [];
   for (const source of sources(e, scope, settings)) {
     const all = (sql: string) =>
       source.table ? `with w as (select * from ${source.table} where workspace_id = $1) ${sql}` : sql;
@@ -203,11 +212,14 @@ export async function countAudience(
     );
     for (const r of rows) byChannel[r.channel] = (byChannel[r.channel] ?? 0) + r.n;
     if (rows.some((r) => r.channel === "sms")) {
-      // Country prefixes are few: count by the first digits and let libphonenumber name the country.
-      smsNumbers.push(
-        ...(await database.query<{ address: string; n: number }>(
-          all(`select min(address) as address, count(*)::int as n from (${source.sql}) src where channel = 'sms'
-            group by left(regexp_replace(address, '[^0-9+]', '', 'g'), 6)`),
+      // A few hundred groups for a million numbers: prefixes, languages and id lengths are few.
+      sms.push(
+        ...(await database.query<SmsGroup>(
+          all(`select min(recipient) as recipient, min(address) as address, coalesce(locale, '') as locale,
+                      count(*)::int as n
+                 from (${source.sql}) src where channel = 'sms'
+                group by left(regexp_replace(address, '[^0-9+]', '', 'g'), 6), coalesce(locale, ''),
+                         octet_length(to_json(recipient)::text), octet_length(to_json(address)::text)`),
           source.params,
         )),
       );
@@ -215,5 +227,5 @@ export async function countAudience(
   }
   if (reaches(e, "team"))
     for (const t of teamRecipients(settings)) byChannel[t.channel] = (byChannel[t.channel] ?? 0) + 1;
-  return { byChannel, smsNumbers };
+  return { byChannel, sms };
 }

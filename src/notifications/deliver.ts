@@ -17,7 +17,7 @@ import { digestRelease, releaseAt } from "../core/notifications.ts";
 import type { Database } from "../storage/database.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { type Channel, type OutgoingMessage, PermanentFailure } from "./channels/types.ts";
-import { signLink } from "./links.ts";
+import { channelText, recipientContext } from "./compose.ts";
 import { suppressAddress } from "./suppressions.ts";
 import {
   type RenderContext,
@@ -26,8 +26,6 @@ import {
   renderMessage,
   withUnsubscribe,
 } from "./templates.ts";
-
-const SUBJECTLESS = new Set(["sms", "telegram", "mastodon", "bluesky"]);
 
 export interface DeliveryContext {
   database: Database;
@@ -308,30 +306,18 @@ function renderContext(workspaceId: string, row: Row): RenderContext {
 }
 
 function buildContext(workspaceId: string, row: Row): RenderContext {
-  const base = (row.settings.public_url ?? row.public_url ?? "").replace(/\/$/, "");
-  const incident = row.payload.incident_id as string | undefined;
-  return {
-    company: row.company,
-    timeZone: row.time_zone,
-    fallbackLocale: row.settings.fallback_locale ?? "en",
-    url: base
-      ? typeof row.payload.page_path === "string"
-        ? `${base}${row.payload.page_path}`
-        : incident
-          ? `${base}/incidents/${encodeURIComponent(incident)}`
-          : `${base}/`
-      : undefined,
-    unsubscribeUrl:
-      base && !row.recipient.startsWith("team:") && !row.recipient.startsWith("social:")
-        ? `${base}/unsubscribe?t=${signLink(row.link_secret, {
-            purpose: "unsubscribe",
-            workspaceId,
-            recipient: row.recipient,
-            channel: row.channel,
-            address: row.address,
-          })}`
-        : undefined,
-  };
+  return recipientContext(
+    {
+      workspaceId,
+      company: row.company,
+      timeZone: row.time_zone,
+      fallbackLocale: row.settings.fallback_locale ?? "en",
+      publicUrl: row.settings.public_url ?? row.public_url,
+      linkSecret: row.link_secret,
+    },
+    row.payload,
+    row,
+  );
 }
 
 /** An emergency protocol may word its public social post itself (see protocols/store.ts). */
@@ -387,8 +373,7 @@ async function attempt(
     locale: rendered.locale,
     event: row.event,
     subject: rendered.subject,
-    // Channels without a subject line carry it as the first line.
-    text: SUBJECTLESS.has(row.channel) ? `${rendered.subject}\n\n${rendered.text}` : rendered.text,
+    text: channelText(row.channel, rendered),
     html: rendered.html,
     url: links.url,
     unsubscribeUrl: links.unsubscribeUrl,

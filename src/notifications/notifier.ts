@@ -27,6 +27,7 @@ import {
   teamRecipients,
 } from "./audience.ts";
 import { type ChannelRegistry, closeChannels } from "./channels/index.ts";
+import { channelText, recipientContext } from "./compose.ts";
 import {
   type Chunk,
   chunkParams,
@@ -38,7 +39,7 @@ import {
 import { jobId, QUEUES, type QueueTuning, startQueue } from "./queue.ts";
 import { sharedThrottle } from "./rate-limits.ts";
 import { loadNotificationSettings } from "./settings.ts";
-import { renderMessage } from "./templates.ts";
+import { renderMessage, withUnsubscribe } from "./templates.ts";
 
 /** Recipients per send job: big enough that the queue is not the bottleneck, small enough to retry cheaply. */
 export const CHUNK = 500;
@@ -321,27 +322,38 @@ async function askForConfirmation(
 
 /**
  * Who an event would reach and what its SMS would cost, without sending: recipients per
- * channel, and segments (of the message in the fallback language) × the price per country.
+ * channel, and per SMS recipient the segments of the very text they will get (their language,
+ * their unsubscribe link), priced by their country. Recipients alike are rendered once.
  */
 export async function estimateEvent(database: Database, e: OutboxEvent, social: string[]) {
-  const { settings, name } = await loadNotificationSettings(database.db, e.workspaceId);
+  const { settings, name, linkSecret, publicUrl, timeZone } = await loadNotificationSettings(
+    database.db,
+    e.workspaceId,
+  );
   const audience = await countAudience(database, e, await scopeOf(database, e), settings);
   if (!e.customerId && reaches(e, "social"))
     for (const c of social) audience.byChannel[c] = (audience.byChannel[c] ?? 0) + 1;
   const countries: Record<string, { messages: number; segments: number }> = {};
-  if (audience.smsNumbers.length) {
-    const text = renderMessage(e.event, e.payload, settings.fallback_locale, {
-      company: name,
-      timeZone: "UTC",
-      fallbackLocale: settings.fallback_locale,
-      url: "https://example.com/incidents/x",
-    }).text;
-    const { segments } = smsSegments(text);
-    for (const { address, n } of audience.smsNumbers) {
-      const country = parsePhoneNumberFromString(address)?.country ?? "unknown";
-      const c = countries[country] ?? { messages: 0, segments: 0 };
-      countries[country] = { messages: c.messages + n, segments: c.segments + n * segments };
-    }
+  const from = {
+    workspaceId: e.workspaceId,
+    company: name,
+    timeZone,
+    fallbackLocale: settings.fallback_locale,
+    publicUrl: settings.public_url ?? publicUrl,
+    linkSecret,
+  };
+  for (const group of audience.sms) {
+    const to = { recipient: group.recipient, channel: "sms", address: group.address };
+    const context = recipientContext(from, e.payload, to);
+    // As deliver.ts renders it: the message in the reader's language, then their own unsubscribe line.
+    const rendered = withUnsubscribe(
+      renderMessage(e.event, e.payload, group.locale, { ...context, unsubscribeUrl: undefined }),
+      context.unsubscribeUrl,
+    );
+    const { segments } = smsSegments(channelText("sms", rendered));
+    const country = parsePhoneNumberFromString(group.address)?.country ?? "unknown";
+    const c = countries[country] ?? { messages: 0, segments: 0 };
+    countries[country] = { messages: c.messages + group.n, segments: c.segments + group.n * segments };
   }
   const est = estimate(
     audience.byChannel,

@@ -15,6 +15,7 @@ import { toAmendsError } from "../http/problem.ts";
 import { Id, iso } from "../http/zod.ts";
 import { isLocale, t } from "../i18n/catalog.ts";
 import { html } from "../lib/html.ts";
+import { newId } from "../lib/ids.ts";
 import { renderSimplePage } from "../status-page/render-html.ts";
 import type { Db } from "../storage/database.ts";
 import { outboxMessages, subscribers, workspaces } from "../storage/schema.ts";
@@ -290,7 +291,8 @@ export const notificationRoutes =
             channel: null,
             address: null,
             locale: "en",
-            payload: { ...req.body, started_at: ctx.now().toISOString() },
+            // An incident id as long as the one it would get: the link in each SMS is priced too.
+            payload: { ...req.body, incident_id: newId("inc"), started_at: ctx.now().toISOString() },
             createdAt: ctx.now(),
           },
           socialChannels(channels),

@@ -65,9 +65,16 @@ export type NotificationSettings = z.infer<typeof NotificationSettings>;
 export async function loadNotificationSettings(
   db: Db,
   workspaceId: string,
-): Promise<{ settings: NotificationSettings; linkSecret: string; name: string; publicUrl: string | null }> {
+): Promise<{
+  settings: NotificationSettings;
+  linkSecret: string;
+  name: string;
+  publicUrl: string | null;
+  timeZone: string;
+}> {
   const [ws] = await db
     .select({
+      timeZone: workspaces.timeZone,
       settings: workspaces.notificationSettings,
       linkSecret: workspaces.linkSecret,
       name: workspaces.name,

@@ -14,6 +14,7 @@ import type { ComponentStatus } from "../core/components.ts";
 import { notFound } from "../core/errors.ts";
 import type { Impact, Incident } from "../core/incidents.ts";
 import { createIncident, getIncident } from "../incidents/store.ts";
+import { newId } from "../lib/ids.ts";
 import { estimateEvent } from "../notifications/notifier.ts";
 import type { Database, Db } from "../storage/database.ts";
 import { protocols } from "../storage/schema.ts";
@@ -149,12 +150,25 @@ export async function startProtocol(
       channel: null,
       address: null,
       locale: "en",
+      // The payload the incident's event will carry, so the SMS priced are the SMS sent: its texts
+      // in every language, its promise of a next update, and an incident id as long as the real one.
       payload: {
+        incident_id: newId("inc"),
         title: text.title,
+        title_translations: text.titleTranslations,
         body: text.body,
+        body_translations: text.bodyTranslations,
+        status: "investigating",
         components: t.components.map((c) => c.id),
         impact: t.impact ?? "major",
         started_at: now.toISOString(),
+        eta: null,
+        next_update_by: t.nextUpdateMinutes
+          ? new Date(now.getTime() + t.nextUpdateMinutes * 60_000).toISOString()
+          : null,
+        protocol: name,
+        ...(t.social && { social_post: t.social }),
+        ...(t.support && { support_channel: t.support.channel }),
         ...(t.channels && { channels: t.channels }),
       },
       createdAt: now,

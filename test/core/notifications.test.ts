@@ -78,6 +78,15 @@ describe("SMS segments and cost", () => {
     expect(smsSegments("è".repeat(160))).toEqual({ encoding: "gsm7", segments: 1 });
     expect(smsSegments("ł".repeat(70))).toEqual({ encoding: "ucs2", segments: 1 });
     expect(smsSegments("ł".repeat(71))).toEqual({ encoding: "ucs2", segments: 2 });
+    // Parts of 153 septets / 67 units; a two-septet character or a surrogate pair is never split.
+    expect(smsSegments("a".repeat(306))).toEqual({ encoding: "gsm7", segments: 2 });
+    expect(smsSegments("a".repeat(307))).toEqual({ encoding: "gsm7", segments: 3 });
+    expect(smsSegments(`${"a".repeat(152)}€${"a".repeat(100)}`)).toEqual({ encoding: "gsm7", segments: 2 });
+    expect(smsSegments(`${"a".repeat(152)}€${"a".repeat(152)}`)).toEqual({ encoding: "gsm7", segments: 3 });
+    expect(smsSegments(`${"ł".repeat(66)}😀${"ł".repeat(60)}`)).toEqual({ encoding: "ucs2", segments: 2 });
+    expect(smsSegments(`${"ł".repeat(66)}😀${"ł".repeat(66)}`)).toEqual({ encoding: "ucs2", segments: 3 });
+    // The issue's figure: 397 GSM characters are 3 segments, not 1.
+    expect(smsSegments("a".repeat(397)).segments).toBe(3);
   });
   it("prices segments per country exactly and rounds once", () => {
     const e = estimate(

@@ -65,7 +65,7 @@ describe.each(BACKENDS)("the audience table at the receivers on %s", (backend) =
       { id: "C1", home_region: "sondrio", email: MAILBOXES.customers },
     ]);
     expect(imported.status, JSON.stringify(imported.json)).toBe(200);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await notifier?.stop();
     await t?.close();
@@ -173,5 +173,5 @@ describe.each(BACKENDS)("the audience table at the receivers on %s", (backend) =
         .filter((m) => !m.to.includes(MAILBOXES.team))
         .filter((m) => /Post one now/.test(m.raw)),
     ).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });
