@@ -43,7 +43,16 @@ export function parsePolicyYaml(text: string): Policy {
     });
     throw new AmendsError("VALIDATION_FAILED", `policy is not valid YAML: ${fields[0]!.message}`, fields);
   }
-  const parsed = PolicySchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias bomb (aliases expanding to millions of nodes) is refused here, by the yaml library.
+    throw new AmendsError("VALIDATION_FAILED", `policy: ${(err as Error).message}`, [
+      { field: "policy", message: (err as Error).message },
+    ]);
+  }
+  const parsed = PolicySchema.safeParse(value);
   if (parsed.success) return parsed.data;
   const fields: FieldError[] = parsed.error.issues.map((issue) => {
     const node = nodeAt(doc, issue.path);

@@ -233,5 +233,7 @@ export function editIncident(incident: Incident, patch: IncidentEdit, now: Date)
       throw invalidField("started_at", "must be before the incident was resolved");
     }
   }
-  return { ...incident, ...patch, updatedAt: now };
+  // Absent fields keep their value: a patch may carry them as undefined.
+  const changes = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+  return { ...incident, ...changes, updatedAt: now };
 }

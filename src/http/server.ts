@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import cookie from "@fastify/cookie";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -49,8 +49,9 @@ import { tokenRoutes } from "../tokens/routes.ts";
 import { createAuthenticator } from "./auth.ts";
 import type { ApiContext } from "./context.ts";
 import { type GuardedRoute, installGuards } from "./guard.ts";
+import { installInputGuard } from "./input-guard.ts";
 import { registerMetrics } from "./metrics.ts";
-import { sendProblem, toAmendsError } from "./problem.ts";
+import { RETRY_AFTER_SECONDS, sendProblem, toAmendsError } from "./problem.ts";
 import { installSecurityHeaders } from "./security-headers.ts";
 
 export interface ServerOptions {
@@ -92,6 +93,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const { database } = options;
   const now = options.now ?? (() => new Date());
   const lane = new FastLane();
+  // The API answers in problem+json; the public pages answer people, in HTML.
+  const isPage = (url: string) => !/^\/(api|healthz|metrics|hooks)(\/|$|\?)/.test(url);
+  const onError = (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (!isPage(request.url)) return sendProblem(reply, request, error);
+    const known = toAmendsError(error);
+    if (!known) request.log.error({ err: error }, "unhandled error");
+    const status = known?.status ?? 500;
+    if (status === 503) reply.header("retry-after", String(RETRY_AFTER_SECONDS));
+    return reply
+      .code(status)
+      .type("text/html; charset=utf-8")
+      .send(renderErrorPage(status, known?.message ?? "Something went wrong on our side."));
+  };
   const app = Fastify({
     // Repeated public documents are answered before Fastify sees them (status-page/fast-lane.ts).
     serverFactory: (handler) => createServer((req, res) => lane.serve(req, res) || handler(req, res)),
@@ -100,6 +114,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     trustProxy: process.env.AMENDS_TRUST_PROXY === "1",
     routerOptions: { ignoreTrailingSlash: true },
     rewriteUrl: (req) => compensationAlias(req.url ?? "/"),
+    // A path that is not valid percent-encoding, or a segment too long, answers like any bad input.
+    frameworkErrors: onError,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -112,18 +128,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         req.raw.headers[name] = value.replace(/\.+(?=(:\d+)?$)/, "").toLowerCase();
     }
   });
-  // The API answers in problem+json; the public pages answer people, in HTML.
-  const isPage = (url: string) => !/^\/(api|healthz|metrics|hooks)(\/|$|\?)/.test(url);
-  app.setErrorHandler((error, request, reply) => {
-    if (!isPage(request.url)) return sendProblem(reply, request, error);
-    const known = toAmendsError(error);
-    if (!known) request.log.error({ err: error }, "unhandled error");
-    const status = known?.status ?? 500;
-    return reply
-      .code(status)
-      .type("text/html; charset=utf-8")
-      .send(renderErrorPage(status, known?.message ?? "Something went wrong on our side."));
-  });
+  app.setErrorHandler(onError);
   app.setNotFoundHandler((request, reply) => {
     const error = new AmendsError("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`);
     if (!isPage(request.url)) return sendProblem(reply, request, error);
@@ -139,6 +144,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(rateLimit, { global: false, store: databaseRateLimitStore(database, now) });
   app.decorate("amendsRoutes", installGuards(app));
   installSecurityHeaders(app);
+  installInputGuard(app);
   installAuditHook(app, database.db, now);
   // Last of the onSend hooks: the lane keeps the bytes and headers exactly as they leave.
   app.addHook("onSend", async (req, reply, payload) => {

@@ -234,12 +234,12 @@ export const incidentRoutes =
       },
       async (req) => {
         const ws = principal(req).workspaceId;
-        const { started_at, ...rest } = req.body;
+        const { title, impact, started_at } = req.body;
         const incident = await editIncident(
           ctx.db,
           ws,
           req.params.id,
-          { ...rest, startedAt: started_at },
+          { title, impact, startedAt: started_at },
           ctx.now(),
         );
         ctx.changed(ws);

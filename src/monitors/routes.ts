@@ -423,7 +423,7 @@ export const monitorRoutes =
     };
     app.get(
       "/probe/assignments",
-      { schema: { tags, summary: "For probes: the monitors to check" }, preHandler: probeAuth },
+      { schema: { tags, summary: "For probes: the monitors to check" }, onRequest: probeAuth },
       async (req) => {
         const probe = req.probe!;
         const list = await activeMonitors(ctx.db, probe.workspaceId);
@@ -447,7 +447,8 @@ export const monitorRoutes =
       "/probe/results",
       {
         schema: { tags, summary: "For probes: results of checks", body: ProbeResults },
-        preHandler: probeAuth,
+        // Before the body is parsed: a caller without a probe token learns nothing of the input.
+        onRequest: probeAuth,
       },
       async (req, reply) => {
         const probe = req.probe!;

@@ -13,6 +13,11 @@ export const BACKENDS: BackendName[] = ["pglite", "postgres"];
 /** A migrated, empty database on the named backend. */
 export async function freshDatabase(backend: BackendName): Promise<Database> {
   if (backend === "pglite") return openDatabase({ memory: true });
+  return openDatabase({ url: await freshPostgresUrl() });
+}
+
+/** The URL of a new, empty database on the suite's PostgreSQL cluster. */
+export async function freshPostgresUrl(): Promise<string> {
   const url = inject("postgresUrl");
   if (!url)
     throw new Error("PostgreSQL is not available: install the postgresql package or set TEST_DATABASE_URL");
@@ -26,5 +31,5 @@ export async function freshDatabase(backend: BackendName): Promise<Database> {
   }
   const u = new URL(url);
   u.pathname = `/${name}`;
-  return openDatabase({ url: u.toString() });
+  return u.toString();
 }
