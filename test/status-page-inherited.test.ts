@@ -38,6 +38,33 @@ describe("a component under an affected ancestor", () => {
         hostname: "status.milan.example.com",
         components: ["app-milan"],
       });
+      await t.call("POST", "/api/v1/import/customers", [
+        { id: "C-1", email: "anna@example.com", home_region: "milan", currency: "EUR" },
+        { id: "C-2", email: "luca@example.com", home_region: "milan", currency: "EUR" },
+        { id: "C-3", email: "joe@example.com", home_region: "denver", currency: "USD" },
+        { id: "C-4", email: "eva@example.com", home_region: "rome", currency: "EUR" },
+      ]);
+      const session = (id: string, customer: string, city: string, startedAt: string) => ({
+        id,
+        customer_id: customer,
+        kind: "rental",
+        component_id: `app-${city}`,
+        region: city,
+        started_at: startedAt,
+        ended_at: null,
+        charge: 1_000,
+        currency: city === "denver" ? "USD" : "EUR",
+      });
+      const now = Date.now();
+      const ago = (min: number) => new Date(now - min * 60_000).toISOString();
+      const sessions = await t.call("POST", "/api/v1/import/sessions", [
+        session("S-1", "C-1", "milan", ago(30)),
+        session("S-2", "C-2", "milan", ago(20)),
+        session("S-3", "C-3", "denver", ago(10)),
+        // Rome's rental ended a day before the incident: not touched.
+        { ...session("S-4", "C-4", "rome", ago(26 * 60)), ended_at: ago(25 * 60) },
+      ]);
+      expect(sessions.status, JSON.stringify(sessions.json)).toBeLessThan(300);
       const opened = await t.call("POST", "/api/v1/incidents", {
         id: "INC-APP",
         title: "The app cannot start rentals",
@@ -75,6 +102,19 @@ describe("a component under an affected ancestor", () => {
           payments: "operational",
         });
       }
+
+      // Operators see how many customers it touches, per city, while it is open.
+      const affected = (await t.call("GET", "/api/v1/incidents/INC-APP/affected")).json;
+      expect(affected).toEqual({
+        incident_id: "INC-APP",
+        open: true,
+        customers: 3,
+        regions: [
+          { region: "milan", customers: 2 },
+          { region: "denver", customers: 1 },
+        ],
+      });
+      expect((await t.call("GET", "/api/v1/incidents/nope/affected")).status).toBe(404);
 
       // A failure in Rome alone: Rome and App, not Milan.
       await t.call("POST", "/api/v1/incidents/INC-APP/resolve", {});

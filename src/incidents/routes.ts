@@ -17,6 +17,7 @@ import {
   Translations,
 } from "../http/zod.ts";
 import { confirmationFor, WaitingOut } from "../notifications/waiting.ts";
+import { affectedByCity } from "../postmortems/store.ts";
 import { addIncidentUpdate, createIncident, editIncident, getIncident, listIncidents } from "./store.ts";
 
 const UpdateOut = z.object({
@@ -176,6 +177,38 @@ export const incidentRoutes =
       "/incidents/:id",
       { schema: { tags, params: Params, response: { 200: IncidentOut } }, preHandler: ctx.auth("read") },
       async (req) => incidentJson(await getIncident(ctx.db, principal(req).workspaceId, req.params.id)),
+    );
+    app.get(
+      "/incidents/:id/affected",
+      {
+        schema: {
+          tags,
+          summary: "Customers the incident touches, per city or region, while it is open too",
+          description:
+            'A usage session on its components (or their subtrees) during the incident, a line in one of its compensation runs, or an "I am affected" report; the city is the session\'s region, else the customer\'s home region ("?" when neither is known). Counted up to now while the incident is open. For operators only: the public page does not show it.',
+          params: Params,
+          response: {
+            200: z.object({
+              incident_id: z.string(),
+              open: z.boolean(),
+              customers: z.number().int(),
+              regions: z.array(z.object({ region: z.string(), customers: z.number().int() })),
+            }),
+          },
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        const incident = await getIncident(ctx.db, ws, req.params.id);
+        const cities = await affectedByCity(ctx.database, ws, incident, ctx.now());
+        return {
+          incident_id: incident.id,
+          open: incident.resolvedAt === null,
+          customers: cities.reduce((n, c) => n + c.customers, 0),
+          regions: cities.map((c) => ({ region: c.city, customers: c.customers })),
+        };
+      },
     );
     app.post(
       "/incidents",

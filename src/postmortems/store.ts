@@ -53,6 +53,24 @@ async function affectedParams(db: Db, workspaceId: string, incident: Incident) {
   return [workspaceId, [...ids], incident.startedAt.toISOString(), end.toISOString(), incident.id];
 }
 
+/**
+ * Customers the incident touches, per city (the same count the letter states), while it is
+ * open too: up to now, or to its resolution.
+ */
+export async function affectedByCity(
+  database: Database,
+  workspaceId: string,
+  incident: Incident,
+  now: Date,
+): Promise<{ city: string; customers: number }[]> {
+  const params = await affectedParams(database.db, workspaceId, incident);
+  params[3] = (incident.resolvedAt ?? now).toISOString();
+  return database.query<{ city: string; customers: number }>(
+    `${affectedCustomersSql()} select city, count(*)::int as customers from affected group by city order by 2 desc, 1`,
+    params,
+  );
+}
+
 export async function loadFigures(
   database: Database,
   workspaceId: string,

@@ -261,6 +261,7 @@ export function IncidentView({ id, session }: { id: string; session: Session }) 
           </li>
         ))}
       </ul>
+      {i.status !== "resolved" && <AffectedByCity incidentId={i.id} />}
       {startEstimate && (
         <details className="panel">
           <summary>{t("protocolReach")}</summary>
@@ -290,6 +291,27 @@ export function IncidentView({ id, session }: { id: string; session: Session }) 
       </ol>
       {can(session, "compensation:write") && <PreviewLauncher incidentId={i.id} />}
     </>
+  );
+}
+
+/** While the incident is open: how many customers it touches so far, per city or region. */
+function AffectedByCity({ incidentId }: { incidentId: string }) {
+  const { t } = useI18n();
+  const affected = useLoad(
+    () =>
+      get<{ customers: number; regions: { region: string; customers: number }[] }>(
+        `/incidents/${encodeURIComponent(incidentId)}/affected`,
+      ),
+    [incidentId],
+    30_000,
+  );
+  const a = affected.data;
+  if (!a) return null;
+  return (
+    <p className="affected-count">
+      {t("affectedNow", { n: a.customers })}
+      {a.regions.length > 0 && <> ({a.regions.map((r) => `${r.region} ${r.customers}`).join(", ")})</>}
+    </p>
   );
 }
 
