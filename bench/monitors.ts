@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
     backend: { type: "string", default: "pglite" },
   },
 });
+// The target is on loopback: as an operator would, allow monitors to check private addresses.
+process.env.AMENDS_MONITORS_ALLOW_PRIVATE = "1";
 const N = Number(args.monitors.replaceAll("_", ""));
 const INTERVAL = Number(args.interval);
 const SECONDS = Number(args.seconds ?? (args.full ? 180 : 40));

@@ -25,3 +25,11 @@ export function databaseTarget(s: Settings): DatabaseTarget {
 
 /** Written by a server that holds an embedded database, so the CLI talks to it instead. */
 export const serverFile = (s: Settings) => join(s.dataDir, "server.json");
+
+/**
+ * Monitors may check private addresses (loopback, RFC 1918, link-local, CGNAT, ULA…) only when
+ * the operator says so (AMENDS_MONITORS_ALLOW_PRIVATE=1): otherwise whoever may write monitors
+ * could probe the server's own network.
+ */
+export const monitorsAllowPrivate = (env: NodeJS.ProcessEnv = process.env) =>
+  env.AMENDS_MONITORS_ALLOW_PRIVATE === "1";

@@ -104,7 +104,7 @@ async function seed(c: ConsoleApp) {
   const monitor = await call("POST", "/api/v1/monitors", {
     name: "Rental API",
     kind: "http",
-    target: `${c.base}/healthz`,
+    target: "https://api.fleet.example/healthz", // never checked: this server runs no engine
     componentIds: ["rental-backend"],
     intervalSeconds: 60,
   });

@@ -60,3 +60,22 @@ export function databaseRateLimitStore(database: Database, now: () => Date) {
     }
   };
 }
+
+/**
+ * The same count for limits checked inside a handler, where the key is known only there (a
+ * phone number's prefix) or is shared by several routes (the API's and the page's subscribe).
+ */
+export class DatabaseLimiter {
+  constructor(
+    private readonly database: Database,
+    private readonly name: string,
+    private readonly max: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Counts one attempt; false once `max` were counted in the window. */
+  async take(key: string, now: Date): Promise<boolean> {
+    const { current } = await countAttempt(this.database, `${this.name}|${key}`, this.windowMs, now);
+    return current <= this.max;
+  }
+}

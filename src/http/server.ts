@@ -231,7 +231,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ? { apiKey: process.env.STRIPE_API_KEY, base: process.env.STRIPE_API_BASE }
       : undefined);
   if (stripe) ctx.stripe = stripeClient(stripe.apiKey, stripe.base);
-  const limits = subscriptionLimits();
+  const limits = subscriptionLimits(database);
   const monitorOptions = {
     damping: options.monitorDamping ?? DEFAULT_DAMPING,
     social: socialChannels(options.channels ?? {}),

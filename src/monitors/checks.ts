@@ -2,14 +2,17 @@
  * The checks themselves, one function per kind, each bounded by the monitor's timeout and
  * retried `retries` times before it counts as a failure. The server and `amends probe` run the
  * same code. Heartbeats are not checked here: silence is judged from the database (engine.ts).
+ * Every connection goes through the outbound guard (src/lib/outbound.ts): private addresses are
+ * refused before anything is sent, unless the operator allows them (AMENDS_MONITORS_ALLOW_PRIVATE),
+ * so a monitor cannot report on, or keyword-test, the server's own network.
  */
 import { spawn } from "node:child_process";
 import { Resolver } from "node:dns/promises";
-import http from "node:http";
-import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
+import { monitorsAllowPrivate } from "../config.ts";
 import { certificateFailure, type HttpAssertions, httpFailure, type MonitorKind } from "../core/monitors.ts";
+import { dialOptions, failureText, NOT_PUBLIC, publicLookup, refusedHost, send } from "../lib/outbound.ts";
 
 export interface CheckSpec {
   id: string;
@@ -26,11 +29,6 @@ export interface CheckOutcome {
   error?: string;
 }
 
-/** Keep-alive agents: thousands of monitors on one host should not each open a connection. */
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
-};
 const MAX_BODY = 1024 * 1024;
 
 /**
@@ -48,7 +46,7 @@ export async function runCheck(spec: CheckSpec, now: () => Date = () => new Date
     try {
       outcome = await once(spec, now);
     } catch (err) {
-      outcome = { ok: false, latencyMs: null, error: (err as Error).message || String(err) };
+      outcome = { ok: false, latencyMs: null, error: failureText(err) };
     }
     if (outcome.ok) return outcome;
   }
@@ -74,53 +72,21 @@ function once(spec: CheckSpec, now: () => Date): Promise<CheckOutcome> {
 
 const elapsed = (start: bigint) => Math.round(Number(process.hrtime.bigint() - start) / 1e6);
 
-function checkHttp(spec: CheckSpec): Promise<CheckOutcome> {
+async function checkHttp(spec: CheckSpec): Promise<CheckOutcome> {
   const a = spec.assertions as HttpAssertions & { method?: string; headers?: Record<string, string> };
-  const url = new URL(spec.target);
-  const lib = url.protocol === "https:" ? https : http;
-  return new Promise((resolve) => {
-    const start = process.hrtime.bigint();
-    const req = lib.request(
-      url,
-      {
-        method: a.method ?? "GET",
-        headers: { "user-agent": "Amends-Monitor/0.1", ...a.headers },
-        // Keep-alive sockets are bound to the agent's address; a source address needs its own.
-        agent: sourceAddress ? false : url.protocol === "https:" ? agents.https : agents.http,
-        ...(sourceAddress && { localAddress: sourceAddress }),
-        timeout: spec.timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          if (size < MAX_BODY) chunks.push(c);
-          size += c.length;
-        });
-        res.on("end", () => {
-          clearTimeout(timer);
-          const latencyMs = elapsed(start);
-          const error = httpFailure(
-            { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), latencyMs },
-            a,
-          );
-          resolve(error ? { ok: false, latencyMs, error } : { ok: true, latencyMs });
-        });
-        res.on("error", (err) => resolve({ ok: false, latencyMs: elapsed(start), error: err.message }));
-      },
-    );
-    // The socket timeout only covers idleness; this bounds the whole exchange.
-    const timer = setTimeout(
-      () => req.destroy(new Error(`timed out after ${spec.timeoutMs} ms`)),
-      spec.timeoutMs,
-    );
-    req.on("timeout", () => req.destroy(new Error(`timed out after ${spec.timeoutMs} ms`)));
-    req.on("error", (err) => {
-      clearTimeout(timer);
-      resolve({ ok: false, latencyMs: null, error: err.message || (err as { code?: string }).code });
-    });
-    req.end();
+  const start = process.hrtime.bigint();
+  // Keep-alive agents (in the guard): thousands of monitors on one host share connections.
+  const res = await send(spec.target, {
+    method: a.method ?? "GET",
+    headers: { "user-agent": "Amends-Monitor/0.1", ...a.headers },
+    timeoutMs: spec.timeoutMs,
+    allowPrivate: monitorsAllowPrivate(),
+    maxBytes: MAX_BODY,
+    localAddress: sourceAddress,
   });
+  const latencyMs = elapsed(start);
+  const error = httpFailure({ status: res.status, body: res.body.toString("utf8"), latencyMs }, a);
+  return error ? { ok: false, latencyMs, error } : { ok: true, latencyMs };
 }
 
 /** `host:port`, with IPv6 hosts in brackets. */
@@ -131,12 +97,23 @@ export function hostPort(target: string, defaultPort?: number): { host: string; 
   return { host: m[1]!, port };
 }
 
+/** The host of a DNS server given as an address, [v6]:port or v4:port; undefined when it is neither. */
+export function resolverHost(server: string): string | undefined {
+  if (net.isIP(server)) return server;
+  try {
+    return hostPort(server, 53).host;
+  } catch {
+    return undefined;
+  }
+}
+
 function checkTcp(spec: CheckSpec): Promise<CheckOutcome> {
   const { host, port } = hostPort(spec.target);
+  const dial = dialOptions(host, monitorsAllowPrivate());
   return new Promise((resolve) => {
     const start = process.hrtime.bigint();
     const socket = net.connect({
-      host,
+      ...dial,
       port,
       timeout: spec.timeoutMs,
       ...(sourceAddress && { localAddress: sourceAddress }),
@@ -149,14 +126,19 @@ function checkTcp(spec: CheckSpec): Promise<CheckOutcome> {
     socket.once("timeout", () =>
       done({ ok: false, latencyMs: null, error: `timed out after ${spec.timeoutMs} ms` }),
     );
-    socket.once("error", (err) => done({ ok: false, latencyMs: null, error: err.message }));
+    socket.once("error", (err) => done({ ok: false, latencyMs: null, error: failureText(err) }));
   });
 }
 
 async function checkDns(spec: CheckSpec): Promise<CheckOutcome> {
   const a = spec.assertions as { server?: string; recordType?: string; expect?: string };
   const resolver = new Resolver({ timeout: spec.timeoutMs, tries: 1 });
-  if (a.server) resolver.setServers([a.server]);
+  if (a.server) {
+    // The server is asked over UDP: it must be a public address like any other target.
+    if (!monitorsAllowPrivate() && refusedHost(resolverHost(a.server) ?? a.server))
+      return { ok: false, latencyMs: null, error: NOT_PUBLIC };
+    resolver.setServers([a.server]);
+  }
   const type = (a.recordType ?? "A").toUpperCase();
   const start = process.hrtime.bigint();
   const answers = (await resolver.resolve(spec.target, type as "A")) as unknown[];
@@ -173,12 +155,13 @@ async function checkDns(spec: CheckSpec): Promise<CheckOutcome> {
 function checkTls(spec: CheckSpec, now: () => Date): Promise<CheckOutcome> {
   const a = spec.assertions as { minDaysValid?: number; verify?: boolean; servername?: string };
   const { host, port } = hostPort(spec.target, 443);
+  const dial = dialOptions(host, monitorsAllowPrivate());
   return new Promise((resolve) => {
     const start = process.hrtime.bigint();
     const socket = tls.connect({
-      host,
+      ...dial,
       port,
-      servername: a.servername ?? (net.isIP(host) ? undefined : host),
+      servername: a.servername ?? (net.isIP(dial.host) ? undefined : dial.host),
       rejectUnauthorized: a.verify ?? true,
       timeout: spec.timeoutMs,
     });
@@ -195,19 +178,19 @@ function checkTls(spec: CheckSpec, now: () => Date): Promise<CheckOutcome> {
     socket.once("timeout", () =>
       done({ ok: false, latencyMs: null, error: `timed out after ${spec.timeoutMs} ms` }),
     );
-    socket.once("error", (err) => done({ ok: false, latencyMs: null, error: err.message }));
+    socket.once("error", (err) => done({ ok: false, latencyMs: null, error: failureText(err) }));
   });
 }
 
 /** Why ICMP cannot be used here, when it cannot (no ping binary, or no permission to send). */
 export const PING_UNAVAILABLE = "ping unavailable";
 
-function checkPing(spec: CheckSpec): Promise<CheckOutcome> {
-  const host = spec.target;
-  if (!/^[A-Za-z0-9.:-]+$/.test(host))
-    return Promise.resolve({ ok: false, latencyMs: null, error: "bad host" });
+async function checkPing(spec: CheckSpec): Promise<CheckOutcome> {
+  if (!/^[A-Za-z0-9.:-]+$/.test(spec.target)) return { ok: false, latencyMs: null, error: "bad host" };
+  // ping resolves names itself: guarded, it is handed the address our lookup checked instead.
+  const host = monitorsAllowPrivate() ? spec.target : await publicAddress(spec.target);
   const seconds = String(Math.max(1, Math.ceil(spec.timeoutMs / 1000)));
-  return new Promise((resolve) => {
+  return new Promise<CheckOutcome>((resolve) => {
     let output = "";
     let child: ReturnType<typeof spawn>;
     try {
@@ -236,4 +219,15 @@ function checkPing(spec: CheckSpec): Promise<CheckOutcome> {
       });
     });
   });
+}
+
+/** The public address `host` names (itself, when it is one); throws when there is none. */
+function publicAddress(host: string): Promise<string> {
+  const { host: canonical, lookup } = dialOptions(host, false);
+  if (net.isIP(canonical)) return Promise.resolve(canonical);
+  return new Promise((resolve, reject) =>
+    (lookup ?? publicLookup)(canonical, {}, (err, address) =>
+      err ? reject(err) : resolve(address as string),
+    ),
+  );
 }

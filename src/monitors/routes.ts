@@ -4,12 +4,14 @@
  */
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { monitorsAllowPrivate } from "../config.ts";
 import { AmendsError, invalidField, unknownReference } from "../core/errors.ts";
 import { MONITOR_KINDS, type MonitorKind, ON_FAILURE, uptimeOf } from "../core/monitors.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { ComponentStatusSchema, Id, Instant, InstantOut, iso } from "../http/zod.ts";
-import { hostPort } from "./checks.ts";
+import { isPublicTarget, refusedHost } from "../lib/outbound.ts";
+import { hostPort, resolverHost } from "./checks.ts";
 import { type AutomationOptions, defaultLocation, evaluateMonitor, MONITORS_CHANNEL } from "./engine.ts";
 import {
   activeMonitors,
@@ -115,6 +117,30 @@ function checkTiming(kind: string, intervalSeconds: number, timeoutMs: number, r
       "timeoutMs",
       `timeoutMs × (retries + 1) must be shorter than the interval (${intervalSeconds} s)`,
     );
+}
+
+/**
+ * A target on a private network is refused when it is entered, unless the operator allows it
+ * (the check refuses it again when it runs, should the name point elsewhere by then).
+ */
+async function checkPublic(kind: MonitorKind, target: string, assertions: Record<string, unknown>) {
+  if (monitorsAllowPrivate()) return;
+  const refused = (field: string) =>
+    invalidField(
+      field,
+      "must be a public address: private, local and loopback networks are refused " +
+        "(AMENDS_MONITORS_ALLOW_PRIVATE=1 allows them)",
+    );
+  if (kind === "heartbeat") return;
+  if (kind === "dns") {
+    // the resolver asked is a target too (an address, which needs no lookup)
+    const server = typeof assertions.server === "string" ? resolverHost(assertions.server) : undefined;
+    if (server && refusedHost(server)) throw refused("assertions.server");
+    return;
+  }
+  const host =
+    kind === "http" ? new URL(target).hostname : kind === "ping" ? target : hostPort(target, 443).host;
+  if (!(await isPublicTarget(host))) throw refused("target");
 }
 
 /** The target must make sense for the kind: a URL, host:port, a name. */
@@ -268,6 +294,7 @@ export const monitorRoutes =
         const b = req.body;
         checkTarget(b.kind, b.target);
         if (b.kind !== "heartbeat" && !b.target) throw invalidField("target", "required");
+        await checkPublic(b.kind, b.target, b.assertions);
         checkTiming(b.kind, b.intervalSeconds, b.timeoutMs, b.retries);
         const m = await createMonitor(ctx.db, principal(req).workspaceId, b, ctx.now());
         await reload();
@@ -295,6 +322,12 @@ export const monitorRoutes =
         const ws = principal(req).workspaceId;
         const before = await getMonitor(ctx.db, ws, req.params.id);
         if (req.body.target !== undefined) checkTarget(before.kind, req.body.target);
+        if (req.body.target !== undefined || req.body.assertions !== undefined)
+          await checkPublic(
+            before.kind,
+            req.body.target ?? before.target,
+            req.body.assertions ?? before.assertions,
+          );
         checkTiming(
           before.kind,
           req.body.intervalSeconds ?? before.intervalSeconds,

@@ -8,6 +8,7 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { DatabaseLimiter } from "../access/rate-limit-store.ts";
 import { AmendsError, conflict, notFound } from "../core/errors.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
@@ -17,7 +18,7 @@ import { isLocale, t } from "../i18n/catalog.ts";
 import { html } from "../lib/html.ts";
 import { newId } from "../lib/ids.ts";
 import { renderSimplePage } from "../status-page/render-html.ts";
-import type { Db } from "../storage/database.ts";
+import type { Database, Db } from "../storage/database.ts";
 import { outboxMessages, subscribers, workspaces } from "../storage/schema.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
@@ -30,7 +31,6 @@ import {
   confirmByCode,
   markConfirmed,
   normaliseAddress,
-  RateLimiter,
   SubscribeBody,
   subscribe,
   unsubscribe,
@@ -45,10 +45,13 @@ function acceptForms(app: FastifyInstance) {
   );
 }
 
-/** Subscription limits of one server: per client IP, and per phone-number prefix (SMS pumping). */
-export const subscriptionLimits = () => ({
-  perIp: new RateLimiter(20, 10 * 60_000),
-  perPhonePrefix: new RateLimiter(5, 60 * 60_000),
+/**
+ * Subscription limits: per client IP, and per phone-number prefix (SMS pumping). Counted in the
+ * database, so every process behind it counts the same attempts.
+ */
+export const subscriptionLimits = (database: Database) => ({
+  perIp: new DatabaseLimiter(database, "subscribe:ip", 20, 10 * 60_000),
+  perPhonePrefix: new DatabaseLimiter(database, "subscribe:phone", 5, 60 * 60_000),
 });
 type Limits = ReturnType<typeof subscriptionLimits>;
 
@@ -155,13 +158,13 @@ export const notificationRoutes =
       },
       async (req, reply) => {
         const now = ctx.now();
-        if (!perIp.take(req.ip, now.getTime()))
+        if (!(await perIp.take(req.ip, now)))
           throw new AmendsError("RATE_LIMITED", "too many subscriptions from this address; try later");
         const ws = await publicWorkspace();
         if (req.body.channel === "sms") {
           const { settings } = await loadNotificationSettings(ctx.db, ws.id);
           const { prefix } = normaliseAddress("sms", req.body.address, settings.sms.allowed_countries);
-          if (!perPhonePrefix.take(prefix!, now.getTime()))
+          if (!(await perPhonePrefix.take(prefix!, now)))
             throw new AmendsError(
               "RATE_LIMITED",
               "too many subscriptions for numbers like this one; try later",
@@ -182,7 +185,7 @@ export const notificationRoutes =
         },
       },
       async (req) => {
-        if (!perIp.take(req.ip, ctx.now().getTime()))
+        if (!(await perIp.take(req.ip, ctx.now())))
           throw new AmendsError("RATE_LIMITED", "too many attempts");
         const ws = await publicWorkspace();
         await confirmByCode(ctx.database, ws.id, req.params.id, req.body.code, ctx.now());
@@ -448,7 +451,7 @@ export async function notificationPages(
   // The status page's form: e-mail only, no JavaScript; the same double opt-in as the API.
   app.post<{ Body: { address?: string; locale?: string } | undefined }>("/subscribe", async (req, reply) => {
     const locale = isLocale(req.body?.locale) ? req.body.locale : "en";
-    if (!perIp.take(req.ip, ctx.now().getTime()))
+    if (!(await perIp.take(req.ip, ctx.now())))
       return page(
         reply,
         429,

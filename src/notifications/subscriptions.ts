@@ -12,8 +12,10 @@ import { z } from "zod";
 import { AmendsError, invalidField } from "../core/errors.ts";
 import { isClockTime } from "../core/notifications.ts";
 import { newId } from "../lib/ids.ts";
+import { isPublicTarget } from "../lib/outbound.ts";
 import type { Database } from "../storage/database.ts";
 import { subscribers } from "../storage/schema.ts";
+import { RefusedAddress } from "./channels/http.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS, type Channel } from "./channels/types.ts";
 import { signLink } from "./links.ts";
@@ -59,6 +61,9 @@ function validTimeZone(tz: string) {
     return false;
   }
 }
+
+const isUrlChannel = (channel: Channel) => !["email", "sms", "telegram"].includes(channel);
+const NOT_PUBLIC_ADDRESS = "must be a public address: private, local and loopback networks are refused";
 
 /** Normalises an address for its channel, or says which field is wrong and why. */
 export function normaliseAddress(
@@ -147,6 +152,14 @@ export async function subscribe(
   if (!sender) throw invalidField("channel", `${body.channel} is not available on this page`);
   if (body.channel === "web_push" && !body.keys)
     throw invalidField("keys", "web push needs the subscription's keys");
+  // A URL from the public never leads inside: refused here, before anything is written or sent
+  // (and again when it is dialled, should the name point elsewhere by then).
+  if (
+    isUrlChannel(body.channel) &&
+    !sender.allowPrivateTargets &&
+    !(await isPublicTarget(new URL(address).hostname))
+  )
+    throw invalidField("address", NOT_PUBLIC_ADDRESS);
   const byCode = body.channel === "sms";
   const code = byCode ? String(randomInt(0, 1_000_000)).padStart(6, "0") : undefined;
   const secret = body.channel === "webhook" ? `whsec_${randomBytes(24).toString("base64")}` : undefined;
@@ -215,7 +228,9 @@ export async function subscribe(
       secrets: (sub.secrets as Record<string, string> | null) ?? undefined,
     })
     .catch((err: Error) => {
-      throw new AmendsError("UNAVAILABLE", `the confirmation could not be sent (${err.message}); try again`);
+      if (err instanceof RefusedAddress) throw invalidField("address", NOT_PUBLIC_ADDRESS);
+      // What the address or the provider answered stays here: it is not the caller's to read.
+      throw new AmendsError("UNAVAILABLE", "the confirmation could not be sent; try again");
     });
   return {
     id: sub.id,

@@ -16,6 +16,10 @@ import { createToken } from "../../src/tokens/store.ts";
 import { createWorkspace } from "../../src/workspaces/store.ts";
 import { type BackendName, freshDatabase } from "../support/backends.ts";
 
+// The targets here are loopback servers: the operator's setting that allows private addresses
+// (inherited by the probe processes these tests start).
+process.env.AMENDS_MONITORS_ALLOW_PRIVATE = "1";
+
 export const FAST: DampingOptions = { recoveryQuietMs: 1_500, flapWindowMs: 60_000, flapThreshold: 6 };
 
 export interface MonitorApp {

@@ -24,7 +24,7 @@ describe("web push from the status page", () => {
   beforeAll(async () => {
     await push.start();
     const vapid = { ...webpush.generateVAPIDKeys(), subject: "mailto:ops@fleet.test" };
-    const channels = { web_push: [webPushSender({ vapid, timeoutMs: 2_000 })] };
+    const channels = { web_push: [webPushSender({ vapid, timeoutMs: 2_000, allowPrivateTargets: true })] };
     t = await startTestApp("pglite", { channels });
     notifier = await startNotifier(t.database, { channels });
     await t.call("POST", "/api/v1/components", { id: "end", name: "End rental" });

@@ -60,6 +60,7 @@ export function blueskySender(config: BlueskyConfig): ChannelSender {
     const reply = await request(xrpc("com.atproto.server.createSession"), {
       json: { identifier: config.identifier, password: config.appPassword },
       timeoutMs: config.timeoutMs,
+      allowPrivate: true, // the operator's own service
     });
     const accessJwt = field(reply.json, "accessJwt");
     const did = field(reply.json, "did");
@@ -97,6 +98,7 @@ export function blueskySender(config: BlueskyConfig): ChannelSender {
           headers: { authorization: `Bearer ${accessJwt}` },
           json: { repo: did, collection: COLLECTION, rkey, record },
           timeoutMs: config.timeoutMs,
+          allowPrivate: true,
         });
         return { reply, did };
       };
@@ -114,7 +116,7 @@ export function blueskySender(config: BlueskyConfig): ChannelSender {
       if (conflict) {
         const found = await request(
           `${xrpc("com.atproto.repo.getRecord")}?${new URLSearchParams({ repo: did, collection: COLLECTION, rkey })}`,
-          { method: "GET", timeoutMs: config.timeoutMs },
+          { method: "GET", timeoutMs: config.timeoutMs, allowPrivate: true },
         ).catch(() => undefined);
         const uri = found?.status === 200 ? field(found.json, "uri") : undefined;
         if (uri) return { provider: "bluesky", providerMessageId: uri };

@@ -10,6 +10,8 @@ import { type Channel, type ChannelSender, type OutgoingMessage, PermanentFailur
 
 export interface ChatConfig {
   timeoutMs?: number;
+  /** tests and closed networks only: webhook URLs may be private addresses */
+  allowPrivateTargets?: boolean;
 }
 
 /** Maps a webhook reply to success or the right failure; shared by the three chat providers. */
@@ -37,9 +39,14 @@ function chatSender(
   return {
     channel,
     provider: channel,
+    allowPrivateTargets: config.allowPrivateTargets,
     async send(message) {
       const { url, body } = build(message);
-      const reply = await request(url, { json: body, timeoutMs: config.timeoutMs });
+      const reply = await request(url, {
+        json: body,
+        timeoutMs: config.timeoutMs,
+        allowPrivate: config.allowPrivateTargets,
+      });
       check(channel, reply);
       return { provider: channel, providerMessageId: messageId(message, reply) };
     },

@@ -42,6 +42,7 @@ export function mastodonSender(config: MastodonConfig): ChannelSender {
           language: message.locale.split(/[-_]/)[0]!.toLowerCase(),
         },
         timeoutMs: config.timeoutMs,
+        allowPrivate: true, // the operator's own instance
       });
       if (reply.status >= 200 && reply.status < 300) {
         return { provider: "mastodon", providerMessageId: field(reply.json, "id") };

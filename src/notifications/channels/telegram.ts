@@ -44,6 +44,7 @@ export function telegramSender(config: TelegramConfig): ChannelSender {
             message.url && config.linkPreview !== false ? { url: message.url } : { is_disabled: true },
         },
         timeoutMs: config.timeoutMs,
+        allowPrivate: true, // the operator's own API base
       });
       if (reply.json?.ok === true) {
         const chat = field(reply.json, "result", "chat", "id") ?? message.address;
@@ -53,7 +54,7 @@ export function telegramSender(config: TelegramConfig): ChannelSender {
         };
       }
       const code = Number(field(reply.json, "error_code") ?? reply.status);
-      const detail = `telegram ${code}: ${field(reply.json, "description") ?? reply.text.slice(0, 200)}`;
+      const detail = `telegram ${code}: ${field(reply.json, "description") ?? `answered ${reply.status}`}`;
       // 403: the bot was blocked, kicked, or the user deleted their account
       if (code === 403) throw new PermanentFailure(detail, true);
       if (code === 400) throw new PermanentFailure(detail, GONE_CHAT.test(detail));

@@ -45,12 +45,13 @@ export function twilioSender(config: TwilioConfig): ChannelSender {
         headers: { authorization: basicAuth(config.accountSid, config.authToken) },
         form,
         timeoutMs: config.timeoutMs,
+        allowPrivate: true, // the operator's own API base
       });
       if (reply.status === 200 || reply.status === 201) {
         return { provider: "twilio", providerMessageId: field(reply.json, "sid") };
       }
       const code = Number(field(reply.json, "code"));
-      const detail = `twilio ${reply.status} (${code || "no code"}): ${field(reply.json, "message") ?? reply.text.slice(0, 200)}`;
+      const detail = `twilio ${reply.status} (${code || "no code"}): ${field(reply.json, "message") ?? "no message"}`;
       if (TWILIO_SUPPRESS_CODES.has(code)) throw new PermanentFailure(detail, true);
       // 401/403/404 are our credentials or account: retried (and failed over), never blamed on the recipient
       if (reply.status === 400) throw new PermanentFailure(detail, false);

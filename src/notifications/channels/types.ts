@@ -58,6 +58,8 @@ export interface ChannelSender {
   readonly provider: string;
   /** web push: the VAPID public key browsers subscribe with */
   readonly applicationServerKey?: string;
+  /** URL channels, in tests only: subscribers' addresses may be private (loopback fakes) */
+  readonly allowPrivateTargets?: boolean;
   send(message: OutgoingMessage): Promise<SendResult>;
   close?(): Promise<void>;
 }

@@ -17,6 +17,8 @@ export interface WebPushConfig {
   ttlSeconds?: number;
   urgency?: "very-low" | "low" | "normal" | "high";
   timeoutMs?: number;
+  /** tests only: push endpoints may be private addresses */
+  allowPrivateTargets?: boolean;
 }
 
 /** ≤ 32 characters of URL-safe base64, as RFC 8030 requires of a Topic. */
@@ -41,6 +43,7 @@ export function webPushSender(config: WebPushConfig): ChannelSender {
     applicationServerKey: config.vapid.publicKey,
     channel: "web_push",
     provider: "web_push",
+    allowPrivateTargets: config.allowPrivateTargets,
     async send(message: OutgoingMessage): Promise<SendResult> {
       const { p256dh, auth } = message.secrets ?? {};
       // a subscription without its keys can never receive a payload
@@ -65,6 +68,7 @@ export function webPushSender(config: WebPushConfig): ChannelSender {
         headers,
         body: new Uint8Array(details.body),
         timeoutMs: config.timeoutMs,
+        allowPrivate: config.allowPrivateTargets,
       });
       if (reply.status >= 200 && reply.status < 300) {
         return { provider: "web_push", providerMessageId: reply.headers.get("location") ?? undefined };

@@ -10,12 +10,15 @@ import { type ChannelSender, type OutgoingMessage, PermanentFailure, type SendRe
 export interface WebhookConfig {
   timeoutMs?: number;
   userAgent?: string;
+  /** tests and closed networks only: subscribers' URLs may be private addresses */
+  allowPrivateTargets?: boolean;
 }
 
 export function webhookSender(config: WebhookConfig = {}): ChannelSender {
   return {
     channel: "webhook",
     provider: "webhook",
+    allowPrivateTargets: config.allowPrivateTargets,
     async send(message: OutgoingMessage): Promise<SendResult> {
       const secret = message.secrets?.webhook_secret;
       if (!secret) throw new PermanentFailure("webhook subscription has no webhook_secret");
@@ -36,6 +39,7 @@ export function webhookSender(config: WebhookConfig = {}): ChannelSender {
         },
         body,
         timeoutMs: config.timeoutMs,
+        allowPrivate: config.allowPrivateTargets,
       });
       if (reply.status >= 200 && reply.status < 300) {
         return { provider: "webhook", providerMessageId: message.idempotencyKey };

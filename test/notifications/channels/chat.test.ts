@@ -23,7 +23,7 @@ const msg = (address: string, over: Partial<OutgoingMessage> = {}): OutgoingMess
 const transient = (err: unknown) => err instanceof Error && !(err instanceof PermanentFailure);
 
 describe("slack", () => {
-  const sender = slackSender({ timeoutMs: 800 });
+  const sender = slackSender({ timeoutMs: 800, allowPrivateTargets: true });
 
   it("posts text and an mrkdwn section with an escaped heading and a link", async () => {
     const url = chat.slackUrl();
@@ -64,7 +64,7 @@ describe("slack", () => {
 });
 
 describe("discord", () => {
-  const sender = discordSender({ timeoutMs: 800 });
+  const sender = discordSender({ timeoutMs: 800, allowPrivateTargets: true });
 
   it("posts content and an embed, waits for the message id, and never pings anyone", async () => {
     const url = chat.discordUrl();
@@ -109,7 +109,7 @@ describe("discord", () => {
 });
 
 describe("teams", () => {
-  const sender = teamsSender({ timeoutMs: 800 });
+  const sender = teamsSender({ timeoutMs: 800, allowPrivateTargets: true });
 
   it("posts an Adaptive Card message to a Workflows URL, query string intact", async () => {
     const url = chat.teamsUrl();

@@ -8,7 +8,7 @@ import { decryptAes128gcm, encryptAes128gcm, PushServiceFake } from "../../suppo
 describe("web push (VAPID, aes128gcm)", () => {
   const push = new PushServiceFake();
   const vapid = { ...webpush.generateVAPIDKeys(), subject: "mailto:ops@example.com" };
-  const sender = webPushSender({ vapid, ttlSeconds: 3600, timeoutMs: 800 });
+  const sender = webPushSender({ vapid, ttlSeconds: 3600, timeoutMs: 800, allowPrivateTargets: true });
   const message = (over: Partial<OutgoingMessage> = {}): OutgoingMessage => {
     const sub = push.subscribe();
     return {
@@ -86,7 +86,10 @@ describe("web push (VAPID, aes128gcm)", () => {
   });
 
   it("a foreign VAPID key is refused (401, transient); 5xx and timeouts are transient", async () => {
-    const other = webPushSender({ vapid: { ...vapid, privateKey: webpush.generateVAPIDKeys().privateKey } });
+    const other = webPushSender({
+      vapid: { ...vapid, privateKey: webpush.generateVAPIDKeys().privateKey },
+      allowPrivateTargets: true,
+    });
     const err = await other.send(message()).catch((e) => e);
     expect(err).not.toBeInstanceOf(PermanentFailure);
     expect(push.refused.at(-1)!.reason).toBe("bad signature");

@@ -7,7 +7,7 @@ const secret = `whsec_${Buffer.from("a-32-byte-secret-for-the-tests!!").toString
 
 describe("webhook (Standard Webhooks)", () => {
   const receiver = new WebhookReceiver(secret);
-  const sender = webhookSender({ timeoutMs: 800 });
+  const sender = webhookSender({ timeoutMs: 800, allowPrivateTargets: true });
   let message: OutgoingMessage;
   beforeAll(async () => {
     await receiver.start();
