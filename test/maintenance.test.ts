@@ -56,10 +56,16 @@ describe.each(BACKENDS)("scheduled maintenance on %s", (backend) => {
       expect(m.status).toBe("overran");
       const incident = (await t.call("GET", `/api/v1/incidents/${m.overrun_incident_id}`)).json;
       expect(incident).toMatchObject({
-        title: "Maintenance overran: Rental backend upgrade",
+        title: "Maintenance running late: Rental backend upgrade",
         started_at: "2026-12-02T04:00:00.000Z",
         components: [{ id: "rentals", status: "partial_outage" }],
       });
+      // Customer words in every language, the time in the workspace's zone and named: no ISO timestamp.
+      expect(incident.title_translations.it).toBe(
+        "Manutenzione in ritardo: Aggiornamento del sistema di noleggio",
+      );
+      expect(incident.updates[0].body).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+      expect(incident.updates[0].body).toMatch(/planned until 2 Dec 2026, 05:00 CET,/);
       const events = await t.database.query<{ event: string }>(
         "select event from outbox_messages order by created_at, event",
       );

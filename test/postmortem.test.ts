@@ -16,11 +16,11 @@ describe.each(BACKENDS)("post-incident report on %s", (backend) => {
     const t = await startTestApp(backend, { now });
     try {
       await t.call("POST", "/api/v1/components", { id: "end-rental", name: "End rental" });
-      for (const [id, region] of [
-        ["end-rental-milan", "milan"],
-        ["end-rental-rome", "rome"],
+      for (const [id, region, name] of [
+        ["end-rental-milan", "milan", "Milan"],
+        ["end-rental-rome", "rome", "Rome"],
       ])
-        await t.call("POST", "/api/v1/components", { id, name: region, parent_id: "end-rental", region });
+        await t.call("POST", "/api/v1/components", { id, name, parent_id: "end-rental", region });
       await t.call("POST", "/api/v1/import/customers", [
         { id: "C-1", locale: "it", email: "anna@example.com", home_region: "milan", currency: "EUR" },
         { id: "C-2", locale: "de", email: "jan@example.com", home_region: "rome", currency: "EUR" },
@@ -72,13 +72,21 @@ describe.each(BACKENDS)("post-incident report on %s", (backend) => {
       expect(draft.status, JSON.stringify(draft.json)).toBe(201);
       expect(draft.json.status).toBe("draft");
       expect(draft.json.figures.cities).toEqual([
-        { city: "milan", customers: 2 },
-        { city: "rome", customers: 1 },
+        { city: "milan", name: "Milan", customers: 2 },
+        { city: "rome", name: "Rome", customers: 1 },
       ]);
       expect(draft.json.figures.compensation).toMatchObject({ money: { EUR: 4_500 }, customers: 3 });
-      expect(draft.json.sections.what_happened).toContain("3 customers were affected: milan 2 and rome 1");
+      // Cities by their display names; times name their zone.
+      expect(draft.json.sections.what_happened).toContain(
+        "3 customers were affected: Milan (2) and Rome (1)",
+      );
+      expect(draft.json.sections.what_happened).toMatch(/from \d\d:\d\d \S+ to \d\d:\d\d \S+ \(2 h\)/);
       expect(draft.json.sections.what_we_did).toContain("A database failover is under way.");
+      // The run waits for approval: the draft says it is being prepared, not that it is done.
+      expect(draft.json.sections.what_now).toContain("We are preparing what we owe");
       expect(draft.json.sections.what_now).toContain("€45.00 for 3 customers");
+      expect(draft.json.sections.what_now).not.toContain("done");
+      expect(draft.json.translations.it.what_now).not.toContain("già fatto");
       expect(draft.json.sections.what_now).toContain("You do not need to claim anything");
       expect(draft.json.translations.it.what_happened).toContain("Non si possono chiudere i noleggi");
       expect(draft.json.translations.it.what_now).toContain("Non devi chiedere nulla");
@@ -98,8 +106,14 @@ describe.each(BACKENDS)("post-incident report on %s", (backend) => {
       });
       expect(edited.status, JSON.stringify(edited.json)).toBe(200);
 
+      // Applied before the letter goes out: the letter sent says so, from the data at that time.
+      expect((await t.call("POST", `/api/v1/compensation-runs/${run.json.id}/approve`)).status).toBe(200);
+      expect((await t.call("POST", `/api/v1/compensation-runs/${run.json.id}/apply`)).status).toBe(200);
       const published = await t.call("POST", "/api/v1/incidents/INC-7/postmortem/publish");
       expect(published.status, JSON.stringify(published.json)).toBe(200);
+      expect(published.json.sections.what_now).toContain("it is already done");
+      expect(published.json.translations.it.what_now).toContain("è già fatto");
+      expect(published.json.sections.what_we_change).toContain("fails over to a second database");
       expect(published.json.messages_queued).toBe(2); // C-3 has no channel
       expect((await t.call("POST", "/api/v1/incidents/INC-7/postmortem/publish")).json.messages_queued).toBe(
         0,

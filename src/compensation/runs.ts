@@ -14,6 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { and, asc, eq, gt } from "drizzle-orm";
+import { listComponents } from "../components/store.ts";
 import type {
   ActionLine,
   CompCharge,
@@ -35,6 +36,7 @@ import {
 } from "../core/compensation/preview.ts";
 import { LocalCalendar, parseWindow } from "../core/compensation/time.ts";
 import { AmendsError, conflict, notFound } from "../core/errors.ts";
+import { regionNames } from "../core/wording.ts";
 import { getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
 import type { CopyValue, Database, Db } from "../storage/database.ts";
@@ -830,6 +832,18 @@ async function refundStateNow(tx: Database, workspaceId: string, incidentId: str
  * its window) and what they got, from the ledger, or that nothing was due. A later run's
  * top-up updates the message while it waits to be sent; once sent, it stays as it was.
  */
+/** Each region's display name, for the credit's scope ("valid in Milan", not "milan"). */
+async function placeNames(database: Database, workspaceId: string): Promise<Record<string, string>> {
+  const components = await listComponents(database.db, workspaceId);
+  const name = regionNames(components);
+  return Object.fromEntries(
+    [...new Set(components.map((c) => c.region).filter((r): r is string => Boolean(r)))].map((r) => [
+      r,
+      name(r),
+    ]),
+  );
+}
+
 async function queueNotices(database: Database, workspaceId: string, run: Run, now: Date): Promise<number> {
   const policy = (await loadPolicy(database.db, workspaceId, run.policyId, run.policyVersion)).policy;
   const rows = await database.query<{ n: number }>(
@@ -838,7 +852,8 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
        select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $2 || ':' || n.customer_id || ':compensation', 'compensation.granted',
               $2, n.customer_id, c.channels->0->>'type', c.channels->0->>'address', coalesce(c.locale, 'en'), $4,
               jsonb_build_object('incident_id', $2::text, 'incident_title', i.title, 'title_translations', i.title_translations,
-                'window_start', $6::text, 'window_end', $7::text, 'run_id', $3::text,
+                'window_start', $6::text, 'window_end', $7::text, 'run_id', $3::text, 'as_of', $8::text,
+                'place_names', $9::jsonb,
                 'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
               case when c.channels->0 is null then 'no_channel' else 'pending' end, $5
        from (${toldSql("$1", "$3")}) n
@@ -848,10 +863,12 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
        -- One line per action, however many runs paid it (a top-up is a second entry).
        left join lateral (
          select jsonb_agg(jsonb_build_object('key', k.action_key, 'kind', k.kind, 'amount', k.amount, 'currency', k.currency,
-           'unit', k.unit, 'expires_at', k.expires_at, 'reason', k.reason) order by k.action_key) as lines
+           'unit', k.unit, 'scope', k.scope, 'expires_at', k.expires_at, 'visible_by', k.visible_by, 'reason', k.reason)
+           order by k.action_key) as lines
          from (
            select e.action_key, e.kind, e.currency, sum(e.amount)::int8 as amount, max(e.detail->>'unit') as unit,
-             max(e.detail->>'expiresAt') as expires_at, max(e.detail->>'reason') as reason
+             max(e.detail->>'scope') as scope, max(e.detail->>'expiresAt') as expires_at,
+             max(e.detail->>'visibleBy') as visible_by, max(e.detail->>'reason') as reason
            from ledger_entries e
            where e.workspace_id = $1 and e.customer_id = n.customer_id and e.incident_id = $2
            group by e.action_key, e.kind, e.currency
@@ -871,6 +888,8 @@ async function queueNotices(database: Database, workspaceId: string, run: Run, n
       now.toISOString(),
       run.windowStart.toISOString(),
       run.windowEnd.toISOString(),
+      run.asOf.toISOString(),
+      JSON.stringify(await placeNames(database, workspaceId)),
     ],
   );
   return rows[0]?.n ?? 0;

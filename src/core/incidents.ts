@@ -41,6 +41,8 @@ export interface IncidentUpdate {
   nextUpdateBy: Date | null;
   createdAt: Date;
   createdBy: string | null;
+  /** For the team only (console, admin API), never shown to the public: e.g. which monitor saw what. */
+  teamNote?: string | null;
 }
 
 export interface Incident {
@@ -74,6 +76,8 @@ export interface UpdateInput {
   eta?: Date | null;
   nextUpdateBy?: Date | null;
   createdBy?: string | null;
+  /** technical detail for the team's timeline only */
+  teamNote?: string | null;
   /** When service was actually restored, if earlier than this update (resolving late). */
   resolvedAt?: Date;
 }
@@ -202,6 +206,7 @@ export function postUpdate(
     nextUpdateBy,
     createdAt: now,
     createdBy: input.createdBy ?? null,
+    teamNote: input.teamNote ?? null,
   };
   return {
     ...incident,

@@ -32,6 +32,7 @@ const UpdateOut = z.object({
   next_update_by: InstantOut.nullable(),
   created_at: InstantOut,
   created_by: z.string().nullable(),
+  team_note: z.string().nullable().describe("For the team only, never public: e.g. what a monitor saw"),
 });
 
 const IncidentOut = z.object({
@@ -88,6 +89,7 @@ export const incidentJson = (i: Incident): z.infer<typeof IncidentOut> => ({
     next_update_by: iso(u.nextUpdateBy),
     created_at: iso(u.createdAt)!,
     created_by: u.createdBy,
+    team_note: u.teamNote ?? null,
   })),
 });
 

@@ -77,6 +77,7 @@ async function hydrate(db: Db, workspaceId: string, rows: IncidentRow[]): Promis
           nextUpdateBy: u.nextUpdateBy,
           createdAt: u.createdAt,
           createdBy: u.createdBy,
+          teamNote: u.teamNote,
         }),
       ),
   }));
@@ -244,6 +245,7 @@ async function save(
         nextUpdateBy: u.nextUpdateBy,
         createdAt: u.createdAt,
         createdBy: u.createdBy,
+        teamNote: u.teamNote ?? null,
       })),
     );
   }

@@ -6,11 +6,19 @@
 import { and, asc, eq, gt, gte, inArray, isNull, or } from "drizzle-orm";
 import { conflict, invalidField, notFound, unknownReference } from "../core/errors.ts";
 import { advance, type Maintenance, type MaintenanceStatus } from "../core/maintenance.ts";
+import { formatMessageTime } from "../core/wording.ts";
 import { createIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
+import { inEveryLanguage } from "../notifications/templates.ts";
 import { announcePageChange } from "../status-page/changes.ts";
 import type { Database, Db } from "../storage/database.ts";
-import { components, maintenanceSeries, maintenances, outboxMessages } from "../storage/schema.ts";
+import {
+  components,
+  maintenanceSeries,
+  maintenances,
+  outboxMessages,
+  workspaces,
+} from "../storage/schema.ts";
 import { occurrencesBetween, validateRecurrence } from "./recurrence.ts";
 
 type Row = typeof maintenances.$inferSelect;
@@ -204,16 +212,26 @@ export async function tickMaintenance(database: Database, now: Date): Promise<st
         if (!updated) return false;
         let incidentId: string | null = null;
         if (event === "overran") {
+          // In every language, each with the window's own title in it when the operator translated it.
+          const timeZone = await workspaceTimeZone(tx.db, row.workspaceId);
+          const titleIn = (l: string) => m.titleTranslations[l] ?? m.title;
+          const title = inEveryLanguage("auto.overrunTitle", (l) => ({ title: titleIn(l) }));
+          const body = inEveryLanguage("auto.overrunBody", (l) => ({
+            title: titleIn(l),
+            end: formatMessageTime(m.endsAt, l, timeZone),
+          }));
           const incident = await createIncident(
             tx.db,
             row.workspaceId,
             {
-              title: `Maintenance overran: ${m.title}`,
+              title: title.text,
+              titleTranslations: title.translations,
               impact: "major",
               startedAt: m.endsAt,
               update: {
                 status: "investigating",
-                body: `The maintenance "${m.title}" planned until ${m.endsAt.toISOString()} has not finished. We are treating it as an outage and will post updates here.`,
+                body: body.text,
+                bodyTranslations: body.translations,
                 components: m.components.map((componentId) => ({
                   componentId,
                   status: "partial_outage" as const,
@@ -243,6 +261,14 @@ export async function tickMaintenance(database: Database, now: Date): Promise<st
   }
   for (const ws of changed) await announcePageChange(database, ws);
   return [...changed];
+}
+
+async function workspaceTimeZone(db: Db, workspaceId: string): Promise<string> {
+  const [ws] = await db
+    .select({ timeZone: workspaces.timeZone })
+    .from(workspaces)
+    .where(eq(workspaces.id, workspaceId));
+  return ws?.timeZone ?? "UTC";
 }
 
 // ---- Recurring windows. ----

@@ -13,7 +13,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import { recordAudit } from "../audit/store.ts";
-import { updateComponent } from "../components/store.ts";
+import { listComponents, updateComponent } from "../components/store.ts";
 import type { ComponentStatus } from "../core/components.ts";
 import {
   combineVerdicts,
@@ -25,9 +25,11 @@ import {
   type Step,
   step,
 } from "../core/monitors.ts";
+import { componentPath, listText } from "../core/wording.ts";
 import { addIncidentUpdate, createIncident, getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
 import { OUTBOX_CHANNEL } from "../notifications/notifier.ts";
+import { inEveryLanguage } from "../notifications/templates.ts";
 import { startProtocol } from "../protocols/store.ts";
 import { announcePageChange } from "../status-page/changes.ts";
 import type { Database } from "../storage/database.ts";
@@ -196,6 +198,14 @@ async function alertTeam(
     .onConflictDoNothing();
 }
 
+/** The monitor's components as customers know them ("App › Milan and App › Rome"), per language; none: undefined. */
+async function componentNames(database: Database, m: Monitor) {
+  if (m.componentIds.length === 0) return undefined;
+  const all = await listComponents(database.db, m.workspaceId);
+  const paths = m.componentIds.map((id) => componentPath(all, id));
+  return (locale: string) => listText(paths, locale);
+}
+
 const startsProtocol = (m: Monitor) => m.onFailure === "open_incident" && Boolean(m.protocol);
 
 async function startMonitorProtocol(database: Database, m: Monitor, o: AutomationOptions) {
@@ -215,13 +225,24 @@ async function onDown(database: Database, m: Monitor, o: AutomationOptions, deta
     for (const c of m.componentIds)
       await updateComponent(database.db, m.workspaceId, c, { status: failedStatus(m) }, now).catch(() => {});
   } else {
+    // The public reads what fails in its own words; the monitor's name and findings are the team's.
+    const names = await componentNames(database, m);
+    const title = inEveryLanguage(names ? "auto.problemTitle" : "auto.problemTitleAny", (l) => ({
+      components: names?.(l) ?? "",
+    }));
+    const body = inEveryLanguage(names ? "auto.problemBody" : "auto.problemBodyAny", (l) => ({
+      components: names?.(l) ?? "",
+    }));
     const incident = await createIncident(
       database.db,
       m.workspaceId,
       {
-        title: `${m.name} is not responding`,
+        title: title.text,
+        titleTranslations: title.translations,
         update: {
-          body: `Our monitoring confirmed a failure of ${m.name}: ${detail}. We are investigating.`,
+          body: body.text,
+          bodyTranslations: body.translations,
+          teamNote: `Monitor "${m.name}" confirmed a failure: ${detail}.`,
           components: m.componentIds.map((componentId) => ({ componentId, status: failedStatus(m) })),
           createdBy: by(m),
         },
@@ -243,13 +264,19 @@ async function onRecovered(database: Database, m: Monitor, o: AutomationOptions)
     const incident = await getIncident(database.db, m.workspaceId, m.incidentId).catch(() => undefined);
     if (incident && incident.status !== "resolved") {
       const quiet = Math.round(o.damping.recoveryQuietMs / 1000);
+      const names = await componentNames(database, m);
+      const body = inEveryLanguage(names ? "auto.recoveredBody" : "auto.recoveredBodyAny", (l) => ({
+        components: names?.(l) ?? "",
+      }));
       await addIncidentUpdate(
         database.db,
         m.workspaceId,
         incident.id,
         {
           status: "resolved",
-          body: `${m.name} has passed its checks again for ${quiet} s; resolved automatically by the monitor.`,
+          body: body.text,
+          bodyTranslations: body.translations,
+          teamNote: `Monitor "${m.name}" has passed its checks again for ${quiet} s; resolved automatically.`,
           createdBy: by(m),
         },
         now,

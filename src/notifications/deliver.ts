@@ -180,12 +180,12 @@ async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, la
   );
   let waiting = 0;
   const record = outcomeRecorder(ctx, chunk.workspaceId);
-  // One rendering per event and language; each recipient only adds their own unsubscribe link.
+  // One rendering per event, language and time zone; each recipient only adds their own unsubscribe link.
   const renderings = new Map<string, Rendered>();
   await inParallel(rows, ctx.parallel, async (row) => {
     const job = { workspaceId: chunk.workspaceId, eventId: row.event_id, claim };
     if (await hold(ctx, job, row)) return;
-    const id = `${row.event_id}\u0000${row.locale}`;
+    const id = `${row.event_id}\u0000${row.locale}\u0000${recipientTimeZone(row)}`;
     let common = renderings.get(id);
     if (!common) {
       common = renderMessage(row.event, row.payload, row.locale, {
@@ -294,6 +294,9 @@ async function hold(ctx: DeliveryContext, job: { workspaceId: string; eventId: s
   return true;
 }
 
+/** Times in a message are in the recipient's zone when they gave one (with their quiet hours), else the workspace's. */
+const recipientTimeZone = (row: Row) => row.quiet_hours?.time_zone ?? row.time_zone;
+
 /** Per row, once: the unsubscribe link is an HMAC, and a send needs the context several times. */
 const contexts = new WeakMap<Row, RenderContext>();
 function renderContext(workspaceId: string, row: Row): RenderContext {
@@ -310,7 +313,7 @@ function buildContext(workspaceId: string, row: Row): RenderContext {
     {
       workspaceId,
       company: row.company,
-      timeZone: row.time_zone,
+      timeZone: recipientTimeZone(row),
       fallbackLocale: row.settings.fallback_locale ?? "en",
       publicUrl: row.settings.public_url ?? row.public_url,
       linkSecret: row.link_secret,

@@ -5,8 +5,9 @@
  * workspace's fallback locale, then English.
  */
 import { IntlMessageFormat } from "intl-messageformat";
-import { currencyExponent, type Money } from "../core/money.ts";
+import type { Money } from "../core/money.ts";
 import { pickLocale } from "../core/notifications.ts";
+import { formatAmount, formatMessageDay, formatMessageTime, listText, moneyTotals } from "../core/wording.ts";
 import { escapeHtml } from "../lib/html.ts";
 
 const en = {
@@ -47,6 +48,29 @@ const en = {
   compensationGot: "You receive {list}. You do not need to ask for it: it is done.",
   compensationNothing: "Nothing was due to you for it. If you think that is wrong, reply to this message.",
   minutes: "{n, plural, one {# free minute} other {# free minutes}}",
+  // ---- words (issue 17): credits with their terms, and the texts Amends writes on incidents itself ----
+  refund: "a refund of {amount}",
+  moneyCredit: "{amount} credit",
+  creditTerms:
+    "{what}: {city, select, none {usable} other {to use in {city}}} from {from}{until, select, none {} other {; valid for {days, plural, one {# day} other {# days}}, until {until}}}.",
+  "auto.problemTitle": "Problems with {components}",
+  "auto.problemTitleAny": "Service problems",
+  "auto.problemBody":
+    "We have detected a problem with {components} and are investigating. We will post updates here.",
+  "auto.problemBodyAny": "We have detected a problem and are investigating. We will post updates here.",
+  "auto.recoveredBody": "{components} is working normally again. We are sorry for the inconvenience.",
+  "auto.recoveredBodyAny": "Everything is working normally again. We are sorry for the inconvenience.",
+  "auto.overrunTitle": "Maintenance running late: {title}",
+  "auto.overrunBody":
+    "The maintenance “{title}”, planned until {end}, has not finished yet. We are treating it as an outage and will post updates here.",
+  "maintenance.scheduledText": "Planned maintenance from {start} to {end}.",
+  "maintenance.reminderText": "Planned maintenance starts soon: from {start} to {end}.",
+  "maintenance.startedText": "The planned maintenance has started. It should end by {end}.",
+  "maintenance.completedText": "The planned maintenance is complete. Everything is working normally again.",
+  "maintenance.cancelledText":
+    "The planned maintenance from {start} to {end} is cancelled; nothing changes for you.",
+  "maintenance.overranText":
+    "The maintenance planned until {end} is running late. We are treating it as an outage and will post updates.",
 };
 type Key = keyof typeof en;
 
@@ -77,7 +101,7 @@ const it: Record<Key, string> = {
   confirm: "Conferma gli avvisi di stato di {company}",
   eta: "Risoluzione prevista: {time}.",
   nextUpdate: "Prossimo aggiornamento entro {time}.",
-  window: "Dalle {start} alle {end}.",
+  window: "Dal {start} al {end}.",
   overdue: "L'aggiornamento promesso entro {time} è in ritardo. Pubblicane uno ora.",
   details: "Dettagli: {url}",
   unsubscribe: "Non ricevere più questi messaggi: {url}",
@@ -88,6 +112,31 @@ const it: Record<Key, string> = {
   compensationNothing:
     "Questa volta non ti spetta nulla. Se pensi sia un errore, rispondi a questo messaggio.",
   minutes: "{n, plural, one {# minuto gratuito} other {# minuti gratuiti}}",
+  // ---- words (issue 17) ----
+  refund: "un rimborso di {amount}",
+  moneyCredit: "un credito di {amount}",
+  creditTerms:
+    "{what}: {city, select, none {da usare} other {da usare a {city}}} a partire dal {from}{until, select, none {} other {; validità {days, plural, one {# giorno} other {# giorni}}, fino al {until}}}.",
+  "auto.problemTitle": "Problemi con {components}",
+  "auto.problemTitleAny": "Problemi al servizio",
+  "auto.problemBody":
+    "Abbiamo rilevato un problema con {components} e lo stiamo analizzando. Pubblicheremo gli aggiornamenti qui.",
+  "auto.problemBodyAny":
+    "Abbiamo rilevato un problema e lo stiamo analizzando. Pubblicheremo gli aggiornamenti qui.",
+  "auto.recoveredBody": "{components} funziona di nuovo normalmente. Ci scusiamo per il disagio.",
+  "auto.recoveredBodyAny": "Tutto funziona di nuovo normalmente. Ci scusiamo per il disagio.",
+  "auto.overrunTitle": "Manutenzione in ritardo: {title}",
+  "auto.overrunBody":
+    "La manutenzione “{title}”, prevista fino al {end}, non è ancora terminata. La trattiamo come un disservizio e pubblicheremo gli aggiornamenti qui.",
+  "maintenance.scheduledText": "Manutenzione programmata dal {start} al {end}.",
+  "maintenance.reminderText": "La manutenzione programmata inizia a breve: dal {start} al {end}.",
+  "maintenance.startedText": "La manutenzione programmata è iniziata. Dovrebbe terminare entro il {end}.",
+  "maintenance.completedText":
+    "La manutenzione programmata è terminata. Tutto funziona di nuovo normalmente.",
+  "maintenance.cancelledText":
+    "La manutenzione programmata dal {start} al {end} è annullata; per te non cambia nulla.",
+  "maintenance.overranText":
+    "La manutenzione prevista fino al {end} è in ritardo. La trattiamo come un disservizio e pubblicheremo gli aggiornamenti.",
 };
 
 const de: Record<Key, string> = {
@@ -129,6 +178,31 @@ const de: Record<Key, string> = {
   compensationNothing:
     "Diesmal steht Ihnen nichts zu. Wenn Sie das für falsch halten, antworten Sie auf diese Nachricht.",
   minutes: "{n, plural, one {# Freiminute} other {# Freiminuten}}",
+  // ---- words (issue 17) ----
+  refund: "eine Erstattung von {amount}",
+  moneyCredit: "ein Guthaben von {amount}",
+  creditTerms:
+    "{what}: {city, select, none {nutzbar} other {nutzbar in {city}}} ab {from}{until, select, none {} other {; gültig {days, plural, one {# Tag} other {# Tage}}, bis {until}}}.",
+  "auto.problemTitle": "Probleme mit {components}",
+  "auto.problemTitleAny": "Probleme mit dem Dienst",
+  "auto.problemBody":
+    "Wir haben ein Problem mit {components} festgestellt und untersuchen es. Updates folgen hier.",
+  "auto.problemBodyAny": "Wir haben ein Problem festgestellt und untersuchen es. Updates folgen hier.",
+  "auto.recoveredBody":
+    "{components} funktioniert wieder normal. Wir entschuldigen uns für die Unannehmlichkeiten.",
+  "auto.recoveredBodyAny":
+    "Alles funktioniert wieder normal. Wir entschuldigen uns für die Unannehmlichkeiten.",
+  "auto.overrunTitle": "Wartung dauert länger: {title}",
+  "auto.overrunBody":
+    "Die Wartung „{title}“, geplant bis {end}, ist noch nicht abgeschlossen. Wir behandeln sie als Störung und informieren hier weiter.",
+  "maintenance.scheduledText": "Geplante Wartung von {start} bis {end}.",
+  "maintenance.reminderText": "Die geplante Wartung beginnt bald: von {start} bis {end}.",
+  "maintenance.startedText": "Die geplante Wartung hat begonnen. Sie soll bis {end} enden.",
+  "maintenance.completedText": "Die geplante Wartung ist abgeschlossen. Alles funktioniert wieder normal.",
+  "maintenance.cancelledText":
+    "Die geplante Wartung von {start} bis {end} ist abgesagt; für Sie ändert sich nichts.",
+  "maintenance.overranText":
+    "Die bis {end} geplante Wartung dauert länger. Wir behandeln sie als Störung und informieren weiter.",
 };
 
 const fr: Record<Key, string> = {
@@ -159,7 +233,7 @@ const fr: Record<Key, string> = {
   confirm: "Confirmez les alertes d'état de {company}",
   eta: "Résolution prévue : {time}.",
   nextUpdate: "Prochaine mise à jour avant {time}.",
-  window: "De {start} à {end}.",
+  window: "Du {start} au {end}.",
   overdue: "La mise à jour promise pour {time} est en retard. Publiez-en une maintenant.",
   details: "Détails : {url}",
   unsubscribe: "Ne plus recevoir ces messages : {url}",
@@ -170,6 +244,31 @@ const fr: Record<Key, string> = {
   compensationNothing:
     "Rien ne vous était dû cette fois. Si vous pensez que c'est une erreur, répondez à ce message.",
   minutes: "{n, plural, one {# minute gratuite} other {# minutes gratuites}}",
+  // ---- words (issue 17) ----
+  refund: "un remboursement de {amount}",
+  moneyCredit: "un avoir de {amount}",
+  creditTerms:
+    "{what} : {city, select, none {à utiliser} other {à utiliser à {city}}} à partir du {from}{until, select, none {} other { ; validité {days, plural, one {# jour} other {# jours}}, jusqu'au {until}}}.",
+  "auto.problemTitle": "Problèmes avec {components}",
+  "auto.problemTitleAny": "Problèmes de service",
+  "auto.problemBody":
+    "Nous avons détecté un problème avec {components} et l'analysons. Les mises à jour suivront ici.",
+  "auto.problemBodyAny": "Nous avons détecté un problème et l'analysons. Les mises à jour suivront ici.",
+  "auto.recoveredBody":
+    "{components} fonctionne de nouveau normalement. Veuillez nous excuser pour la gêne occasionnée.",
+  "auto.recoveredBodyAny":
+    "Tout fonctionne de nouveau normalement. Veuillez nous excuser pour la gêne occasionnée.",
+  "auto.overrunTitle": "Maintenance en retard : {title}",
+  "auto.overrunBody":
+    "La maintenance « {title} », prévue jusqu'au {end}, n'est pas encore terminée. Nous la traitons comme une panne et publierons les mises à jour ici.",
+  "maintenance.scheduledText": "Maintenance prévue du {start} au {end}.",
+  "maintenance.reminderText": "La maintenance prévue commence bientôt : du {start} au {end}.",
+  "maintenance.startedText": "La maintenance prévue a commencé. Elle devrait se terminer le {end}.",
+  "maintenance.completedText": "La maintenance prévue est terminée. Tout fonctionne de nouveau normalement.",
+  "maintenance.cancelledText":
+    "La maintenance prévue du {start} au {end} est annulée ; rien ne change pour vous.",
+  "maintenance.overranText":
+    "La maintenance prévue jusqu'au {end} prend du retard. Nous la traitons comme une panne et publierons les mises à jour.",
 };
 
 const es: Record<Key, string> = {
@@ -199,7 +298,7 @@ const es: Record<Key, string> = {
   confirm: "Confirma las alertas de estado de {company}",
   eta: "Solución prevista: {time}.",
   nextUpdate: "Próxima actualización antes de {time}.",
-  window: "De {start} a {end}.",
+  window: "Del {start} al {end}.",
   overdue: "La actualización prometida para {time} está atrasada. Publica una ahora.",
   details: "Detalles: {url}",
   unsubscribe: "Dejar de recibir estos mensajes: {url}",
@@ -209,6 +308,31 @@ const es: Record<Key, string> = {
   compensationGot: "Recibes {list}. No tienes que pedir nada: ya está hecho.",
   compensationNothing: "Esta vez no te corresponde nada. Si crees que es un error, responde a este mensaje.",
   minutes: "{n, plural, one {# minuto gratis} other {# minutos gratis}}",
+  // ---- words (issue 17) ----
+  refund: "un reembolso de {amount}",
+  moneyCredit: "un crédito de {amount}",
+  creditTerms:
+    "{what}: {city, select, none {para usar} other {para usar en {city}}} a partir del {from}{until, select, none {} other {; validez de {days, plural, one {# día} other {# días}}, hasta el {until}}}.",
+  "auto.problemTitle": "Problemas con {components}",
+  "auto.problemTitleAny": "Problemas con el servicio",
+  "auto.problemBody":
+    "Hemos detectado un problema con {components} y lo estamos investigando. Publicaremos las novedades aquí.",
+  "auto.problemBodyAny":
+    "Hemos detectado un problema y lo estamos investigando. Publicaremos las novedades aquí.",
+  "auto.recoveredBody": "{components} vuelve a funcionar con normalidad. Sentimos las molestias.",
+  "auto.recoveredBodyAny": "Todo vuelve a funcionar con normalidad. Sentimos las molestias.",
+  "auto.overrunTitle": "Mantenimiento con retraso: {title}",
+  "auto.overrunBody":
+    "El mantenimiento «{title}», previsto hasta el {end}, aún no ha terminado. Lo tratamos como una interrupción y publicaremos las novedades aquí.",
+  "maintenance.scheduledText": "Mantenimiento programado del {start} al {end}.",
+  "maintenance.reminderText": "El mantenimiento programado empieza pronto: del {start} al {end}.",
+  "maintenance.startedText": "El mantenimiento programado ha comenzado. Debería terminar el {end}.",
+  "maintenance.completedText":
+    "El mantenimiento programado ha terminado. Todo vuelve a funcionar con normalidad.",
+  "maintenance.cancelledText":
+    "El mantenimiento programado del {start} al {end} se ha cancelado; para ti no cambia nada.",
+  "maintenance.overranText":
+    "El mantenimiento previsto hasta el {end} se está retrasando. Lo tratamos como una interrupción y publicaremos las novedades.",
 };
 
 const CATALOG: Record<string, Record<Key, string>> = { en, it, de, fr, es };
@@ -250,30 +374,62 @@ const translated = (p: Payload, field: string, locale: string): string => {
   return translations[locale] ?? String(p[field] ?? "");
 };
 
-const dateFormats = new Map<string, Intl.DateTimeFormat>();
-const time = (iso: unknown, locale: string, timeZone: string) => {
-  const id = `${locale}\u0000${timeZone}`;
-  let format = dateFormats.get(id);
-  if (!format) {
-    format = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone });
-    dateFormats.set(id, format);
-  }
-  return format.format(new Date(String(iso)));
+const time = (iso: unknown, locale: string, timeZone: string) =>
+  formatMessageTime(String(iso), locale, timeZone);
+
+type GrantedLine = {
+  kind: string;
+  amount: number;
+  currency?: string | null;
+  unit?: string | null;
+  scope?: string | null;
+  expires_at?: string | null;
+  visible_by?: string | null;
 };
 
-function moneyText(amount: number, currency: string, locale: string) {
-  const digits = currencyExponent(currency);
-  // Minor units to a decimal string without floats: 1234 EUR → "12.34".
-  const s = String(Math.abs(amount)).padStart(digits + 1, "0");
-  const decimal = `${amount < 0 ? "-" : ""}${digits ? `${s.slice(0, -digits)}.${s.slice(-digits)}` : s}`;
-  return new Intl.NumberFormat(locale, {
-    style: "currency",
-    currency,
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  }).format(
-    decimal as unknown as number, // Intl accepts decimal strings exactly (ES2023)
-  );
+/**
+ * What a customer got, in words: one total per currency for refunds, credits that share their
+ * terms added up, and each credit with its terms (where it can be used, from when, until when).
+ */
+function grantedText(p: Payload, locale: string, timeZone: string): { list: string[]; terms: string[] } {
+  const lines = ((p.lines ?? []) as GrantedLine[]).filter((l) => l.amount > 0);
+  const places = (p.place_names ?? {}) as Record<string, string>;
+  const from = String(p.as_of ?? p.window_end);
+  const day = (iso: string) => formatMessageDay(iso, locale, timeZone);
+  const refunds = lines.filter((l) => l.kind === "refund" && l.currency) as {
+    amount: number;
+    currency: string;
+  }[];
+  const list = moneyTotals(refunds, locale).map((amount) => msg(locale, "refund", { amount }));
+  const terms: string[] = [];
+  const groups = new Map<string, GrantedLine>();
+  for (const l of lines.filter((l) => l.kind !== "refund")) {
+    const k = [l.kind, l.currency, l.unit, l.scope, l.expires_at, l.visible_by].join("\u0000");
+    const g = groups.get(k);
+    groups.set(k, g ? { ...g, amount: g.amount + l.amount } : { ...l });
+  }
+  for (const g of groups.values()) {
+    const what =
+      g.kind === "unit_credit"
+        ? g.unit === "minutes"
+          ? msg(locale, "minutes", { n: g.amount })
+          : `${new Intl.NumberFormat(locale).format(g.amount)} ${g.unit}`
+        : msg(locale, "moneyCredit", { amount: formatAmount(g.amount, g.currency!, locale) });
+    list.push(what);
+    if (g.kind === "unit_credit" || g.expires_at || g.visible_by) {
+      const until = g.expires_at ?? null;
+      terms.push(
+        msg(locale, "creditTerms", {
+          what,
+          city: g.scope ? (places[g.scope] ?? g.scope) : "none",
+          from: day(g.visible_by ?? from),
+          until: until ? day(until) : "none",
+          days: until ? Math.round((Date.parse(until) - Date.parse(from)) / 86_400_000) : 0,
+        }),
+      );
+    }
+  }
+  return { list, terms };
 }
 
 /** Renders one event for one recipient in their language (or the stated fallback). */
@@ -299,7 +455,12 @@ export function renderMessage(
   } else if (event === "incident.update_overdue") {
     lines.push(msg(locale, "overdue", { time: at(payload.next_update_by) }));
   } else if (event.startsWith("maintenance.")) {
-    lines.push(msg(locale, "window", { start: at(payload.starts_at), end: at(payload.ends_at) }));
+    const step = `${event}Text`;
+    lines.push(
+      step in en
+        ? msg(locale, step as Key, { start: at(payload.starts_at), end: at(payload.ends_at) })
+        : msg(locale, "window", { start: at(payload.starts_at), end: at(payload.ends_at) }),
+    );
   } else if (event === "report.received") {
     lines.push(payload.linked ? msg(locale, "reportLinked", { title }) : msg(locale, "reportPassed", {}));
     if (payload.no_claim_needed) lines.push(msg(locale, "reportNoClaim", {}));
@@ -324,7 +485,7 @@ export function renderMessage(
       msg(locale, "confirmationNeeded", {
         messages: sms.messages ?? 0,
         segments: sms.segments ?? 0,
-        cost: (sms.cost ?? []).map((c) => moneyText(c.amount, c.currency, locale)).join(" + ") || "?",
+        cost: (sms.cost ?? []).map((c) => formatAmount(c.amount, c.currency, locale)).join(" + ") || "?",
         id: String(payload.event_id ?? ""),
       }),
     );
@@ -336,21 +497,12 @@ export function renderMessage(
         end: at(payload.window_end),
       }),
     );
-    const got = (
-      (payload.lines ?? []) as { kind: string; amount: number; currency?: string; unit?: string }[]
-    )
-      .filter((l) => l.amount > 0)
-      .map((l) =>
-        l.kind === "unit_credit"
-          ? l.unit === "minutes"
-            ? msg(locale, "minutes", { n: l.amount })
-            : `${l.amount} ${l.unit}`
-          : moneyText(l.amount, l.currency!, locale),
-      );
+    const { list, terms } = grantedText(payload, locale, ctx.timeZone);
     lines.push(
-      got.length
-        ? msg(locale, "compensationGot", { list: new Intl.ListFormat(locale).format(got) })
+      list.length
+        ? msg(locale, "compensationGot", { list: listText(list, locale) })
         : msg(locale, "compensationNothing", {}),
+      ...terms,
     );
   }
   if (ctx.url) lines.push(msg(locale, "details", { url: ctx.url }));
@@ -406,4 +558,19 @@ function finish(locale: string, subject: string, lines: string[], ctx: RenderCon
     .map((l) => `<p>${linkify(l)}</p>`)
     .join("")}</body></html>`;
   return { locale, subject, text, html };
+}
+
+/**
+ * Words Amends itself writes on an incident (a monitor's, an overrunning maintenance's), in every
+ * shipped language: English as the original, the others as its translations, so the page and
+ * every recipient read them in their own language like an operator's translated text.
+ */
+export function inEveryLanguage(
+  key: Key,
+  values: (locale: string) => Record<string, string | number>,
+): { text: string; translations: Record<string, string> } {
+  const translations = Object.fromEntries(
+    MESSAGE_LOCALES.filter((l) => l !== "en").map((l) => [l, msg(l, key, values(l))]),
+  );
+  return { text: msg("en", key, values("en")), translations };
 }

@@ -7,15 +7,18 @@
  */
 import { IntlMessageFormat } from "intl-messageformat";
 import type { Incident } from "../core/incidents.ts";
-import { currencyExponent } from "../core/money.ts";
+import { formatAmount, listText } from "../core/wording.ts";
 
 export const SECTIONS = ["what_happened", "what_we_did", "what_now", "what_we_change"] as const;
 export type Section = (typeof SECTIONS)[number];
 export type Sections = Record<Section, string>;
 
 export interface LetterFigures {
-  /** customers whose use touched the failed components during the incident, per city */
-  cities: { city: string; customers: number }[];
+  /**
+   * customers the incident affected, per city (its region id and display name): those whose use
+   * touched the failed components, those paid for it, and those its messages reached as affected
+   */
+  cities: { city: string; name?: string; customers: number }[];
   /** what the compensation run (if any) pays: money per currency, units per unit, customers */
   compensation: {
     runId: string;
@@ -35,6 +38,9 @@ const WORDS = {
     paid: "We have made good on it without waiting for anyone to ask: {money} for {customers, plural, one {# customer} other {# customers}}. You do not need to claim anything; it is already done, and a message tells each of you what you receive.",
     reviewing:
       "We are working out what we owe each of you from our own records. You do not need to claim anything: you will hear from us.",
+    preparing:
+      "We are preparing what we owe from our own records: {money} for {customers, plural, one {# customer} other {# customers}}. You do not need to claim anything: once it is credited, a message tells each of you what you receive.",
+    minutes: "{n, plural, one {# free minute} other {# free minutes}}",
   },
   it: {
     happened:
@@ -44,6 +50,9 @@ const WORDS = {
     paid: "Abbiamo rimediato senza aspettare che qualcuno lo chiedesse: {money} per {customers, plural, one {# cliente} other {# clienti}}. Non devi chiedere nulla: è già fatto, e un messaggio dice a ciascuno cosa riceve.",
     reviewing:
       "Stiamo calcolando dai nostri dati quanto dobbiamo a ciascuno. Non devi chiedere nulla: ti scriveremo noi.",
+    preparing:
+      "Stiamo preparando dai nostri dati quanto dobbiamo: {money} per {customers, plural, one {# cliente} other {# clienti}}. Non devi chiedere nulla: quando sarà accreditato, un messaggio dirà a ciascuno cosa riceve.",
+    minutes: "{n, plural, one {# minuto gratuito} other {# minuti gratuiti}}",
   },
   de: {
     happened:
@@ -53,6 +62,9 @@ const WORDS = {
     paid: "Wir haben es wiedergutgemacht, ohne dass jemand fragen musste: {money} für {customers, plural, one {# Kunden} other {# Kunden}}. Sie müssen nichts beantragen; es ist bereits erledigt, und jeder erhält eine Nachricht, was er bekommt.",
     reviewing:
       "Wir ermitteln aus unseren eigenen Daten, was wir jedem schulden. Sie müssen nichts beantragen: Sie hören von uns.",
+    preparing:
+      "Wir bereiten aus unseren eigenen Daten vor, was wir schulden: {money} für {customers, plural, one {# Kunden} other {# Kunden}}. Sie müssen nichts beantragen: Sobald es gutgeschrieben ist, erhält jeder eine Nachricht, was er bekommt.",
+    minutes: "{n, plural, one {# Freiminute} other {# Freiminuten}}",
   },
   fr: {
     happened:
@@ -62,6 +74,9 @@ const WORDS = {
     paid: "Nous avons réparé sans attendre qu'on nous le demande : {money} pour {customers, plural, one {# client} other {# clients}}. Vous n'avez rien à réclamer : c'est déjà fait, et un message indique à chacun ce qu'il reçoit.",
     reviewing:
       "Nous calculons à partir de nos propres données ce que nous devons à chacun. Vous n'avez rien à réclamer : nous vous écrirons.",
+    preparing:
+      "Nous préparons à partir de nos propres données ce que nous devons : {money} pour {customers, plural, one {# client} other {# clients}}. Vous n'avez rien à réclamer : une fois crédité, un message indiquera à chacun ce qu'il reçoit.",
+    minutes: "{n, plural, one {# minute gratuite} other {# minutes gratuites}}",
   },
   es: {
     happened:
@@ -71,6 +86,9 @@ const WORDS = {
     paid: "Lo hemos compensado sin esperar a que nadie lo pidiera: {money} para {customers, plural, one {# cliente} other {# clientes}}. No tienes que reclamar nada: ya está hecho, y un mensaje dice a cada uno lo que recibe.",
     reviewing:
       "Estamos calculando con nuestros propios datos lo que debemos a cada uno. No tienes que reclamar nada: te escribiremos.",
+    preparing:
+      "Estamos preparando con nuestros propios datos lo que debemos: {money} para {customers, plural, one {# cliente} other {# clientes}}. No tienes que reclamar nada: cuando se abone, un mensaje dirá a cada uno lo que recibe.",
+    minutes: "{n, plural, one {# minuto gratis} other {# minutos gratis}}",
   },
 } as const;
 export const LETTER_LOCALES = Object.keys(WORDS) as (keyof typeof WORDS)[];
@@ -82,19 +100,6 @@ const fmt = (
   values: Record<string, string | number>,
 ) => String(new IntlMessageFormat(WORDS[locale][key], locale).format(values));
 
-/** Minor units to a localised amount, without floats: 884800 EUR → "8.848,00 €". */
-export function moneyText(amount: number, currency: string, locale: string): string {
-  const digits = currencyExponent(currency);
-  const s = String(Math.abs(amount)).padStart(digits + 1, "0");
-  const decimal = `${amount < 0 ? "-" : ""}${digits ? `${s.slice(0, -digits)}.${s.slice(-digits)}` : s}`;
-  return new Intl.NumberFormat(locale, {
-    style: "currency",
-    currency,
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  }).format(decimal as unknown as number); // Intl takes decimal strings exactly (ES2023)
-}
-
 /** The draft in one language; the operator's own translations of the incident text are used when written. */
 export function draftLetter(
   incident: Incident,
@@ -104,10 +109,21 @@ export function draftLetter(
 ): Sections {
   const end = incident.resolvedAt ?? incident.updatedAt;
   const day = new Intl.DateTimeFormat(locale, { dateStyle: "long", timeZone });
-  const clock = new Intl.DateTimeFormat(locale, { timeStyle: "short", timeZone });
+  // Times name their zone: a reader elsewhere must not guess whose 11:00 it was.
+  const clock = new Intl.DateTimeFormat(locale === "en" ? "en-GB" : locale, {
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "short",
+    timeZone,
+  });
   const title = incident.titleTranslations[locale] ?? incident.title;
   const customers = figures.cities.reduce((n, c) => n + c.customers, 0);
-  const list = new Intl.ListFormat(locale).format(figures.cities.map((c) => `${c.city} ${c.customers}`));
+  const count = new Intl.NumberFormat(locale);
+  const named = figures.cities.filter((c) => c.city !== "?");
+  const list = listText(
+    named.map((c) => `${c.name ?? c.city} (${count.format(c.customers)})`),
+    locale,
+  );
   const hours = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(
     (end.getTime() - incident.startedAt.getTime()) / 3_600_000,
   );
@@ -118,7 +134,7 @@ export function draftLetter(
     hours,
     title,
     customers,
-    cities: figures.cities.length ? fmt(locale, "cities", { list }) : "",
+    cities: named.length ? fmt(locale, "cities", { list }) : "",
   });
   const timeline = incident.updates.map(
     (u) =>
@@ -128,13 +144,23 @@ export function draftLetter(
   const comp = figures.compensation;
   const paid = comp
     ? [
-        ...Object.entries(comp.money).map(([cur, amount]) => moneyText(amount, cur, locale)),
-        ...Object.entries(comp.units).map(([unit, n]) => `${n} ${unit}`),
+        ...Object.entries(comp.money)
+          .filter(([, amount]) => amount > 0)
+          .map(([cur, amount]) => formatAmount(amount, cur, locale)),
+        ...Object.entries(comp.units)
+          .filter(([, n]) => n > 0)
+          .map(([unit, n]) =>
+            unit === "minutes" ? fmt(locale, "minutes", { n }) : `${count.format(n)} ${unit}`,
+          ),
       ]
     : [];
+  // "Done" only once the run is applied; until then it is being prepared (approval may be pending).
   const what_now =
     comp && paid.length
-      ? fmt(locale, "paid", { money: new Intl.ListFormat(locale).format(paid), customers: comp.customers })
+      ? fmt(locale, comp.status === "applied" ? "paid" : "preparing", {
+          money: listText(paid, locale),
+          customers: comp.customers,
+        })
       : fmt(locale, "reviewing", {});
   // What changes is the operator's to say: the draft leaves it empty, and publishing needs it.
   return { what_happened, what_we_did, what_now, what_we_change: "" };

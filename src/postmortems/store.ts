@@ -12,6 +12,7 @@ import { listComponents } from "../components/store.ts";
 import { subtreeIds } from "../core/components.ts";
 import { conflict, invalidField, notFound } from "../core/errors.ts";
 import type { Incident } from "../core/incidents.ts";
+import { regionNames } from "../core/wording.ts";
 import { getIncident } from "../incidents/store.ts";
 import { loadNotificationSettings } from "../notifications/settings.ts";
 import type { Database, Db } from "../storage/database.ts";
@@ -22,8 +23,9 @@ export type PostIncidentReport = typeof postIncidentReports.$inferSelect;
 
 /**
  * Customers the incident touched, one row each: a usage session on the failed components
- * (with their subtrees) during the incident, a line in one of its compensation runs, or an
- * "I am affected" report linked to it. City: the session's region, else the customer's home.
+ * (with their subtrees) during the incident, a line in one of its compensation runs, an
+ * "I am affected" report linked to it, or one of its messages delivered to them as an affected
+ * customer. City: the session's region, else the customer's home.
  */
 function affectedCustomersSql(): string {
   return `with touched as (
@@ -37,6 +39,12 @@ function affectedCustomersSql(): string {
       union all
       select customer_id, city from affected_reports
        where workspace_id = $1 and incident_id = $5 and customer_id is not null
+      union all
+      -- those the incident's own messages reached as affected customers: the letter counts them all
+      select substr(d.recipient, 10), null from outbox_messages o
+        join deliveries d on d.workspace_id = o.workspace_id and d.event_id = o.id
+       where o.workspace_id = $1 and o.incident_id = $5 and o.event like 'incident.%'
+         and d.recipient like 'customer:%' and d.status = 'sent'
     ), affected as (
       select c.id, coalesce(max(t.region), c.home_region, '?') as city, c.locale,
              c.channels->0->>'type' as channel, c.channels->0->>'address' as address
@@ -77,10 +85,13 @@ export async function loadFigures(
   incident: Incident,
 ): Promise<LetterFigures & { compensationByCity?: unknown }> {
   const params = await affectedParams(database.db, workspaceId, incident);
-  const cities = await database.query<{ city: string; customers: number }>(
-    `${affectedCustomersSql()} select city, count(*)::int as customers from affected group by city order by 2 desc, 1`,
-    params,
-  );
+  const placeName = regionNames(await listComponents(database.db, workspaceId));
+  const cities = (
+    await database.query<{ city: string; customers: number }>(
+      `${affectedCustomersSql()} select city, count(*)::int as customers from affected group by city order by 2 desc, 1`,
+      params,
+    )
+  ).map((c) => ({ ...c, name: c.city === "?" ? undefined : placeName(c.city) }));
   // The run that pays: applied first, else approved, else the latest preview.
   const runs = await listRuns(database.db, workspaceId, incident.id);
   const rank = (s: string) => ["applied", "approved", "previewed"].indexOf(s);
@@ -194,6 +205,50 @@ export async function editReport(
 }
 
 /**
+ * The letter states the facts as they are when it is sent, not when it was drafted: the
+ * sections the operator left as drafted (what happened, what happens now) are drafted again
+ * from today's figures, e.g. compensation applied since, or more customers reached. Sections
+ * the operator rewrote are theirs and stay as written.
+ */
+async function factsAsOfNow(
+  database: Database,
+  workspaceId: string,
+  incident: Incident,
+  report: PostIncidentReport,
+): Promise<Pick<PostIncidentReport, "sections" | "translations" | "figures">> {
+  const [ws] = await database.db
+    .select({ timeZone: workspaces.timeZone })
+    .from(workspaces)
+    .where(eq(workspaces.id, workspaceId));
+  const then = report.figures as unknown as LetterFigures & { original_locale?: string };
+  const original = (LETTER_LOCALES as string[]).includes(then.original_locale ?? "")
+    ? (then.original_locale as (typeof LETTER_LOCALES)[number])
+    : "en";
+  const figures = await loadFigures(database, workspaceId, incident);
+  const refresh = (locale: (typeof LETTER_LOCALES)[number], written: Partial<Sections>) => {
+    const drafted = draftLetter(incident, then, locale, ws!.timeZone);
+    const current = draftLetter(incident, figures, locale, ws!.timeZone);
+    const out = { ...written };
+    for (const key of ["what_happened", "what_now"] as const)
+      if (written[key] === drafted[key]) out[key] = current[key];
+    return out;
+  };
+  const translations = Object.fromEntries(
+    Object.entries(report.translations).map(([locale, written]) => [
+      locale,
+      (LETTER_LOCALES as string[]).includes(locale)
+        ? refresh(locale as (typeof LETTER_LOCALES)[number], written)
+        : written,
+    ]),
+  );
+  return {
+    sections: refresh(original, report.sections) as Sections,
+    translations,
+    figures: { ...figures, original_locale: original } as Record<string, unknown>,
+  };
+}
+
+/**
  * Publishes the letter and queues it, once per affected customer who has a channel, in their
  * language. Publishing again (after an edit) queues nothing new: each customer's key exists.
  */
@@ -209,10 +264,12 @@ export async function publishReport(
       throw invalidField(`sections.${key}`, "write this section before publishing");
   const incident = await getIncident(database.db, workspaceId, incidentId);
   const params = await affectedParams(database.db, workspaceId, incident);
+  const facts =
+    report.status === "published" ? {} : await factsAsOfNow(database, workspaceId, incident, report);
   return database.transaction(async (tx) => {
     const [row] = await tx.db
       .update(postIncidentReports)
-      .set({ status: "published", publishedAt: report.publishedAt ?? now, updatedAt: now })
+      .set({ ...facts, status: "published", publishedAt: report.publishedAt ?? now, updatedAt: now })
       .where(
         and(eq(postIncidentReports.workspaceId, workspaceId), eq(postIncidentReports.incidentId, incidentId)),
       )

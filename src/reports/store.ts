@@ -17,6 +17,7 @@ import {
   type ReportThreshold,
   relatedComponents,
 } from "../core/reports.ts";
+import { componentPath } from "../core/wording.ts";
 import { newId } from "../lib/ids.ts";
 import { loadNotificationSettings } from "../notifications/settings.ts";
 import type { Database, Db } from "../storage/database.ts";
@@ -175,7 +176,7 @@ export async function submitReport(
           payload: {
             report_id: id,
             incident_id: linked?.id ?? null,
-            title: linked?.title ?? component.name,
+            title: linked?.title ?? componentPath(components, component.id),
             title_translations: linked?.titleTranslations ?? {},
             linked: Boolean(linked),
             no_claim_needed: noClaimNeeded,
@@ -216,7 +217,8 @@ export async function submitReport(
             template: "reports.threshold",
             payload: {
               component_id: component.id,
-              title: component.name,
+              // "Payments › Rome", not "Rome": the team must see which Rome.
+              title: componentPath(components, component.id),
               count: count?.n ?? 0,
               window_minutes: settings.reports.window_minutes,
               components: [component.id],

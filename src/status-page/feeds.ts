@@ -60,7 +60,8 @@ function incidentFeed(state: PublicState, baseUrl: string): Feed {
   const maintenanceUpdated = state.maintenances.map((m) => m.updatedAt.getTime());
   const feed = new Feed({
     title: xmlSafe(`${state.workspace.name} status - incident and maintenance history`),
-    description: xmlSafe(`Incidents, updates and maintenance from the ${state.workspace.name} status page`),
+    // "The Fleet" already has its article: no "the" in front of the name.
+    description: xmlSafe(`Incidents, updates and maintenance on the status page of ${state.workspace.name}`),
     id: `${site}/`,
     link: `${site}/`,
     language: "en",

@@ -147,6 +147,8 @@ export const incidentUpdates = pgTable(
     nextUpdateBy: ts("next_update_by"),
     createdAt: ts("created_at").notNull(),
     createdBy: text("created_by"),
+    /** for the team only (console, admin API), never public: e.g. which monitor saw what */
+    teamNote: text("team_note"),
   },
   (t) => [
     primaryKey({ columns: [t.workspaceId, t.id] }),

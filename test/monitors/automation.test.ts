@@ -37,7 +37,7 @@ describe.each(BACKENDS)("monitors on %s", (backend) => {
     cleanup.push(target.close);
     const created = await t.call("POST", "/api/v1/monitors", {
       id: "api-health",
-      name: "Rental API",
+      name: "rental-api health probe",
       kind: "http",
       target: target.url,
       componentIds: ["api"],
@@ -68,8 +68,13 @@ describe.each(BACKENDS)("monitors on %s", (backend) => {
     expect(Date.now() - failedAt).toBeGreaterThanOrEqual(2_000);
     const [incident] = await openIncidents(t);
     expect(incident.components).toEqual([{ id: "api", status: "major_outage" }]);
-    expect(incident.title).toBe("Rental API is not responding");
-    expect(incident.updates[0].body).toMatch(/failure of Rental API: status 503 \(from local\)/);
+    // The public reads customer words about the component; the monitor and its findings are the team's.
+    expect(incident.title).toBe("Problems with Rental API");
+    expect(incident.title_translations.it).toBe("Problemi con Rental API");
+    const { team_note, ...publicPart } = incident.updates[0];
+    expect(JSON.stringify({ ...incident, updates: [publicPart] })).not.toMatch(/probe/);
+    expect(incident.updates[0].body).not.toMatch(/probe|monitor/);
+    expect(incident.updates[0].team_note).toMatch(/rental-api health probe.*status 503 \(from local\)/);
     expect(incident.updates[0].created_by).toBe("monitor:api-health");
     const down = await monitor(t, "api-health");
     expect(down).toMatchObject({ state: "down", incidentId: incident.id });
@@ -82,7 +87,10 @@ describe.each(BACKENDS)("monitors on %s", (backend) => {
     const resolved = (await t.call("GET", `/api/v1/incidents/${incident.id}`)).json;
     const last = resolved.updates.at(-1);
     expect(last).toMatchObject({ status: "resolved", created_by: "monitor:api-health" });
-    expect(last.body).toMatch(/resolved automatically by the monitor/);
+    expect(last.body).toMatch(/working normally again/);
+    expect(last.body_translations.it).toMatch(/funziona di nuovo normalmente/);
+    expect(last.body).not.toMatch(/probe|monitor/);
+    expect(last.team_note).toMatch(/rental-api health probe.*resolved automatically/);
     expect(await monitor(t, "api-health")).toMatchObject({ state: "up", incidentId: null });
     // Stored results feed the rollups.
     const hourly = await t.call("GET", "/api/v1/monitors/api-health/results?resolution=hour");
@@ -193,7 +201,7 @@ describe.each(BACKENDS)("monitors on %s", (backend) => {
     // interval (1 s) + grace (1 s) must pass first
     expect(Date.now() - lastBeat).toBeGreaterThanOrEqual(2_000);
     const [incident] = await openIncidents(t);
-    expect(incident.updates[0].body).toMatch(/no heartbeat for \d+ s/);
+    expect(incident.updates[0].team_note).toMatch(/no heartbeat for \d+ s/);
     expect(incident.updates[0].created_by).toBe("monitor:nightly-billing");
     // The job runs again.
     const again = setInterval(() => void fetch(`${t.url}${hook}`, { method: "POST" }), 300);
