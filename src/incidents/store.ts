@@ -179,6 +179,7 @@ async function announce(tx: Db, workspaceId: string, before: Incident | undefine
           started_at: after.startedAt.toISOString(),
           eta: u.eta?.toISOString() ?? null,
           next_update_by: u.nextUpdateBy?.toISOString() ?? null,
+          posted_at: u.createdAt.toISOString(),
         },
         status: "pending",
         createdAt: u.createdAt,

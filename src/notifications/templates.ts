@@ -36,6 +36,7 @@ const en = {
     "{count, plural, one {# report} other {# reports}} in the last {minutes} minutes, and no incident is open on it.",
   digest: "{company}: {count, plural, one {# update} other {# updates}}",
   confirm: "Confirm your {company} status alerts",
+  resolvedLine: "Resolved: {time}.",
   eta: "Expected fix: {time}.",
   nextUpdate: "Next update by {time}.",
   window: "From {start} to {end}.",
@@ -99,6 +100,7 @@ const it: Record<Key, string> = {
     "{count, plural, one {# segnalazione} other {# segnalazioni}} negli ultimi {minutes} minuti, e nessun disservizio aperto.",
   digest: "{company}: {count, plural, one {# aggiornamento} other {# aggiornamenti}}",
   confirm: "Conferma gli avvisi di stato di {company}",
+  resolvedLine: "Risolto: {time}.",
   eta: "Risoluzione prevista: {time}.",
   nextUpdate: "Prossimo aggiornamento entro {time}.",
   window: "Dal {start} al {end}.",
@@ -165,6 +167,7 @@ const de: Record<Key, string> = {
     "{count, plural, one {# Meldung} other {# Meldungen}} in den letzten {minutes} Minuten, und keine Störung ist eröffnet.",
   digest: "{company}: {count, plural, one {# Update} other {# Updates}}",
   confirm: "Bestätigen Sie die Statusmeldungen von {company}",
+  resolvedLine: "Behoben: {time}.",
   eta: "Voraussichtlich behoben: {time}.",
   nextUpdate: "Nächstes Update bis {time}.",
   window: "Von {start} bis {end}.",
@@ -231,6 +234,7 @@ const fr: Record<Key, string> = {
     "{count, plural, one {# signalement} other {# signalements}} dans les {minutes} dernières minutes, et aucun incident ouvert.",
   digest: "{company} : {count, plural, one {# mise à jour} other {# mises à jour}}",
   confirm: "Confirmez les alertes d'état de {company}",
+  resolvedLine: "Résolu : {time}.",
   eta: "Résolution prévue : {time}.",
   nextUpdate: "Prochaine mise à jour avant {time}.",
   window: "Du {start} au {end}.",
@@ -296,6 +300,7 @@ const es: Record<Key, string> = {
     "{count, plural, one {# aviso} other {# avisos}} en los últimos {minutes} minutos, y ninguna incidencia abierta.",
   digest: "{company}: {count, plural, one {# actualización} other {# actualizaciones}}",
   confirm: "Confirma las alertas de estado de {company}",
+  resolvedLine: "Resuelto: {time}.",
   eta: "Solución prevista: {time}.",
   nextUpdate: "Próxima actualización antes de {time}.",
   window: "Del {start} al {end}.",
@@ -448,6 +453,8 @@ export function renderMessage(
   if (event.startsWith("incident.") && event !== "incident.update_overdue") {
     const body = translated(payload, "body", locale);
     if (body) lines.push(body);
+    if (event === "incident.resolved" && payload.posted_at)
+      lines.push(msg(locale, "resolvedLine", { time: at(payload.posted_at) }));
     if (payload.eta && event !== "incident.resolved")
       lines.push(msg(locale, "eta", { time: at(payload.eta) }));
     if (payload.next_update_by && event !== "incident.resolved")

@@ -346,7 +346,7 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
       mailTo(smtp, "c1@example.com").some((m) => subjectOf(m).includes("lo que te debemos")),
     );
     const c1 = mailTo(smtp, "c1@example.com").find((m) => subjectOf(m).includes("lo que te debemos"))!;
-    expect(textOf(c1)).toContain("Recibes 80,50");
+    expect(textOf(c1)).toContain("Recibes un reembolso de 80,50");
     expect(textOf(c1)).toContain("30 minutos gratis");
     await until("C2's notice", () =>
       mailTo(smtp, "c2@example.com").some((m) => textOf(m).includes("Nothing was due")),
