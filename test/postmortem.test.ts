@@ -154,5 +154,5 @@ describe.each(BACKENDS)("post-incident report on %s", (backend) => {
     } finally {
       await t.close();
     }
-  });
+  }, 120_000);
 });

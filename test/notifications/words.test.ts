@@ -63,7 +63,7 @@ describe.each(BACKENDS)("customer words at the receiver on %s", (backend) => {
       notify_affected_customers: true,
     });
     expect(settings.status, JSON.stringify(settings.json)).toBe(200);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await notifier?.stop();
     await t?.close();
