@@ -28,7 +28,7 @@ const WORKERS = 2;
 const PARALLEL = 16;
 const IN_FLIGHT = WORKERS * PARALLEL;
 /** every this many kills, the next worker is left alone until it has taken up what the dead one held */
-const WAIT_EVERY = 10;
+const WAIT_EVERY = 15;
 
 function startWorker(url: string, smtpUrl: string) {
   const child = spawn(
@@ -139,6 +139,7 @@ describe("delivery survives kill -9", () => {
     const resumeTimes: number[] = [];
     let interrupted: string[] = [];
     let kills = 0;
+    const started = Date.now();
     for (let k = 0; k < KILLS; k++) {
       const w = startWorker(url, smtp.url);
       const ready = await w.ready;
@@ -154,6 +155,7 @@ describe("delivery survives kill -9", () => {
       interrupted = await heldClaims();
       if ((await sent()) >= RECIPIENTS) break;
     }
+    const killing = (Date.now() - started) / 1000;
     const last = startWorker(url, smtp.url);
     const returned = await last.ready;
     resumeTimes.push(await resumedAfter(interrupted, returned));
@@ -197,7 +199,7 @@ describe("delivery survives kill -9", () => {
     const duplicated = perKill.reduce((a, b) => a + b, 0);
     const maxResume = Math.max(...resumeTimes);
     console.log(
-      `crash test: ${RECIPIENTS} recipients (${webhooks} webhooks, ${emails} e-mails), ${kills} kills: ` +
+      `crash test: ${RECIPIENTS} recipients (${webhooks} webhooks, ${emails} e-mails), ${kills} kills in ${killing.toFixed(0)} s: ` +
         `lost ${lost}, duplicated ${duplicated} (at most ${Math.max(...perKill)} per kill, limit ${IN_FLIGHT}), ` +
         `max time to resume ${maxResume.toFixed(1)} s (${resumeTimes.map((t) => t.toFixed(1)).join(", ")}), ` +
         `all delivered ${drained.toFixed(1)} s after the last return`,
