@@ -157,23 +157,39 @@ export async function closeMaintenance(
   if (how === "complete" && !["scheduled", "in_progress", "overran"].includes(m.status)) {
     throw conflict(`maintenance "${id}" is already ${m.status}`);
   }
-  const [row] = await db
-    .update(maintenances)
-    .set(
-      how === "cancel"
-        ? { status: "cancelled", updatedAt: now }
-        : { status: "completed", completedAt: now, startedAt: m.startedAt ?? now, updatedAt: now },
-    )
-    .where(
-      and(
-        eq(maintenances.workspaceId, workspaceId),
-        eq(maintenances.id, id),
-        eq(maintenances.status, m.status),
-      ),
-    )
-    .returning();
-  if (!row) throw conflict(`maintenance "${id}" changed at the same time; try again`);
-  return toMaintenance(row);
+  // The step and its announcement together: subscribers, affected customers and the team hear
+  // that the work is over (or called off) as they heard it was coming.
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(maintenances)
+      .set(
+        how === "cancel"
+          ? { status: "cancelled", updatedAt: now }
+          : { status: "completed", completedAt: now, startedAt: m.startedAt ?? now, updatedAt: now },
+      )
+      .where(
+        and(
+          eq(maintenances.workspaceId, workspaceId),
+          eq(maintenances.id, id),
+          eq(maintenances.status, m.status),
+        ),
+      )
+      .returning();
+    if (!row) throw conflict(`maintenance "${id}" changed at the same time; try again`);
+    await tx
+      .insert(outboxMessages)
+      .values(
+        maintenanceEvent(
+          workspaceId,
+          m,
+          how === "cancel" ? "cancelled" : "completed",
+          now,
+          m.overrunIncidentId ?? null,
+        ),
+      )
+      .onConflictDoNothing();
+    return toMaintenance(row);
+  });
 }
 
 /**

@@ -64,7 +64,8 @@ export function sources(
     return [
       {
         table: null,
-        sql: `select 'customer:' || $2::text as recipient, $3::text as channel, $4::text as address, $5::text as locale, $2::text as key
+        sql: `select 'customer:' || $2::text as recipient, $3::text as channel, $4::text as address, $5::text as locale, $2::text as key,
+                      null::text as time_zone
                where $3::text is not null and $4::text is not null and ${notSuppressed("$3", "$4")}`,
         params: [e.workspaceId, e.customerId, e.channel, e.address, e.locale],
       },
@@ -78,7 +79,8 @@ export function sources(
   if (people || machines)
     out.push({
       table: "subscribers",
-      sql: `select 'subscriber:' || s.id as recipient, s.channel, s.address, s.locale, s.id as key
+      sql: `select 'subscriber:' || s.id as recipient, s.channel, s.address, s.locale, s.id as key,
+                   s.quiet_hours->>'time_zone' as time_zone
               from w s
              where s.confirmed_at is not null and s.unsubscribed_at is null
                and ((cardinality(s.components) = 0 and cardinality(s.regions) = 0)
@@ -96,7 +98,7 @@ export function sources(
     out.push({
       table: "customers",
       sql: `select 'customer:' || c.id as recipient, ch.v->>'type' as channel, ch.v->>'address' as address,
-                   c.locale, c.id as key
+                   c.locale, c.id as key, null::text as time_zone
               from w c
              cross join lateral (
                    select v from (
@@ -184,13 +186,15 @@ export async function insertPage(
 
 /**
  * SMS recipients alike for the price: the same country prefix (libphonenumber names the country
- * from `address`), the same language, and the same length of what their unsubscribe link signs,
- * so one rendering per group is every message of the group to the character.
+ * from `address`), the same language and time zone (a subscriber's own, given with their quiet
+ * hours), and the same length of what their unsubscribe link signs, so one rendering per group
+ * is every message of the group to the character.
  */
 export interface SmsGroup {
   recipient: string;
   address: string;
   locale: string;
+  time_zone: string | null;
   n: number;
 }
 
@@ -216,9 +220,9 @@ export async function countAudience(
       sms.push(
         ...(await database.query<SmsGroup>(
           all(`select min(recipient) as recipient, min(address) as address, coalesce(locale, '') as locale,
-                      count(*)::int as n
+                      time_zone, count(*)::int as n
                  from (${source.sql}) src where channel = 'sms'
-                group by left(regexp_replace(address, '[^0-9+]', '', 'g'), 6), coalesce(locale, ''),
+                group by left(regexp_replace(address, '[^0-9+]', '', 'g'), 6), coalesce(locale, ''), time_zone,
                          octet_length(to_json(recipient)::text), octet_length(to_json(address)::text)`),
           source.params,
         )),

@@ -344,7 +344,8 @@ export async function estimateEvent(database: Database, e: OutboxEvent, social: 
   };
   for (const group of audience.sms) {
     const to = { recipient: group.recipient, channel: "sms", address: group.address };
-    const context = recipientContext(from, e.payload, to);
+    // Times in the recipient's zone when they gave one, as deliver.ts writes them.
+    const context = recipientContext({ ...from, timeZone: group.time_zone ?? timeZone }, e.payload, to);
     // As deliver.ts renders it: the message in the reader's language, then their own unsubscribe line.
     const rendered = withUnsubscribe(
       renderMessage(e.event, e.payload, group.locale, { ...context, unsubscribeUrl: undefined }),
