@@ -1,6 +1,6 @@
 /**
- * Fan-out at scale: N confirmed webhook subscribers on PostgreSQL, two `amends worker` processes,
- * a loopback receiver answering like a webhook endpoint. Prints the time from publishing an
+ * Fan-out at scale: N confirmed webhook subscribers on PostgreSQL, two worker processes (`amends
+ * worker`'s notifier), a loopback receiver answering like a webhook endpoint. Prints the time from publishing an
  * incident to the first message (p50/p99 over repeated small publishes, and for the big one) and
  * to the last, with messages per second. Targets (issue 5): first ≤ 1 s p99, last ≤ 60 s for 1 M.
  *
@@ -72,9 +72,10 @@ console.log(
 const workers = Array.from({ length: WORKERS }, () => {
   const child = spawn(
     process.execPath,
-    [join(import.meta.dirname, "../bin/amends.js"), "worker", "--workers", "4"],
+    // as `amends worker --workers 4`, with webhooks allowed to reach the loopback receiver
+    ["--import", "tsx", join(import.meta.dirname, "fanout-worker.ts"), url, "4"],
     {
-      env: { ...process.env, DATABASE_URL: url },
+      env: process.env,
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
