@@ -105,7 +105,7 @@ describe.each(BACKENDS)("API on %s", (backend) => {
         "unknown component",
         "/api/v1/incidents",
         { title: "x", body: "y", components: [{ id: "nope", status: "major_outage" }] },
-        422,
+        400,
         "components.0.id",
       ],
       [
@@ -124,7 +124,7 @@ describe.each(BACKENDS)("API on %s", (backend) => {
         "component with unknown parent",
         "/api/v1/components",
         { name: "x", parent_id: "ghost" },
-        422,
+        400,
         "parent_id",
       ],
     ];
@@ -147,7 +147,7 @@ describe.each(BACKENDS)("API on %s", (backend) => {
           { id: "nope", status: "major_outage" },
         ],
       });
-      expect(res.status).toBe(422);
+      expect(res.status).toBe(400);
       expect((await t.call("GET", "/api/v1/incidents/INC-HALF")).status).toBe(404);
       expect((await t.call("GET", "/api/v1/components/end-rental-rome")).json.status).toBe("operational");
     });

@@ -202,14 +202,14 @@ describe.each(BACKENDS)("I am affected (%s)", (backend) => {
       });
       expect(forged.statusCode).toBe(400);
       expect(await count()).toBe(0);
-      // Unknown component: a 422 naming the field, nothing written.
+      // Unknown component: a 400 naming the field, nothing written.
       const unknown = await t.app.inject({
         method: "POST",
         url: "/api/v1/public/reports",
         remoteAddress: "10.3.0.1",
         payload: { component: "nope" },
       });
-      expect(unknown.statusCode).toBe(422);
+      expect(unknown.statusCode).toBe(400);
       expect(unknown.json().errors[0].field).toBe("component");
       const tooLong = await t.app.inject({
         method: "POST",

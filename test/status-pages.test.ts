@@ -36,7 +36,7 @@ describe.each(BACKENDS)("several pages per workspace, and private ones (%s)", (b
         components: ["nope"],
         ip_allow: ["10.0.0.0/99"],
       });
-      expect(bad.status).toBe(422);
+      expect(bad.status).toBe(400);
       await t.call("POST", "/api/v1/incidents", {
         title: "Rome payments fail",
         body: "Cards are declined.",

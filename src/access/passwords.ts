@@ -11,7 +11,7 @@ const KEY_LENGTH = 32;
 // 128·N·r bytes of memory: 32 MiB at these settings, above Node's 32 MiB default ceiling.
 const MAX_MEMORY = 64 * 1024 * 1024;
 
-export const MIN_PASSWORD_LENGTH = 10;
+export const MIN_PASSWORD_LENGTH = 12;
 
 function derive(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>

@@ -689,6 +689,16 @@ const estimateLines = (e: any) => [
   smsLine(e),
 ];
 
+/** An ETA from the command line: minutes or hours from now ("90m", "2h"), or an instant with its offset. */
+function etaOf(when: string): string {
+  const relative = /^\+?(\d{1,5})\s*(m|min|h)$/i.exec(when.trim());
+  if (relative) {
+    const minutes = Number(relative[1]) * (relative[2]!.toLowerCase() === "h" ? 60 : 1);
+    return new Date(Date.now() + minutes * 60_000).toISOString();
+  }
+  return when; // the server checks it (an ISO 8601 instant with Z or an offset)
+}
+
 const protocol = program
   .command("protocol")
   .description("emergency protocols: prepared incidents started in one action");
@@ -710,9 +720,11 @@ protocol
   .description("open the incident and send every message at once; shows the SMS cost first")
   .option("--dry-run", "only show who it would reach and what the SMS would cost")
   .option("-y, --yes", "do not ask before sending paid SMS")
-  .action(async (name: string, o: { dryRun?: boolean; yes?: boolean }) => {
+  .option("--eta <when>", "when the fix is expected: 90m, 2h, or 2026-12-04T18:00+01:00")
+  .action(async (name: string, o: { dryRun?: boolean; yes?: boolean; eta?: string }) => {
     const path = `/api/v1/protocols/${encodeURIComponent(name)}/start`;
-    const dry = await api("POST", path, { dryRun: true });
+    const eta = o.eta === undefined ? undefined : etaOf(o.eta);
+    const dry = await api("POST", path, { dryRun: true, eta });
     const e = dry.estimate;
     if (!globals().json || o.dryRun) print(dry, () => estimateLines(e).join("\n"));
     if (o.dryRun) return;
@@ -726,7 +738,7 @@ protocol
       rl.close();
       if (!/^y(es)?$/i.test(answer.trim())) throw new CliError("Not started.");
     }
-    const res = await api("POST", path, { dryRun: false });
+    const res = await api("POST", path, { dryRun: false, eta });
     print(res, () =>
       res.alreadyOpen
         ? `Protocol ${name} is already under way: ${res.incident.id} (${res.incident.status}).`

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import {
   buildTree,
   type Component,
@@ -7,7 +7,7 @@ import {
   checkParent,
   flattenTree,
 } from "../core/components.ts";
-import { conflict, notFound } from "../core/errors.ts";
+import { conflict, notFound, unknownReference } from "../core/errors.ts";
 import { newId } from "../lib/ids.ts";
 import type { Db } from "../storage/database.ts";
 import { components, incidentComponents, incidents, maintenances } from "../storage/schema.ts";
@@ -29,6 +29,45 @@ const toComponent = (r: Row): Component => ({
 export async function listComponents(db: Db, workspaceId: string): Promise<Component[]> {
   const rows = await db.select().from(components).where(eq(components.workspaceId, workspaceId));
   return rows.map(toComponent);
+}
+
+/**
+ * Refuses a list naming a component the workspace does not have, naming the first bad entry's
+ * field (`at(i)`, e.g. `components.0.id`): everywhere a component list comes in.
+ */
+export async function requireComponents(
+  db: Db,
+  workspaceId: string,
+  ids: readonly string[],
+  at: (index: number) => string,
+): Promise<void> {
+  if (ids.length === 0) return;
+  const found = await db
+    .select({ id: components.id })
+    .from(components)
+    .where(and(eq(components.workspaceId, workspaceId), inArray(components.id, [...new Set(ids)])));
+  const known = new Set(found.map((r) => r.id));
+  ids.forEach((id, i) => {
+    if (!known.has(id)) throw unknownReference(at(i), "component", id);
+  });
+}
+
+/** Refuses a list naming a city (region) none of the workspace's components is in. */
+export async function requireRegions(
+  db: Db,
+  workspaceId: string,
+  regions: readonly string[],
+  at: (index: number) => string,
+): Promise<void> {
+  if (regions.length === 0) return;
+  const found = await db
+    .selectDistinct({ region: components.region })
+    .from(components)
+    .where(and(eq(components.workspaceId, workspaceId), inArray(components.region, [...new Set(regions)])));
+  const known = new Set(found.map((r) => r.region));
+  regions.forEach((region, i) => {
+    if (!known.has(region)) throw unknownReference(at(i), "city", region);
+  });
 }
 
 /** Per component, its statuses in the incidents still open and the maintenance under way. */

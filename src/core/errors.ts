@@ -11,7 +11,8 @@ export const ERROR_CATALOGUE = {
   CONFLICT: { status: 409, title: "The request conflicts with the current state" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Send JSON (Content-Type: application/json)" },
-  UNKNOWN_REFERENCE: { status: 422, title: "The request refers to something that does not exist" },
+  // 400 like any other bad field: the request is wrong, whatever it names (a component, a monitor, a parent).
+  UNKNOWN_REFERENCE: { status: 400, title: "The request refers to something that does not exist" },
   RATE_LIMITED: { status: 429, title: "Too many requests" },
   INTERNAL: { status: 500, title: "Internal error" },
   UNAVAILABLE: { status: 503, title: "A dependency is unavailable" },

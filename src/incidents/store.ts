@@ -3,8 +3,9 @@
  * pure transition from core/incidents, and writes the difference in the same transaction.
  */
 import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
+import { requireComponents } from "../components/store.ts";
 import type { ComponentStatus } from "../core/components.ts";
-import { notFound, unknownReference } from "../core/errors.ts";
+import { notFound } from "../core/errors.ts";
 import {
   type AffectedComponent,
   editIncident as applyEdit,
@@ -19,13 +20,7 @@ import {
 } from "../core/incidents.ts";
 import { newId } from "../lib/ids.ts";
 import type { Db } from "../storage/database.ts";
-import {
-  components,
-  incidentComponents,
-  incidents,
-  incidentUpdates,
-  outboxMessages,
-} from "../storage/schema.ts";
+import { incidentComponents, incidents, incidentUpdates, outboxMessages } from "../storage/schema.ts";
 
 type IncidentRow = typeof incidents.$inferSelect;
 
@@ -122,25 +117,13 @@ export async function getIncident(db: Db, workspaceId: string, id: string, lock 
   return incident;
 }
 
-async function checkComponentsExist(db: Db, workspaceId: string, named: readonly AffectedComponent[]) {
-  if (named.length === 0) return;
-  const found = await db
-    .select({ id: components.id })
-    .from(components)
-    .where(
-      and(
-        eq(components.workspaceId, workspaceId),
-        inArray(
-          components.id,
-          named.map((c) => c.componentId),
-        ),
-      ),
-    );
-  const known = new Set(found.map((r) => r.id));
-  named.forEach((c, i) => {
-    if (!known.has(c.componentId)) throw unknownReference(`components.${i}.id`, "component", c.componentId);
-  });
-}
+const checkComponentsExist = (db: Db, workspaceId: string, named: readonly AffectedComponent[]) =>
+  requireComponents(
+    db,
+    workspaceId,
+    named.map((c) => c.componentId),
+    (i) => `components.${i}.id`,
+  );
 
 /** Writes `after` over `before` (undefined for a new incident): the row, its components, new updates. */
 /**

@@ -37,3 +37,25 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
 
 /** Marks a trusted string (our own CSS, say) as HTML. Never pass user text. */
 export const trusted = (s: string) => new Html(s);
+
+// Web and mail links only: any other scheme (javascript:, data:, tel:) stays plain text.
+const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"']+/gi;
+
+/**
+ * Plain text with its http(s) and mailto links made into <a href>, everything escaped: for the
+ * operator's text on the page and in e-mails (a protocol's support channel, say). Trailing
+ * punctuation ends a sentence, not the link.
+ */
+export function linkify(text: string): Html {
+  let out = "";
+  let last = 0;
+  for (const m of text.matchAll(LINK)) {
+    let url = m[0];
+    const trail = /[.,;:!?)\]]+$/.exec(url)?.[0] ?? "";
+    url = url.slice(0, url.length - trail.length);
+    if (url.endsWith("//") || url.endsWith(":")) continue;
+    out += escapeHtml(text.slice(last, m.index)) + `<a href="${escapeHtml(url)}">${escapeHtml(url)}</a>`;
+    last = m.index + url.length;
+  }
+  return new Html(out + escapeHtml(text.slice(last)));
+}

@@ -4,7 +4,8 @@
  * concurrent servers take it once). An overrun opens an incident on the same components.
  */
 import { and, asc, eq, gt, gte, inArray, isNull, or } from "drizzle-orm";
-import { conflict, invalidField, notFound, unknownReference } from "../core/errors.ts";
+import { requireComponents } from "../components/store.ts";
+import { conflict, invalidField, notFound } from "../core/errors.ts";
 import { advance, type Maintenance, type MaintenanceStatus } from "../core/maintenance.ts";
 import { formatMessageTime } from "../core/wording.ts";
 import { createIncident } from "../incidents/store.ts";
@@ -12,13 +13,7 @@ import { newId } from "../lib/ids.ts";
 import { inEveryLanguage } from "../notifications/templates.ts";
 import { announcePageChange } from "../status-page/changes.ts";
 import type { Database, Db } from "../storage/database.ts";
-import {
-  components,
-  maintenanceSeries,
-  maintenances,
-  outboxMessages,
-  workspaces,
-} from "../storage/schema.ts";
+import { maintenanceSeries, maintenances, outboxMessages, workspaces } from "../storage/schema.ts";
 import { occurrencesBetween, validateRecurrence } from "./recurrence.ts";
 
 type Row = typeof maintenances.$inferSelect;
@@ -38,18 +33,8 @@ export interface MaintenanceInput {
   overrunAfterMs?: number;
 }
 
-async function checkComponents(db: Db, workspaceId: string, input: { components: string[] }) {
-  if (input.components.length) {
-    const found = await db
-      .select({ id: components.id })
-      .from(components)
-      .where(and(eq(components.workspaceId, workspaceId), inArray(components.id, input.components)));
-    const known = new Set(found.map((r) => r.id));
-    input.components.forEach((id, i) => {
-      if (!known.has(id)) throw unknownReference(`components.${i}`, "component", id);
-    });
-  }
-}
+const checkComponents = (db: Db, workspaceId: string, input: { components: string[] }) =>
+  requireComponents(db, workspaceId, input.components, (i) => `components.${i}`);
 
 export async function createMaintenance(
   db: Db,

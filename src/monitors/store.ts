@@ -4,13 +4,13 @@
  * raw rows are kept 7 days and then folded into hourly and daily rollups.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
+import { requireComponents } from "../components/store.ts";
 import { conflict, notFound, unknownReference } from "../core/errors.ts";
 import type { ConfirmRule, MonitorKind, MonitorState, OnFailure } from "../core/monitors.ts";
 import { newId } from "../lib/ids.ts";
 import type { Database, Db } from "../storage/database.ts";
 import {
-  components,
   monitorClaims,
   monitorResults,
   monitorRollups,
@@ -75,16 +75,7 @@ export interface MonitorInput {
 }
 
 async function checkReferences(db: Db, ws: string, input: Partial<MonitorInput>) {
-  if (input.componentIds?.length) {
-    const found = await db
-      .select({ id: components.id })
-      .from(components)
-      .where(and(eq(components.workspaceId, ws), inArray(components.id, input.componentIds)));
-    const known = new Set(found.map((r) => r.id));
-    input.componentIds.forEach((id, i) => {
-      if (!known.has(id)) throw unknownReference(`componentIds.${i}`, "component", id);
-    });
-  }
+  await requireComponents(db, ws, input.componentIds ?? [], (i) => `componentIds.${i}`);
   if (input.protocol) {
     const [p] = await db
       .select({ name: protocols.name })

@@ -9,41 +9,39 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { DatabaseLimiter } from "../access/rate-limit-store.ts";
-import { AmendsError, conflict, notFound } from "../core/errors.ts";
+import { loadComponentTree, requireComponents } from "../components/store.ts";
+import { AmendsError, conflict, invalidField, notFound } from "../core/errors.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
+import { acceptForms, field, fieldList } from "../http/forms.ts";
 import { toAmendsError } from "../http/problem.ts";
 import { Id, iso } from "../http/zod.ts";
-import { isLocale, t } from "../i18n/catalog.ts";
-import { html } from "../lib/html.ts";
+import { isLocale, type Locale, type MessageKey, t } from "../i18n/catalog.ts";
+import { type Html, html } from "../lib/html.ts";
 import { newId } from "../lib/ids.ts";
-import { renderSimplePage } from "../status-page/render-html.ts";
+import { renderSimplePage, scopeChoice } from "../status-page/render-html.ts";
 import type { Database, Db } from "../storage/database.ts";
 import { outboxMessages, subscribers, workspaces } from "../storage/schema.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS } from "./channels/types.ts";
-import { type LinkPurpose, readLink, verifyLink } from "./links.ts";
+import { type LinkClaims, type LinkPurpose, readLink, signLink, verifyLink } from "./links.ts";
 import { estimateEvent, socialChannels } from "./notifier.ts";
 import { recordReceipt, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
 import {
+  changeScope,
   confirmByCode,
+  findSubscriber,
   markConfirmed,
   normaliseAddress,
+  recipientLocale,
   SubscribeBody,
   subscribe,
   unsubscribe,
 } from "./subscriptions.ts";
 import { suppressAddress } from "./suppressions.ts";
 import { waitingOf } from "./waiting.ts";
-
-/** Form posts (HTML forms, Twilio callbacks, RFC 8058 one-click) arrive as fields. */
-function acceptForms(app: FastifyInstance) {
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
-    done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-  );
-}
 
 /**
  * Subscription limits: per client IP, and per phone-number prefix (SMS pumping). Counted in the
@@ -55,6 +53,12 @@ export const subscriptionLimits = (database: Database) => ({
 });
 type Limits = ReturnType<typeof subscriptionLimits>;
 
+/** SMS pumping: a few subscriptions per number range an hour (the number is checked first). */
+function takeSmsPrefix(limits: Limits, address: string, settings: NotificationSettings, now: Date) {
+  const { prefix } = normaliseAddress("sms", address, settings.sms.allowed_countries);
+  return limits.perPhonePrefix.take(prefix!, now);
+}
+
 export interface ReceiptSettings {
   /** Twilio status callbacks: the auth token that signs them and the URL Twilio was given */
   twilio?: { authToken: string; callbackUrl: string };
@@ -64,10 +68,11 @@ export const notificationRoutes =
   (
     ctx: ApiContext,
     channels: ChannelRegistry,
-    { perIp, perPhonePrefix }: Limits,
+    limits: Limits,
     receipts: ReceiptSettings = {},
   ): FastifyPluginAsyncZod =>
   async (app) => {
+    const { perIp } = limits;
     const tags = ["notifications"];
     acceptForms(app);
 
@@ -163,8 +168,7 @@ export const notificationRoutes =
         const ws = await publicWorkspace();
         if (req.body.channel === "sms") {
           const { settings } = await loadNotificationSettings(ctx.db, ws.id);
-          const { prefix } = normaliseAddress("sms", req.body.address, settings.sms.allowed_countries);
-          if (!(await perPhonePrefix.take(prefix!, now)))
+          if (!(await takeSmsPrefix(limits, req.body.address, settings, now)))
             throw new AmendsError(
               "RATE_LIMITED",
               "too many subscriptions for numbers like this one; try later",
@@ -206,6 +210,7 @@ export const notificationRoutes =
       },
       async (req) => {
         await saveNotificationSettings(ctx.db, principal(req).workspaceId, req.body);
+        ctx.changed(principal(req).workspaceId); // the page's form offers SMS or not
         return req.body;
       },
     );
@@ -282,11 +287,13 @@ export const notificationRoutes =
         },
         preHandler: ctx.auth("read"),
       },
-      async (req) =>
-        estimateEvent(
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        await requireComponents(ctx.db, ws, req.body.components, (i) => `components.${i}`);
+        return estimateEvent(
           ctx.database,
           {
-            workspaceId: principal(req).workspaceId,
+            workspaceId: ws,
             id: "estimate",
             idempotencyKey: "estimate",
             event: "incident.opened",
@@ -299,7 +306,8 @@ export const notificationRoutes =
             createdAt: ctx.now(),
           },
           socialChannels(channels),
-        ),
+        );
+      },
     );
 
     const eventJson = async (db: Db, ws: string, id: string) => {
@@ -397,13 +405,27 @@ export const notificationRoutes =
     );
   };
 
-/** The public pages behind the links in messages. GET shows a button; only POST changes anything. */
+/** A stored locale ("it", "it-IT", "pt-BR") as one of the page's languages. */
+const pageLocale = (stored: string | undefined): Locale => {
+  if (isLocale(stored)) return stored;
+  const language = stored?.slice(0, 2);
+  return isLocale(language) ? language : "en";
+};
+
+/**
+ * The public pages behind the status page's form and the links in messages, each in the
+ * reader's language: the form's own (its hidden `locale`), or the one the subscriber or
+ * customer chose, read from the signed link. GET only shows a button (link scanners must not
+ * act); only POST changes anything. Forms arrive urlencoded or as multipart (RFC 8058 clients
+ * send either).
+ */
 export async function notificationPages(
   app: FastifyInstance,
   ctx: ApiContext,
   channels: ChannelRegistry,
-  { perIp }: Limits,
+  limits: Limits,
 ) {
+  const { perIp } = limits;
   acceptForms(app);
   // Web push from the status page: the script behind its button, the service worker (served
   // from the root so it may control the whole page), and the key browsers subscribe with.
@@ -428,97 +450,215 @@ export async function notificationPages(
       .where(eq(workspaces.id, unverified.workspaceId));
     return ws ? verifyLink(ws.secret, token!, purpose) : undefined;
   };
-  const page = (
-    reply: FastifyReply,
-    status: number,
-    title: string,
-    body: ReturnType<typeof html>,
-    locale = "en",
-  ) =>
+  const page = (reply: FastifyReply, status: number, locale: Locale, title: MessageKey, body: Html) =>
     reply
       .code(status)
       .type("text/html; charset=utf-8")
-      .send(renderSimplePage(title, body, isLocale(locale) ? locale : "en"));
-  const invalid = (reply: FastifyReply) =>
-    page(
-      reply,
-      400,
-      "This link is not valid",
-      html`<p>It may be incomplete. Copy the whole link from the message.</p>`,
-    );
-  type Q = { Querystring: { t?: string }; Body: { t?: string } | undefined };
+      .header("content-language", locale)
+      .send(renderSimplePage(t(locale, title), body, locale));
+  const linkLocale = async (claims: LinkClaims | undefined, form: unknown) =>
+    claims ? pageLocale(await recipientLocale(ctx.database, claims)) : pageLocale(field(form, "locale"));
+  const invalid = (reply: FastifyReply, locale: Locale) =>
+    page(reply, 400, locale, "linkInvalidTitle", html`<p>${t(locale, "linkInvalidText")}</p>`);
+  /** The management link of a subscriber: the same signed token as their unsubscribe link. */
+  const manageToken = async (workspaceId: string, sub: { id: string; channel: string; address: string }) => {
+    const { linkSecret } = await loadNotificationSettings(ctx.db, workspaceId);
+    return signLink(linkSecret, {
+      purpose: "unsubscribe",
+      workspaceId,
+      recipient: `subscriber:${sub.id}`,
+      channel: sub.channel,
+      address: sub.address,
+    });
+  };
+  const manageLink = (token: string, locale: Locale) =>
+    html`<p><a href="/subscriptions/manage?t=${token}">${t(locale, "manageLink")}</a></p>`;
+  const codeForm = (id: string, locale: Locale) =>
+    html`<form method="post" action="/subscribe/confirm" class="subscribe-form"><input type="hidden" name="locale" value="${locale}"><input type="hidden" name="id" value="${id}">
+<label for="code">${t(locale, "codeLabel")}</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
+<button type="submit">${t(locale, "codeButton")}</button></form>`;
+  type Q = { Querystring: { t?: string }; Body: unknown };
 
-  // The status page's form: e-mail only, no JavaScript; the same double opt-in as the API.
-  app.post<{ Body: { address?: string; locale?: string } | undefined }>("/subscribe", async (req, reply) => {
-    const locale = isLocale(req.body?.locale) ? req.body.locale : "en";
-    if (!(await perIp.take(req.ip, ctx.now())))
-      return page(
-        reply,
-        429,
-        t(locale, "subscribeTitle"),
-        html`<p>Too many requests. Try again later.</p>`,
-        locale,
-      );
+  // The status page's form: e-mail and (where offered) SMS, the chosen components and cities.
+  app.post<{ Body: unknown }>("/subscribe", async (req, reply) => {
+    const form = req.body;
+    const locale = pageLocale(field(form, "locale"));
+    const now = ctx.now();
+    const tooMany = () =>
+      page(reply, 429, locale, "subscribeTitle", html`<p>${t(locale, "subscribeTooMany")}</p>`);
+    if (!(await perIp.take(req.ip, now))) return tooMany();
     const ws = await defaultWorkspace(ctx.db);
-    const body = SubscribeBody.safeParse({ channel: "email", address: req.body?.address ?? "", locale });
-    if (!ws || !body.success)
-      return page(
-        reply,
-        400,
-        t(locale, "subscribeTitle"),
-        html`<p>${t(locale, "subscribeEmail")}?</p>`,
+    if (!ws) throw notFound("workspace", "default");
+    const wanted = (
+      [
+        ["email", (field(form, "email") ?? field(form, "address") ?? "").trim()],
+        ["sms", (field(form, "phone") ?? "").trim()],
+      ] as const
+    ).filter(([, address]) => address);
+    const refuse = (key: MessageKey) =>
+      page(reply, 400, locale, "subscribeTitle", html`<p role="alert">${t(locale, key)}</p>`);
+    if (wanted.length === 0) return refuse("subscribeNothing");
+    const bodies: SubscribeBody[] = [];
+    for (const [channel, address] of wanted) {
+      const body = SubscribeBody.safeParse({
+        channel,
+        address,
         locale,
-      );
+        components: fieldList(form, "components"),
+        regions: fieldList(form, "regions"),
+      });
+      if (!body.success) return refuse(channel === "sms" ? "subscribeBadPhone" : "subscribeBadEmail");
+      bodies.push(body.data);
+    }
+    const said: Html[] = [];
     try {
-      await subscribe(ctx.database, channels, ws.id, body.data, ctx.now());
+      // Every address is checked before anything is sent, so a bad number sends no e-mail either.
+      const { settings } = await loadNotificationSettings(ctx.db, ws.id);
+      for (const b of bodies) {
+        try {
+          normaliseAddress(b.channel, b.address, settings.sms.allowed_countries);
+        } catch {
+          return refuse(b.channel === "sms" ? "subscribeBadPhone" : "subscribeBadEmail");
+        }
+        if (b.channel === "sms" && !(await takeSmsPrefix(limits, b.address, settings, now))) return tooMany();
+      }
+      for (const b of bodies) {
+        const result = await subscribe(ctx.database, channels, ws.id, b, now);
+        if (b.channel === "sms")
+          said.push(
+            html`<p>${t(locale, "checkPhone", { phone: b.address })}</p>${codeForm(result.id, locale)}`,
+          );
+        else said.push(html`<p>${t(locale, "checkInbox", { address: b.address })}</p>`);
+      }
     } catch (err) {
       const known = toAmendsError(err);
       if (!known || known.status >= 500) throw err;
-      return page(reply, known.status, t(locale, "subscribeTitle"), html`<p>${known.message}</p>`, locale);
+      if (known.code === "RATE_LIMITED") return tooMany();
+      return page(
+        reply,
+        known.status,
+        locale,
+        "subscribeTitle",
+        html`<p role="alert">${t(locale, "reportInvalid", { field: known.fields[0]?.field ?? known.message })}</p>`,
+      );
+    }
+    return page(reply, 200, locale, "subscribeTitle", html`${said}`);
+  });
+  // The code sent by SMS, typed into the page (the API's /public/subscriptions/{id}/confirm, as a form).
+  app.post<{ Body: unknown }>("/subscribe/confirm", async (req, reply) => {
+    const form = req.body;
+    const locale = pageLocale(field(form, "locale"));
+    if (!(await perIp.take(req.ip, ctx.now())))
+      return page(reply, 429, locale, "subscribeTitle", html`<p>${t(locale, "subscribeTooMany")}</p>`);
+    const ws = await defaultWorkspace(ctx.db);
+    const id = field(form, "id") ?? "";
+    const sub = ws && /^[\w.:-]{1,64}$/.test(id) ? await findSubscriber(ctx.database, ws.id, id) : undefined;
+    const code = field(form, "code") ?? "";
+    if (!ws || !sub) return invalid(reply, locale);
+    try {
+      if (!/^\d{6}$/.test(code)) throw invalidField("code", "six digits");
+      await confirmByCode(ctx.database, ws.id, sub.id, code, ctx.now());
+    } catch (err) {
+      if (toAmendsError(err)?.status !== 400) throw err;
+      return page(
+        reply,
+        400,
+        locale,
+        "confirmTitle",
+        html`<p role="alert">${t(locale, "codeWrong")}</p>${codeForm(sub.id, locale)}`,
+      );
     }
     return page(
       reply,
       200,
-      t(locale, "subscribeTitle"),
-      html`<p>${t(locale, "checkInbox", { address: body.data.address })}</p>`,
       locale,
+      "subscribedTitle",
+      html`<p>${t(locale, "subscribedText")}</p>${manageLink(await manageToken(ws.id, sub), locale)}`,
     );
   });
 
   app.get<Q>("/subscriptions/confirm", async (req, reply) => {
-    if (!(await claimsOf(req.query.t, "confirm"))) return invalid(reply);
+    const claims = await claimsOf(req.query.t, "confirm");
+    const locale = await linkLocale(claims, undefined);
+    if (!claims) return invalid(reply, locale);
     return page(
       reply,
       200,
-      "Confirm your subscription",
-      html`<form method="post" action="/subscriptions/confirm"><input type="hidden" name="t" value="${req.query.t}"><button type="submit">Yes, send me status alerts</button></form>`,
+      locale,
+      "confirmTitle",
+      html`<form method="post" action="/subscriptions/confirm"><input type="hidden" name="t" value="${req.query.t}"><button type="submit">${t(locale, "confirmButton")}</button></form>`,
     );
   });
   app.post<Q>("/subscriptions/confirm", async (req, reply) => {
-    const claims = await claimsOf(req.body?.t ?? req.query.t, "confirm");
-    if (!claims) return invalid(reply);
-    await markConfirmed(
-      ctx.database,
-      claims.workspaceId,
-      claims.recipient.slice("subscriber:".length),
-      ctx.now(),
-    );
-    return page(reply, 200, "You are subscribed", html`<p>We will tell you when something affects you.</p>`);
-  });
-  app.get<Q>("/unsubscribe", async (req, reply) => {
-    if (!(await claimsOf(req.query.t, "unsubscribe"))) return invalid(reply);
+    const claims = await claimsOf(field(req.body, "t") ?? req.query.t, "confirm");
+    const locale = await linkLocale(claims, req.body);
+    if (!claims) return invalid(reply, locale);
+    const id = claims.recipient.slice("subscriber:".length);
+    await markConfirmed(ctx.database, claims.workspaceId, id, ctx.now());
     return page(
       reply,
       200,
-      "Stop these messages?",
-      html`<form method="post" action="/unsubscribe?t=${req.query.t}"><button type="submit">Unsubscribe</button></form>`,
+      locale,
+      "subscribedTitle",
+      html`<p>${t(locale, "subscribedText")}</p>${manageLink(await manageToken(claims.workspaceId, { id, channel: claims.channel, address: claims.address }), locale)}`,
+    );
+  });
+
+  // A subscriber's own page: what they follow, changed from the link in any message.
+  const managePage = async (reply: FastifyReply, token: string, claims: LinkClaims, saved: boolean) => {
+    const locale = await linkLocale(claims, undefined);
+    const sub = claims.recipient.startsWith("subscriber:")
+      ? await findSubscriber(ctx.database, claims.workspaceId, claims.recipient.slice("subscriber:".length))
+      : undefined;
+    if (!sub || sub.unsubscribedAt) return reply.redirect(`/unsubscribe?t=${encodeURIComponent(token)}`, 303);
+    const tree = await loadComponentTree(ctx.db, claims.workspaceId);
+    return page(
+      reply,
+      200,
+      locale,
+      "manageTitle",
+      html`${saved ? html`<p role="status">${t(locale, "manageSaved")}</p>` : ""}<p>${t(locale, "manageIntro", { address: sub.address })}</p>
+<form method="post" action="/subscriptions/manage" class="subscribe-form choose"><input type="hidden" name="t" value="${token}">${scopeChoice(tree, locale, sub)}
+<button type="submit">${t(locale, "manageSave")}</button></form>
+<p><a href="/unsubscribe?t=${token}">${t(locale, "unsubscribeButton")}</a></p>`,
+    );
+  };
+  app.get<Q>("/subscriptions/manage", async (req, reply) => {
+    const claims = await claimsOf(req.query.t, "unsubscribe");
+    if (!claims) return invalid(reply, pageLocale(undefined));
+    return managePage(reply, req.query.t!, claims, false);
+  });
+  app.post<Q>("/subscriptions/manage", async (req, reply) => {
+    const token = field(req.body, "t") ?? req.query.t;
+    const claims = await claimsOf(token, "unsubscribe");
+    if (!claims || !claims.recipient.startsWith("subscriber:")) return invalid(reply, pageLocale(undefined));
+    await changeScope(ctx.database, claims.workspaceId, claims.recipient.slice("subscriber:".length), {
+      components: fieldList(req.body, "components").slice(0, 200),
+      regions: fieldList(req.body, "regions").slice(0, 100),
+    });
+    return managePage(reply, token!, claims, true);
+  });
+
+  app.get<Q>("/unsubscribe", async (req, reply) => {
+    const claims = await claimsOf(req.query.t, "unsubscribe");
+    const locale = await linkLocale(claims, undefined);
+    if (!claims) return invalid(reply, locale);
+    return page(
+      reply,
+      200,
+      locale,
+      "unsubscribeTitle",
+      html`<form method="post" action="/unsubscribe?t=${req.query.t}"><button type="submit">${t(locale, "unsubscribeButton")}</button></form>${
+        claims.recipient.startsWith("subscriber:") ? manageLink(req.query.t!, locale) : ""
+      }`,
     );
   });
   // RFC 8058: mail clients POST "List-Unsubscribe=One-Click" to the URL itself.
   app.post<Q>("/unsubscribe", async (req, reply) => {
-    const claims = await claimsOf(req.query.t ?? req.body?.t, "unsubscribe");
-    if (!claims) return invalid(reply);
+    const claims = await claimsOf(req.query.t ?? field(req.body, "t"), "unsubscribe");
+    const locale = await linkLocale(claims, req.body);
+    if (!claims) return invalid(reply, locale);
     await unsubscribe(ctx.database, claims, ctx.now());
-    return page(reply, 200, "You are unsubscribed", html`<p>You will not get these messages any more.</p>`);
+    return page(reply, 200, locale, "unsubscribedTitle", html`<p>${t(locale, "unsubscribedText")}</p>`);
   });
 }

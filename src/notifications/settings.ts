@@ -48,8 +48,16 @@ export const NotificationSettings = z.strictObject({
       allowed_countries: z.array(z.string().regex(/^[A-Z]{2}$/)).default([]),
       /** a customer told by SMS is told on their first free channel (e-mail…) too */
       also_email: z.boolean().default(true),
+      /** members of the public may subscribe by SMS (the page's form offers it; each costs money) */
+      subscriptions: z.boolean().default(false),
     })
-    .default({ entitlement_required: false, prices: {}, allowed_countries: [], also_email: true }),
+    .default({
+      entitlement_required: false,
+      prices: {},
+      allowed_countries: [],
+      also_email: true,
+      subscriptions: false,
+    }),
   /** "I am affected" reports on a component with no open incident alert the team past this many in the window */
   reports: z
     .strictObject({
@@ -61,6 +69,10 @@ export const NotificationSettings = z.strictObject({
   public_url: z.string().url().optional(),
 });
 export type NotificationSettings = z.infer<typeof NotificationSettings>;
+
+/** Whether the page's form offers SMS (read from the stored settings, which may predate the flag). */
+export const offersSmsSubscriptions = (stored: unknown): boolean =>
+  (stored as { sms?: { subscriptions?: unknown } } | null)?.sms?.subscriptions === true;
 
 export async function loadNotificationSettings(
   db: Db,

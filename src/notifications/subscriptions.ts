@@ -9,12 +9,13 @@ import { createHash, randomBytes, randomInt } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { parsePhoneNumberWithError } from "libphonenumber-js/max";
 import { z } from "zod";
+import { requireComponents, requireRegions } from "../components/store.ts";
 import { AmendsError, invalidField } from "../core/errors.ts";
 import { isClockTime } from "../core/notifications.ts";
 import { newId } from "../lib/ids.ts";
 import { isPublicTarget } from "../lib/outbound.ts";
 import type { Database } from "../storage/database.ts";
-import { subscribers } from "../storage/schema.ts";
+import { customers, subscribers } from "../storage/schema.ts";
 import { RefusedAddress } from "./channels/http.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS, type Channel } from "./channels/types.ts";
@@ -150,6 +151,10 @@ export async function subscribe(
   const { address } = normaliseAddress(body.channel, body.address, settings.sms.allowed_countries);
   const sender = channels[body.channel]?.[0];
   if (!sender) throw invalidField("channel", `${body.channel} is not available on this page`);
+  if (body.channel === "sms" && !settings.sms.subscriptions)
+    throw invalidField("channel", "this page does not offer SMS subscriptions");
+  await requireComponents(database.db, workspaceId, body.components, (i) => `components.${i}`);
+  await requireRegions(database.db, workspaceId, body.regions, (i) => `regions.${i}`);
   if (body.channel === "web_push" && !body.keys)
     throw invalidField("keys", "web push needs the subscription's keys");
   // A URL from the public never leads inside: refused here, before anything is written or sent
@@ -287,4 +292,46 @@ export async function unsubscribe(
   } else {
     await suppressAddress(database, claims.workspaceId, claims.channel, claims.address, "unsubscribed", now);
   }
+}
+
+/** A subscriber of the workspace, or undefined. */
+export async function findSubscriber(database: Database, workspaceId: string, id: string) {
+  const [sub] = await database.db
+    .select()
+    .from(subscribers)
+    .where(and(eq(subscribers.workspaceId, workspaceId), eq(subscribers.id, id)));
+  return sub;
+}
+
+/** The language a link's recipient chose (a subscriber's or a customer's stored locale). */
+export async function recipientLocale(
+  database: Database,
+  claims: { workspaceId: string; recipient: string },
+): Promise<string | undefined> {
+  const [kind, id] = [
+    claims.recipient.slice(0, claims.recipient.indexOf(":")),
+    claims.recipient.slice(claims.recipient.indexOf(":") + 1),
+  ];
+  if (kind === "subscriber") return (await findSubscriber(database, claims.workspaceId, id))?.locale;
+  if (kind !== "customer") return undefined;
+  const [c] = await database.db
+    .select({ locale: customers.locale })
+    .from(customers)
+    .where(and(eq(customers.workspaceId, claims.workspaceId), eq(customers.id, id)));
+  return c?.locale;
+}
+
+/** A subscriber changes what they follow (from their management page); unknown names are refused. */
+export async function changeScope(
+  database: Database,
+  workspaceId: string,
+  id: string,
+  scope: { components: string[]; regions: string[] },
+) {
+  await requireComponents(database.db, workspaceId, scope.components, (i) => `components.${i}`);
+  await requireRegions(database.db, workspaceId, scope.regions, (i) => `regions.${i}`);
+  await database.db
+    .update(subscribers)
+    .set({ components: scope.components, regions: scope.regions })
+    .where(and(eq(subscribers.workspaceId, workspaceId), eq(subscribers.id, id)));
 }

@@ -8,7 +8,7 @@ import { IntlMessageFormat } from "intl-messageformat";
 import type { Money } from "../core/money.ts";
 import { pickLocale } from "../core/notifications.ts";
 import { formatAmount, formatMessageDay, formatMessageTime, listText, moneyTotals } from "../core/wording.ts";
-import { escapeHtml } from "../lib/html.ts";
+import { linkify } from "../lib/html.ts";
 
 const en = {
   "incident.opened": "{company}: {title}",
@@ -549,12 +549,9 @@ export function withUnsubscribe(r: Rendered, url: string | undefined): Rendered 
   return {
     ...r,
     text: `${r.text}\n\n${line}`,
-    html: r.html.replace("</body>", `<p>${linkify(line)}</p></body>`),
+    html: r.html.replace("</body>", `<p>${linkify(line).value}</p></body>`),
   };
 }
-
-const linkify = (line: string) =>
-  escapeHtml(line).replace(/https?:\/\/[^\s<]+/g, (u) => `<a href="${u}">${u}</a>`);
 
 function finish(locale: string, subject: string, lines: string[], ctx: RenderContext): Rendered {
   const all = ctx.unsubscribeUrl
@@ -562,7 +559,7 @@ function finish(locale: string, subject: string, lines: string[], ctx: RenderCon
     : lines;
   const text = all.join("\n\n");
   const html = `<!doctype html><html lang="${locale}"><body style="font-family:system-ui,sans-serif;line-height:1.5">${all
-    .map((l) => `<p>${linkify(l)}</p>`)
+    .map((l) => `<p>${linkify(l).value}</p>`)
     .join("")}</body></html>`;
   return { locale, subject, text, html };
 }

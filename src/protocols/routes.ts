@@ -2,10 +2,9 @@
  * Emergency protocols over HTTP: templates prepared in calm times, and one call to start one
  * (`{"dryRun": true}` shows who it would reach and the SMS cost without sending anything).
  */
-import { and, eq, inArray } from "drizzle-orm";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { unknownReference } from "../core/errors.ts";
+import { requireComponents } from "../components/store.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import {
@@ -13,6 +12,7 @@ import {
   ComponentStatusSchema,
   Id,
   ImpactSchema,
+  Instant,
   InstantOut,
   iso,
   Title,
@@ -21,7 +21,6 @@ import {
 import { incidentJson } from "../incidents/routes.ts";
 import { OUTBOX_CHANNEL } from "../notifications/notifier.ts";
 import { WaitingOut, waitingOf } from "../notifications/waiting.ts";
-import { components } from "../storage/schema.ts";
 import {
   getProtocol,
   listProtocols,
@@ -53,13 +52,29 @@ const Template = z.strictObject({
       translations: z.record(LocaleKey, z.string().trim().min(1).max(2_000)).optional(),
       channel: z.strictObject({
         kind: z.enum(["callback", "chat", "phone", "email", "url"]),
-        url: z.string().trim().min(1).max(2_000).describe("a callback form, a chat link, tel:…"),
+        url: z
+          .string()
+          .trim()
+          .min(1)
+          .max(2_000)
+          .refine(
+            (u) => /^(https?:\/\/|mailto:|tel:)/i.test(u) && URL.canParse(u),
+            "an https://, mailto: or tel: address",
+          )
+          .describe("a callback form, a chat link, mailto:…, tel:… (web and mail ones become links)"),
         label: z.string().trim().max(100).optional(),
       }),
     })
     .optional()
     .describe("what support says, and the extra channel it opens"),
   nextUpdateMinutes: z.number().int().min(1).max(1_440).optional(),
+  etaMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(43_200)
+    .optional()
+    .describe("the fix is expected this many minutes after the start (a start may give its own eta)"),
 });
 
 const protocolJson = (p: Protocol) => ({
@@ -106,25 +121,12 @@ export const protocolRoutes =
       },
       async (req, reply) => {
         const ws = principal(req).workspaceId;
-        const named = req.body.components;
-        if (named.length) {
-          const found = await ctx.db
-            .select({ id: components.id })
-            .from(components)
-            .where(
-              and(
-                eq(components.workspaceId, ws),
-                inArray(
-                  components.id,
-                  named.map((c) => c.id),
-                ),
-              ),
-            );
-          const known = new Set(found.map((r) => r.id));
-          named.forEach((c, i) => {
-            if (!known.has(c.id)) throw unknownReference(`components.${i}.id`, "component", c.id);
-          });
-        }
+        await requireComponents(
+          ctx.db,
+          ws,
+          req.body.components.map((c) => c.id),
+          (i) => `components.${i}.id`,
+        );
         const { protocol, created } = await putProtocol(
           ctx.db,
           ws,
@@ -143,7 +145,14 @@ export const protocolRoutes =
           summary:
             "Start a protocol: the incident, the page and every message at once (dryRun: only the estimate)",
           params: Params,
-          body: z.strictObject({ dryRun: z.boolean().default(false) }).default({ dryRun: false }),
+          body: z
+            .strictObject({
+              dryRun: z.boolean().default(false),
+              eta: Instant.optional().describe(
+                "when the fix is expected; overrides the template's etaMinutes",
+              ),
+            })
+            .default({ dryRun: false }),
           response: { 200: Started, 201: Started },
         },
         preHandler: ctx.auth("protocols:start"),
@@ -153,6 +162,7 @@ export const protocolRoutes =
         const now = ctx.now();
         const result = await startProtocol(ctx.database, p.workspaceId, req.params.name, {
           dryRun: req.body?.dryRun,
+          eta: req.body?.eta,
           by: `token:${p.tokenId}`,
           now,
           social,

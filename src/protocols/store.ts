@@ -40,6 +40,8 @@ export interface ProtocolTemplate {
   support?: { text: string; translations?: Record<string, string>; channel: SupportChannel };
   /** promise the next update this many minutes after the start */
   nextUpdateMinutes?: number;
+  /** expect the fix this many minutes after the start (the start may name its own ETA instead) */
+  etaMinutes?: number;
 }
 
 export interface Protocol {
@@ -133,12 +135,13 @@ export async function startProtocol(
   database: Database,
   ws: string,
   name: string,
-  options: { dryRun?: boolean; by: string; now: Date; social: string[] },
+  options: { dryRun?: boolean; by: string; now: Date; social: string[]; eta?: Date },
 ): Promise<StartResult> {
   const { now } = options;
   const protocol = await getProtocol(database.db, ws, name);
   const t = protocol.template;
   const text = incidentText(t);
+  const eta = options.eta ?? (t.etaMinutes ? new Date(now.getTime() + t.etaMinutes * 60_000) : null);
   const estimate = await estimateEvent(
     database,
     {
@@ -162,7 +165,7 @@ export async function startProtocol(
         components: t.components.map((c) => c.id),
         impact: t.impact ?? "major",
         started_at: now.toISOString(),
-        eta: null,
+        eta: eta?.toISOString() ?? null,
         next_update_by: t.nextUpdateMinutes
           ? new Date(now.getTime() + t.nextUpdateMinutes * 60_000).toISOString()
           : null,
@@ -195,6 +198,7 @@ export async function startProtocol(
           body: text.body,
           bodyTranslations: text.bodyTranslations,
           components: t.components.map((c) => ({ componentId: c.id, status: c.status })),
+          eta,
           nextUpdateBy: t.nextUpdateMinutes ? new Date(now.getTime() + t.nextUpdateMinutes * 60_000) : null,
           createdBy: options.by,
         },

@@ -7,9 +7,10 @@
 import { createHmac, randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
 import { BlockList, isIP } from "node:net";
 import { and, eq } from "drizzle-orm";
-import { conflict, invalidField, notFound, unknownReference } from "../core/errors.ts";
+import { requireComponents } from "../components/store.ts";
+import { conflict, invalidField, notFound } from "../core/errors.ts";
 import type { Db } from "../storage/database.ts";
-import { components, statusPages } from "../storage/schema.ts";
+import { statusPages } from "../storage/schema.ts";
 
 export type StatusPage = typeof statusPages.$inferSelect;
 
@@ -155,14 +156,7 @@ export async function savePage(
   mode: "create" | "update",
 ): Promise<StatusPage> {
   if (input.components.length === 0) throw invalidField("components", "a page shows at least one component");
-  const known = new Set(
-    (
-      await db.select({ id: components.id }).from(components).where(eq(components.workspaceId, workspaceId))
-    ).map((c) => c.id),
-  );
-  input.components.forEach((id, i) => {
-    if (!known.has(id)) throw unknownReference(`components.${i}`, "component", id);
-  });
+  await requireComponents(db, workspaceId, input.components, (i) => `components.${i}`);
   checkIpAllow(input.ipAllow ?? []);
   const values = {
     name: input.name,

@@ -9,7 +9,8 @@ import { type ComponentNode, type ComponentStatus, flattenTree } from "../core/c
 import type { Incident } from "../core/incidents.ts";
 import { dailyUptime, statusSpans, uptimeFigures } from "../core/uptime.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
-import { type Html, html, trusted } from "../lib/html.ts";
+import { type Html, html, linkify, trusted } from "../lib/html.ts";
+import { offersSmsSubscriptions } from "../notifications/settings.ts";
 import type { PostIncidentReport } from "../postmortems/store.ts";
 import { signFormTime } from "../reports/form-token.ts";
 import { HISTORY_DAYS, type PublicState, UPTIME_DAYS } from "./state.ts";
@@ -33,6 +34,8 @@ summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25re
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
 .body{white-space:pre-wrap;margin:.125rem 0}[hidden]{display:none!important}.subscribe{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .subscribe input,.subscribe button{font:inherit;min-height:2.75rem;padding:0 .75rem}.subscribe input{flex:1 1 14rem}
+.subscribe-form{display:grid;gap:.35rem;max-width:32rem}.subscribe-form input,.subscribe-form button{font:inherit;min-height:2.75rem;padding:0 .75rem}.subscribe-form button{justify-self:start}.subscribe-form p{margin:0}
+.choose ul{list-style:none;margin:0;padding-left:1.25rem}.choose fieldset{border:0;padding:0;margin:.5rem 0}.choose legend{font-weight:600}.choose label{display:inline-flex;gap:.4rem;align-items:center;min-height:2rem}.choose input{min-height:auto;padding:0}
 .report{display:grid;gap:.35rem;max-width:32rem}.report select,.report input,.report textarea,.report button{font:inherit;min-height:2.75rem;padding:.25rem .75rem}.report button{justify-self:start;margin-top:.5rem}.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
 footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
 .region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}.uptime{margin:.25rem 0 .5rem}.uptime svg{width:100%;height:1.5rem;display:block}.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
@@ -227,7 +230,7 @@ ${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}${
 <ol class="timeline" reversed>${[...incident.updates].reverse().map((u) => {
     const body = localized(u.body, u.bodyTranslations, v.locale);
     return html`<li><span class="update-status">${t(v.locale, `incident.${u.status}`)}</span> — ${time(u.createdAt, v)}
-<p class="body">${body}</p></li>`;
+<p class="body">${linkify(body)}</p></li>`;
   })}</ol></article>`;
 }
 
@@ -237,15 +240,52 @@ ${incident.resolvedAt ? "" : html`<div class="promise">${promises}</div>`}${
  */
 export const localePath = (locale: Locale, path: string) => (locale === "en" ? path : `/${locale}${path}`);
 
-/** Subscribing by e-mail works without JavaScript: a plain form, confirmed by a link (double opt-in). */
-function subscribeForm(locale: Locale): Html {
-  return html`<section aria-labelledby="subscribe"><h2 id="subscribe">${t(locale, "subscribeTitle")}</h2>
-<form method="post" action="/subscribe" class="subscribe"><input type="hidden" name="locale" value="${locale}">
-<label for="subscribe-email">${t(locale, "subscribeEmail")}</label>
-<input id="subscribe-email" name="address" type="email" autocomplete="email" required>
-<button type="submit">${t(locale, "subscribeButton")}</button></form>
-<div id="push" class="subscribe" hidden data-locale="${locale}" data-denied="${t(locale, "pushDenied")}" data-failed="${t(locale, "pushFailed")}" data-confirm="${t(locale, "pushConfirm")}">
-<button type="button" id="push-subscribe">${t(locale, "pushButton")}</button><p id="push-status" role="status"></p></div>
+/**
+ * What a subscriber follows: the component tree and the cities as checkboxes (nothing ticked
+ * follows the whole page). Shared by the page's form and the subscriber's management page.
+ */
+export function scopeChoice(
+  tree: readonly ComponentNode[],
+  locale: Locale,
+  chosen: { components: readonly string[]; regions: readonly string[] } = { components: [], regions: [] },
+): Html {
+  const item = (n: ComponentNode): Html =>
+    html`<li><label><input type="checkbox" name="components" value="${n.component.id}"${chosen.components.includes(n.component.id) ? trusted(" checked") : ""}> ${n.component.name}</label>${
+      n.children.length ? html`<ul>${n.children.map(item)}</ul>` : ""
+    }</li>`;
+  const cities = regionsOf(tree);
+  return html`<fieldset><legend>${t(locale, "components")}</legend><ul>${tree.map(item)}</ul></fieldset>${
+    cities.length
+      ? html`<fieldset><legend>${t(locale, "subscribeCities")}</legend><ul class="cities">${cities.map(
+          (c) =>
+            html`<li><label><input type="checkbox" name="regions" value="${c}"${chosen.regions.includes(c) ? trusted(" checked") : ""}> ${c}</label></li>`,
+        )}</ul></fieldset>`
+      : ""
+  }`;
+}
+
+/**
+ * Subscribing works without JavaScript: e-mail, and SMS where the workspace offers it, in a
+ * plain form confirmed by a link or a code (double opt-in); the choice of components and cities
+ * folds away so the form stays short on a phone. Web push is the optional script's button.
+ */
+function subscribeForm(v: View): Html {
+  const l = v.locale;
+  const sms = offersSmsSubscriptions(v.state.workspace.notificationSettings);
+  return html`<section aria-labelledby="subscribe"><h2 id="subscribe">${t(l, "subscribeTitle")}</h2>
+<form method="post" action="/subscribe" class="subscribe-form" id="subscribe-form"><input type="hidden" name="locale" value="${l}">
+<label for="subscribe-email">${t(l, "subscribeEmail")}</label>
+<input id="subscribe-email" name="email" type="email" autocomplete="email" maxlength="254"${sms ? "" : trusted(" required")}>
+${
+  sms
+    ? html`<label for="subscribe-phone">${t(l, "subscribePhone")}</label>
+<input id="subscribe-phone" name="phone" type="tel" autocomplete="tel" maxlength="40" placeholder="+39 347 123 4567" aria-describedby="subscribe-either">
+<p id="subscribe-either" class="meta">${t(l, "subscribeEither")}</p>`
+    : ""
+}${v.state.tree.length ? html`<details class="choose"><summary>${t(l, "subscribeChoose")}</summary>${scopeChoice(v.state.tree, l)}</details>` : ""}
+<button type="submit">${t(l, "subscribeButton")}</button></form>
+<div id="push" class="subscribe" hidden data-locale="${l}" data-denied="${t(l, "pushDenied")}" data-failed="${t(l, "pushFailed")}" data-confirm="${t(l, "pushConfirm")}">
+<button type="button" id="push-subscribe">${t(l, "pushButton")}</button><p id="push-status" role="status"></p></div>
 <script src="/push.js" defer></script></section>`;
 }
 
@@ -345,7 +385,7 @@ ${
 }
 ${maintenanceSection(v)}
 ${reportForm(v)}
-${subscribeForm(v.locale)}
+${subscribeForm(v)}
 <section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
 ${cityFilter(v)}
 ${state.tree.length ? html`<ul class="tree">${regionFirst(state.tree, v.region).map((n) => componentItem(n, null, v))}</ul><p class="meta">${t(locale, "uptimeNote")}</p>` : html`<p>${t(locale, "noComponents")}</p>`}

@@ -77,7 +77,8 @@ export class PublicPages {
   /** Drops what a write may have changed; the next request rebuilds. */
   invalidate(workspaceId?: string): void {
     this.lane?.clear();
-    if (!workspaceId) this.workspace = undefined;
+    // The workspace itself may have changed (its name, its notification settings: the form offers SMS or not).
+    if (!workspaceId || this.workspace?.id === workspaceId) this.workspace = undefined;
     this.pages.invalidate();
     for (const [id, cache] of this.caches)
       if (!workspaceId || id === workspaceId || id.startsWith(`${workspaceId}\u0000`)) cache.invalidate();

@@ -55,6 +55,7 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
       public_url: "http://status.fleet.test",
       notify_affected_customers: true,
       team: [{ channel: "email", address: "ops@fleet.test", locale: "en" }],
+      sms: { subscriptions: true },
     });
     expect(settings.status, JSON.stringify(settings.json)).toBe(200);
   }, 60_000);

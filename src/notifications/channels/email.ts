@@ -2,7 +2,7 @@
  * E-mail over SMTP with a pooled nodemailer transport. The Message-ID is derived from the
  * idempotency key, so a retry after a lost reply carries the same id and receivers (and our own
  * bounce handling) can tell it is the same message. RFC 8058 one-click unsubscribe headers are
- * added whenever the message has an unsubscribe link.
+ * added whenever the message has an unsubscribe link; Content-Language names the message's locale.
  */
 import nodemailer from "nodemailer";
 import { keyDigest } from "./text.ts";
@@ -48,7 +48,8 @@ export function smtpSender(config: SmtpConfig): ChannelSender {
     channel: "email",
     provider,
     async send(message: OutgoingMessage): Promise<SendResult> {
-      const headers: Record<string, string> = {};
+      // The message's language, for mail clients that offer to translate or read aloud (RFC 3282).
+      const headers: Record<string, string> = { "Content-Language": message.locale };
       if (message.unsubscribeUrl) {
         headers["List-Unsubscribe"] = `<${message.unsubscribeUrl}>`;
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";

@@ -1,4 +1,4 @@
-// Web push on the status page: progressive enhancement over the no-JS e-mail form. The button
+// Web push on the status page: progressive enhancement over the no-JS e-mail and SMS form. The button
 // stays hidden unless the browser can push and the server has a VAPID key. Subscribing sends a
 // confirmation as a push notification; clicking it confirms (double opt-in, like e-mail).
 (async () => {
@@ -25,10 +25,20 @@
         applicationServerKey: bytes(key),
       });
       const { endpoint, keys } = subscription.toJSON();
+      // The same choice of components and cities as the form above.
+      const ticked = (name) =>
+        [...document.querySelectorAll(`#subscribe-form input[name="${name}"]:checked`)].map((i) => i.value);
       const saved = await fetch("/api/v1/public/subscriptions", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ channel: "web_push", address: endpoint, keys, locale: box.dataset.locale }),
+        body: JSON.stringify({
+          channel: "web_push",
+          address: endpoint,
+          keys,
+          locale: box.dataset.locale,
+          components: ticked("components"),
+          regions: ticked("regions"),
+        }),
       });
       if (!saved.ok) throw new Error(box.dataset.failed);
       status.textContent = box.dataset.confirm;
