@@ -83,7 +83,7 @@ describe.each(BACKENDS)("subscribing on %s", (backend) => {
       sms: { subscriptions: true },
     });
     expect(settings.status, JSON.stringify(settings.json)).toBe(200);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await notifier?.stop();
     await t?.close();
