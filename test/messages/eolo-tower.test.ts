@@ -1,0 +1,137 @@
+/**
+ * EOLO, a fixed-wireless ISP: the power fails at the Sondrio tower. Customers on that tower are told
+ * in their own language on their own channels (SMS too for those who bought the SMS add-on), the
+ * team hears it, the public account posts it, and nobody on the Como tower hears anything. The SMS
+ * cost shown before the send is what the provider then receives, segment for segment; the paid
+ * part alone waits for a person's go-ahead. A reminder about a missed update stays with the team.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BACKENDS } from "../support/backends.ts";
+import {
+  expectCustomerWords,
+  importCsv,
+  ok,
+  onePerRecipient,
+  segmentsOf,
+  startWorld,
+  type World,
+} from "./world.ts";
+
+const INTERNAL = ["tower-sondrio", "tower-como", "sondrio-valley", "INC-EOLO", "cust_", "msg_", "upd_"];
+
+describe.each(BACKENDS)("EOLO tower outage on %s", (backend) => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld(backend);
+    const { t } = w;
+    await ok(t, "POST", "/api/v1/components", { id: "internet", name: "Internet access" });
+    await ok(t, "POST", "/api/v1/components", {
+      id: "tower-sondrio",
+      name: "Sondrio",
+      parent_id: "internet",
+      region: "sondrio-valley",
+    });
+    await ok(t, "POST", "/api/v1/components", {
+      id: "tower-como",
+      name: "Como",
+      parent_id: "internet",
+      region: "como-lake",
+    });
+    await ok(t, "PUT", "/api/v1/notification-settings", {
+      notify_affected_customers: true,
+      public_url: "https://status.eolo.test",
+      team: [{ channel: "email", address: "noc@eolo.test" }],
+      sms: {
+        entitlement_required: true,
+        prices: { IT: { price: "0.0725", currency: "EUR" } },
+        confirm_above: { amount: 1, currency: "EUR" },
+        allowed_countries: ["IT"],
+      },
+    });
+    await importCsv(
+      t,
+      "customers",
+      [
+        "id,name,home_region,plan,locale,email,phone,sms_entitled",
+        "C1,Anna Rossi,sondrio-valley,residential,it,anna@example.it,+39 347 100 0001,yes",
+        "C2,Marco Bianchi,sondrio-valley,residential,it,marco@example.it,,",
+        "C3,Jonas Keller,sondrio-valley,residential,de,jonas@example.de,,",
+        "C4,Lucia Verdi,como-lake,residential,it,lucia@example.it,+39 347 100 0004,yes",
+        "C5,Paolo Neri,sondrio-valley,residential,it,,+39 347 100 0005,no",
+      ].join("\n"),
+    );
+  }, 90_000);
+  afterAll(async () => w?.close());
+
+  const incident = {
+    id: "INC-EOLO",
+    title: "No connection around Sondrio",
+    body: "A power cut at the tower; a generator is on its way.",
+    translations: {
+      it: {
+        title: "Nessuna connessione nella zona di Sondrio",
+        body: "Manca la corrente al ripetitore; un generatore è in arrivo.",
+      },
+      de: {
+        title: "Keine Verbindung rund um Sondrio",
+        body: "Stromausfall am Sendemast; ein Generator ist unterwegs.",
+      },
+    },
+    components: [{ id: "tower-sondrio", status: "major_outage" }],
+  };
+
+  it("tells the tower's customers at once by e-mail, and by SMS those who paid for it once confirmed", async () => {
+    await ok(w.t, "POST", "/api/v1/incidents", incident);
+    // Free channels go at once, while the paid SMS waits for its go-ahead.
+    const first = onePerRecipient(await w.settle());
+    expect([...first.keys()].sort()).toEqual(
+      [
+        "email:anna@example.it",
+        "email:jonas@example.de",
+        "email:marco@example.it",
+        "email:noc@eolo.test",
+        "mastodon:public",
+      ].sort(),
+    );
+    const events = await ok(w.t, "GET", "/api/v1/notification-events");
+    const opened = events.events.find((e: { event: string }) => e.event === "incident.opened");
+    expect(opened.status).toBe("awaiting_confirmation");
+    const estimate = opened.estimate;
+
+    await ok(w.t, "POST", `/api/v1/notification-events/${opened.id}/confirm`);
+    const all = onePerRecipient(await w.settle());
+    const sms = [...all.values()].filter((m) => m.channel === "sms");
+    expect(sms.map((m) => m.to)).toEqual(["+393471000001"]);
+    // What was estimated is what went out, segment for segment.
+    expect(estimate.sms.messages).toBe(sms.length);
+    expect(estimate.sms.segments).toBe(sms.reduce((n, m) => n + segmentsOf(m.text), 0));
+
+    const anna = all.get("email:anna@example.it")!;
+    expect(anna.lang).toBe("it");
+    expect(anna.subject).toContain("Nessuna connessione nella zona di Sondrio");
+    expect(anna.text).toContain("generatore");
+    const jonas = all.get("email:jonas@example.de")!;
+    expect(jonas.lang).toBe("de");
+    expect(jonas.subject).toContain("Keine Verbindung rund um Sondrio");
+    expect(all.get("sms:+393471000001")!.text).toContain("Sondrio");
+    for (const m of all.values()) if (m.to !== "noc@eolo.test") expectCustomerWords(m, INTERNAL);
+  });
+
+  it("keeps the reminder about a missed update with the team", async () => {
+    const before = w.inbox().length;
+    await ok(w.t, "POST", "/api/v1/incidents/INC-EOLO/updates", {
+      body: "The generator is connected; service is coming back.",
+      translations: { it: { body: "Il generatore è collegato; il servizio sta tornando." } },
+      status: "monitoring",
+      next_update_by: new Date(Date.now() + 1_500).toISOString(),
+    });
+    await w.settle();
+    const afterUpdate = w.inbox().length;
+    await new Promise((r) => setTimeout(r, 2_000));
+    const { queueOverdueReminders } = await import("../../src/incidents/reminders.ts");
+    expect(await queueOverdueReminders(w.t.database, new Date())).toBe(1);
+    const reminder = (await w.settle()).slice(afterUpdate);
+    expect(reminder.map((m) => `${m.channel}:${m.to}`)).toEqual(["email:noc@eolo.test"]);
+    expect(afterUpdate).toBeGreaterThan(before);
+  });
+});

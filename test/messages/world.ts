@@ -1,0 +1,202 @@
+/**
+ * The message contract suite's world: one workspace driven only through its public API, with every
+ * message caught where it lands — a real SMTP server, and Twilio-, Mastodon- and webhook-shaped
+ * fakes speaking their providers' wire formats. `inbox()` reads them back as what each person or
+ * account received (channel, address, language, words), so the scenarios assert on that alone.
+ */
+import { expect } from "vitest";
+import { smtpSender } from "../../src/notifications/channels/email.ts";
+import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
+import { mastodonSender } from "../../src/notifications/channels/mastodon.ts";
+import { twilioSender } from "../../src/notifications/channels/twilio.ts";
+import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import type { BackendName } from "../support/backends.ts";
+import { MastodonFake } from "../support/fakes/mastodon.ts";
+import { decodeWords, leaves, SmtpFake } from "../support/fakes/smtp.ts";
+import { TwilioFake } from "../support/fakes/twilio.ts";
+
+export interface Received {
+  channel: "email" | "sms" | "mastodon";
+  /** e-mail address, E.164 number, or "public" for a social post */
+  to: string;
+  /** the language the message declares (Content-Language, Mastodon's language), if any */
+  lang: string | null;
+  subject: string;
+  /** every word the receiver can read: subject, plain text and the HTML part's text */
+  text: string;
+  /** the e-mail's HTML part, as sent */
+  html: string;
+  headers: Map<string, string>;
+}
+
+export interface World {
+  t: TestApp;
+  smtp: SmtpFake;
+  twilio: TwilioFake;
+  mastodon: MastodonFake;
+  notifier: Notifier;
+  inbox(): Received[];
+  /** dispatches, then waits until no new message has arrived for `quietMs` */
+  settle(quietMs?: number): Promise<Received[]>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(backend: BackendName): Promise<World> {
+  const smtp = await new SmtpFake().start();
+  const twilio = await new TwilioFake().start();
+  const mastodon = new MastodonFake();
+  await mastodon.start();
+  const channels: ChannelRegistry = {
+    email: [smtpSender({ url: smtp.url, from: "Status <status@example.test>" })],
+    sms: [
+      twilioSender({
+        accountSid: twilio.accountSid,
+        authToken: twilio.authToken,
+        from: "+15005550006",
+        apiBase: twilio.url,
+      }),
+    ],
+    mastodon: [mastodonSender({ instanceUrl: mastodon.url, accessToken: mastodon.token })],
+  };
+  const t = await startTestApp(backend, { channels });
+  const notifier = await startNotifier(t.database, { channels });
+
+  const inbox = (): Received[] => [
+    ...smtp.received.flatMap((m) => {
+      const parts = leaves(m.message);
+      const plain = parts.find((p) => (p.headers.get("content-type") ?? "").startsWith("text/plain"));
+      const html = parts.find((p) => (p.headers.get("content-type") ?? "").startsWith("text/html"));
+      const subject = decodeWords(m.message.headers.get("subject") ?? "");
+      const htmlText = (html?.body ?? "")
+        .replace(/<style[\s\S]*?<\/style>/g, "")
+        .replace(/<[^>]+>/g, " ")
+        .replace(/&nbsp;/g, " ");
+      return m.to.map((to) => ({
+        channel: "email" as const,
+        to,
+        lang: m.message.headers.get("content-language") ?? null,
+        subject,
+        text: `${subject}\n${plain?.body ?? ""}\n${htmlText}`,
+        html: html?.body ?? "",
+        headers: m.message.headers,
+      }));
+    }),
+    ...twilio.messages.map((s) => ({
+      channel: "sms" as const,
+      to: s.to,
+      lang: null,
+      subject: "",
+      text: s.body,
+      html: "",
+      headers: new Map<string, string>(),
+    })),
+    ...mastodon.statuses.map((s) => ({
+      channel: "mastodon" as const,
+      to: s.visibility,
+      lang: s.language,
+      subject: "",
+      text: s.status,
+      html: "",
+      headers: new Map<string, string>(),
+    })),
+  ];
+
+  const settle = async (quietMs = 1_500) => {
+    const deadline = Date.now() + 25_000;
+    let seen = -1;
+    let quietSince = Date.now();
+    while (Date.now() < deadline) {
+      await notifier.dispatch();
+      const n = inbox().length;
+      if (n !== seen) {
+        seen = n;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= quietMs) break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    return inbox();
+  };
+
+  return {
+    t,
+    smtp,
+    twilio,
+    mastodon,
+    notifier,
+    inbox,
+    settle,
+    async close() {
+      await notifier.stop();
+      await t.close();
+      await smtp.stop();
+      await twilio.stop();
+      await mastodon.stop();
+    },
+  };
+}
+
+/** POST/PUT through the API and insist it worked, with the problem document in the failure. */
+export async function ok(t: TestApp, method: string, url: string, body?: unknown, status = [200, 201, 202]) {
+  const res = await t.call(method, url, body);
+  expect(status, `${method} ${url} → ${res.status} ${JSON.stringify(res.json)}`).toContain(res.status);
+  return res.json;
+}
+
+export async function importCsv(t: TestApp, kind: "customers" | "sessions" | "charges", csv: string) {
+  const res = await t.app.inject({
+    method: "POST",
+    url: `/api/v1/import/${kind}`,
+    payload: csv,
+    headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
+  });
+  expect(res.statusCode, res.body).toBe(200);
+}
+
+const ISO_INSTANT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+/**
+ * What no customer or public reader may ever see: raw ISO timestamps, the ids and internal names
+ * given, and words meant for the team.
+ */
+export function expectCustomerWords(m: Received, forbidden: string[]) {
+  const where = `${m.channel} to ${m.to}: ${m.text.slice(0, 400)}`;
+  expect(m.text, where).not.toMatch(ISO_INSTANT);
+  for (const word of forbidden)
+    expect(m.text.toLowerCase(), `${where}\nmust not contain ${word}`).not.toContain(word.toLowerCase());
+}
+
+/** Exactly one message per (address, channel) in `messages`; returns them by address. */
+export function onePerRecipient(messages: Received[]): Map<string, Received> {
+  const by = new Map<string, Received>();
+  for (const m of messages) {
+    const key = `${m.channel}:${m.to}`;
+    expect(by.has(key), `${key} received twice:\n${m.text}\n---\n${by.get(key)?.text}`).toBe(false);
+    by.set(key, m);
+  }
+  return by;
+}
+
+// GSM 03.38: the basic set is one septet each, the extension table two; anything else makes the
+// message UCS-2, where each UTF-16 unit counts. Written here apart from the product's own counter,
+// so the suite checks the estimate against an independent reading of the same rule.
+const GSM_BASIC =
+  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM_EXTENDED = "^{}\\[~]|€\f";
+
+/** The segments an SMS body takes on the wire. */
+export function segmentsOf(body: string): number {
+  let septets = 0;
+  let gsm = true;
+  for (const ch of body) {
+    if (GSM_BASIC.includes(ch)) septets += 1;
+    else if (GSM_EXTENDED.includes(ch)) septets += 2;
+    else {
+      gsm = false;
+      break;
+    }
+  }
+  if (gsm) return septets <= 160 ? 1 : Math.ceil(septets / 153);
+  const units = body.length; // UTF-16 code units
+  return units <= 70 ? 1 : Math.ceil(units / 67);
+}
