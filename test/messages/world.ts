@@ -30,6 +30,12 @@ export interface Received {
   headers: Map<string, string>;
 }
 
+export interface Mark {
+  email: number;
+  sms: number;
+  mastodon: number;
+}
+
 export interface World {
   t: TestApp;
   smtp: SmtpFake;
@@ -37,6 +43,10 @@ export interface World {
   mastodon: MastodonFake;
   notifier: Notifier;
   inbox(): Received[];
+  /** where each receiver's list stands now, for `since` */
+  mark(): Mark;
+  /** what arrived after `mark` */
+  since(mark: Mark): Received[];
   /** dispatches, then waits until no new message has arrived for `quietMs` */
   settle(quietMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -62,8 +72,15 @@ export async function startWorld(backend: BackendName): Promise<World> {
   const t = await startTestApp(backend, { channels });
   const notifier = await startNotifier(t.database, { channels });
 
-  const inbox = (): Received[] => [
-    ...smtp.received.flatMap((m) => {
+  const mark = (): Mark => ({
+    email: smtp.received.length,
+    sms: twilio.messages.length,
+    mastodon: mastodon.statuses.length,
+  });
+  const since = (from: Mark): Received[] => read(from);
+  const inbox = (): Received[] => read({ email: 0, sms: 0, mastodon: 0 });
+  const read = (from: Mark): Received[] => [
+    ...smtp.received.slice(from.email).flatMap((m) => {
       const parts = leaves(m.message);
       const plain = parts.find((p) => (p.headers.get("content-type") ?? "").startsWith("text/plain"));
       const html = parts.find((p) => (p.headers.get("content-type") ?? "").startsWith("text/html"));
@@ -82,7 +99,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
         headers: m.message.headers,
       }));
     }),
-    ...twilio.messages.map((s) => ({
+    ...twilio.messages.slice(from.sms).map((s) => ({
       channel: "sms" as const,
       to: s.to,
       lang: null,
@@ -91,7 +108,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
       html: "",
       headers: new Map<string, string>(),
     })),
-    ...mastodon.statuses.map((s) => ({
+    ...mastodon.statuses.slice(from.mastodon).map((s) => ({
       channel: "mastodon" as const,
       to: s.visibility,
       lang: s.language,
@@ -125,6 +142,8 @@ export async function startWorld(backend: BackendName): Promise<World> {
     mastodon,
     notifier,
     inbox,
+    mark,
+    since,
     settle,
     async close() {
       await notifier.stop();
