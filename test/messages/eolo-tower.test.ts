@@ -136,6 +136,57 @@ describe.each(BACKENDS)("EOLO tower outage on %s", (backend) => {
     expect(await queueOverdueReminders(w.t.database, new Date())).toBe(1);
     await w.settle();
     const reminder = w.since(afterUpdate);
-    expect(reminder.map((m) => `${m.channel}:${m.to}`)).toEqual(["email:noc@eolo.test"]);
+    // Only the team hears it (the update's own go-ahead request may still be arriving there).
+    expect(reminder.filter((m) => m.to !== "noc@eolo.test")).toEqual([]);
+    expect(
+      reminder.filter((m) => m.to === "noc@eolo.test" && !m.subject.startsWith("SMS waiting")),
+    ).toHaveLength(1);
+  });
+
+  it("tells the Como tower's customers of planned work, in Italian, and when it overruns", async () => {
+    const { tickMaintenance } = await import("../../src/maintenance/store.ts");
+    const start = new Date(Date.now() + 60_000);
+    const end = new Date(start.getTime() + 3_600_000);
+    const mark = w.mark();
+    await ok(w.t, "POST", "/api/v1/maintenances", {
+      id: "MNT-COMO",
+      title: "Antenna replacement at Como",
+      body: "The connection may drop for a few minutes.",
+      translations: {
+        it: {
+          title: "Sostituzione dell'antenna a Como",
+          body: "La connessione può interrompersi per qualche minuto.",
+        },
+      },
+      components: ["tower-como"],
+      starts_at: start.toISOString(),
+      ends_at: end.toISOString(),
+      overrun_after: "PT15M",
+    });
+    await w.settle();
+    const scheduled = w.since(mark).filter((m) => m.channel === "email" && m.to !== "noc@eolo.test");
+    expect(scheduled.map((m) => m.to)).toEqual(["lucia@example.it"]);
+    expect(scheduled[0]!.lang).toBe("it");
+    expect(scheduled[0]!.subject).toContain("Sostituzione dell'antenna a Como");
+    expectCustomerWords(scheduled[0]!, [...INTERNAL, "MNT-COMO"]);
+
+    // The window starts, then runs past its end and its grace: an incident, told in the window's words.
+    const mark2 = w.mark();
+    await tickMaintenance(w.t.database, new Date(start.getTime() + 1_000));
+    await tickMaintenance(w.t.database, new Date(end.getTime() + 16 * 60_000));
+    await w.settle();
+    const later = w.since(mark2).filter((m) => m.channel === "email" && m.to !== "noc@eolo.test");
+    expect(
+      later.every((m) => m.to === "lucia@example.it"),
+      later.map((m) => m.to).join(),
+    ).toBe(true);
+    expect(later.length).toBeGreaterThanOrEqual(2); // started, overran
+    for (const m of later) {
+      expect(m.lang).toBe("it");
+      expect(m.subject).toContain("Sostituzione dell'antenna a Como");
+      expectCustomerWords(m, [...INTERNAL, "MNT-COMO", "planned until"]);
+    }
+    const noc = w.since(mark2).filter((m) => m.to === "noc@eolo.test");
+    expect(noc.length).toBeGreaterThanOrEqual(2);
   });
 });
