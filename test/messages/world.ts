@@ -94,7 +94,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
         to,
         lang: m.message.headers.get("content-language") ?? null,
         subject,
-        text: `${subject}\n${plain?.body ?? ""}\n${htmlText}`,
+        text: `${subject}\n${plain?.body ?? ""}\n${htmlText}`.replace(/[\u00a0\u202f]/g, " "),
         html: html?.body ?? "",
         headers: m.message.headers,
       }));
@@ -179,10 +179,12 @@ const ISO_INSTANT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
  * given, and words meant for the team.
  */
 export function expectCustomerWords(m: Received, forbidden: string[]) {
-  const where = `${m.channel} to ${m.to}: ${m.text.slice(0, 400)}`;
-  expect(m.text, where).not.toMatch(ISO_INSTANT);
+  // Links may carry ids in their paths and tokens; what a person reads is the rest.
+  const words = m.text.replace(/https?:\/\/\S+/g, "");
+  const where = `${m.channel} to ${m.to}: ${words.slice(0, 400)}`;
+  expect(words, where).not.toMatch(ISO_INSTANT);
   for (const word of forbidden)
-    expect(m.text.toLowerCase(), `${where}\nmust not contain ${word}`).not.toContain(word.toLowerCase());
+    expect(words.toLowerCase(), `${where}\nmust not contain ${word}`).not.toContain(word.toLowerCase());
 }
 
 /** Exactly one message per (address, channel) in `messages`; returns them by address. */
