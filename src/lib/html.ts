@@ -38,12 +38,12 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
 /** Marks a trusted string (our own CSS, say) as HTML. Never pass user text. */
 export const trusted = (s: string) => new Html(s);
 
-// Web and mail links only: any other scheme (javascript:, data:, tel:) stays plain text.
-const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"']+/gi;
+// Web, mail and phone links only: any other scheme (javascript:, data:) stays plain text.
+const LINK = /\b(?:https?:\/\/|mailto:|tel:)[^\s<>"']+/gi;
 
 /**
- * Plain text with its http(s) and mailto links made into <a href>, everything escaped: for the
- * operator's text on the page and in e-mails (a protocol's support channel, say). Trailing
+ * Plain text with its http(s), mailto and tel links made into <a href>, everything escaped: for
+ * the operator's text on the page and in e-mails (a protocol's support channel, say). Trailing
  * punctuation ends a sentence, not the link.
  */
 export function linkify(text: string): Html {

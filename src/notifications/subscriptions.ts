@@ -6,7 +6,7 @@
  * recognised and refused), countries limited to the workspace's list.
  */
 import { createHash, randomBytes, randomInt } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { and, eq, isNotNull, isNull } from "drizzle-orm";
 import { parsePhoneNumberWithError } from "libphonenumber-js/max";
 import { z } from "zod";
 import { requireComponents, requireRegions } from "../components/store.ts";
@@ -134,7 +134,7 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 export interface SubscribeResult {
   id: string;
-  status: "pending_confirmation" | "confirmed";
+  status: "pending_confirmation";
   confirm_by: "link" | "code";
   /** webhooks only: the signing secret, shown once */
   secret?: string;
@@ -166,10 +166,25 @@ export async function subscribe(
   )
     throw invalidField("address", NOT_PUBLIC_ADDRESS);
   const byCode = body.channel === "sms";
+  // Anyone may type anyone's address: an active subscription is left as its owner set it (they
+  // change it from the link in every message), and the answer is the same as for a new one.
+  const [active] = await database.db
+    .select({ id: subscribers.id })
+    .from(subscribers)
+    .where(
+      and(
+        eq(subscribers.workspaceId, workspaceId),
+        eq(subscribers.channel, body.channel),
+        eq(subscribers.address, address),
+        isNotNull(subscribers.confirmedAt),
+        isNull(subscribers.unsubscribedAt),
+      ),
+    );
+  if (active) return { id: active.id, status: "pending_confirmation", confirm_by: byCode ? "code" : "link" };
   const code = byCode ? String(randomInt(0, 1_000_000)).padStart(6, "0") : undefined;
   const secret = body.channel === "webhook" ? `whsec_${randomBytes(24).toString("base64")}` : undefined;
   const id = newId("sub");
-  // Subscribing again re-sends the confirmation and updates the scope; it never reveals who is subscribed.
+  // Subscribing again re-sends the confirmation (and a webhook's new secret) and updates the scope.
   const [row] = await database.db
     .insert(subscribers)
     .values({
@@ -197,12 +212,12 @@ export async function subscribe(
         confirmCodeHash: code ? sha256(`${workspaceId}:${code}`) : null,
         confirmAttempts: 0,
         unsubscribedAt: null,
+        confirmedAt: null,
+        ...(secret && { secrets: { webhook_secret: secret } }),
       },
     })
     .returning();
   const sub = row!;
-  if (sub.confirmedAt && !sub.unsubscribedAt)
-    return { id: sub.id, status: "confirmed", confirm_by: byCode ? "code" : "link" };
   const base = (settings.public_url ?? publicUrl ?? "").replace(/\/$/, "");
   const token = signLink(linkSecret, {
     purpose: "confirm",
@@ -216,8 +231,8 @@ export async function subscribe(
     { company: name, timeZone: "UTC", fallbackLocale: settings.fallback_locale },
     code ? { code } : { url: `${base}/subscriptions/confirm?t=${token}` },
   );
-  await sender
-    .send({
+  const confirmation = () =>
+    sender.send({
       idempotencyKey: `confirm:${sub.id}:${sha256(rendered.text).slice(0, 12)}`,
       channel: sub.channel as Channel,
       address: sub.address,
@@ -231,18 +246,31 @@ export async function subscribe(
         confirm_url: code ? undefined : `${base}/subscriptions/confirm?t=${token}`,
       },
       secrets: (sub.secrets as Record<string, string> | null) ?? undefined,
-    })
-    .catch((err: Error) => {
-      if (err instanceof RefusedAddress) throw invalidField("address", NOT_PUBLIC_ADDRESS);
-      // What the address or the provider answered stays here: it is not the caller's to read.
-      throw new AmendsError("UNAVAILABLE", "the confirmation could not be sent; try again");
     });
+  await confirmation().catch((err: Error) => {
+    if (err instanceof RefusedAddress) throw invalidField("address", NOT_PUBLIC_ADDRESS);
+    // A webhook endpoint can verify our signature only once its owner has set the secret this
+    // answer carries: its confirmation is tried again in the background instead.
+    if (secret) return retryLater(confirmation);
+    // What the address or the provider answered stays here: it is not the caller's to read.
+    throw new AmendsError("UNAVAILABLE", "the confirmation could not be sent; try again");
+  });
   return {
     id: sub.id,
     status: "pending_confirmation",
     confirm_by: byCode ? "code" : "link",
     ...(secret && { secret }),
   };
+}
+
+/**
+ * Tries `send` again after each delay until it succeeds. In this process's memory: should it stop
+ * first, subscribing again sends a new confirmation (with a new secret).
+ */
+function retryLater(send: () => Promise<unknown>, delaysMs = [1_000, 5_000, 20_000, 60_000, 120_000]) {
+  const [delay, ...rest] = delaysMs;
+  if (delay === undefined) return;
+  setTimeout(() => send().catch(() => retryLater(send, rest)), delay).unref();
 }
 
 /** Confirms by the code sent by SMS; five wrong codes and the subscription must be asked for again. */

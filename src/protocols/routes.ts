@@ -61,7 +61,7 @@ const Template = z.strictObject({
             (u) => /^(https?:\/\/|mailto:|tel:)/i.test(u) && URL.canParse(u),
             "an https://, mailto: or tel: address",
           )
-          .describe("a callback form, a chat link, mailto:…, tel:… (web and mail ones become links)"),
+          .describe("a callback form, a chat link, mailto:…, tel:… (each becomes a link)"),
         label: z.string().trim().max(100).optional(),
       }),
     })

@@ -1,7 +1,7 @@
 /**
  * The message contract suite's world: one workspace driven only through its public API, with every
  * message caught where it lands — a real SMTP server, and Twilio-, Mastodon- and webhook-shaped
- * fakes speaking their providers' wire formats. `inbox()` reads them back as what each person or
+ * fakes speaking their providers' wire formats, and a webhook endpoint that verifies each signature. `inbox()` reads them back as what each person or
  * account received (channel, address, language, words), so the scenarios assert on that alone.
  */
 import { expect } from "vitest";
@@ -9,21 +9,23 @@ import { smtpSender } from "../../src/notifications/channels/email.ts";
 import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
 import { mastodonSender } from "../../src/notifications/channels/mastodon.ts";
 import { twilioSender } from "../../src/notifications/channels/twilio.ts";
+import { webhookSender } from "../../src/notifications/channels/webhook.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import type { BackendName } from "../support/backends.ts";
 import { MastodonFake } from "../support/fakes/mastodon.ts";
 import { decodeWords, leaves, SmtpFake } from "../support/fakes/smtp.ts";
 import { TwilioFake } from "../support/fakes/twilio.ts";
+import { WebhookReceiver } from "../support/fakes/webhook-receiver.ts";
 
 export interface Received {
-  channel: "email" | "sms" | "mastodon";
-  /** e-mail address, E.164 number, or "public" for a social post */
+  channel: "email" | "sms" | "mastodon" | "webhook";
+  /** e-mail address, E.164 number, "public" for a social post, or the webhook's URL */
   to: string;
   /** the language the message declares (Content-Language, Mastodon's language), if any */
   lang: string | null;
   subject: string;
-  /** every word the receiver can read: subject, plain text and the HTML part's text */
+  /** every word the receiver can read: subject, plain text and the HTML part's text (a webhook's `data` as JSON) */
   text: string;
   /** the e-mail's HTML part, as sent */
   html: string;
@@ -34,6 +36,7 @@ export interface Mark {
   email: number;
   sms: number;
   mastodon: number;
+  webhook: number;
 }
 
 export interface World {
@@ -41,6 +44,8 @@ export interface World {
   smtp: SmtpFake;
   twilio: TwilioFake;
   mastodon: MastodonFake;
+  /** a subscriber's webhook endpoint on loopback; set its `secret` to the one the subscription returned */
+  hooks: WebhookReceiver;
   notifier: Notifier;
   inbox(): Received[];
   /** where each receiver's list stands now, for `since` */
@@ -57,6 +62,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
   const twilio = await new TwilioFake().start();
   const mastodon = new MastodonFake();
   await mastodon.start();
+  const hooks = await new WebhookReceiver("").start();
   const channels: ChannelRegistry = {
     email: [smtpSender({ url: smtp.url, from: "Status <status@example.test>" })],
     sms: [
@@ -68,6 +74,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
       }),
     ],
     mastodon: [mastodonSender({ instanceUrl: mastodon.url, accessToken: mastodon.token })],
+    webhook: [webhookSender({ allowPrivateTargets: true })], // the endpoint is on loopback
   };
   const t = await startTestApp(backend, { channels });
   const notifier = await startNotifier(t.database, { channels });
@@ -76,9 +83,10 @@ export async function startWorld(backend: BackendName): Promise<World> {
     email: smtp.received.length,
     sms: twilio.messages.length,
     mastodon: mastodon.statuses.length,
+    webhook: hooks.deliveries.length,
   });
   const since = (from: Mark): Received[] => read(from);
-  const inbox = (): Received[] => read({ email: 0, sms: 0, mastodon: 0 });
+  const inbox = (): Received[] => read({ email: 0, sms: 0, mastodon: 0, webhook: 0 });
   const read = (from: Mark): Received[] => [
     ...smtp.received.slice(from.email).flatMap((m) => {
       const parts = leaves(m.message);
@@ -117,6 +125,15 @@ export async function startWorld(backend: BackendName): Promise<World> {
       html: "",
       headers: new Map<string, string>(),
     })),
+    ...hooks.deliveries.slice(from.webhook).map((d) => ({
+      channel: "webhook" as const,
+      to: d.url,
+      lang: d.payload.data?.locale ?? null,
+      subject: String(d.payload.type),
+      text: JSON.stringify(d.payload.data ?? {}),
+      html: "",
+      headers: new Map<string, string>([["webhook-id", d.id]]),
+    })),
   ];
 
   const settle = async (quietMs = 1_500) => {
@@ -140,6 +157,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
     smtp,
     twilio,
     mastodon,
+    hooks,
     notifier,
     inbox,
     mark,
@@ -151,6 +169,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
       await smtp.stop();
       await twilio.stop();
       await mastodon.stop();
+      await hooks.stop();
     },
   };
 }

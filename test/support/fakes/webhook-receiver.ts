@@ -7,6 +7,8 @@ import { Webhook } from "standardwebhooks";
 import { FakeHttpServer, type Recorded, type Reply } from "./server.ts";
 
 export interface Delivery {
+  /** the endpoint's URL the delivery was posted to */
+  url: string;
   id: string;
   timestamp: string;
   signature: string;
@@ -18,7 +20,8 @@ export class WebhookReceiver extends FakeHttpServer {
   readonly events = new Map<string, any>();
   readonly rejected: { path: string; reason: string }[] = [];
 
-  constructor(readonly secret: string) {
+  /** the signing secret; settable, for a subscription that is given its secret when it is made */
+  constructor(public secret: string) {
     super();
   }
 
@@ -36,6 +39,7 @@ export class WebhookReceiver extends FakeHttpServer {
       return { status: 401, body: { error: (err as Error).message } };
     }
     this.deliveries.push({
+      url: `${this.url}${req.path}`,
       id: headers["webhook-id"],
       timestamp: headers["webhook-timestamp"],
       signature: headers["webhook-signature"],
