@@ -16,6 +16,7 @@ import {
   Title,
   Translations,
 } from "../http/zod.ts";
+import { inEveryLanguage } from "../notifications/templates.ts";
 import { confirmationFor, WaitingOut } from "../notifications/waiting.ts";
 import { affectedByCity } from "../postmortems/store.ts";
 import { addIncidentUpdate, createIncident, editIncident, getIncident, listIncidents } from "./store.ts";
@@ -130,7 +131,8 @@ const UpdateCreate = z.strictObject({
 
 const Resolve = z.strictObject({
   notify: Notify,
-  body: Body.optional(),
+  body: Body.optional().describe("the closing words; when absent, Amends's own, in every shipped language"),
+  translations: Translations.optional(),
   resolved_at: Instant.optional().describe("when service was actually restored, if earlier than now"),
 });
 const Patch = z.strictObject({
@@ -330,13 +332,17 @@ export const incidentRoutes =
       },
       async (req) => {
         const ws = principal(req).workspaceId;
+        const closing = req.body?.body
+          ? { text: req.body.body, translations: pickTranslations(req.body.translations, "body") }
+          : inEveryLanguage("auto.recoveredBodyAny", () => ({}));
         const incident = await addIncidentUpdate(
           ctx.db,
           ws,
           req.params.id,
           {
             status: "resolved",
-            body: req.body?.body ?? "This incident has been resolved.",
+            body: closing.text,
+            bodyTranslations: closing.translations,
             resolvedAt: req.body?.resolved_at,
             createdBy: actor(req),
           },

@@ -4,6 +4,9 @@
  * fakes speaking their providers' wire formats, and a webhook endpoint that verifies each signature. `inbox()` reads them back as what each person or
  * account received (channel, address, language, words), so the scenarios assert on that alone.
  */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { expect } from "vitest";
 import { smtpSender } from "../../src/notifications/channels/email.ts";
 import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
@@ -17,6 +20,9 @@ import { MastodonFake } from "../support/fakes/mastodon.ts";
 import { decodeWords, leaves, SmtpFake } from "../support/fakes/smtp.ts";
 import { TwilioFake } from "../support/fakes/twilio.ts";
 import { WebhookReceiver } from "../support/fakes/webhook-receiver.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/amends.js", import.meta.url));
+const run = promisify(execFile);
 
 export interface Received {
   channel: "email" | "sms" | "mastodon" | "webhook";
@@ -52,6 +58,8 @@ export interface World {
   mark(): Mark;
   /** what arrived after `mark` */
   since(mark: Mark): Received[];
+  /** runs the CLI against this world's server (listening on first use), as an operator would */
+  cli(...args: string[]): Promise<any>;
   /** dispatches, then waits until no new message has arrived for `quietMs` */
   settle(quietMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -152,6 +160,16 @@ export async function startWorld(backend: BackendName): Promise<World> {
     return inbox();
   };
 
+  let url: string | undefined;
+  const cli = async (...args: string[]) => {
+    url ??= await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const { stdout } = await run(process.execPath, [BIN, "--json", ...args], {
+      env: { ...process.env, AMENDS_URL: url, AMENDS_TOKEN: t.token },
+      timeout: 60_000,
+    });
+    return JSON.parse(stdout);
+  };
+
   return {
     t,
     smtp,
@@ -162,6 +180,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
     inbox,
     mark,
     since,
+    cli,
     settle,
     async close() {
       await notifier.stop();

@@ -121,6 +121,21 @@ describe.each(BACKENDS)("customer words at the receiver on %s", (backend) => {
     expect(incident.updates.at(-1).team_note).toMatch(/probe-7 app-milan k8s ingress/);
   }, 120_000);
 
+  it("an operator's resolve without words of its own closes in the customer's language", async () => {
+    const opened = await t.call("POST", "/api/v1/incidents", {
+      id: "INC-SLOW",
+      title: "Slow app in Milan",
+      translations: { it: { title: "App lenta a Milano" } },
+      body: "We are looking into it.",
+      components: [{ id: "app-milan", status: "degraded_performance" }],
+    });
+    expect(opened.status, JSON.stringify(opened.json)).toBe(201);
+    expect((await t.call("POST", "/api/v1/incidents/INC-SLOW/resolve")).status).toBe(200);
+    const closed = await one("giulia@example.it", /risolto: App lenta a Milano/);
+    expect(closed.text).toContain("Tutto funziona di nuovo normalmente");
+    expect(closed.text).not.toMatch(/has been resolved|working normally/);
+  });
+
   it("a maintenance that overruns: Italian subject and body, the end in the subscriber's own zone", async () => {
     const sub = await t.call("POST", "/api/v1/public/subscriptions", {
       channel: "email",
