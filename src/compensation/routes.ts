@@ -10,7 +10,7 @@ import { AmendsError, conflict, invalidField } from "../core/errors.ts";
 import { fourEyesRefusal } from "../core/four-eyes.ts";
 import { actorRef, type Principal, principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
-import { Id, Instant, InstantOut, iso } from "../http/zod.ts";
+import { Id, Instant, InstantOut, iso, PositiveInt32 } from "../http/zod.ts";
 import { compRunItems, compRunLines, ledgerEntries } from "../storage/schema.ts";
 import { listPolicies, loadPolicy, savePolicy } from "./policies.ts";
 import { loadRunReport, renderRunReport } from "./report.ts";
@@ -144,7 +144,7 @@ export const compensationRoutes =
         schema: {
           tags,
           params: z.object({ id: Id }),
-          querystring: z.object({ version: z.coerce.number().int().positive().optional() }),
+          querystring: z.object({ version: z.coerce.number().pipe(PositiveInt32).optional() }),
         },
         preHandler: ctx.auth("read"),
       },
@@ -163,7 +163,7 @@ export const compensationRoutes =
 
     const PreviewIn = z.strictObject({
       policy: Id,
-      policy_version: z.number().int().positive().optional(),
+      policy_version: PositiveInt32.optional(),
       as_of: Instant.optional().describe("the run's time: base of credit validity; now when absent"),
       detected_at: Instant.optional().describe(
         "when the fault was detected: base of refund deadlines; the incident's creation when absent",

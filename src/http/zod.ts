@@ -23,6 +23,13 @@ export const Instant = z.iso
   .transform((s) => new Date(s))
   .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, "expected a year from 0001 to 9999");
 
+/** A positive whole number that fits the 32-bit integer column it is looked up in (a version, say). */
+export const PositiveInt32 = z
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 31 - 1);
+
 export const InstantOut = z.string().describe("ISO 8601 date-time, UTC");
 export const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 

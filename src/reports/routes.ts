@@ -12,7 +12,7 @@ import { formSuspicion } from "../core/reports.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { toAmendsError } from "../http/problem.ts";
-import { Id, iso } from "../http/zod.ts";
+import { Id, Instant, iso } from "../http/zod.ts";
 import { isLocale, type Locale, localized, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { html } from "../lib/html.ts";
@@ -116,7 +116,7 @@ export const reportRoutes =
           querystring: z.object({
             incident: Id.optional(),
             component: Id.optional(),
-            since: z.iso.datetime({ offset: true }).optional(),
+            since: Instant.optional(),
             limit: z.coerce.number().int().min(1).max(1_000).default(100),
           }),
         },
@@ -126,7 +126,7 @@ export const reportRoutes =
         const rows = await listReports(ctx.db, principal(req).workspaceId, {
           incidentId: req.query.incident,
           componentId: req.query.component,
-          since: req.query.since ? new Date(req.query.since) : undefined,
+          since: req.query.since,
           limit: req.query.limit,
         });
         return {

@@ -124,6 +124,20 @@ describe.each(BACKENDS)("input on %s", (backend) => {
     await refused(400, "body", send("POST", "/api/v1/incidents", '{"title":'));
   });
 
+  it("refuses numbers and dates past what the database holds, naming the field", async () => {
+    const huge = Number.MAX_SAFE_INTEGER;
+    await refused(400, "version", send("GET", `/api/v1/policies/fleet-end-rental-outage?version=${huge}`));
+    await refused(
+      400,
+      "policy_version",
+      send("POST", "/api/v1/incidents/INC-1/compensation-runs", {
+        policy: "fleet-end-rental-outage",
+        policy_version: 2 ** 31,
+      }),
+    );
+    await refused(400, "since", send("GET", "/api/v1/reports?since=0000-01-01T00%3A00%3A00Z"));
+  });
+
   it("authenticates a probe before it reads the body", async () => {
     const res = await send("POST", "/api/v1/probe/results", { results: "not a list" }, { authorization: "" });
     expect(res.status).toBe(401);

@@ -203,9 +203,18 @@ function plainValue(
         s.maximum ?? (s.exclusiveMaximum !== undefined ? s.exclusiveMaximum - 1 : 1e6),
         1e6,
       );
-      return type === "integer"
-        ? fc.integer({ min: Math.ceil(lo), max: Math.max(Math.ceil(lo), Math.floor(hi)) })
-        : fc.double({ min: lo, max: Math.max(lo, hi), noNaN: true });
+      // The schema's own edges too, where a column narrower than the schema overflows: its
+      // minimum and maximum, or past a 32-bit column's range when it names none.
+      const edges = [
+        s.minimum ?? -(2 ** 31) - 1,
+        s.maximum ?? 2 ** 31,
+        ...(s.maximum === undefined ? [Number.MAX_SAFE_INTEGER] : []),
+      ].filter((v) => !(s.exclusiveMinimum >= v) && !(s.exclusiveMaximum <= v));
+      const within =
+        type === "integer"
+          ? fc.integer({ min: Math.ceil(lo), max: Math.max(Math.ceil(lo), Math.floor(hi)) })
+          : fc.double({ min: lo, max: Math.max(lo, hi), noNaN: true });
+      return edges.length ? fc.oneof({ arbitrary: within, weight: 4 }, fc.constantFrom(...edges)) : within;
     }
     case "boolean":
       return fc.boolean();
