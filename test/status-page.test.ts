@@ -191,7 +191,7 @@ describe("incident feeds", () => {
       expect(new Date(item.pubDate).getTime()).not.toBeNaN();
       expect(maintenance.title).toBe("Maintenance: Rental backend upgrade (scheduled)");
       expect(maintenance.link).toMatch(/#maintenance-MNT-1$/);
-      expect(maintenance.description).toBe("2026-12-02T02:00:00.000Z to 2026-12-02T04:00:00.000Z");
+      expect(maintenance.description).toBe("2 Dec 2026, 03:00 CET to 2 Dec 2026, 05:00 CET");
 
       const atom = await t.app.inject("/history.atom");
       expect(XMLValidator.validate(atom.body)).toBe(true);

@@ -10,6 +10,7 @@ import { Feed } from "feed";
 import { flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
 import type { Maintenance } from "../core/maintenance.ts";
+import { formatMessageTime } from "../core/wording.ts";
 import { escapeHtml } from "../lib/html.ts";
 import type { PublicState } from "./state.ts";
 
@@ -24,12 +25,15 @@ const STATUS: Record<string, string> = {
 const NOT_XML = /(?![\t\n\r])\p{Cc}|\p{Cs}|[\uFFFE\uFFFF]/gu;
 const xmlSafe = (s: string) => s.replace(NOT_XML, "");
 
-function timeline(incident: Incident): string {
+/** Times read by people: "4 Dec 2026, 16:00 CET", in the workspace's zone (the feeds are in English). */
+const timeIn = (timeZone: string) => (at: Date) => formatMessageTime(at, "en", timeZone);
+
+function timeline(incident: Incident, time: (at: Date) => string): string {
   return [...incident.updates]
     .reverse()
     .map(
       (u) =>
-        `<p><small>${u.createdAt.toISOString()}</small><br><strong>${STATUS[u.status]}</strong> - ${escapeHtml(u.body)}</p>`,
+        `<p><small>${time(u.createdAt)}</small><br><strong>${STATUS[u.status]}</strong> - ${escapeHtml(u.body)}</p>`,
     )
     .join("");
 }
@@ -44,12 +48,12 @@ const MAINTENANCE_STATUS: Record<string, string> = {
 /** Newest items kept in a feed. */
 const FEED_ITEMS = 100;
 
-function maintenanceContent(m: Maintenance, names: Map<string, string>): string {
+function maintenanceContent(m: Maintenance, names: Map<string, string>, time: (at: Date) => string): string {
   const affects = m.components
     .flatMap((id) => (names.has(id) ? [escapeHtml(names.get(id)!)] : []))
     .join(", ");
   return [
-    `<p><strong>${MAINTENANCE_STATUS[m.status] ?? m.status}</strong> - ${m.startsAt.toISOString()} to ${m.endsAt.toISOString()}</p>`,
+    `<p><strong>${MAINTENANCE_STATUS[m.status] ?? m.status}</strong> - ${time(m.startsAt)} to ${time(m.endsAt)}</p>`,
     affects ? `<p>Affects: ${affects}</p>` : "",
     m.body ? `<p>${escapeHtml(m.body)}</p>` : "",
   ].join("");
@@ -71,6 +75,7 @@ function incidentFeed(state: PublicState, baseUrl: string): Feed {
     feedLinks: { rss: `${site}/history.rss`, atom: `${site}/history.atom` },
   });
   const names = new Map(flattenTree(state.tree).map((n) => [n.component.id, n.component.name]));
+  const time = timeIn(state.workspace.timeZone);
   const items = [
     ...state.latest.map((incident) => {
       const link = `${site}/incidents/${encodeURIComponent(incident.id)}`;
@@ -81,7 +86,7 @@ function incidentFeed(state: PublicState, baseUrl: string): Feed {
         date: incident.updatedAt,
         published: incident.startedAt,
         description: incident.updates.at(-1)?.body ?? "",
-        content: timeline(incident),
+        content: timeline(incident, time),
       };
     }),
     ...state.maintenances.map((m) => ({
@@ -90,8 +95,8 @@ function incidentFeed(state: PublicState, baseUrl: string): Feed {
       link: `${site}/#maintenance-${encodeURIComponent(m.id)}`,
       date: m.updatedAt,
       published: m.createdAt,
-      description: `${m.startsAt.toISOString()} to ${m.endsAt.toISOString()}`,
-      content: maintenanceContent(m, names),
+      description: `${time(m.startsAt)} to ${time(m.endsAt)}`,
+      content: maintenanceContent(m, names, time),
     })),
   ].sort((a, b) => b.date.getTime() - a.date.getTime() || a.id.localeCompare(b.id));
   for (const item of items.slice(0, FEED_ITEMS))

@@ -8,6 +8,7 @@ import { LocalCalendar } from "../core/compensation/time.ts";
 import { type ComponentNode, type ComponentStatus, flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
 import { dailyUptime, statusSpans, uptimeFigures } from "../core/uptime.ts";
+import { regionNames } from "../core/wording.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, linkify, trusted } from "../lib/html.ts";
 import { offersSmsSubscriptions } from "../notifications/settings.ts";
@@ -66,7 +67,17 @@ interface View {
   locale: Locale;
   /** the reader's city (?region=milan): its components come first */
   region?: string;
+  /** a region's name as people read it */
+  cityName: (region: string) => string;
 }
+
+const view = (state: PublicState, now: Date, locale: Locale, region?: string): View => ({
+  state,
+  now,
+  locale,
+  region,
+  cityName: regionNames(flattenTree(state.tree).map((n) => n.component)),
+});
 
 /** The tree with the reader's city first at every level; the order within each group is kept. */
 export function regionFirst(nodes: readonly ComponentNode[], region: string | undefined): ComponentNode[] {
@@ -76,15 +87,14 @@ export function regionFirst(nodes: readonly ComponentNode[], region: string | un
   return [...sorted.filter(touches), ...sorted.filter((n) => !touches(n))];
 }
 
-/** The cities of the tree, for the filter. */
-export const regionsOf = (tree: readonly ComponentNode[]) =>
-  [
-    ...new Set(
-      flattenTree(tree)
-        .map((n) => n.region)
-        .filter((r): r is string => Boolean(r)),
-    ),
-  ].sort();
+/** The cities of the tree, for the filter and the forms: each region's id and the name people read, by name. */
+export function regionsOf(tree: readonly ComponentNode[]): { id: string; name: string }[] {
+  const nodes = flattenTree(tree);
+  const name = regionNames(nodes.map((n) => n.component));
+  return [...new Set(nodes.map((n) => n.region).filter((r): r is string => Boolean(r)))]
+    .map((id) => ({ id, name: name(id) }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
 
 function cityFilter(v: View): Html | "" {
   const cities = regionsOf(v.state.tree);
@@ -92,7 +102,7 @@ function cityFilter(v: View): Html | "" {
   const link = (label: string, region: string | undefined) =>
     html`<a href="${region ? `?region=${encodeURIComponent(region)}` : "?"}"${region === v.region ? trusted(' aria-current="true"') : ""}>${label}</a>`;
   return html`<nav class="lang" aria-label="${t(v.locale, "cityFilter")}">${t(v.locale, "cityFilter")}: ${link(t(v.locale, "allCities"), undefined)}${cities.map(
-    (c) => html` · ${link(c, c)}`,
+    (c) => html` · ${link(c.name, c.id)}`,
   )}</nav>`;
 }
 
@@ -174,8 +184,9 @@ function uptimeBar(node: ComponentNode, v: View): Html {
 }
 
 function componentItem(node: ComponentNode, parentRegion: string | null, v: View, depth = 0): Html {
-  const region =
-    node.region && node.region !== parentRegion ? html` <span class="region">(${node.region})</span>` : "";
+  // Where a component's city is not already its name ("Tower 72 (Milan)"), it is said by name.
+  const city = node.region && node.region !== parentRegion ? v.cityName(node.region) : node.component.name;
+  const region = city !== node.component.name ? html` <span class="region">(${city})</span>` : "";
   const row = html`<span class="row"><span>${node.component.name}${region}</span>${statusLabel(node.status, v)}</span>`;
   // Bars for the top two levels: enough to see history without a wall of rectangles.
   const bar = depth <= 1 ? uptimeBar(node, v) : "";
@@ -258,7 +269,7 @@ export function scopeChoice(
     cities.length
       ? html`<fieldset><legend>${t(locale, "subscribeCities")}</legend><ul class="cities">${cities.map(
           (c) =>
-            html`<li><label><input type="checkbox" name="regions" value="${c}"${chosen.regions.includes(c) ? trusted(" checked") : ""}> ${c}</label></li>`,
+            html`<li><label><input type="checkbox" name="regions" value="${c.id}"${chosen.regions.includes(c.id) ? trusted(" checked") : ""}> ${c.name}</label></li>`,
         )}</ul></fieldset>`
       : ""
   }`;
@@ -304,11 +315,11 @@ function reportForm(v: View): Html {
 <label for="report-component">${t(l, "reportComponent")}</label>
 <select id="report-component" name="component" required>${nodes.map(
     (n) =>
-      html`<option value="${n.component.id}">${"\u00a0\u00a0".repeat(n.path.length - 1)}${n.component.name}${n.region && n.component.parentId === null ? ` (${n.region})` : ""}</option>`,
+      html`<option value="${n.component.id}">${"\u00a0\u00a0".repeat(n.path.length - 1)}${n.component.name}${n.region && n.component.parentId === null && v.cityName(n.region) !== n.component.name ? ` (${v.cityName(n.region)})` : ""}</option>`,
   )}</select>
 <label for="report-city">${t(l, "reportCity")}</label>
 <select id="report-city" name="city"><option value="">${t(l, "reportAnyCity")}</option>${cities.map(
-    (c) => html`<option value="${c}"${c === v.region ? trusted(" selected") : ""}>${c}</option>`,
+    (c) => html`<option value="${c.id}"${c.id === v.region ? trusted(" selected") : ""}>${c.name}</option>`,
   )}</select>
 <label for="report-contact">${t(l, "reportContact")}</label>
 <input id="report-contact" name="contact" maxlength="200" autocomplete="email">
@@ -370,7 +381,7 @@ export function renderStatusPage(
   locale: Locale = "en",
   region?: string,
 ): string {
-  const v: View = { state, now, locale, region };
+  const v = view(state, now, locale, region);
   const { workspace, indicator } = state;
   const minutes = Math.max(1, Math.round((now.getTime() - state.generatedAt.getTime()) / 60_000));
   return layout(
@@ -404,7 +415,7 @@ export function renderIncidentPage(
   now: Date,
   locale: Locale = "en",
 ): string {
-  const v: View = { state, now, locale };
+  const v = view(state, now, locale);
   return layout(
     `${localized(incident.title, incident.titleTranslations, locale)} · ${t(locale, "pageTitle", { name: state.workspace.name })}`,
     locale,

@@ -213,7 +213,9 @@ export const statusPageRoutes =
       // A Milan customer sees Milan first: ?region= among the tree's cities (anything else is ignored).
       const asked = (req.query as { region?: unknown }).region;
       const region =
-        typeof asked === "string" && regionsOf(snap.state.tree).includes(asked) ? asked : undefined;
+        typeof asked === "string" && regionsOf(snap.state.tree).some((c) => c.id === asked)
+          ? asked
+          : undefined;
       const doc = docIn(v, `/|${locale}|${region ?? ""}`, () => ({
         type: HTML,
         content: renderStatusPage(snap.state, now(), snap.staleSince, locale, region),
