@@ -10,9 +10,21 @@ import { add, type Fraction, fraction, type Money, mul, parseDecimal, round } fr
 export interface EventScope {
   components: Set<string>;
   regions: Set<string>;
+  /**
+   * False when every failed component is one only private pages show: then the public (page
+   * subscribers, webhooks, the social accounts) hears nothing of it, except a subscriber who
+   * chose one of `hidden`, the touched components the public may not see.
+   */
+  public: boolean;
+  hidden: Set<string>;
 }
 
-export function eventScope(tree: readonly Component[], affected: readonly string[]): EventScope {
+export function eventScope(
+  tree: readonly Component[],
+  affected: readonly string[],
+  /** what the public may see (core/components.ts publicComponentIds); all of it when absent */
+  visible?: ReadonlySet<string>,
+): EventScope {
   const byId = new Map(tree.map((c) => [c.id, c]));
   const related = new Set<string>();
   for (const id of affected) {
@@ -36,7 +48,12 @@ export function eventScope(tree: readonly Component[], affected: readonly string
     const region = byId.get(id)?.region;
     if (region) regions.add(region);
   }
-  return { components: related, regions };
+  return {
+    components: related,
+    regions,
+    public: !visible || affected.some((id) => visible.has(id)),
+    hidden: new Set([...related].filter((id) => visible && !visible.has(id))),
+  };
 }
 
 /** A subscriber with no components and no regions follows the whole page. */
@@ -44,6 +61,7 @@ export function subscriberMatches(
   sub: { components: readonly string[]; regions: readonly string[] },
   scope: EventScope | undefined,
 ): boolean {
+  if (scope && !scope.public) return sub.components.some((c) => scope.hidden.has(c));
   if (sub.components.length === 0 && sub.regions.length === 0) return true;
   if (!scope) return false; // page-wide news (e.g. no components) goes to whole-page subscribers only
   return sub.components.some((c) => scope.components.has(c)) || sub.regions.some((r) => scope.regions.has(r));

@@ -11,7 +11,9 @@
  */
 import { listComponents } from "../components/store.ts";
 import { type Audience, reachesAudience } from "../core/audiences.ts";
+import { publicComponentIds } from "../core/components.ts";
 import { type EventScope, eventScope } from "../core/notifications.ts";
+import { isPrivate, listPages } from "../status-page/pages.ts";
 import type { Database } from "../storage/database.ts";
 import type { NotificationSettings } from "./settings.ts";
 
@@ -47,7 +49,15 @@ export const reaches = (e: Pick<OutboxEvent, "event" | "payload">, who: Audience
 export async function scopeOf(database: Database, e: OutboxEvent): Promise<EventScope | undefined> {
   const affected = (e.payload.components ?? []) as string[];
   if (affected.length === 0) return undefined;
-  return eventScope(await listComponents(database.db, e.workspaceId), affected);
+  const [components, pages] = await Promise.all([
+    listComponents(database.db, e.workspaceId),
+    listPages(database.db, e.workspaceId),
+  ]);
+  const visible = publicComponentIds(
+    components,
+    pages.map((p) => ({ components: p.components, private: isPrivate(p) })),
+  );
+  return eventScope(components, affected, visible);
 }
 
 const notSuppressed = (channel: string, address: string) =>
@@ -76,6 +86,7 @@ export function sources(
   const out: Source[] = [];
   // Webhook subscribers are an audience of their own: the table may tell people but not machines, or both.
   const [people, machines] = [reaches(e, "subscribers"), reaches(e, "webhooks")];
+  // What only private pages show ($6 false) reaches only those who chose one of its components.
   if (people || machines)
     out.push({
       table: "subscribers",
@@ -83,12 +94,20 @@ export function sources(
                    s.quiet_hours->>'time_zone' as time_zone
               from w s
              where s.confirmed_at is not null and s.unsubscribed_at is null
-               and ((cardinality(s.components) = 0 and cardinality(s.regions) = 0)
-                    or s.components && $2::text[] or s.regions && $3::text[])
+               and (($6::boolean and ((cardinality(s.components) = 0 and cardinality(s.regions) = 0)
+                                        or s.components && $2::text[] or s.regions && $3::text[]))
+                    or (not $6::boolean and s.components && $5::text[]))
                and (s.channel <> 'sms' or not $4::boolean or s.sms_entitled)
                ${people && machines ? "" : people ? "and s.channel <> 'webhook'" : "and s.channel = 'webhook'"}
                and ${notSuppressed("s.channel", "s.address")}`,
-      params: [e.workspaceId, components, regions, settings.sms.entitlement_required],
+      params: [
+        e.workspaceId,
+        components,
+        regions,
+        settings.sms.entitlement_required,
+        [...(scope?.hidden ?? [])],
+        scope?.public ?? true,
+      ],
     });
   if (settings.notify_affected_customers && scope && reaches(e, "customers")) {
     // A customer is told on the first of their free channels (e-mail, push…) that is not

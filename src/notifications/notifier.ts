@@ -330,8 +330,9 @@ export async function estimateEvent(database: Database, e: OutboxEvent, social: 
     database.db,
     e.workspaceId,
   );
-  const audience = await countAudience(database, e, await scopeOf(database, e), settings);
-  if (!e.customerId && reaches(e, "social"))
+  const scope = await scopeOf(database, e);
+  const audience = await countAudience(database, e, scope, settings);
+  if (!e.customerId && reaches(e, "social") && scope?.public !== false)
     for (const c of social) audience.byChannel[c] = (audience.byChannel[c] ?? 0) + 1;
   const countries: Record<string, { messages: number; segments: number }> = {};
   const from = {
@@ -467,7 +468,8 @@ async function fanout(
       ? []
       : [
           ...(!e.customerId && reaches(e, "team") ? teamRecipients(settings) : []),
-          ...(!e.customerId && reaches(e, "social")
+          // What only private pages show is never posted.
+          ...(!e.customerId && reaches(e, "social") && scope?.public !== false
             ? social.map((channel) => ({
                 recipient: `social:${channel}`,
                 channel,
