@@ -139,7 +139,7 @@ describe("components shown only on private pages", () => {
         body: "Looking into it.",
         components: [
           { id: "app-milan", status: "partial_outage" },
-          { id: "vault", status: "partial_outage" },
+          { id: "vault", status: "major_outage" },
         ],
       });
       await open({
@@ -216,6 +216,8 @@ describe("components shown only on private pages", () => {
         "app-milan",
       ]);
       expect(summary.status.indicator).toBe("major");
+      // Its impact is its public part's (a partial outage), not the vault's major one.
+      expect(both.impact).toBe("major");
       expect(summary.scheduled_maintenances.map((m: { id: string }) => m.id)).toEqual(["MNT-BOTH"]);
       expect(summary.scheduled_maintenances[0].components.map((c: { id: string }) => c.id)).toEqual(["app"]);
       const milan = (

@@ -8,7 +8,7 @@ import { listComponents, openIncidentStatuses } from "../components/store.ts";
 import type { ComponentNode, ComponentStatus } from "../core/components.ts";
 import { buildTree, flattenTree, publicComponentIds } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
-import { isOpen } from "../core/incidents.ts";
+import { IMPACTS, impactOf, isOpen } from "../core/incidents.ts";
 import type { Maintenance } from "../core/maintenance.ts";
 import { type Indicator, pageIndicator } from "../core/page-status.ts";
 import type { StatusSpan } from "../core/uptime.ts";
@@ -75,11 +75,14 @@ export function shownIncident(scope: Scope, incident: Incident): Incident | unde
     incident.updates.every((u) => u.components.every(shows))
   )
     return incident;
-  return {
-    ...incident,
-    components,
-    updates: incident.updates.map((u) => ({ ...u, components: u.components.filter(shows) })),
-  };
+  const updates = incident.updates.map((u) => ({ ...u, components: u.components.filter(shows) }));
+  // The impact the public reads is no worse than its own part ever was: the rest may be why it is high.
+  const ownPart = impactOf([
+    ...components,
+    ...updates.flatMap((u) => u.components.map((c) => ({ componentId: c.componentId, status: c.newStatus }))),
+  ]);
+  const impact = IMPACTS.indexOf(ownPart) < IMPACTS.indexOf(incident.impact) ? ownPart : incident.impact;
+  return { ...incident, impact, components, updates };
 }
 
 export function shownMaintenance(scope: Scope, m: Maintenance): Maintenance | undefined {
