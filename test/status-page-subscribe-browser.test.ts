@@ -8,12 +8,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { smtpSender } from "../src/notifications/channels/email.ts";
-import { twilioSender } from "../src/notifications/channels/twilio.ts";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import { launchBrowser } from "./support/browser.ts";
-import { decodeWords, SmtpFake } from "./support/fakes/smtp.ts";
-import { TwilioFake } from "./support/fakes/twilio.ts";
+import { type ChannelFakes, startChannelFakes } from "./support/channels.ts";
+import { decodeWords, type SmtpFake } from "./support/fakes/smtp.ts";
+import type { TwilioFake } from "./support/fakes/twilio.ts";
 import { until } from "./support/until.ts";
 
 const SHOTS = join(import.meta.dirname, "../test-results");
@@ -24,23 +23,13 @@ describe("the subscribe form in Chromium", () => {
   let base: string;
   let smtp: SmtpFake;
   let twilio: TwilioFake;
+  let fakes: ChannelFakes;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    smtp = await new SmtpFake().start();
-    twilio = await new TwilioFake().start();
-    const channels = {
-      email: [smtpSender({ url: smtp.url, from: "The Fleet <status@fleet.test>" })],
-      sms: [
-        twilioSender({
-          accountSid: twilio.accountSid,
-          authToken: twilio.authToken,
-          from: "+15005550006",
-          apiBase: twilio.url,
-        }),
-      ],
-    };
-    t = await startTestApp("pglite", { channels });
+    fakes = await startChannelFakes();
+    ({ smtp, twilio } = fakes);
+    t = await startTestApp("pglite", { channels: fakes.channels });
     for (const c of [
       { id: "svc", name: "Car sharing" },
       { id: "end", parent_id: "svc", name: "End rental" },
@@ -61,8 +50,7 @@ describe("the subscribe form in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await t?.close();
-    await smtp?.stop();
-    await twilio?.stop();
+    await fakes?.stop();
   });
 
   it("subscribes by e-mail and SMS to one city on a phone, without JavaScript, in Italian", async () => {

@@ -8,17 +8,16 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { expect } from "vitest";
-import { smtpSender } from "../../src/notifications/channels/email.ts";
 import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
 import { mastodonSender } from "../../src/notifications/channels/mastodon.ts";
-import { twilioSender } from "../../src/notifications/channels/twilio.ts";
 import { webhookSender } from "../../src/notifications/channels/webhook.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import type { BackendName } from "../support/backends.ts";
+import { startChannelFakes } from "../support/channels.ts";
 import { MastodonFake } from "../support/fakes/mastodon.ts";
-import { decodeWords, leaves, SmtpFake } from "../support/fakes/smtp.ts";
-import { TwilioFake } from "../support/fakes/twilio.ts";
+import { decodeWords, leaves, type SmtpFake } from "../support/fakes/smtp.ts";
+import type { TwilioFake } from "../support/fakes/twilio.ts";
 import { WebhookReceiver } from "../support/fakes/webhook-receiver.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/amends.js", import.meta.url));
@@ -66,21 +65,13 @@ export interface World {
 }
 
 export async function startWorld(backend: BackendName): Promise<World> {
-  const smtp = await new SmtpFake().start();
-  const twilio = await new TwilioFake().start();
+  const emailAndSms = await startChannelFakes({ from: "Status <status@example.test>" });
+  const { smtp, twilio } = emailAndSms;
   const mastodon = new MastodonFake();
   await mastodon.start();
   const hooks = await new WebhookReceiver("").start();
   const channels: ChannelRegistry = {
-    email: [smtpSender({ url: smtp.url, from: "Status <status@example.test>" })],
-    sms: [
-      twilioSender({
-        accountSid: twilio.accountSid,
-        authToken: twilio.authToken,
-        from: "+15005550006",
-        apiBase: twilio.url,
-      }),
-    ],
+    ...emailAndSms.channels,
     mastodon: [mastodonSender({ instanceUrl: mastodon.url, accessToken: mastodon.token })],
     webhook: [webhookSender({ allowPrivateTargets: true })], // the endpoint is on loopback
   };
@@ -185,8 +176,7 @@ export async function startWorld(backend: BackendName): Promise<World> {
     async close() {
       await notifier.stop();
       await t.close();
-      await smtp.stop();
-      await twilio.stop();
+      await emailAndSms.stop();
       await mastodon.stop();
       await hooks.stop();
     },
@@ -200,15 +190,8 @@ export async function ok(t: TestApp, method: string, url: string, body?: unknown
   return res.json;
 }
 
-export async function importCsv(t: TestApp, kind: "customers" | "sessions" | "charges", csv: string) {
-  const res = await t.app.inject({
-    method: "POST",
-    url: `/api/v1/import/${kind}`,
-    payload: csv,
-    headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
-  });
-  expect(res.statusCode, res.body).toBe(200);
-}
+// The scenarios read it as part of the world; it lives with TestApp for the notification tests too.
+export { importCsv } from "../support/app.ts";
 
 const ISO_INSTANT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 

@@ -4,37 +4,26 @@
  * message, with SMS only for those who bought the add-on when SMS is paid.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { smtpSender } from "../../src/notifications/channels/email.ts";
-import { twilioSender } from "../../src/notifications/channels/twilio.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
-import { startTestApp, type TestApp } from "../support/app.ts";
+import { importCsv, startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
-import { SmtpFake } from "../support/fakes/smtp.ts";
-import { TwilioFake } from "../support/fakes/twilio.ts";
+import { type ChannelFakes, startChannelFakes } from "../support/channels.ts";
+import type { SmtpFake } from "../support/fakes/smtp.ts";
+import type { TwilioFake } from "../support/fakes/twilio.ts";
 import { until } from "../support/until.ts";
 
 describe.each(BACKENDS)("affected customers on %s", (backend) => {
   let t: TestApp;
   let smtp: SmtpFake;
   let twilio: TwilioFake;
+  let fakes: ChannelFakes;
   let notifier: Notifier;
 
   beforeAll(async () => {
-    smtp = await new SmtpFake().start();
-    twilio = await new TwilioFake().start();
-    const channels = {
-      email: [smtpSender({ url: smtp.url, from: "ISP <status@isp.test>" })],
-      sms: [
-        twilioSender({
-          accountSid: twilio.accountSid,
-          authToken: twilio.authToken,
-          from: "+15005550006",
-          apiBase: twilio.url,
-        }),
-      ],
-    };
-    t = await startTestApp(backend, { channels });
-    notifier = await startNotifier(t.database, { channels });
+    fakes = await startChannelFakes({ from: "ISP <status@isp.test>" });
+    ({ smtp, twilio } = fakes);
+    t = await startTestApp(backend, { channels: fakes.channels });
+    notifier = await startNotifier(t.database, { channels: fakes.channels });
     for (const c of [
       { id: "api", name: "Business API" },
       { id: "tower-7", name: "Tower 7", region: "north-valley" },
@@ -53,13 +42,7 @@ describe.each(BACKENDS)("affected customers on %s", (backend) => {
       "N2,north-valley,residential,en,,+39 347 000 0002,yes",
       "N3,north-valley,residential,en,,+39 347 000 0003,false",
     ].join("\n");
-    const imported = await t.app.inject({
-      method: "POST",
-      url: "/api/v1/import/customers",
-      payload: csv,
-      headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
-    });
-    expect(imported.statusCode, imported.body).toBe(200);
+    await importCsv(t, "customers", csv);
     const n1 = await t.call("POST", "/api/v1/import/customers", [
       {
         id: "N1",
@@ -77,8 +60,7 @@ describe.each(BACKENDS)("affected customers on %s", (backend) => {
   afterAll(async () => {
     await notifier?.stop();
     await t?.close();
-    await smtp?.stop();
-    await twilio?.stop();
+    await fakes?.stop();
   });
 
   const emailed = () => smtp.received.flatMap((m) => m.to).sort();

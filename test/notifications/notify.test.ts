@@ -4,14 +4,12 @@
  * their confirmation, the unsubscribe link works alone, and nothing is sent twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { smtpSender } from "../../src/notifications/channels/email.ts";
-import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
-import { twilioSender } from "../../src/notifications/channels/twilio.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
-import { startTestApp, type TestApp } from "../support/app.ts";
+import { importCsv, startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
-import { decodeWords, leaves, type ReceivedMail, SmtpFake } from "../support/fakes/smtp.ts";
-import { TwilioFake } from "../support/fakes/twilio.ts";
+import { type ChannelFakes, startChannelFakes } from "../support/channels.ts";
+import { decodeWords, leaves, type ReceivedMail, type SmtpFake } from "../support/fakes/smtp.ts";
+import type { TwilioFake } from "../support/fakes/twilio.ts";
 import { until } from "../support/until.ts";
 
 const textOf = (m: ReceivedMail) =>
@@ -26,25 +24,14 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
   let t: TestApp;
   let smtp: SmtpFake;
   let twilio: TwilioFake;
+  let fakes: ChannelFakes;
   let notifier: Notifier;
-  let channels: ChannelRegistry;
 
   beforeAll(async () => {
-    smtp = await new SmtpFake().start();
-    twilio = await new TwilioFake().start();
-    channels = {
-      email: [smtpSender({ url: smtp.url, from: "The Fleet <status@fleet.test>" })],
-      sms: [
-        twilioSender({
-          accountSid: twilio.accountSid,
-          authToken: twilio.authToken,
-          from: "+15005550006",
-          apiBase: twilio.url,
-        }),
-      ],
-    };
-    t = await startTestApp(backend, { channels });
-    notifier = await startNotifier(t.database, { channels });
+    fakes = await startChannelFakes();
+    ({ smtp, twilio } = fakes);
+    t = await startTestApp(backend, { channels: fakes.channels });
+    notifier = await startNotifier(t.database, { channels: fakes.channels });
     for (const c of [
       { id: "end-rental", name: "End rental" },
       { id: "end-rental-milan", name: "Milan", parent_id: "end-rental", region: "milan" },
@@ -62,8 +49,7 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
   afterAll(async () => {
     await notifier?.stop();
     await t?.close();
-    await smtp?.stop();
-    await twilio?.stop();
+    await fakes?.stop();
   });
 
   async function subscribeByEmail(body: Record<string, unknown>) {
@@ -154,13 +140,7 @@ describe.each(BACKENDS)("notifications on %s", (backend) => {
 
   it("tells subscribers, affected customers and the team, each in their language, once", async () => {
     const csv = "id,home_region,locale,email\nC1,milan,es,c1@example.com\nC2,rome,en,c2@example.com\n";
-    const imported = await t.app.inject({
-      method: "POST",
-      url: "/api/v1/import/customers",
-      payload: csv,
-      headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
-    });
-    expect(imported.statusCode, imported.body).toBe(200);
+    await importCsv(t, "customers", csv);
     const before = smtp.received.length;
     const opened = await t.call("POST", "/api/v1/incidents", {
       id: "INC-MILAN",

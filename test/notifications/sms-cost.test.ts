@@ -8,21 +8,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { smsSegments } from "../../src/core/notifications.ts";
-import { smtpSender } from "../../src/notifications/channels/email.ts";
-import { twilioSender } from "../../src/notifications/channels/twilio.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
-import { startTestApp, type TestApp } from "../support/app.ts";
+import { importCsv, startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
-import { SmtpFake } from "../support/fakes/smtp.ts";
-import { TwilioFake } from "../support/fakes/twilio.ts";
+import { type ChannelFakes, startChannelFakes } from "../support/channels.ts";
+import type { SmtpFake } from "../support/fakes/smtp.ts";
+import type { TwilioFake } from "../support/fakes/twilio.ts";
 import { until } from "../support/until.ts";
 
 const csvCell = (v: string) => `"${v.replaceAll('"', '""')}"`;
 
 describe.each(BACKENDS)("paid SMS on %s", (backend) => {
   let t: TestApp;
-  const smtp = new SmtpFake();
-  const twilio = new TwilioFake();
+  let smtp: SmtpFake;
+  let twilio: TwilioFake;
+  let fakes: ChannelFakes;
   let notifier: Notifier;
   /** customers with the add-on, whose ids and languages vary the length of their messages */
   const many = Array.from({ length: 24 }, (_, i) => ({
@@ -32,20 +32,10 @@ describe.each(BACKENDS)("paid SMS on %s", (backend) => {
   }));
 
   beforeAll(async () => {
-    await Promise.all([smtp.start(), twilio.start()]);
-    const channels = {
-      email: [smtpSender({ url: smtp.url, from: "EOLO <stato@eolo.test>" })],
-      sms: [
-        twilioSender({
-          accountSid: twilio.accountSid,
-          authToken: twilio.authToken,
-          from: "+15005550006",
-          apiBase: twilio.url,
-        }),
-      ],
-    };
-    t = await startTestApp(backend, { channels });
-    notifier = await startNotifier(t.database, { channels });
+    fakes = await startChannelFakes({ from: "EOLO <stato@eolo.test>" });
+    ({ smtp, twilio } = fakes);
+    t = await startTestApp(backend, { channels: fakes.channels });
+    notifier = await startNotifier(t.database, { channels: fakes.channels });
     expect(
       (
         await t.call("POST", "/api/v1/components", {
@@ -79,13 +69,7 @@ describe.each(BACKENDS)("paid SMS on %s", (backend) => {
       )}`,
       ...many.map((m) => `${m.id},sondrio,${m.locale},,${m.phone},1,`),
     ].join("\n");
-    const imported = await t.app.inject({
-      method: "POST",
-      url: "/api/v1/import/customers",
-      payload: csv,
-      headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
-    });
-    expect(imported.statusCode, imported.body).toBe(200);
+    await importCsv(t, "customers", csv);
     const protocol = await t.call("PUT", "/api/v1/protocols/tower-sondrio", {
       title: "Tower Sondrio without power",
       body: "The tower that serves Sondrio and the valley has lost power after the storm; technicians are on their way with a generator and we expect service back within the afternoon. Customers on this tower cannot connect until then.",
@@ -107,7 +91,7 @@ describe.each(BACKENDS)("paid SMS on %s", (backend) => {
   afterAll(async () => {
     await notifier?.stop();
     await t?.close();
-    await Promise.all([smtp.stop(), twilio.stop()]);
+    await fakes?.stop();
   });
 
   it("texts and e-mails what customers bought, and the SMS priced are the SMS sent", async () => {

@@ -7,14 +7,12 @@
  * ETA and its support channel is a link.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { smtpSender } from "../../src/notifications/channels/email.ts";
-import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
-import { twilioSender } from "../../src/notifications/channels/twilio.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
-import { startTestApp, type TestApp } from "../support/app.ts";
+import { importCsv, startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
-import { decodeWords, leaves, type ReceivedMail, SmtpFake } from "../support/fakes/smtp.ts";
-import { TwilioFake } from "../support/fakes/twilio.ts";
+import { type ChannelFakes, startChannelFakes } from "../support/channels.ts";
+import { decodeWords, leaves, type ReceivedMail, type SmtpFake } from "../support/fakes/smtp.ts";
+import type { TwilioFake } from "../support/fakes/twilio.ts";
 import { until } from "../support/until.ts";
 
 const part = (m: ReceivedMail, type: string) =>
@@ -46,6 +44,7 @@ describe.each(BACKENDS)("subscribing on %s", (backend) => {
   let t: TestApp;
   let smtp: SmtpFake;
   let twilio: TwilioFake;
+  let fakes: ChannelFakes;
   let notifier: Notifier;
 
   const post = async (url: string, fields: [string, string][], multipart = false) =>
@@ -56,21 +55,10 @@ describe.each(BACKENDS)("subscribing on %s", (backend) => {
     )![1]!;
 
   beforeAll(async () => {
-    smtp = await new SmtpFake().start();
-    twilio = await new TwilioFake().start();
-    const channels: ChannelRegistry = {
-      email: [smtpSender({ url: smtp.url, from: "The Fleet <status@fleet.test>" })],
-      sms: [
-        twilioSender({
-          accountSid: twilio.accountSid,
-          authToken: twilio.authToken,
-          from: "+15005550006",
-          apiBase: twilio.url,
-        }),
-      ],
-    };
-    t = await startTestApp(backend, { channels });
-    notifier = await startNotifier(t.database, { channels });
+    fakes = await startChannelFakes();
+    ({ smtp, twilio } = fakes);
+    t = await startTestApp(backend, { channels: fakes.channels });
+    notifier = await startNotifier(t.database, { channels: fakes.channels });
     for (const c of [
       { id: "end-rental", name: "End rental" },
       { id: "end-rental-milan", name: "Milan", parent_id: "end-rental", region: "milan" },
@@ -87,8 +75,7 @@ describe.each(BACKENDS)("subscribing on %s", (backend) => {
   afterAll(async () => {
     await notifier?.stop();
     await t?.close();
-    await smtp?.stop();
-    await twilio?.stop();
+    await fakes?.stop();
   });
 
   it("refuses unknown components and cities wherever a list comes in, naming the field", async () => {
@@ -255,13 +242,7 @@ describe.each(BACKENDS)("subscribing on %s", (backend) => {
     const confirm = linkIn(mailTo(smtp, "hans@example.com")[0]!, "/subscriptions/confirm");
     expect(mailTo(smtp, "hans@example.com")[0]!.message.headers.get("content-language")).toBe("de");
     await t.app.inject({ method: "POST", url: confirm });
-    const imported = await t.app.inject({
-      method: "POST",
-      url: "/api/v1/import/customers",
-      payload: "id,home_region,locale,email\nC-ES,milan,es,lola@example.com\n",
-      headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
-    });
-    expect(imported.statusCode, imported.body).toBe(200);
+    await importCsv(t, "customers", "id,home_region,locale,email\nC-ES,milan,es,lola@example.com\n");
 
     const opened = await t.call("POST", "/api/v1/incidents", {
       id: "INC-ONE-CLICK",

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { expect } from "vitest";
 import { buildServer } from "../../src/http/server.ts";
 import type { ChannelRegistry } from "../../src/notifications/channels/index.ts";
 import type { ReceiptSettings } from "../../src/notifications/routes.ts";
@@ -60,4 +61,15 @@ export async function startTestApp(
       await database.close();
     },
   };
+}
+
+/** A CSV import through the API, as a company uploads it; insists it was accepted. */
+export async function importCsv(t: TestApp, kind: "customers" | "sessions" | "charges", csv: string) {
+  const res = await t.app.inject({
+    method: "POST",
+    url: `/api/v1/import/${kind}`,
+    payload: csv,
+    headers: { authorization: `Bearer ${t.token}`, "content-type": "text/csv" },
+  });
+  expect(res.statusCode, res.body).toBe(200);
 }
