@@ -4,7 +4,7 @@
  * widget, the static export, the S3 copy); an incident spanning both shows its public part.
  */
 import { describe, expect, it } from "vitest";
-import { collectStatic } from "../src/cli/export-static.ts";
+import { collectStatic, PUBLIC_DOCUMENTS } from "../src/cli/export-static.ts";
 import { smtpSender } from "../src/notifications/channels/email.ts";
 import { closeChannels } from "../src/notifications/channels/index.ts";
 import { startTestApp } from "./support/app.ts";
@@ -173,20 +173,8 @@ describe("components shown only on private pages", () => {
         "/?region=milan",
         "/incidents/INC-BOTH",
         "/it/incidents/INC-BOTH",
-        "/api/v2/summary.json",
-        "/api/v2/status.json",
-        "/api/v2/components.json",
-        "/api/v2/incidents.json",
-        "/api/v2/incidents/unresolved.json",
-        "/api/v2/scheduled-maintenances.json",
-        "/api/v2/scheduled-maintenances/upcoming.json",
-        "/api/v2/scheduled-maintenances/active.json",
-        "/history.rss",
-        "/history.atom",
-        "/maintenance.ics",
+        ...PUBLIC_DOCUMENTS,
         "/maintenance.ics?component=vault",
-        "/badge.svg",
-        "/widget.js",
       ];
       for (const host of ["localhost", "status.milan.example.com"])
         for (const url of documents) {

@@ -9,7 +9,8 @@ import { LOCALES } from "../i18n/catalog.ts";
 import { localePath } from "../status-page/render-html.ts";
 import type { ApiClient } from "./client.ts";
 
-const DOCUMENTS = [
+/** The public documents besides the HTML pages, each at a fixed path. */
+export const PUBLIC_DOCUMENTS = [
   "/api/v2/summary.json",
   "/api/v2/status.json",
   "/api/v2/components.json",
@@ -54,7 +55,7 @@ export async function collectStatic(raw: RawGet): Promise<StaticFile[]> {
     ids.map((id) => localePath(l, `/incidents/${encodeURIComponent(id)}/report`)),
   );
   const files: StaticFile[] = [];
-  for (const path of [...pages, ...DOCUMENTS, ...reports]) {
+  for (const path of [...pages, ...PUBLIC_DOCUMENTS, ...reports]) {
     const res = await raw(path);
     if (res.status === 404 && reports.includes(path)) continue;
     if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);

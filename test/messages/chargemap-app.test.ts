@@ -97,6 +97,16 @@ describe.each(BACKENDS)("Chargemap app down, found by a monitor, on %s", (backen
   let w: World;
   let engine: MonitorEngine;
   let api: Awaited<ReturnType<typeof chargemapApi>>;
+  /** who hears of it as it begins and as it ends (a function: the webhook's URL comes with the world) */
+  const toldOfIt = () =>
+    [
+      `email:${TEAM}`,
+      "email:camille@example.fr",
+      "email:lea@example.fr",
+      "email:lukas@example.de",
+      "mastodon:public",
+      `webhook:${w.hooks.url}/chargemap-events`,
+    ].sort();
 
   beforeAll(async () => {
     w = await startWorld(backend);
@@ -220,16 +230,7 @@ describe.each(BACKENDS)("Chargemap app down, found by a monitor, on %s", (backen
     );
     await w.settle();
     const got = onePerRecipient(w.since(before));
-    expect([...got.keys()].sort()).toEqual(
-      [
-        `email:${TEAM}`,
-        "email:camille@example.fr",
-        "email:lea@example.fr",
-        "email:lukas@example.de",
-        "mastodon:public",
-        `webhook:${w.hooks.url}/chargemap-events`,
-      ].sort(),
-    );
+    expect([...got.keys()].sort()).toEqual(toldOfIt());
     const camille = got.get("email:camille@example.fr")!;
     expect(camille.lang).toBe("fr");
     expect(camille.subject).toContain("L'application Chargemap ne fonctionne pas");
@@ -258,16 +259,7 @@ describe.each(BACKENDS)("Chargemap app down, found by a monitor, on %s", (backen
     );
     await w.settle();
     const got = onePerRecipient(w.since(before));
-    expect([...got.keys()].sort()).toEqual(
-      [
-        `email:${TEAM}`,
-        "email:camille@example.fr",
-        "email:lea@example.fr",
-        "email:lukas@example.de",
-        "mastodon:public",
-        `webhook:${w.hooks.url}/chargemap-events`,
-      ].sort(),
-    );
+    expect([...got.keys()].sort()).toEqual(toldOfIt());
     const camille = got.get("email:camille@example.fr")!;
     expect(camille.lang).toBe("fr");
     expect(camille.subject).toContain("L'application Chargemap ne fonctionne pas");
