@@ -31,43 +31,47 @@ export async function listComponents(db: Db, workspaceId: string): Promise<Compo
   return rows.map(toComponent);
 }
 
+/** Refuses the first of `values` no component of the workspace has in `column`. */
+async function requireKnown(
+  db: Db,
+  workspaceId: string,
+  column: typeof components.id | typeof components.region,
+  kind: string,
+  values: readonly string[],
+  at: (index: number) => string,
+): Promise<void> {
+  if (values.length === 0) return;
+  const found = await db
+    .selectDistinct({ value: column })
+    .from(components)
+    .where(and(eq(components.workspaceId, workspaceId), inArray(column, [...new Set(values)])));
+  const known = new Set(found.map((r) => r.value));
+  values.forEach((value, i) => {
+    if (!known.has(value)) throw unknownReference(at(i), kind, value);
+  });
+}
+
 /**
  * Refuses a list naming a component the workspace does not have, naming the first bad entry's
  * field (`at(i)`, e.g. `components.0.id`): everywhere a component list comes in.
  */
-export async function requireComponents(
+export function requireComponents(
   db: Db,
   workspaceId: string,
   ids: readonly string[],
   at: (index: number) => string,
 ): Promise<void> {
-  if (ids.length === 0) return;
-  const found = await db
-    .select({ id: components.id })
-    .from(components)
-    .where(and(eq(components.workspaceId, workspaceId), inArray(components.id, [...new Set(ids)])));
-  const known = new Set(found.map((r) => r.id));
-  ids.forEach((id, i) => {
-    if (!known.has(id)) throw unknownReference(at(i), "component", id);
-  });
+  return requireKnown(db, workspaceId, components.id, "component", ids, at);
 }
 
 /** Refuses a list naming a city (region) none of the workspace's components is in. */
-export async function requireRegions(
+export function requireRegions(
   db: Db,
   workspaceId: string,
   regions: readonly string[],
   at: (index: number) => string,
 ): Promise<void> {
-  if (regions.length === 0) return;
-  const found = await db
-    .selectDistinct({ region: components.region })
-    .from(components)
-    .where(and(eq(components.workspaceId, workspaceId), inArray(components.region, [...new Set(regions)])));
-  const known = new Set(found.map((r) => r.region));
-  regions.forEach((region, i) => {
-    if (!known.has(region)) throw unknownReference(at(i), "city", region);
-  });
+  return requireKnown(db, workspaceId, components.region, "city", regions, at);
 }
 
 /** Per component, its statuses in the incidents still open and the maintenance under way. */

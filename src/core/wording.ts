@@ -19,7 +19,7 @@ const cached = <T>(make: (key: string) => T) => {
 };
 
 /** Intl's "en" is American (12-hour, month first); our English readers are mostly European. */
-const intlLocale = (locale: string) => (locale === "en" ? "en-GB" : locale);
+export const intlLocale = (locale: string) => (locale === "en" ? "en-GB" : locale);
 
 const timeFormats = cached((key) => {
   const [locale, timeZone] = key.split("\u0000") as [string, string];

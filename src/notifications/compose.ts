@@ -29,6 +29,16 @@ export interface Sender {
   linkSecret: string;
 }
 
+/** A recipient's signed unsubscribe token, also what opens their management page. */
+export const unsubscribeToken = (linkSecret: string, workspaceId: string, to: Recipient) =>
+  signLink(linkSecret, {
+    purpose: "unsubscribe",
+    workspaceId,
+    recipient: to.recipient,
+    channel: to.channel,
+    address: to.address,
+  });
+
 /** The render context of one recipient's message: the event's page and their unsubscribe link. */
 export function recipientContext(
   from: Sender,
@@ -50,13 +60,7 @@ export function recipientContext(
       : undefined,
     unsubscribeUrl:
       base && !to.recipient.startsWith("team:") && !to.recipient.startsWith("social:")
-        ? `${base}/unsubscribe?t=${signLink(from.linkSecret, {
-            purpose: "unsubscribe",
-            workspaceId: from.workspaceId,
-            recipient: to.recipient,
-            channel: to.channel,
-            address: to.address,
-          })}`
+        ? `${base}/unsubscribe?t=${unsubscribeToken(from.linkSecret, from.workspaceId, to)}`
         : undefined,
   };
 }

@@ -25,7 +25,8 @@ import { outboxMessages, subscribers, workspaces } from "../storage/schema.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS } from "./channels/types.ts";
-import { type LinkClaims, type LinkPurpose, readLink, signLink, verifyLink } from "./links.ts";
+import { unsubscribeToken } from "./compose.ts";
+import { type LinkClaims, type LinkPurpose, readLink, verifyLink } from "./links.ts";
 import { estimateEvent, socialChannels } from "./notifier.ts";
 import { recordReceipt, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
@@ -463,9 +464,7 @@ export async function notificationPages(
   /** The management link of a subscriber: the same signed token as their unsubscribe link. */
   const manageToken = async (workspaceId: string, sub: { id: string; channel: string; address: string }) => {
     const { linkSecret } = await loadNotificationSettings(ctx.db, workspaceId);
-    return signLink(linkSecret, {
-      purpose: "unsubscribe",
-      workspaceId,
+    return unsubscribeToken(linkSecret, workspaceId, {
       recipient: `subscriber:${sub.id}`,
       channel: sub.channel,
       address: sub.address,

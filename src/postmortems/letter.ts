@@ -7,7 +7,7 @@
  */
 import { IntlMessageFormat } from "intl-messageformat";
 import type { Incident } from "../core/incidents.ts";
-import { formatAmount, listText } from "../core/wording.ts";
+import { formatAmount, intlLocale, listText } from "../core/wording.ts";
 
 export const SECTIONS = ["what_happened", "what_we_did", "what_now", "what_we_change"] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -110,7 +110,7 @@ export function draftLetter(
   const end = incident.resolvedAt ?? incident.updatedAt;
   const day = new Intl.DateTimeFormat(locale, { dateStyle: "long", timeZone });
   // Times name their zone: a reader elsewhere must not guess whose 11:00 it was.
-  const clock = new Intl.DateTimeFormat(locale === "en" ? "en-GB" : locale, {
+  const clock = new Intl.DateTimeFormat(intlLocale(locale), {
     hour: "2-digit",
     minute: "2-digit",
     timeZoneName: "short",

@@ -4,13 +4,14 @@
  * operators' list. Abuse: per-IP and per-contact rate limits, small bodies, and on the form a
  * honeypot field and a signed render time (too fast, or too old, is refused) — no captcha.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AmendsError } from "../core/errors.ts";
 import { formSuspicion } from "../core/reports.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
+import { acceptForms, field } from "../http/forms.ts";
 import { toAmendsError } from "../http/problem.ts";
 import { Id, Instant, iso } from "../http/zod.ts";
 import { isLocale, type Locale, localized, t } from "../i18n/catalog.ts";
@@ -147,15 +148,11 @@ export const reportRoutes =
     );
   };
 
-type FormFields = Partial<
-  Record<"component" | "city" | "contact" | "text" | "locale" | "ft" | "website", string>
->;
+type ReportField = "component" | "city" | "contact" | "text" | "locale" | "ft" | "website";
 
 /** The status page's form: plain HTML in, plain HTML out, in the page's language. */
 export async function reportPages(app: FastifyInstance, ctx: ApiContext, limits: Limits) {
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
-    done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-  );
+  acceptForms(app);
   const page = (reply: FastifyReply, status: number, locale: Locale, paragraphs: ReturnType<typeof html>) =>
     reply
       .code(status)
@@ -163,70 +160,59 @@ export async function reportPages(app: FastifyInstance, ctx: ApiContext, limits:
       .header("cache-control", "no-store")
       .send(renderSimplePage(t(locale, "reportTitle"), paragraphs, locale));
 
-  app.post(
-    "/report",
-    { bodyLimit: FORM_BODY_LIMIT },
-    async (req: FastifyRequest<{ Body: FormFields | undefined }>, reply) => {
-      const form = req.body ?? {};
-      const locale: Locale = isLocale(form.locale)
-        ? form.locale
-        : negotiateLocale({}, req.headers["accept-language"]);
-      const now = ctx.now();
-      const back = html`<p><a href="${localePath(locale, "/")}#report">${t(locale, "reportRetry")}</a></p>`;
-      if (!limit(limits, req.ip, form.contact, now.getTime()))
-        return page(reply, 429, locale, html`<p>${t(locale, "reportTooMany")}</p>`);
-      const ws = await defaultWorkspace(ctx.db);
-      if (!ws) throw new AmendsError("NOT_FOUND", "there is no workspace yet");
-      const suspicion = formSuspicion(
-        { honeypot: form.website, renderedAt: readFormTime(ws.linkSecret, form.ft) },
-        now.getTime(),
-        MIN_FILL_MS,
-        MAX_FORM_AGE_MS,
-      );
-      // A filled honeypot is a bot: thank it and write nothing, so it learns nothing.
-      if (suspicion === "honeypot")
-        return page(reply, 200, locale, html`<p>${t(locale, "reportThanks")}</p>`);
-      if (suspicion) {
-        req.log.info({ suspicion }, "report form refused");
-        return page(reply, 400, locale, html`<p>${t(locale, "reportRetry")}</p>${back}`);
-      }
-      const body = ReportBody.safeParse({
-        component: form.component ?? "",
-        city: form.city || undefined,
-        contact: form.contact || undefined,
-        text: form.text ?? "",
-        locale,
-      });
-      if (!body.success) {
-        const field = String(body.error.issues[0]?.path[0] ?? "component");
-        return page(reply, 400, locale, html`<p>${t(locale, "reportInvalid", { field })}</p>${back}`);
-      }
-      let outcome: ReportOutcome;
-      try {
-        outcome = await submitReport(ctx.database, ws.id, body.data, now);
-      } catch (err) {
-        const known = toAmendsError(err);
-        if (!known || known.status >= 500) throw err;
-        const field = known.fields[0]?.field ?? "component";
-        return page(
-          reply,
-          known.status,
-          locale,
-          html`<p>${t(locale, "reportInvalid", { field })}</p>${back}`,
-        );
-      }
-      const emailed = outcome.report.contactChannel === "email" ? outcome.report.contact! : undefined;
-      const [thanks, ...rest] = acknowledgement(outcome, locale, emailed);
-      return page(
-        reply,
-        201,
-        locale,
-        html`<p role="status"><strong>${thanks}</strong></p>${rest.map((p) => html`<p>${p}</p>`)}${
-          outcome.incident
-            ? html`<p><a href="${incidentPath(locale, outcome.incident.id)}">${t(locale, "reportFollow")}</a></p>`
-            : ""
-        }`,
-      );
-    },
-  );
+  app.post("/report", { bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
+    const form = (name: ReportField) => field(req.body, name);
+    const asked = form("locale");
+    const locale: Locale = isLocale(asked) ? asked : negotiateLocale({}, req.headers["accept-language"]);
+    const now = ctx.now();
+    const back = html`<p><a href="${localePath(locale, "/")}#report">${t(locale, "reportRetry")}</a></p>`;
+    if (!limit(limits, req.ip, form("contact"), now.getTime()))
+      return page(reply, 429, locale, html`<p>${t(locale, "reportTooMany")}</p>`);
+    const ws = await defaultWorkspace(ctx.db);
+    if (!ws) throw new AmendsError("NOT_FOUND", "there is no workspace yet");
+    const suspicion = formSuspicion(
+      { honeypot: form("website"), renderedAt: readFormTime(ws.linkSecret, form("ft")) },
+      now.getTime(),
+      MIN_FILL_MS,
+      MAX_FORM_AGE_MS,
+    );
+    // A filled honeypot is a bot: thank it and write nothing, so it learns nothing.
+    if (suspicion === "honeypot") return page(reply, 200, locale, html`<p>${t(locale, "reportThanks")}</p>`);
+    if (suspicion) {
+      req.log.info({ suspicion }, "report form refused");
+      return page(reply, 400, locale, html`<p>${t(locale, "reportRetry")}</p>${back}`);
+    }
+    const body = ReportBody.safeParse({
+      component: form("component") ?? "",
+      city: form("city") || undefined,
+      contact: form("contact") || undefined,
+      text: form("text") ?? "",
+      locale,
+    });
+    if (!body.success) {
+      const field = String(body.error.issues[0]?.path[0] ?? "component");
+      return page(reply, 400, locale, html`<p>${t(locale, "reportInvalid", { field })}</p>${back}`);
+    }
+    let outcome: ReportOutcome;
+    try {
+      outcome = await submitReport(ctx.database, ws.id, body.data, now);
+    } catch (err) {
+      const known = toAmendsError(err);
+      if (!known || known.status >= 500) throw err;
+      const field = known.fields[0]?.field ?? "component";
+      return page(reply, known.status, locale, html`<p>${t(locale, "reportInvalid", { field })}</p>${back}`);
+    }
+    const emailed = outcome.report.contactChannel === "email" ? outcome.report.contact! : undefined;
+    const [thanks, ...rest] = acknowledgement(outcome, locale, emailed);
+    return page(
+      reply,
+      201,
+      locale,
+      html`<p role="status"><strong>${thanks}</strong></p>${rest.map((p) => html`<p>${p}</p>`)}${
+        outcome.incident
+          ? html`<p><a href="${incidentPath(locale, outcome.incident.id)}">${t(locale, "reportFollow")}</a></p>`
+          : ""
+      }`,
+    );
+  });
 }

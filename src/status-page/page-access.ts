@@ -4,6 +4,7 @@
  * channel). Either sets the page's signed session cookie; IP allow-lists need no login.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { acceptForms, field } from "../http/forms.ts";
 import { type Locale, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { html } from "../lib/html.ts";
@@ -26,9 +27,7 @@ export const pageAccessRoutes =
   (pages: PublicPages, now: () => Date, channels: ChannelRegistry): FastifyPluginAsync =>
   async (app) => {
     const attempts = new RateLimiter(10, 10 * 60_000);
-    app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
-      done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-    );
+    acceptForms(app);
     const prefixOf = (req: FastifyRequest, page: StatusPage) =>
       (req.params as { page?: string }).page !== undefined ? `/p/${page.id}` : "";
     const show = (reply: FastifyReply, status: number, locale: Locale, body: ReturnType<typeof html>) =>
@@ -72,48 +71,45 @@ export const pageAccessRoutes =
       return show(reply, 200, locale, form(page, prefixOf(req, page), locale));
     });
 
-    app.post<{ Body: { password?: string; email?: string } | undefined }>(
-      "/login",
-      { bodyLimit: 4096 },
-      async (req, reply) => {
-        const locale = negotiateLocale(req.query, req.headers["accept-language"]);
-        const page = await privatePage(req);
-        if (!page) return reply.callNotFound();
-        const prefix = prefixOf(req, page);
-        const wrong = () =>
-          show(reply, 401, locale, html`<p>${t(locale, "loginWrong")}</p>${form(page, prefix, locale)}`);
-        if (!attempts.take(req.ip, now().getTime())) return wrong();
-        const { password, email } = req.body ?? {};
-        if (password !== undefined) {
-          return passwordMatches(page.passwordHash, password) ? admit(reply, page, prefix) : wrong();
+    app.post("/login", { bodyLimit: 4096 }, async (req, reply) => {
+      const locale = negotiateLocale(req.query, req.headers["accept-language"]);
+      const page = await privatePage(req);
+      if (!page) return reply.callNotFound();
+      const prefix = prefixOf(req, page);
+      const wrong = () =>
+        show(reply, 401, locale, html`<p>${t(locale, "loginWrong")}</p>${form(page, prefix, locale)}`);
+      if (!attempts.take(req.ip, now().getTime())) return wrong();
+      const password = field(req.body, "password");
+      const email = field(req.body, "email");
+      if (password !== undefined) {
+        return passwordMatches(page.passwordHash, password) ? admit(reply, page, prefix) : wrong();
+      }
+      if (email !== undefined) {
+        const address = email.trim().toLowerCase();
+        const sender = channels.email?.[0];
+        // Same answer whether or not the address may enter: it reveals nothing about the list.
+        if (sender && emailAdmitted(page, address)) {
+          const snap = await pages.snapshot(page);
+          const token = loginToken(snap.state.workspace.linkSecret, page, address, now().getTime());
+          const url = `${req.protocol}://${req.host}${prefix}/login/verify?t=${token}`;
+          await sender
+            .send({
+              idempotencyKey: `page-login:${page.id}:${token.slice(-16)}`,
+              channel: "email",
+              address,
+              locale,
+              event: "page.login",
+              subject: t(locale, "loginSubject", { name: page.name }),
+              text: url,
+              html: html`<p><a href="${url}">${page.name}</a></p>`.value,
+              url,
+            })
+            .catch((err: Error) => req.log.warn({ err }, "login link not sent"));
         }
-        if (email !== undefined) {
-          const address = email.trim().toLowerCase();
-          const sender = channels.email?.[0];
-          // Same answer whether or not the address may enter: it reveals nothing about the list.
-          if (sender && emailAdmitted(page, address)) {
-            const snap = await pages.snapshot(page);
-            const token = loginToken(snap.state.workspace.linkSecret, page, address, now().getTime());
-            const url = `${req.protocol}://${req.host}${prefix}/login/verify?t=${token}`;
-            await sender
-              .send({
-                idempotencyKey: `page-login:${page.id}:${token.slice(-16)}`,
-                channel: "email",
-                address,
-                locale,
-                event: "page.login",
-                subject: t(locale, "loginSubject", { name: page.name }),
-                text: url,
-                html: html`<p><a href="${url}">${page.name}</a></p>`.value,
-                url,
-              })
-              .catch((err: Error) => req.log.warn({ err }, "login link not sent"));
-          }
-          return show(reply, 202, locale, html`<p>${t(locale, "loginCheckInbox", { address })}</p>`);
-        }
-        return wrong();
-      },
-    );
+        return show(reply, 202, locale, html`<p>${t(locale, "loginCheckInbox", { address })}</p>`);
+      }
+      return wrong();
+    });
 
     app.get<{ Querystring: { t?: string } }>("/login/verify", async (req, reply) => {
       const locale = negotiateLocale(req.query, req.headers["accept-language"]);

@@ -8,7 +8,7 @@ import { LocalCalendar } from "../core/compensation/time.ts";
 import { type ComponentNode, type ComponentStatus, flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
 import { dailyUptime, statusSpans, uptimeFigures } from "../core/uptime.ts";
-import { regionNames } from "../core/wording.ts";
+import { formatMessageTime, regionNames } from "../core/wording.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, linkify, trusted } from "../lib/html.ts";
 import { offersSmsSubscriptions } from "../notifications/settings.ts";
@@ -41,25 +41,6 @@ ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem
 footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
 .region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}.uptime{margin:.25rem 0 .5rem}.uptime svg{width:100%;height:1.5rem;display:block}.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
 `;
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatTime(d: Date, timeZone: string, locale: Locale): string {
-  const key = `${locale}|${timeZone}`;
-  let f = formatters.get(key);
-  if (!f) {
-    f = new Intl.DateTimeFormat(locale === "en" ? "en-GB" : locale, {
-      timeZone,
-      day: "numeric",
-      month: "short",
-      year: "numeric",
-      hour: "2-digit",
-      minute: "2-digit",
-      timeZoneName: "short",
-    });
-    formatters.set(key, f);
-  }
-  return f.format(d);
-}
 
 interface View {
   state: PublicState;
@@ -108,7 +89,7 @@ function cityFilter(v: View): Html | "" {
 
 /** A <time> element as HTML text, for messages that wrap it in translated words. */
 const time = (d: Date, v: View) =>
-  html`<time datetime="${d.toISOString()}">${formatTime(d, v.state.workspace.timeZone, v.locale)}</time>`;
+  html`<time datetime="${d.toISOString()}">${formatMessageTime(d, v.locale, v.state.workspace.timeZone)}</time>`;
 /** A translated sentence around HTML values: the words are escaped, the values are not. */
 function tx(
   v: View,
