@@ -111,25 +111,6 @@ export function normaliseAddress(
   }
 }
 
-/** Fixed windows per key: enough against floods from one IP or one number range, per process. */
-export class RateLimiter {
-  private hits = new Map<string, { n: number; until: number }>();
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
-  take(key: string, now: number): boolean {
-    if (this.hits.size > 100_000) for (const [k, v] of this.hits) if (v.until <= now) this.hits.delete(k);
-    const h = this.hits.get(key);
-    if (!h || h.until <= now) {
-      this.hits.set(key, { n: 1, until: now + this.windowMs });
-      return true;
-    }
-    h.n++;
-    return h.n <= this.limit;
-  }
-}
-
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 export interface SubscribeResult {

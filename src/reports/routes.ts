@@ -17,7 +17,7 @@ import { Id, Instant, iso } from "../http/zod.ts";
 import { isLocale, type Locale, localized, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { html } from "../lib/html.ts";
-import { RateLimiter } from "../notifications/subscriptions.ts";
+import { RateLimiter } from "../lib/rate-limiter.ts";
 import { localePath, renderSimplePage } from "../status-page/render-html.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import { readFormTime } from "./form-token.ts";

@@ -8,8 +8,8 @@ import { acceptForms, field } from "../http/forms.ts";
 import { type Locale, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { html } from "../lib/html.ts";
+import { RateLimiter } from "../lib/rate-limiter.ts";
 import type { ChannelRegistry } from "../notifications/channels/index.ts";
-import { RateLimiter } from "../notifications/subscriptions.ts";
 import {
   cookieName,
   emailAdmitted,
