@@ -13,7 +13,7 @@ import { defaultWorkspace } from "../workspaces/store.ts";
 /** Arbitrary constant shared by every Amends process starting on the same database. */
 const FIRST_RUN_LOCK = 7_311_002_018;
 /** Servers starting within this long of a first-run link are taken to be starting together. */
-export const STARTED_TOGETHER_MS = 60_000;
+const STARTED_TOGETHER_MS = 60_000;
 
 export interface FirstRun {
   demo?: DemoLoaded;

@@ -49,7 +49,7 @@ export const EVENT_AUDIENCES: Readonly<Record<string, readonly Audience[]>> = {
 };
 
 /** Whether an event of this kind may reach this audience. */
-export const mayReach = (event: string, audience: Audience): boolean =>
+const mayReach = (event: string, audience: Audience): boolean =>
   EVENT_AUDIENCES[event]?.includes(audience) ?? false;
 
 /**

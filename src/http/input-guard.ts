@@ -9,11 +9,11 @@ import type { FastifyInstance } from "fastify";
 import { AmendsError, invalidField } from "../core/errors.ts";
 
 /** Deeper than any request body of ours (a policy's rules nest about ten levels). */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 const NUL = "\u0000";
 
 /** Where a NUL character is in `value` (walked without recursion): a dotted path ("" for `value` itself), or undefined. */
-export function nulPath(value: unknown): string | undefined {
+function nulPath(value: unknown): string | undefined {
   const stack: [unknown, string][] = [[value, ""]];
   while (stack.length > 0) {
     const [v, path] = stack.pop()!;
@@ -37,7 +37,7 @@ const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 const isStream = (v: object) => typeof (v as { pipe?: unknown }).pipe === "function";
 
 /** The deepest nesting of arrays and objects in JSON text, stopping once past `limit`. */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
+function jsonDepthExceeds(text: string, limit: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -85,7 +85,7 @@ export function shownIncident(scope: Scope, incident: Incident): Incident | unde
   return { ...incident, impact, components, updates };
 }
 
-export function shownMaintenance(scope: Scope, m: Maintenance): Maintenance | undefined {
+function shownMaintenance(scope: Scope, m: Maintenance): Maintenance | undefined {
   const components = m.components.filter((id) => inScope(scope, id));
   if (components.length === 0 && (m.components.length > 0 || !unscopedShown(scope))) return undefined;
   return components.length === m.components.length ? m : { ...m, components };
