@@ -7,7 +7,7 @@
  */
 import { IntlMessageFormat } from "intl-messageformat";
 import type { Incident } from "../core/incidents.ts";
-import { formatAmount, intlLocale, listText } from "../core/wording.ts";
+import { formatAmount, formatMessageDay, intlLocale, listText } from "../core/wording.ts";
 
 export const SECTIONS = ["what_happened", "what_we_did", "what_now", "what_we_change"] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -108,7 +108,6 @@ export function draftLetter(
   timeZone: string,
 ): Sections {
   const end = incident.resolvedAt ?? incident.updatedAt;
-  const day = new Intl.DateTimeFormat(locale, { dateStyle: "long", timeZone });
   // Times name their zone: a reader elsewhere must not guess whose 11:00 it was.
   const clock = new Intl.DateTimeFormat(intlLocale(locale), {
     hour: "2-digit",
@@ -128,7 +127,7 @@ export function draftLetter(
     (end.getTime() - incident.startedAt.getTime()) / 3_600_000,
   );
   const what_happened = fmt(locale, "happened", {
-    date: day.format(incident.startedAt),
+    date: formatMessageDay(incident.startedAt, locale, timeZone),
     start: clock.format(incident.startedAt),
     end: clock.format(end),
     hours,
@@ -138,7 +137,7 @@ export function draftLetter(
   });
   const timeline = incident.updates.map(
     (u) =>
-      `- ${day.format(u.createdAt)} ${clock.format(u.createdAt)}: ${u.bodyTranslations[locale] ?? u.body}`,
+      `- ${formatMessageDay(u.createdAt, locale, timeZone)} ${clock.format(u.createdAt)}: ${u.bodyTranslations[locale] ?? u.body}`,
   );
   const what_we_did = [fmt(locale, "did", {}), ...timeline].join("\n");
   const comp = figures.compensation;
