@@ -3,7 +3,7 @@
  * estimate (notifier.ts), so that the SMS priced before a send is the SMS sent: the same links
  * (the page, the recipient's own signed unsubscribe link) and the same text on the channel.
  */
-import { signLink } from "./links.ts";
+import { signLink, signShortLink } from "./links.ts";
 import type { RenderContext, Rendered } from "./templates.ts";
 
 /** Channels without a subject line carry it as the message's first line. */
@@ -60,7 +60,9 @@ export function recipientContext(
       : undefined,
     unsubscribeUrl:
       base && !to.recipient.startsWith("team:") && !to.recipient.startsWith("social:")
-        ? `${base}/unsubscribe?t=${unsubscribeToken(from.linkSecret, from.workspaceId, to)}`
+        ? to.channel === "sms"
+          ? `${base}/u/${signShortLink(from.linkSecret, { workspaceId: from.workspaceId, ...to })}`
+          : `${base}/unsubscribe?t=${unsubscribeToken(from.linkSecret, from.workspaceId, to)}`
         : undefined,
   };
 }

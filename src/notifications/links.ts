@@ -49,3 +49,50 @@ export function verifyLink(secret: string, token: string, purpose: LinkPurpose):
   const claims = readLink(token);
   return claims?.purpose === purpose ? claims : undefined;
 }
+
+/**
+ * An SMS's unsubscribe token, short because every character is paid for: the recipient and a
+ * 96-bit MAC over what the full token would claim ("c-C1.Xy…"). The workspace is the host's and
+ * the address is looked up, so neither travels; `shortLinkClaims` checks it against them.
+ */
+export function signShortLink(secret: string, claims: Omit<LinkClaims, "purpose">): string {
+  const [kind, ...id] = claims.recipient.split(":");
+  return `${kind!.charAt(0)}-${encodeURIComponent(id.join(":"))}.${shortMac(secret, claims)}`;
+}
+
+const shortMac = (secret: string, c: Omit<LinkClaims, "purpose">) =>
+  mac(secret, ["short-unsubscribe", c.workspaceId, c.recipient, c.channel, c.address].join("\u0000")).slice(
+    0,
+    16,
+  );
+
+/** The recipient a short token names ("customer:C1"), unverified; undefined when it is not one. */
+export function shortLinkRecipient(token: string): string | undefined {
+  const m = /^([cs])-([^.]+)\.[\w-]{16}$/.exec(token);
+  if (!m) return undefined;
+  try {
+    return `${m[1] === "c" ? "customer" : "subscriber"}:${decodeURIComponent(m[2]!)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The unsubscribe claims of a short token, when its MAC matches one of the recipient's addresses. */
+export function shortLinkClaims(
+  secret: string,
+  token: string,
+  workspaceId: string,
+  channel: string,
+  addresses: readonly string[],
+): LinkClaims | undefined {
+  const recipient = shortLinkRecipient(token);
+  if (!recipient) return undefined;
+  const given = Buffer.from(token.slice(token.lastIndexOf(".") + 1));
+  for (const address of addresses) {
+    const claims = { workspaceId, recipient, channel, address };
+    const expected = Buffer.from(shortMac(secret, claims));
+    if (expected.length === given.length && timingSafeEqual(expected, given))
+      return { purpose: "unsubscribe", ...claims };
+  }
+  return undefined;
+}

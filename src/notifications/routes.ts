@@ -26,7 +26,15 @@ import { defaultWorkspace } from "../workspaces/store.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS } from "./channels/types.ts";
 import { unsubscribeToken } from "./compose.ts";
-import { type LinkClaims, type LinkPurpose, readLink, verifyLink } from "./links.ts";
+import {
+  type LinkClaims,
+  type LinkPurpose,
+  readLink,
+  shortLinkClaims,
+  shortLinkRecipient,
+  signLink,
+  verifyLink,
+} from "./links.ts";
 import { estimateEvent, socialChannels } from "./notifier.ts";
 import { recordReceipt, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
@@ -651,6 +659,29 @@ export async function notificationPages(
         claims.recipient.startsWith("subscriber:") ? manageLink(req.query.t!, locale) : ""
       }`,
     );
+  });
+  // An SMS's short link: checked against the recipient's own SMS addresses, then the usual page.
+  app.get<{ Params: { token: string } }>("/u/:token", async (req, reply) => {
+    const ws = await defaultWorkspace(ctx.db);
+    const recipient = shortLinkRecipient(req.params.token);
+    if (!ws || !recipient) return invalid(reply, pageLocale(undefined));
+    const id = recipient.slice(recipient.indexOf(":") + 1);
+    const addresses = await ctx.database.query<{ address: string }>(
+      recipient.startsWith("subscriber:")
+        ? `select address from subscribers where workspace_id = $1 and id = $2 and channel = 'sms'`
+        : `select e->>'address' as address from customers c cross join lateral jsonb_array_elements(c.channels) e
+            where c.workspace_id = $1 and c.id = $2 and e->>'type' = 'sms'`,
+      [ws.id, id],
+    );
+    const claims = shortLinkClaims(
+      ws.linkSecret,
+      req.params.token,
+      ws.id,
+      "sms",
+      addresses.map((a) => a.address),
+    );
+    if (!claims) return invalid(reply, pageLocale(undefined));
+    return reply.redirect(`/unsubscribe?t=${signLink(ws.linkSecret, claims)}`, 303);
   });
   // RFC 8058: mail clients POST "List-Unsubscribe=One-Click" to the URL itself.
   app.post<Q>("/unsubscribe", async (req, reply) => {

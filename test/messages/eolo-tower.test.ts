@@ -115,7 +115,19 @@ describe.each(BACKENDS)("EOLO tower outage on %s", (backend) => {
     const jonas = all.get("email:jonas@example.de")!;
     expect(jonas.lang).toBe("de");
     expect(jonas.subject).toContain("Keine Verbindung rund um Sondrio");
-    expect(all.get("sms:+393471000001")!.text).toContain("Sondrio");
+    const annaSms = all.get("sms:+393471000001")!.text;
+    expect(annaSms).toContain("Sondrio");
+    // Its unsubscribe link is short (every character is paid for) and opens the usual page;
+    // a link with a wrong signature opens nothing.
+    const link = /https:\/\/status\.eolo\.test(\/u\/\S+)/.exec(annaSms)!;
+    expect(link[0].length).toBeLessThanOrEqual(50);
+    const followed = await w.t.app.inject({ method: "GET", url: link[1]! });
+    expect(followed.statusCode).toBe(303);
+    expect((await w.t.app.inject({ method: "GET", url: String(followed.headers.location) })).body).toContain(
+      '<form method="post" action="/unsubscribe?t=',
+    );
+    const forged = `${link[1]!.slice(0, -1)}${link[1]!.endsWith("A") ? "B" : "A"}`;
+    expect((await w.t.app.inject({ method: "GET", url: forged })).statusCode).toBe(400);
     for (const m of all.values()) if (m.to !== "noc@eolo.test") expectCustomerWords(m, INTERNAL);
   });
 

@@ -142,7 +142,7 @@ describe.each(BACKENDS)("paid SMS on %s", (backend) => {
     // Each reader's language and their own unsubscribe link, all counted.
     const k1 = twilio.messages.find((m) => m.to === "+393470000001")!;
     expect(k1.body).toContain("Torre di Sondrio senza corrente");
-    expect(k1.body).toMatch(/https:\/\/stato\.eolo\.test\/unsubscribe\?t=\S+$/);
+    expect(k1.body).toMatch(/https:\/\/stato\.eolo\.test\/u\/c-K1\.[\w-]{16}$/);
     const k4 = twilio.messages.find((m) => m.to === "+393470000004")!;
     expect(k4.body).toContain("Torre de Sondrio sin corriente");
     expect(smsSegments(k4.body).encoding).toBe("ucs2"); // "técnicos" is not GSM-7
