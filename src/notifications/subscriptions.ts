@@ -18,7 +18,7 @@ import type { Database } from "../storage/database.ts";
 import { customers, subscribers } from "../storage/schema.ts";
 import { RefusedAddress } from "./channels/http.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
-import { CHANNELS, type Channel } from "./channels/types.ts";
+import { CHANNELS, type Channel, PermanentFailure } from "./channels/types.ts";
 import { signLink } from "./links.ts";
 import { loadNotificationSettings } from "./settings.ts";
 import { suppressAddress } from "./suppressions.ts";
@@ -230,9 +230,10 @@ export async function subscribe(
     });
   await confirmation().catch((err: Error) => {
     if (err instanceof RefusedAddress) throw invalidField("address", NOT_PUBLIC_ADDRESS);
-    // A webhook endpoint can verify our signature only once its owner has set the secret this
-    // answer carries: its confirmation is tried again in the background instead.
-    if (secret) return retryLater(confirmation);
+    // A webhook endpoint that answers but refuses may not have the secret this answer carries
+    // yet (it can verify our signature only once its owner has set it): its confirmation is tried
+    // again in the background. One that cannot be reached at all is worth a retry by the caller.
+    if (secret && err instanceof PermanentFailure && !err.suppress) return retryLater(confirmation);
     // What the address or the provider answered stays here: it is not the caller's to read.
     throw new AmendsError("UNAVAILABLE", "the confirmation could not be sent; try again");
   });
