@@ -220,17 +220,28 @@ describe.each(BACKENDS)("Chargemap app down, found by a monitor, on %s", (backen
     ]);
   });
 
-  it("tells everyone once, in their words, as soon as the monitor confirms the failure", async () => {
+  /**
+   * Takes the API down or up, waits until the monitor has opened or resolved the incident, and
+   * returns what arrived: one message for each who is told of it, and nobody else.
+   */
+  const whenTheApiIs = async (state: "down" | "up") => {
     const before = w.mark();
-    api.state.down = true;
+    api.state.down = state === "down";
     await until(
-      "the protocol's incident opens",
-      async () => (await w.t.call("GET", "/api/v1/incidents?state=open")).json.incidents.length === 1,
+      state === "down" ? "the protocol's incident opens" : "the monitor resolves the incident",
+      async () =>
+        (await w.t.call("GET", "/api/v1/incidents?state=open")).json.incidents.length ===
+        (state === "down" ? 1 : 0),
       20_000,
     );
     await w.settle();
     const got = onePerRecipient(w.since(before));
     expect([...got.keys()].sort()).toEqual(toldOfIt());
+    return got;
+  };
+
+  it("tells everyone once, in their words, as soon as the monitor confirms the failure", async () => {
+    const got = await whenTheApiIs("down");
     const camille = got.get("email:camille@example.fr")!;
     expect(camille.lang).toBe("fr");
     expect(camille.subject).toContain("L'application Chargemap ne fonctionne pas");
@@ -250,16 +261,7 @@ describe.each(BACKENDS)("Chargemap app down, found by a monitor, on %s", (backen
   });
 
   it("tells them once that it is over, in their language, without the monitor's words", async () => {
-    const before = w.mark();
-    api.state.down = false;
-    await until(
-      "the monitor resolves the incident",
-      async () => (await w.t.call("GET", "/api/v1/incidents?state=open")).json.incidents.length === 0,
-      20_000,
-    );
-    await w.settle();
-    const got = onePerRecipient(w.since(before));
-    expect([...got.keys()].sort()).toEqual(toldOfIt());
+    const got = await whenTheApiIs("up");
     const camille = got.get("email:camille@example.fr")!;
     expect(camille.lang).toBe("fr");
     expect(camille.subject).toContain("L'application Chargemap ne fonctionne pas");
