@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { collectStatic, PUBLIC_DOCUMENTS } from "../src/cli/export-static.ts";
+import { buildServer } from "../src/http/server.ts";
 import { smtpSender } from "../src/notifications/channels/email.ts";
 import { closeChannels } from "../src/notifications/channels/index.ts";
 import { startTestApp } from "./support/app.ts";
@@ -13,6 +14,38 @@ import { leaves, SmtpFake } from "./support/fakes/smtp.ts";
 import { until } from "./support/until.ts";
 
 describe("a private page's sign-in", () => {
+  it("allows ten attempts per address in ten minutes, counted by every process together", async () => {
+    const t = await startTestApp("pglite");
+    const other = await buildServer({ database: t.database });
+    try {
+      await t.call("POST", "/api/v1/components", { id: "ops", name: "Ops" });
+      const created = await t.call("POST", "/api/v1/status-pages", {
+        id: "ops",
+        name: "Operations",
+        components: ["ops"],
+        password: "correct horse battery",
+      });
+      expect(created.status, JSON.stringify(created.json)).toBe(201);
+      const attempt = (app: typeof other, password: string, remoteAddress = "192.0.2.7") =>
+        app.inject({
+          method: "POST",
+          url: "/p/ops/login",
+          remoteAddress,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          payload: `password=${encodeURIComponent(password)}`,
+        });
+      for (let i = 0; i < 10; i++)
+        expect((await attempt(i % 2 ? other : t.app, `wrong guess ${i}`)).statusCode).toBe(401);
+      // The eleventh, on either process, is refused even with the right password.
+      expect((await attempt(other, "correct horse battery")).statusCode).toBe(401);
+      expect((await attempt(t.app, "correct horse battery")).statusCode).toBe(401);
+      expect((await attempt(t.app, "correct horse battery", "192.0.2.8")).statusCode).toBe(303);
+    } finally {
+      await other.close();
+      await t.close();
+    }
+  });
+
   it("ends when its password, e-mail domains or IP list change, not when its name does", async () => {
     const clock = Date.parse("2026-12-01T10:00:00Z");
     const smtp = await new SmtpFake().start();

@@ -13,7 +13,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
-import { databaseRateLimitStore } from "../access/rate-limit-store.ts";
+import { DatabaseLimiter, databaseRateLimitStore } from "../access/rate-limit-store.ts";
 import { type AccessOptions, accessRoutes } from "../access/routes.ts";
 import { installAuditHook } from "../audit/hook.ts";
 import { auditRoutes } from "../audit/routes.ts";
@@ -236,7 +236,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     damping: options.monitorDamping ?? DEFAULT_DAMPING,
     social: socialChannels(options.channels ?? {}),
   };
-  const reports = reportLimits();
+  const reports = reportLimits(database);
+  const loginAttempts = new DatabaseLimiter(database, "page-login:ip", 10, 10 * 60_000);
   await app.register(
     async (api) => {
       api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
@@ -272,11 +273,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     },
     { prefix: "/api/v1" },
   );
-  await app.register(statusPageRoutes(database.db, now, pages, options.channels ?? {}));
+  await app.register(statusPageRoutes(database.db, now, pages, loginAttempts, options.channels ?? {}));
   await app.register(consoleRoutes(options.consoleDir));
   await app.register(heartbeatRoutes(ctx, monitorOptions));
   // The workspace's other pages by path; by host name they answer at the routes above.
-  await app.register(statusPageRoutes(database.db, now, pages, options.channels ?? {}), {
+  await app.register(statusPageRoutes(database.db, now, pages, loginAttempts, options.channels ?? {}), {
     prefix: "/p/:page",
   });
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));

@@ -4,9 +4,11 @@
  * operators' list. Abuse: per-IP and per-contact rate limits, small bodies, and on the form a
  * honeypot field and a signed render time (too fast, or too old, is refused) — no captcha.
  */
+
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { DatabaseLimiter } from "../access/rate-limit-store.ts";
 import { AmendsError } from "../core/errors.ts";
 import { formSuspicion } from "../core/reports.ts";
 import { principal } from "../http/auth.ts";
@@ -17,8 +19,8 @@ import { Id, Instant, iso } from "../http/zod.ts";
 import { isLocale, type Locale, localized, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { html } from "../lib/html.ts";
-import { RateLimiter } from "../lib/rate-limiter.ts";
 import { localePath, renderSimplePage } from "../status-page/render-html.ts";
+import type { Database } from "../storage/database.ts";
 import { defaultWorkspace } from "../workspaces/store.ts";
 import { readFormTime } from "./form-token.ts";
 import { listReports, ReportBody, type ReportOutcome, submitReport } from "./store.ts";
@@ -28,9 +30,10 @@ export const MIN_FILL_MS = 3_000;
 const MAX_FORM_AGE_MS = 24 * 3_600_000;
 const FORM_BODY_LIMIT = 16 * 1024;
 
-export const reportLimits = () => ({
-  perIp: new RateLimiter(10, 10 * 60_000),
-  perContact: new RateLimiter(3, 60 * 60_000),
+/** Counted in the database, so every process behind it counts the same reports. */
+export const reportLimits = (database: Database) => ({
+  perIp: new DatabaseLimiter(database, "report:ip", 10, 10 * 60_000),
+  perContact: new DatabaseLimiter(database, "report:contact", 3, 60 * 60_000),
 });
 type Limits = ReturnType<typeof reportLimits>;
 
@@ -58,8 +61,8 @@ function acknowledgement(outcome: ReportOutcome, locale: Locale, emailed: string
 const incidentPath = (locale: Locale, id: string) =>
   localePath(locale, `/incidents/${encodeURIComponent(id)}`);
 
-function limit(limits: Limits, ip: string, contact: string | undefined, now: number) {
-  if (!limits.perIp.take(ip, now)) return false;
+async function limit(limits: Limits, ip: string, contact: string | undefined, now: Date) {
+  if (!(await limits.perIp.take(ip, now))) return false;
   return !contact || limits.perContact.take(contact.trim().toLowerCase(), now);
 }
 
@@ -81,7 +84,7 @@ export const reportRoutes =
       },
       async (req, reply) => {
         const now = ctx.now();
-        if (!limit(limits, req.ip, req.body.contact, now.getTime()))
+        if (!(await limit(limits, req.ip, req.body.contact, now)))
           throw new AmendsError("RATE_LIMITED", "too many reports from here or for this contact; try later");
         const ws = await defaultWorkspace(ctx.db);
         if (!ws) throw new AmendsError("NOT_FOUND", "there is no workspace yet");
@@ -166,7 +169,7 @@ export async function reportPages(app: FastifyInstance, ctx: ApiContext, limits:
     const locale: Locale = isLocale(asked) ? asked : negotiateLocale({}, req.headers["accept-language"]);
     const now = ctx.now();
     const back = html`<p><a href="${localePath(locale, "/")}#report">${t(locale, "reportRetry")}</a></p>`;
-    if (!limit(limits, req.ip, form("contact"), now.getTime()))
+    if (!(await limit(limits, req.ip, form("contact"), now)))
       return page(reply, 429, locale, html`<p>${t(locale, "reportTooMany")}</p>`);
     const ws = await defaultWorkspace(ctx.db);
     if (!ws) throw new AmendsError("NOT_FOUND", "there is no workspace yet");

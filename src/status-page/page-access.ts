@@ -4,11 +4,11 @@
  * channel). Either sets the page's signed session cookie; IP allow-lists need no login.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { DatabaseLimiter } from "../access/rate-limit-store.ts";
 import { acceptForms, field } from "../http/forms.ts";
 import { type Locale, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
 import { html } from "../lib/html.ts";
-import { RateLimiter } from "../lib/rate-limiter.ts";
 import type { ChannelRegistry } from "../notifications/channels/index.ts";
 import {
   cookieName,
@@ -24,9 +24,14 @@ import { renderSimplePage } from "./render-html.ts";
 import type { PublicPages } from "./routes.ts";
 
 export const pageAccessRoutes =
-  (pages: PublicPages, now: () => Date, channels: ChannelRegistry): FastifyPluginAsync =>
+  (
+    pages: PublicPages,
+    now: () => Date,
+    channels: ChannelRegistry,
+    /** sign-in attempts per address, shared by every process (access/rate-limit-store.ts) */
+    attempts: DatabaseLimiter,
+  ): FastifyPluginAsync =>
   async (app) => {
-    const attempts = new RateLimiter(10, 10 * 60_000);
     acceptForms(app);
     const prefixOf = (req: FastifyRequest, page: StatusPage) =>
       (req.params as { page?: string }).page !== undefined ? `/p/${page.id}` : "";
@@ -78,7 +83,7 @@ export const pageAccessRoutes =
       const prefix = prefixOf(req, page);
       const wrong = () =>
         show(reply, 401, locale, html`<p>${t(locale, "loginWrong")}</p>${form(page, prefix, locale)}`);
-      if (!attempts.take(req.ip, now().getTime())) return wrong();
+      if (!(await attempts.take(req.ip, now()))) return wrong();
       const password = field(req.body, "password");
       const email = field(req.body, "email");
       if (password !== undefined) {

@@ -3,6 +3,7 @@
  * reads the database: documents come from the workspace's snapshot (see snapshot.ts).
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { DatabaseLimiter } from "../access/rate-limit-store.ts";
 import { AmendsError } from "../core/errors.ts";
 import { isLocale, type Locale, type MessageKey, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
@@ -143,7 +144,13 @@ export class PublicPages {
 }
 
 export const statusPageRoutes =
-  (db: Db, now: () => Date, pages: PublicPages, channels: ChannelRegistry = {}): FastifyPluginAsync =>
+  (
+    db: Db,
+    now: () => Date,
+    pages: PublicPages,
+    loginAttempts: DatabaseLimiter,
+    channels: ChannelRegistry = {},
+  ): FastifyPluginAsync =>
   async (app) => {
     const baseUrl = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
     /**
@@ -274,7 +281,7 @@ export const statusPageRoutes =
       }));
       return sendDoc(req, reply, doc, { ...langHeaders(locale), ...v.privateHeaders });
     };
-    await app.register(pageAccessRoutes(pages, now, channels));
+    await app.register(pageAccessRoutes(pages, now, channels, loginAttempts));
     app.get("/", statusPage);
     app.get<{ Params: { id: string } }>("/incidents/:id/report", postmortemPage);
     app.get<{ Params: { id: string; lang: string } }>(
