@@ -11,9 +11,8 @@
  */
 import { listComponents } from "../components/store.ts";
 import { type Audience, reachesAudience } from "../core/audiences.ts";
-import { publicComponentIds } from "../core/components.ts";
 import { type EventScope, eventScope } from "../core/notifications.ts";
-import { isPrivate, listPages } from "../status-page/pages.ts";
+import { listPages, visibleToPublic } from "../status-page/pages.ts";
 import type { Database } from "../storage/database.ts";
 import type { NotificationSettings } from "./settings.ts";
 
@@ -53,12 +52,12 @@ export async function scopeOf(database: Database, e: OutboxEvent): Promise<Event
     listComponents(database.db, e.workspaceId),
     listPages(database.db, e.workspaceId),
   ]);
-  const visible = publicComponentIds(
-    components,
-    pages.map((p) => ({ components: p.components, private: isPrivate(p) })),
-  );
-  return eventScope(components, affected, visible);
+  return eventScope(components, affected, visibleToPublic(components, pages));
 }
+
+/** Whether an event is posted to the company's social accounts: never what only private pages show. */
+export const postsToSocial = (e: OutboxEvent, scope: EventScope | undefined) =>
+  !e.customerId && reaches(e, "social") && scope?.public !== false;
 
 const notSuppressed = (channel: string, address: string) =>
   `not exists (select 1 from suppressions x where x.workspace_id = $1 and x.channel = ${channel} and x.address = ${address})`;

@@ -21,6 +21,7 @@ import {
   countAudience,
   insertPage,
   type OutboxEvent,
+  postsToSocial,
   reaches,
   scopeOf,
   sources,
@@ -332,7 +333,7 @@ export async function estimateEvent(database: Database, e: OutboxEvent, social: 
   );
   const scope = await scopeOf(database, e);
   const audience = await countAudience(database, e, scope, settings);
-  if (!e.customerId && reaches(e, "social") && scope?.public !== false)
+  if (postsToSocial(e, scope))
     for (const c of social) audience.byChannel[c] = (audience.byChannel[c] ?? 0) + 1;
   const countries: Record<string, { messages: number; segments: number }> = {};
   const from = {
@@ -468,8 +469,7 @@ async function fanout(
       ? []
       : [
           ...(!e.customerId && reaches(e, "team") ? teamRecipients(settings) : []),
-          // What only private pages show is never posted.
-          ...(!e.customerId && reaches(e, "social") && scope?.public !== false
+          ...(postsToSocial(e, scope)
             ? social.map((channel) => ({
                 recipient: `social:${channel}`,
                 channel,

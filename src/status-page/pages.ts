@@ -8,6 +8,7 @@ import { createHmac, randomBytes, scryptSync, timingSafeEqual } from "node:crypt
 import { BlockList, isIP } from "node:net";
 import { and, eq } from "drizzle-orm";
 import { requireComponents } from "../components/store.ts";
+import { type Component, publicComponentIds } from "../core/components.ts";
 import { conflict, invalidField, notFound } from "../core/errors.ts";
 import type { Db } from "../storage/database.ts";
 import { statusPages } from "../storage/schema.ts";
@@ -16,6 +17,13 @@ export type StatusPage = typeof statusPages.$inferSelect;
 
 export const isPrivate = (p: StatusPage) =>
   Boolean(p.passwordHash) || p.emailDomains.length > 0 || p.ipAllow.length > 0;
+
+/** The components the public may see, given the workspace's pages (core/components.ts publicComponentIds). */
+export const visibleToPublic = (components: readonly Component[], pages: readonly StatusPage[]) =>
+  publicComponentIds(
+    components,
+    pages.map((p) => ({ components: p.components, private: isPrivate(p) })),
+  );
 
 /** A login lasts a working day; a login link must be used within the hour. */
 const SESSION_MS = 12 * 3_600_000;

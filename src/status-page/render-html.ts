@@ -69,16 +69,18 @@ export function regionFirst(nodes: readonly ComponentNode[], region: string | un
 }
 
 /** The cities of the tree, for the filter and the forms: each region's id and the name people read, by name. */
-export function regionsOf(tree: readonly ComponentNode[]): { id: string; name: string }[] {
+function regionsOf(
+  tree: readonly ComponentNode[],
+  name = regionNames(flattenTree(tree).map((n) => n.component)),
+): { id: string; name: string }[] {
   const nodes = flattenTree(tree);
-  const name = regionNames(nodes.map((n) => n.component));
   return [...new Set(nodes.map((n) => n.region).filter((r): r is string => Boolean(r)))]
     .map((id) => ({ id, name: name(id) }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function cityFilter(v: View): Html | "" {
-  const cities = regionsOf(v.state.tree);
+  const cities = regionsOf(v.state.tree, v.cityName);
   if (cities.length < 2) return "";
   const link = (label: string, region: string | undefined) =>
     html`<a href="${region ? `?region=${encodeURIComponent(region)}` : "?"}"${region === v.region ? trusted(' aria-current="true"') : ""}>${label}</a>`;
@@ -289,7 +291,7 @@ ${
 function reportForm(v: View): Html {
   const nodes = flattenTree(v.state.tree);
   if (nodes.length === 0) return html``;
-  const cities = regionsOf(v.state.tree);
+  const cities = regionsOf(v.state.tree, v.cityName);
   const l = v.locale;
   return html`<section aria-labelledby="report"><h2 id="report">${t(l, "reportTitle")}</h2><p>${t(l, "reportIntro")}</p>
 <form method="post" action="/report" class="report"><input type="hidden" name="locale" value="${l}"><input type="hidden" name="ft" value="${signFormTime(v.state.workspace.linkSecret, v.now)}">

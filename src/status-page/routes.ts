@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { DatabaseLimiter } from "../access/rate-limit-store.ts";
+import { flattenTree } from "../core/components.ts";
 import { AmendsError } from "../core/errors.ts";
 import { isLocale, type Locale, type MessageKey, t } from "../i18n/catalog.ts";
 import { negotiateLocale } from "../i18n/negotiate.ts";
@@ -20,7 +21,6 @@ import { maintenanceCalendar } from "./ical.ts";
 import { pageAccessRoutes } from "./page-access.ts";
 import { admits, isPrivate, type StatusPage } from "./pages.ts";
 import {
-  regionsOf,
   renderErrorPage,
   renderIncidentPage,
   renderPostmortemPage,
@@ -220,7 +220,7 @@ export const statusPageRoutes =
       // A Milan customer sees Milan first: ?region= among the tree's cities (anything else is ignored).
       const asked = (req.query as { region?: unknown }).region;
       const region =
-        typeof asked === "string" && regionsOf(snap.state.tree).some((c) => c.id === asked)
+        typeof asked === "string" && flattenTree(snap.state.tree).some((n) => n.region === asked)
           ? asked
           : undefined;
       const doc = docIn(v, `/|${locale}|${region ?? ""}`, () => ({

@@ -6,7 +6,7 @@
 import { and, eq, gte, isNull, or } from "drizzle-orm";
 import { listComponents, openIncidentStatuses } from "../components/store.ts";
 import type { ComponentNode, ComponentStatus } from "../core/components.ts";
-import { buildTree, flattenTree, publicComponentIds } from "../core/components.ts";
+import { buildTree, flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
 import { IMPACTS, impactOf, isOpen } from "../core/incidents.ts";
 import type { Maintenance } from "../core/maintenance.ts";
@@ -18,7 +18,7 @@ import { listPublishedReports, type PostIncidentReport } from "../postmortems/st
 import type { Db } from "../storage/database.ts";
 import { monitorOutages } from "../storage/schema.ts";
 import type { Workspace } from "../workspaces/store.ts";
-import { isPrivate, listPages } from "./pages.ts";
+import { listPages, visibleToPublic } from "./pages.ts";
 
 export const HISTORY_DAYS = 14;
 /** Days of the uptime bars. */
@@ -133,10 +133,7 @@ export async function loadPublicState(
           ),
         ),
     ]);
-  const visible = publicComponentIds(
-    components,
-    pages.map((p) => ({ components: p.components, private: isPrivate(p) })),
-  );
+  const visible = visibleToPublic(components, pages);
   const scope: Scope = { hidden: new Set(components.map((c) => c.id).filter((id) => !visible.has(id))) };
   const tree = buildTree(
     components.filter((c) => visible.has(c.id)),
