@@ -3,6 +3,7 @@
  * only private pages show never reaches a public document (page, /api/v2, feeds, iCal, badge,
  * widget, the static export, the S3 copy); an incident spanning both shows its public part.
  */
+import type { FastifyInstance } from "fastify";
 import { describe, expect, it } from "vitest";
 import { collectStatic, PUBLIC_DOCUMENTS } from "../src/cli/export-static.ts";
 import { buildServer } from "../src/http/server.ts";
@@ -12,6 +13,16 @@ import { startTestApp } from "./support/app.ts";
 import { S3Fake } from "./support/fakes/s3.ts";
 import { leaves, SmtpFake } from "./support/fakes/smtp.ts";
 import { until } from "./support/until.ts";
+
+/** A sign-in form posted to the "ops" page, as a browser at `remoteAddress` sends it. */
+const signInPost = (app: FastifyInstance, body: string, remoteAddress: string) =>
+  app.inject({
+    method: "POST",
+    url: "/p/ops/login",
+    remoteAddress,
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    payload: body,
+  });
 
 describe("a private page's sign-in", () => {
   it("allows ten attempts per address in ten minutes, counted by every process together", async () => {
@@ -26,14 +37,8 @@ describe("a private page's sign-in", () => {
         password: "correct horse battery",
       });
       expect(created.status, JSON.stringify(created.json)).toBe(201);
-      const attempt = (app: typeof other, password: string, remoteAddress = "192.0.2.7") =>
-        app.inject({
-          method: "POST",
-          url: "/p/ops/login",
-          remoteAddress,
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          payload: `password=${encodeURIComponent(password)}`,
-        });
+      const attempt = (app: FastifyInstance, password: string, remoteAddress = "192.0.2.7") =>
+        signInPost(app, `password=${encodeURIComponent(password)}`, remoteAddress);
       for (let i = 0; i < 10; i++)
         expect((await attempt(i % 2 ? other : t.app, `wrong guess ${i}`)).statusCode).toBe(401);
       // The eleventh, on either process, is refused even with the right password.
@@ -53,14 +58,7 @@ describe("a private page's sign-in", () => {
     const t = await startTestApp("pglite", { now: () => new Date(clock), channels });
     const get = (url: string, cookie?: string) =>
       t.app.inject({ url, headers: cookie ? { cookie } : {}, remoteAddress: "192.0.2.1" });
-    const post = (body: string) =>
-      t.app.inject({
-        method: "POST",
-        url: "/p/ops/login",
-        remoteAddress: "192.0.2.1",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        payload: body,
-      });
+    const post = (body: string) => signInPost(t.app, body, "192.0.2.1");
     let password = "correct horse battery";
     const signIn = async () => {
       const res = await post(`password=${encodeURIComponent(password)}`);

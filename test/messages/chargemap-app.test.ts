@@ -218,6 +218,23 @@ describe.each(BACKENDS)("Chargemap app down, found by a monitor, on %s", (backen
       true,
       true,
     ]);
+
+    // Someone typing Léa's address again gets the answer a new address gets; she hears nothing
+    // and keeps her language and her choice of everything.
+    const before = w.mark();
+    const again = await w.t.app.inject({
+      method: "POST",
+      url: "/api/v1/public/subscriptions",
+      payload: { channel: "email", address: "lea@example.fr", locale: "en", components: ["app-map"] },
+    });
+    expect(again.statusCode, again.body).toBe(202);
+    expect(again.json().status).toBe("pending_confirmation");
+    await w.settle(300);
+    expect(w.since(before)).toEqual([]);
+    const lea = (await ok(w.t, "GET", "/api/v1/subscribers")).subscribers.find(
+      (s: { address: string }) => s.address === "lea@example.fr",
+    );
+    expect([lea.locale, lea.components, lea.confirmed_at !== null]).toEqual(["fr", [], true]);
   });
 
   /**
