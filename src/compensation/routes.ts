@@ -12,9 +12,10 @@ import { actorRef, type Principal, principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { Id, Instant, InstantOut, iso, PositiveInt32 } from "../http/zod.ts";
 import { compRunItems, compRunLines, ledgerEntries } from "../storage/schema.ts";
+import { applyRun } from "./apply.ts";
 import { listPolicies, loadPolicy, savePolicy } from "./policies.ts";
 import { loadRunReport, renderRunReport } from "./report.ts";
-import { applyRun, approveRun, createPreview, getRun, lineOf, listRuns, type Run, toldSql } from "./runs.ts";
+import { approveRun, createPreview, getRun, lineOf, listRuns, type Run, toldSql } from "./runs.ts";
 
 const RUN_STATUSES = ["previewing", "previewed", "approved", "applied"] as const;
 
@@ -402,9 +403,10 @@ export const compensationRoutes =
         const ws = principal(req).workspaceId;
         const run = await getRun(ctx.db, ws, req.params.id);
         const [row] = await ctx.database.query<{ lines: number; done: number }>(
+          // An apply books whole customers in order: its cursor is the last one done.
           `select (select count(*) from comp_run_lines where workspace_id = $1 and run_id = $2)::int as lines,
                   (select count(*) from comp_run_lines where workspace_id = $1 and run_id = $2
-                      and key <= (select max(action_key) from ledger_entries where workspace_id = $1 and run_id = $2))::int as done`,
+                      and customer_id <= (select apply_cursor from comp_runs where workspace_id = $1 and id = $2))::int as done`,
           [ws, run.id],
         );
         const lines = row?.lines ?? 0;

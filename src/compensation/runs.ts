@@ -1,20 +1,14 @@
 /**
- * Compensation runs: preview → approve → apply.
+ * Compensation runs: preview → approve → apply (apply.ts).
  *
  * Preview streams the candidates (sessions or charges touching the window) ordered by customer
  * through a cursor, evaluates each customer with the pure engine, and writes lines, excluded
- * and review items and notices in bulk. Memory holds one batch of customers at a time.
- *
- * Apply books each line in the ledger exactly once: in chunks, each in a transaction holding an
- * advisory lock on the workspace, it recomputes `target − applied − refunded elsewhere` (never
- * above the approved amount) and inserts an entry whose idempotency key (`action@target`) is
- * unique. Re-applying, or applying again after a crash half-way, finds the entries already
- * there and posts nothing twice. Then each notified customer gets one outbox message, keyed
- * `incident:customer:compensation`.
+ * and review items and notices in bulk. Memory holds one batch of customers at a time. The
+ * policies SQL can express are previewed by SQL instead (preview-sql.ts), held equal to the
+ * engine by the invariants test.
  */
 import { createHash } from "node:crypto";
-import { and, asc, eq, gt } from "drizzle-orm";
-import { listComponents } from "../components/store.ts";
+import { and, asc, eq } from "drizzle-orm";
 import type {
   ActionLine,
   CompCharge,
@@ -25,7 +19,6 @@ import type {
   LineKind,
 } from "../core/compensation/engine.ts";
 import { evaluateCustomer, isWithin, possibleKeys, refundTarget } from "../core/compensation/engine.ts";
-import { isBalanced, ledgerCurrency, postingsFor } from "../core/compensation/ledger.ts";
 import { policyGroups } from "../core/compensation/policy.ts";
 import {
   addToTotals,
@@ -35,12 +28,11 @@ import {
   type Totals,
 } from "../core/compensation/preview.ts";
 import { LocalCalendar, parseWindow } from "../core/compensation/time.ts";
-import { AmendsError, conflict, notFound } from "../core/errors.ts";
-import { regionNames } from "../core/wording.ts";
+import { conflict, notFound } from "../core/errors.ts";
 import { getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
 import type { CopyValue, Database, Db } from "../storage/database.ts";
-import { components, compRunLines, compRuns } from "../storage/schema.ts";
+import { components, type compRunLines, compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
 import { epochMsSql, previewInSql, previewsInSql } from "./preview-sql.ts";
 
@@ -397,13 +389,14 @@ async function previewInEngine(
 
 /**
  * Everyone a run tells, with whether nothing is due to them: the customers with lines (told
- * what they got) and those the preview stored as owed nothing. `ws` and `run` are placeholders.
+ * what they got) and those the preview stored as owed nothing. `ws` and `run` are placeholders;
+ * `customers`, a condition on `customer_id`, narrows it to some.
  */
-export const toldSql = (ws: string, run: string) =>
+export const toldSql = (ws: string, run: string, customers = "true") =>
   `select customer_id, bool_and(nothing_due) as nothing_due from (
-     select customer_id, false as nothing_due from comp_run_lines where workspace_id = ${ws} and run_id = ${run}
+     select customer_id, false as nothing_due from comp_run_lines where workspace_id = ${ws} and run_id = ${run} and ${customers}
      union all
-     select customer_id, true from comp_run_notices where workspace_id = ${ws} and run_id = ${run}
+     select customer_id, true from comp_run_notices where workspace_id = ${ws} and run_id = ${run} and ${customers}
    ) told group by customer_id`;
 
 /**
@@ -628,269 +621,4 @@ export async function approveRun(
       .returning();
     return updated!;
   });
-}
-
-export interface ApplyOptions {
-  /** lines per transaction */
-  chunk?: number;
-  /** called after each committed chunk: lets the crash test kill the process at any point */
-  onChunk?: (applied: number) => void | Promise<void>;
-}
-
-export async function applyRun(
-  database: Database,
-  workspaceId: string,
-  runId: string,
-  now: Date,
-  options: ApplyOptions = {},
-): Promise<Run> {
-  const run = await getRun(database.db, workspaceId, runId);
-  if (run.status === "applied") return run;
-  if (run.status !== "approved")
-    throw conflict(`run "${runId}" must be approved before it is applied (it is ${run.status})`);
-  const chunkSize = options.chunk ?? 1_000;
-  /** this attempt's bookings, for onChunk; the stored summary is read from the ledger at the end */
-  let bookedNow = 0;
-  let after = "";
-  for (;;) {
-    const lines = (
-      await database.db
-        .select()
-        .from(compRunLines)
-        .where(
-          and(
-            eq(compRunLines.workspaceId, workspaceId),
-            eq(compRunLines.runId, runId),
-            gt(compRunLines.key, after),
-          ),
-        )
-        .orderBy(asc(compRunLines.key))
-        .limit(chunkSize)
-    ).map(lineOf);
-    if (lines.length === 0) break;
-    await database.transaction(async (tx) => {
-      // One applier per workspace at a time: two runs must not both pay the same difference,
-      // nor two incidents' runs both refund the last of one charge.
-      await tx.query("select pg_advisory_xact_lock(hashtext($1))", [`amends:apply:${workspaceId}`]);
-      const applied = await tx.query<{ action_key: string; total: number }>(
-        "select action_key, sum(amount)::bigint as total from ledger_entries where workspace_id = $1 and action_key = any($2::text[]) group by action_key",
-        [workspaceId, lines.map((l) => l.key)],
-      );
-      const appliedBy = new Map(applied.map((r) => [r.action_key, Number(r.total)]));
-      const refunds = await refundStateNow(tx, workspaceId, run.incidentId, lines);
-      const entries: { id: string; line: ActionLine; amount: number }[] = [];
-      for (const l of lines) {
-        // What is still owed now, but never more than was approved: data that changed since
-        // the preview can lower a payment, only a new preview can raise it.
-        const now = refunds.get(l.key);
-        const target = now ? Math.min(l.target, now.headroom) : l.target;
-        const owed = target - (appliedBy.get(l.key) ?? 0) - (now?.elsewhere ?? l.refundedElsewhere);
-        const amount = Math.min(owed, l.amount);
-        if (amount > 0) entries.push({ id: newId("le"), line: l, amount });
-      }
-      if (entries.length === 0) return;
-      const inserted = await tx.query<{ id: string }>(
-        `insert into ledger_entries (workspace_id, id, idempotency_key, action_key, run_id, incident_id, customer_id, kind, amount, currency, refund_of, detail, created_at)
-         select $1, id, idempotency_key, action_key, $2, $3, customer_id, kind, amount, currency, refund_of, detail::jsonb, $4
-         from unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[])
-           as t(id, idempotency_key, action_key, customer_id, kind, amount, currency, detail, refund_of)
-         on conflict (workspace_id, idempotency_key) do nothing
-         returning id`,
-        [
-          workspaceId,
-          runId,
-          run.incidentId,
-          now.toISOString(),
-          entries.map((e) => e.id),
-          entries.map((e) => `${e.line.key}@${e.line.target}`),
-          entries.map((e) => e.line.key),
-          entries.map((e) => e.line.customerId),
-          entries.map((e) => e.line.kind),
-          entries.map((e) => e.amount),
-          entries.map((e) => ledgerCurrency(e.line)),
-          entries.map((e) => JSON.stringify({ ...e.line, amount: e.amount })),
-          entries.map((e) => (e.line.kind === "refund" ? refundTarget(e.line) : null)),
-        ],
-      );
-      const fresh = new Set(inserted.map((r) => r.id));
-      const postings = entries
-        .filter((e) => fresh.has(e.id))
-        .flatMap((e) => postingsFor(e.line, e.amount, run.incidentId).map((p) => ({ ...p, entryId: e.id })));
-      if (!isBalanced(postings)) throw new AmendsError("INTERNAL", "ledger postings do not balance");
-      if (postings.length) {
-        await tx.query(
-          `insert into ledger_postings (workspace_id, entry_id, account, amount, currency)
-           select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[])`,
-          [
-            workspaceId,
-            postings.map((p) => p.entryId),
-            postings.map((p) => p.account),
-            postings.map((p) => p.amount),
-            postings.map((p) => p.currency),
-          ],
-        );
-      }
-      bookedNow += fresh.size;
-    });
-    after = lines.at(-1)!.key;
-    await options.onChunk?.(bookedNow);
-  }
-  // The notices and the run's status in one transaction: a crash between them cannot leave
-  // notices queued by an attempt whose count is lost.
-  return database.transaction(async (tx) => {
-    const messages = await queueNotices(tx, workspaceId, run, now);
-    const [updated] = await tx.db
-      .update(compRuns)
-      .set({
-        status: "applied",
-        appliedAt: now,
-        appliedSummary: { ...(await bookedByRun(tx, workspaceId, runId)), messages },
-      })
-      .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)))
-      .returning();
-    return updated!;
-  });
-}
-
-/**
- * What the run booked, from the ledger rather than from the last attempt's counters: an apply
- * resumed after a crash finds the earlier attempts' entries already there.
- */
-async function bookedByRun(database: Database, workspaceId: string, runId: string) {
-  const [rows, [lines]] = await Promise.all([
-    database.query<{ unit: string | null; currency: string; n: number; total: number }>(
-      `select case when kind = 'unit_credit' then detail->>'unit' end as unit, currency,
-              count(*)::int as n, sum(amount)::bigint as total
-         from ledger_entries where workspace_id = $1 and run_id = $2
-        group by 1, 2`,
-      [workspaceId, runId],
-    ),
-    database.query<{ n: number }>(
-      "select count(*)::int as n from comp_run_lines where workspace_id = $1 and run_id = $2",
-      [workspaceId, runId],
-    ),
-  ]);
-  const stats = {
-    entries: 0,
-    skipped: 0,
-    money: {} as Record<string, number>,
-    units: {} as Record<string, number>,
-  };
-  for (const r of rows) {
-    stats.entries += r.n;
-    const bucket = r.unit === null ? stats.money : stats.units;
-    const k = r.unit ?? r.currency;
-    bucket[k] = (bucket[k] ?? 0) + Number(r.total);
-  }
-  // Lines the run booked nothing for: owed nothing by the time it was applied, or already paid.
-  stats.skipped = lines!.n - stats.entries;
-  return stats;
-}
-
-/**
- * Each refund line's session or charge as it is now: what was refunded outside Amends (support
- * may have refunded more since the preview) and its headroom, what was captured less what
- * Amends refunded of it for other incidents. A refund must never exceed what was captured.
- */
-async function refundStateNow(tx: Database, workspaceId: string, incidentId: string, lines: ActionLine[]) {
-  const refunds = lines.filter((l) => l.kind === "refund");
-  const sessions = refunds.filter((l) => !l.charge && l.session).map((l) => l.session!);
-  const charges = refunds.filter((l) => l.charge).map((l) => l.charge!);
-  type Row = { id: string; captured: number; refunded: number };
-  const [s, c, others] = await Promise.all([
-    sessions.length
-      ? tx.query<Row>(
-          "select id, charge as captured, refunded from usage_sessions where workspace_id = $1 and id = any($2::text[])",
-          [workspaceId, sessions],
-        )
-      : [],
-    charges.length
-      ? tx.query<Row>(
-          "select id, amount as captured, amount_refunded as refunded from charges where workspace_id = $1 and id = any($2::text[])",
-          [workspaceId, charges],
-        )
-      : [],
-    refundsForOtherIncidents(tx, workspaceId, incidentId, refunds.map(refundTarget)),
-  ]);
-  const byTarget = new Map<string, Row>([
-    ...s.map((r) => [`session:${r.id}`, r] as const),
-    ...c.map((r) => [`charge:${r.id}`, r] as const),
-  ]);
-  const out = new Map<string, { elsewhere: number; headroom: number }>();
-  for (const l of refunds) {
-    const target = refundTarget(l);
-    const row = byTarget.get(target);
-    if (!row) continue;
-    const headroom = Number(row.captured) - (others.get(target) ?? 0);
-    out.set(l.key, { elsewhere: Number(row.refunded), headroom: Math.max(0, headroom) });
-  }
-  return out;
-}
-
-/**
- * One outbox message per notified customer and incident, ever: what happened (the incident and
- * its window) and what they got, from the ledger, or that nothing was due. A later run's
- * top-up updates the message while it waits to be sent; once sent, it stays as it was.
- */
-/** Each region's display name, for the credit's scope ("valid in Milan", not "milan"). */
-async function placeNames(database: Database, workspaceId: string): Promise<Record<string, string>> {
-  const components = await listComponents(database.db, workspaceId);
-  const name = regionNames(components);
-  return Object.fromEntries(
-    [...new Set(components.map((c) => c.region).filter((r): r is string => Boolean(r)))].map((r) => [
-      r,
-      name(r),
-    ]),
-  );
-}
-
-async function queueNotices(database: Database, workspaceId: string, run: Run, now: Date): Promise<number> {
-  const policy = (await loadPolicy(database.db, workspaceId, run.policyId, run.policyVersion)).policy;
-  const rows = await database.query<{ n: number }>(
-    `with inserted as (
-       insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address, locale, template, payload, status, created_at)
-       select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $2 || ':' || n.customer_id || ':compensation', 'compensation.granted',
-              $2, n.customer_id, c.channels->0->>'type', c.channels->0->>'address', coalesce(c.locale, 'en'), $4,
-              jsonb_build_object('incident_id', $2::text, 'incident_title', i.title, 'title_translations', i.title_translations,
-                'window_start', $6::text, 'window_end', $7::text, 'run_id', $3::text, 'as_of', $8::text,
-                'place_names', $9::jsonb,
-                'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
-              case when c.channels->0 is null then 'no_channel' else 'pending' end, $5
-       from (${toldSql("$1", "$3")}) n
-       join incidents i on i.workspace_id = $1 and i.id = $2
-       left join customers c on c.workspace_id = $1 and c.id = n.customer_id
-       -- Per customer through the (workspace_id, customer_id) index: linear whatever the statistics say.
-       -- One line per action, however many runs paid it (a top-up is a second entry).
-       left join lateral (
-         select jsonb_agg(jsonb_build_object('key', k.action_key, 'kind', k.kind, 'amount', k.amount, 'currency', k.currency,
-           'unit', k.unit, 'scope', k.scope, 'expires_at', k.expires_at, 'visible_by', k.visible_by, 'reason', k.reason)
-           order by k.action_key) as lines
-         from (
-           select e.action_key, e.kind, e.currency, sum(e.amount)::int8 as amount, max(e.detail->>'unit') as unit,
-             max(e.detail->>'scope') as scope, max(e.detail->>'expiresAt') as expires_at,
-             max(e.detail->>'visibleBy') as visible_by, max(e.detail->>'reason') as reason
-           from ledger_entries e
-           where e.workspace_id = $1 and e.customer_id = n.customer_id and e.incident_id = $2
-           group by e.action_key, e.kind, e.currency
-         ) k
-       ) g on true
-       -- A re-run's top-up: a message not yet on its way says what they got in all.
-       on conflict (workspace_id, idempotency_key) do update set payload = excluded.payload
-         where outbox_messages.status in ('pending', 'no_channel')
-           and outbox_messages.payload->'lines' is distinct from excluded.payload->'lines'
-       returning xmax = 0 as fresh
-     ) select count(*) filter (where fresh)::int as n from inserted`,
-    [
-      workspaceId,
-      run.incidentId,
-      run.id,
-      policy.notify.template ?? "compensation",
-      now.toISOString(),
-      run.windowStart.toISOString(),
-      run.windowEnd.toISOString(),
-      run.asOf.toISOString(),
-      JSON.stringify(await placeNames(database, workspaceId)),
-    ],
-  );
-  return rows[0]?.n ?? 0;
 }

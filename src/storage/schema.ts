@@ -296,6 +296,10 @@ export const compRuns = pgTable(
     approvedBy: text("approved_by"),
     appliedAt: ts("applied_at"),
     appliedSummary: jsonb("applied_summary").$type<Record<string, unknown>>(),
+    /** the last customer whose lines and message an apply has committed: it goes on from there */
+    applyCursor: text("apply_cursor"),
+    /** messages the run's apply queued so far, across attempts */
+    applyMessages: integer("apply_messages").notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.workspaceId, t.id] }),
@@ -334,7 +338,8 @@ export const compRunLines = pgTable(
     expiresAt: text("expires_at"),
     visibleBy: text("visible_by"),
   },
-  (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.key] })],
+  // By customer first: an apply books whole customers per chunk (a key belongs to one customer).
+  (t) => [primaryKey({ columns: [t.workspaceId, t.runId, t.customerId, t.key] })],
 );
 
 /** Excluded items and review items of a run. */

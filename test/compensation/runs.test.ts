@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyRun } from "../../src/compensation/runs.ts";
+import { applyRun } from "../../src/compensation/apply.ts";
+import { postingsFor } from "../../src/core/compensation/ledger.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
 import { A, B, C } from "./examples.ts";
@@ -107,7 +108,28 @@ async function loadOutageA(t: TestApp) {
   expect(resolved.json.resolved_at).toBe("2017-12-19T16:00:00.000Z");
 }
 
+/**
+ * The currencies whose postings do not sum to zero (none), after checking that every entry's
+ * postings are the ones `postingsFor`, the core's definition, gives for its line.
+ */
 async function ledgerBalances(t: TestApp) {
+  const entries = await t.database.query<{ id: string; incident_id: string; amount: number; detail: any }>(
+    "select id, incident_id, amount, detail from ledger_entries",
+  );
+  const postings = await t.database.query<{
+    entry_id: string;
+    account: string;
+    amount: number;
+    currency: string;
+  }>("select entry_id, account, amount, currency from ledger_postings order by entry_id, amount desc");
+  expect(entries.length).toBeGreaterThan(0);
+  expect(postings.map(({ entry_id, ...p }) => ({ entry: entry_id, ...p, amount: Number(p.amount) }))).toEqual(
+    entries
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .flatMap((e) =>
+        postingsFor(e.detail, Number(e.amount), e.incident_id).map((p) => ({ entry: e.id, ...p })),
+      ),
+  );
   return t.database.query<{ currency: string; total: number }>(
     "select currency, sum(amount)::bigint as total from ledger_postings group by currency having sum(amount) <> 0",
   );

@@ -4,7 +4,7 @@
  * Usage: tsx apply-worker.ts <database-url> <workspace-id> <run-id> <stripe-url>
  */
 import { exportRunToStripe, stripeClient } from "../../src/billing/stripe-export.ts";
-import { applyRun } from "../../src/compensation/runs.ts";
+import { applyRun } from "../../src/compensation/apply.ts";
 import { openDatabase } from "../../src/storage/database.ts";
 
 const [url, workspaceId, runId, stripeUrl] = process.argv.slice(2) as [string, string, string, string];

@@ -1,0 +1,285 @@
+/**
+ * Apply: books an approved run's lines in the ledger exactly once, and queues one message per
+ * customer it tells.
+ *
+ * The work is set-based: a chunk is a range of whole customers (a customer's lines are never
+ * split), and one transaction books it with a few statements, whatever its size. Per line the
+ * database recomputes what is still owed now, `target − applied − refunded elsewhere`, never above
+ * the approved amount (data that changed since the preview can lower a payment, only a new
+ * preview can raise it), and inserts an entry whose idempotency key (`action@target`) is unique,
+ * with its two postings. The chunk's customers get their message in the same transaction, keyed
+ * `incident:customer:compensation`, and the run's cursor moves past them. So after a `kill -9`
+ * anywhere, a new attempt goes on from the cursor; a chunk done twice (two appliers) finds its
+ * entries already there and posts nothing twice.
+ */
+import { and, eq } from "drizzle-orm";
+import { listComponents } from "../components/store.ts";
+import { conflict } from "../core/errors.ts";
+import { regionNames } from "../core/wording.ts";
+import type { Database } from "../storage/database.ts";
+import { compRuns } from "../storage/schema.ts";
+import { loadPolicy } from "./policies.ts";
+import { getRun, type Run, toldSql } from "./runs.ts";
+
+export interface ApplyOptions {
+  /** lines per transaction, at least: a chunk ends with its last customer's last line */
+  chunk?: number;
+  /** called after each committed chunk: lets the crash test kill the process at any point */
+  onChunk?: (applied: number) => void | Promise<void>;
+}
+
+export async function applyRun(
+  database: Database,
+  workspaceId: string,
+  runId: string,
+  now: Date,
+  options: ApplyOptions = {},
+): Promise<Run> {
+  const run = await getRun(database.db, workspaceId, runId);
+  if (run.status === "applied") return run;
+  if (run.status !== "approved")
+    throw conflict(`run "${runId}" must be approved before it is applied (it is ${run.status})`);
+  const chunk = Math.max(1, options.chunk ?? 1_000);
+  const notices = {
+    template: (await loadPolicy(database.db, workspaceId, run.policyId, run.policyVersion)).policy.notify
+      .template,
+    placeNames: await placeNames(database, workspaceId),
+  };
+  /** this attempt's bookings, for onChunk; the stored summary is read from the ledger at the end */
+  let bookedNow = 0;
+  for (let last = false; !last; ) {
+    await database.transaction(async (tx) => {
+      // One applier per workspace at a time: two runs must not both pay the same difference,
+      // nor two incidents' runs both refund the last of one charge. Under the lock, the cursor
+      // is where the last committed chunk ended, whoever committed it.
+      await tx.query("select pg_advisory_xact_lock(hashtext($1))", [`amends:apply:${workspaceId}`]);
+      const [range] = await tx.query<{ after: string; upto: string | null }>(CHUNK_SQL, [
+        workspaceId,
+        runId,
+        chunk - 1,
+      ]);
+      const { after, upto } = range!;
+      last = upto === null;
+      const [booked] = await tx.query<{ n: number }>(bookSql(upto && "$6"), [
+        workspaceId,
+        runId,
+        run.incidentId,
+        now.toISOString(),
+        after,
+        ...(upto === null ? [] : [upto]),
+      ]);
+      const messages = await queueNotices(tx, workspaceId, run, now, notices, { after, upto });
+      await tx.query(
+        `update comp_runs set apply_cursor = coalesce($3, (select max(customer_id) from (${toldSql("$1", "$2")}) t), ''),
+                apply_messages = apply_messages + $4
+          where workspace_id = $1 and id = $2`,
+        [workspaceId, runId, upto, messages],
+      );
+      bookedNow += booked!.n;
+    });
+    await options.onChunk?.(bookedNow);
+  }
+  const [updated] = await database.db
+    .update(compRuns)
+    .set({ status: "applied", appliedAt: now, appliedSummary: await bookedByRun(database, workspaceId, run) })
+    .where(and(eq(compRuns.workspaceId, workspaceId), eq(compRuns.id, runId)))
+    .returning();
+  return updated!;
+}
+
+/**
+ * The next chunk: customers after the cursor up to the one holding the chunk-th line after it
+ * (or the chunk-th customer told that nothing is due, if that comes first); `upto` is null for
+ * the last chunk, which takes everyone left. `$3` is the chunk size less one.
+ */
+const CHUNK_SQL = `
+  with r as (select coalesce(apply_cursor, '') as after from comp_runs where workspace_id = $1 and id = $2)
+  select r.after, least(
+    (select customer_id from comp_run_lines where workspace_id = $1 and run_id = $2 and customer_id > r.after
+      order by customer_id offset $3 limit 1),
+    (select customer_id from comp_run_notices where workspace_id = $1 and run_id = $2 and customer_id > r.after
+      order by customer_id offset $3 limit 1)) as upto
+  from r`;
+
+/**
+ * The chunk's customers, `(after, upto]`, as a condition on `customer_id` for the placeholders
+ * given; without an upper bound for the last chunk (a bound as a plain range keeps it an index range).
+ */
+const inChunk = (after: string, upto: string | null) =>
+  upto === null ? `customer_id > ${after}` : `customer_id > ${after} and customer_id <= ${upto}`;
+
+/**
+ * Books one chunk's lines: what each still owes now, then its entry and its two postings. A
+ * refund's target is capped by its session's or charge's headroom as it is now (captured, less
+ * what Amends refunded of it for other incidents), and what was refunded elsewhere is read
+ * again. The postings are `postingsFor` (core/compensation/ledger.ts) in SQL, held equal to it
+ * by the runs test. Returns how many entries are new.
+ */
+const bookSql = (upto: string | null) => `
+  with line as (
+    select l.*, case when l.charge is not null then 'charge:' || l.charge else 'session:' || l.session end as refund_of
+    from comp_run_lines l where l.workspace_id = $1 and l.run_id = $2 and ${inChunk("$5", upto)}
+  ),
+  owed as (
+    select line.*, least(line.amount,
+        case when t.captured is null then line.target
+             else least(line.target, greatest(0, t.captured - coalesce(o.total, 0))) end
+        - coalesce(a.total, 0)
+        - case when t.captured is null then line.refunded_elsewhere else t.refunded end) as pay
+    from line
+    left join lateral (
+      select sum(e.amount)::int8 as total from ledger_entries e where e.workspace_id = $1 and e.action_key = line.key
+    ) a on true
+    left join lateral (
+      select s.charge as captured, s.refunded from usage_sessions s
+       where line.kind = 'refund' and line.charge is null and s.workspace_id = $1 and s.id = line.session
+      union all
+      select c.amount, c.amount_refunded from charges c
+       where line.kind = 'refund' and c.workspace_id = $1 and c.id = line.charge
+    ) t on true
+    left join lateral (
+      select sum(e.amount)::int8 as total from ledger_entries e
+       where line.kind = 'refund' and e.workspace_id = $1 and e.refund_of = line.refund_of and e.incident_id <> $3
+    ) o on true
+  ),
+  entry as (
+    insert into ledger_entries (workspace_id, id, idempotency_key, action_key, run_id, incident_id, customer_id,
+      kind, amount, currency, refund_of, detail, created_at)
+    select $1, 'le_' || replace(gen_random_uuid()::text, '-', ''), key || '@' || target, key, $2, $3, customer_id,
+      kind, pay, case when kind = 'unit_credit' then unit || ':' || coalesce(scope, 'any') else currency end,
+      case when kind = 'refund' then refund_of end,
+      jsonb_build_object('key', key, 'customerId', customer_id, 'kind', kind, 'amount', pay, 'currency', currency,
+        'unit', unit, 'target', target, 'alreadyApplied', already_applied, 'refundedElsewhere', refunded_elsewhere,
+        'group', policy_group, 'rule', rule, 'breakdown', breakdown, 'session', session, 'charge', charge,
+        'reason', reason, 'dueBy', due_by, 'scope', scope, 'expiresAt', expires_at, 'visibleBy', visible_by),
+      $4
+    from owed where pay > 0
+    on conflict (workspace_id, idempotency_key) do nothing
+    returning id, kind, amount, currency, customer_id
+  ),
+  posting as (
+    insert into ledger_postings (workspace_id, entry_id, account, amount, currency)
+    select $1, entry.id, p.account, p.amount, entry.currency
+    from entry cross join lateral (values
+      (case when entry.kind = 'refund' then 'contra_revenue:refunds' else 'expense:make_good:' || $3 end, entry.amount),
+      (case entry.kind when 'refund' then 'psp_clearing'
+         when 'credit' then 'liability:customer_credit:' || entry.customer_id
+         else 'liability:customer_units:' || entry.customer_id end, -entry.amount)
+    ) p(account, amount)
+  )
+  select count(*)::int as n from entry`;
+
+/**
+ * What the run booked, from the ledger rather than from the last attempt's counters: an apply
+ * resumed after a crash finds the earlier attempts' entries already there.
+ */
+async function bookedByRun(database: Database, workspaceId: string, run: Run) {
+  const [rows, [lines], [progress]] = await Promise.all([
+    database.query<{ unit: string | null; currency: string; n: number; total: number }>(
+      `select case when kind = 'unit_credit' then detail->>'unit' end as unit, currency,
+              count(*)::int as n, sum(amount)::bigint as total
+         from ledger_entries where workspace_id = $1 and run_id = $2
+        group by 1, 2`,
+      [workspaceId, run.id],
+    ),
+    database.query<{ n: number }>(
+      "select count(*)::int as n from comp_run_lines where workspace_id = $1 and run_id = $2",
+      [workspaceId, run.id],
+    ),
+    database.query<{ messages: number }>(
+      "select apply_messages as messages from comp_runs where workspace_id = $1 and id = $2",
+      [workspaceId, run.id],
+    ),
+  ]);
+  const stats = {
+    entries: 0,
+    skipped: 0,
+    money: {} as Record<string, number>,
+    units: {} as Record<string, number>,
+    messages: progress!.messages,
+  };
+  for (const r of rows) {
+    stats.entries += r.n;
+    const bucket = r.unit === null ? stats.money : stats.units;
+    const k = r.unit ?? r.currency;
+    bucket[k] = (bucket[k] ?? 0) + Number(r.total);
+  }
+  // Lines the run booked nothing for: owed nothing by the time it was applied, or already paid.
+  stats.skipped = lines!.n - stats.entries;
+  return stats;
+}
+
+/** Each region's display name, for the credit's scope ("valid in Milan", not "milan"). */
+async function placeNames(database: Database, workspaceId: string): Promise<Record<string, string>> {
+  const components = await listComponents(database.db, workspaceId);
+  const name = regionNames(components);
+  return Object.fromEntries(
+    [...new Set(components.map((c) => c.region).filter((r): r is string => Boolean(r)))].map((r) => [
+      r,
+      name(r),
+    ]),
+  );
+}
+
+/**
+ * One outbox message per told customer and incident, ever: what happened (the incident and its
+ * window) and what they got, from the ledger (all runs of the incident), or that nothing was due.
+ * A later run's top-up updates the message while it waits to be sent; once sent, it stays as it
+ * was. Returns how many messages are new.
+ */
+async function queueNotices(
+  tx: Database,
+  workspaceId: string,
+  run: Run,
+  now: Date,
+  notices: { template: string | undefined; placeNames: Record<string, string> },
+  range: { after: string; upto: string | null },
+): Promise<number> {
+  const rows = await tx.query<{ n: number }>(
+    `with inserted as (
+       insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address, locale, template, payload, status, created_at)
+       select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $2 || ':' || n.customer_id || ':compensation', 'compensation.granted',
+              $2, n.customer_id, c.channels->0->>'type', c.channels->0->>'address', coalesce(c.locale, 'en'), $4,
+              jsonb_build_object('incident_id', $2::text, 'incident_title', i.title, 'title_translations', i.title_translations,
+                'window_start', $6::text, 'window_end', $7::text, 'run_id', $3::text, 'as_of', $8::text,
+                'place_names', $9::jsonb,
+                'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
+              case when c.channels->0 is null then 'no_channel' else 'pending' end, $5
+       from (${toldSql("$1", "$3", inChunk("$10", range.upto && "$11"))}) n
+       join incidents i on i.workspace_id = $1 and i.id = $2
+       left join customers c on c.workspace_id = $1 and c.id = n.customer_id
+       -- One line per action, however many runs paid it (a top-up is a second entry).
+       left join lateral (
+         select jsonb_agg(jsonb_build_object('key', k.action_key, 'kind', k.kind, 'amount', k.amount, 'currency', k.currency,
+           'unit', k.unit, 'scope', k.scope, 'expires_at', k.expires_at, 'visible_by', k.visible_by, 'reason', k.reason)
+           order by k.action_key) as lines
+         from (
+           select e.action_key, e.kind, e.currency, sum(e.amount)::int8 as amount, max(e.detail->>'unit') as unit,
+             max(e.detail->>'scope') as scope, max(e.detail->>'expiresAt') as expires_at,
+             max(e.detail->>'visibleBy') as visible_by, max(e.detail->>'reason') as reason
+           from ledger_entries e
+           where e.workspace_id = $1 and e.customer_id = n.customer_id and e.incident_id = $2
+           group by e.action_key, e.kind, e.currency
+         ) k
+       ) g on true
+       on conflict (workspace_id, idempotency_key) do update set payload = excluded.payload
+         where outbox_messages.status in ('pending', 'no_channel')
+           and outbox_messages.payload->'lines' is distinct from excluded.payload->'lines'
+       returning xmax = 0 as fresh
+     ) select count(*) filter (where fresh)::int as n from inserted`,
+    [
+      workspaceId,
+      run.incidentId,
+      run.id,
+      notices.template ?? "compensation",
+      now.toISOString(),
+      run.windowStart.toISOString(),
+      run.windowEnd.toISOString(),
+      run.asOf.toISOString(),
+      JSON.stringify(notices.placeNames),
+      range.after,
+      ...(range.upto === null ? [] : [range.upto]),
+    ],
+  );
+  return rows[0]?.n ?? 0;
+}
