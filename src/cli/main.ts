@@ -7,6 +7,7 @@ import { Transform } from "node:stream";
 import { Presets, SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
 import { databaseTarget, type Settings, serverFile, settingsFromEnv } from "../config.ts";
+import { EXCLUDED_SAMPLE } from "../core/compensation/preview.ts";
 import { formatMoney } from "../core/money.ts";
 import { loadDemo } from "../demo/load.ts";
 import { startMonitors } from "../monitors/engine.ts";
@@ -496,6 +497,11 @@ comp
           ? [
               ...doc.lines.map(formatLine),
               ...doc.excluded.map((e: any) => `  excluded ${e.customer_id} ${e.reference}: ${e.reason}`),
+              ...(doc.excluded.length < doc.run.summary.excluded
+                ? [
+                    `  (the first ${EXCLUDED_SAMPLE} of each reason; ${doc.run.summary.excluded} excluded in all)`,
+                  ]
+                : []),
               ...doc.review.map(
                 (r: any) => `  review   ${r.customer_id} ${r.reference}: ${r.reason} (${r.detail})`,
               ),

@@ -11,7 +11,7 @@
  */
 
 import type { Condition, Policy, Rule } from "../core/compensation/policy.ts";
-import { checkTotal } from "../core/compensation/preview.ts";
+import { checkTotal, EXCLUDED_SAMPLE } from "../core/compensation/preview.ts";
 import { parseDuration } from "../core/compensation/time.ts";
 import { parseDecimal } from "../core/money.ts";
 import type { Database } from "../storage/database.ts";
@@ -44,6 +44,7 @@ export interface SqlPreviewCounts {
   customers: number;
   affected: number;
   excluded: number;
+  excluded_reasons: Record<string, number>;
   review: number;
   notifications: number;
   lines: number;
@@ -307,7 +308,10 @@ export async function previewInSql(
     ),
     stored_items as (
       insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
-      select ${qws}, ${qrun}, type, customer_id, reference, reason, detail, key from items
+      select ${qws}, ${qrun}, type, customer_id, reference, reason, detail, key from (
+        select *, row_number() over (partition by type, reason order by customer_id collate "C", reference collate "C") as nth
+        from items
+      ) i where type = 'review' or nth <= ${EXCLUDED_SAMPLE}
       on conflict do nothing
     ),
     customer as (
@@ -321,6 +325,8 @@ export async function previewInSql(
       (select count(*) from customer)::int as customers,
       (select count(*) from customer where affected)::int as affected,
       (select count(*) from items where type = 'excluded')::int as excluded,
+      (select coalesce(jsonb_object_agg(reason, n), '{}'::jsonb) from
+        (select reason, count(*)::int as n from items where type = 'excluded' group by reason) r) as excluded_reasons,
       (select count(*) from items where type = 'review')::int as review,
       (select count(*) from customer where affected and (paid or ${whenNothingDue}))::int as notifications,
       (select coalesce(jsonb_object_agg(currency, total), '{}'::jsonb) from

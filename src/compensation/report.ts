@@ -65,11 +65,18 @@ export async function loadRunReport(db: Database, workspaceId: string, run: RunJ
   }));
   const counts = (type: string) =>
     items.filter((i) => i.type === type).map((i) => ({ reason: i.reason, count: Number(i.count) }));
+  // The run stores a sample of each exclusion reason; its summary counts them all.
+  const excludedReasons = (run.summary as { excluded_reasons?: Record<string, number> }).excluded_reasons;
+  const excluded = excludedReasons
+    ? Object.entries(excludedReasons)
+        .map(([reason, count]) => ({ reason, count }))
+        .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1))
+    : counts("excluded");
   return {
     run,
     byCity: chartsBy(rows, (r) => r.city),
     byRule: chartsBy(rows, (r) => r.rule),
-    excluded: counts("excluded"),
+    excluded,
     review: counts("review"),
   };
 }

@@ -22,9 +22,11 @@ import { evaluateCustomer, isWithin, possibleKeys, refundTarget } from "../core/
 import { policyGroups } from "../core/compensation/policy.ts";
 import {
   addToTotals,
+  ExclusionSample,
   emptyTotals,
   noticeOf,
   sortedTotals,
+  sortKeys,
   type Totals,
 } from "../core/compensation/preview.ts";
 import { LocalCalendar, parseWindow } from "../core/compensation/time.ts";
@@ -112,7 +114,14 @@ export async function createPreview(
 
   let runId = newId("run");
   let totals = emptyTotals();
-  const counts = { customers: 0, affected: 0, excluded: 0, review: 0, notifications: 0 };
+  const counts: Counts = {
+    customers: 0,
+    affected: 0,
+    excluded: 0,
+    excluded_reasons: {},
+    review: 0,
+    notifications: 0,
+  };
 
   await database
     .transaction(async (tx) => {
@@ -150,7 +159,7 @@ export async function createPreview(
           detectedAt: base.incident.detectedAt,
           components: roots.length ? [...new Set([...roots, ...below])] : null,
         });
-        Object.assign(counts, sqlCounts);
+        Object.assign(counts, sqlCounts, { excluded_reasons: sortKeys(sqlCounts.excluded_reasons) });
         totals = { money, units: {}, lines };
       } else {
         await previewInEngine(tx, workspaceId, runId, base, month, counts, totals);
@@ -206,6 +215,17 @@ export async function createPreview(
   return getRun(database.db, workspaceId, runId);
 }
 
+/** What a preview's summary counts besides its totals. */
+interface Counts {
+  customers: number;
+  affected: number;
+  excluded: number;
+  /** every excluded item by reason: the run stores a sample of each (EXCLUDED_SAMPLE) */
+  excluded_reasons: Record<string, number>;
+  review: number;
+  notifications: number;
+}
+
 /** Rolls back a preview that an earlier run already holds. */
 class SamePreview extends Error {
   constructor(readonly runId: string) {
@@ -224,7 +244,7 @@ async function previewInEngine(
   runId: string,
   base: Omit<EngineContext, "applied">,
   month: { start: number; end: number } | undefined,
-  counts: Record<"customers" | "affected" | "excluded" | "review" | "notifications", number>,
+  counts: Counts,
   totals: Totals,
 ) {
   const { policy, incident } = base;
@@ -344,6 +364,7 @@ async function previewInEngine(
   // previous chunk's writes and the next fetch, then the evaluation, which yields now and
   // then so that each query goes out as soon as the one before is done.
   const fetchRows = () => tx.query<Record<string, unknown>>(`fetch ${FETCH} from candidates`);
+  const sample = new ExclusionSample();
   let unwritten: CustomerResult[] = [];
   let carry: Batch[number] | undefined;
   let rows = await fetchRows();
@@ -364,7 +385,7 @@ async function previewInEngine(
       }
       if (last && carry) batch.push(carry);
       const known = await lookup(batch);
-      writing = writeResults(tx, workspaceId, runId, unwritten, policy.notify.when_nothing_due);
+      writing = writeResults(tx, workspaceId, runId, unwritten, policy.notify.when_nothing_due, sample);
       next = last ? undefined : fetchRows();
       // Awaited below; a failure meanwhile must not count as unhandled.
       writing.catch(() => {});
@@ -383,7 +404,8 @@ async function previewInEngine(
     await Promise.allSettled([writing, next]);
     throw err;
   }
-  await writeResults(tx, workspaceId, runId, unwritten, policy.notify.when_nothing_due);
+  await writeResults(tx, workspaceId, runId, unwritten, policy.notify.when_nothing_due, sample);
+  counts.excluded_reasons = sample.sorted();
   await tx.query("close candidates");
 }
 
@@ -500,6 +522,7 @@ async function writeResults(
   runId: string,
   results: CustomerResult[],
   whenNothingDue: boolean,
+  sample: ExclusionSample,
 ) {
   const lines: CopyValue[][] = [];
   const notices: CopyValue[][] = [];
@@ -530,7 +553,8 @@ async function writeResults(
         l.visibleBy,
       ]);
     }
-    for (const e of r.excluded) items.push(["excluded", e.customerId, e.reference, e.reason, null, null]);
+    for (const e of sample.take(r.excluded))
+      items.push(["excluded", e.customerId, e.reference, e.reason, null, null]);
     for (const v of r.review) items.push(["review", v.customerId, v.reference, v.reason, v.detail, v.key]);
     const n = noticeOf(r, whenNothingDue);
     if (n?.nothingDue) notices.push([workspaceId, runId, n.customerId]);

@@ -6,7 +6,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyRun } from "../../src/compensation/apply.ts";
+import { createPreview } from "../../src/compensation/runs.ts";
 import { postingsFor } from "../../src/core/compensation/ledger.ts";
+import { EXCLUDED_SAMPLE } from "../../src/core/compensation/preview.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { BACKENDS } from "../support/backends.ts";
 import { A, B, C } from "./examples.ts";
@@ -490,6 +492,65 @@ rules:
       const again = await runPolicy(t, "INC-2017-12-19-b", policy("INC-2017-12-19-b"));
       expect(again.preview.lines).toEqual([]);
       expect(again.preview.excluded.map((e: any) => e.reason)).toContain("already_refunded");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.each(BACKENDS)("re-previewing an applied incident on %s", (backend) => {
+  it("counts every paid session but stores only a sample of them, as the engine does", async () => {
+    const t = await startTestApp(backend);
+    try {
+      const n = EXCLUDED_SAMPLE + 50;
+      await t.call("POST", "/api/v1/components", { id: "rental-backend", name: "Rentals" });
+      await importCsv(t, "customers", customersCsv(A.customers));
+      const sessions = Array.from({ length: n }, (_, i) => ({
+        ...A.sessions[0]!,
+        id: `R${String(i).padStart(4, "0")}`,
+        customerId: A.customers[i % A.customers.length]!.id,
+        refunded: 0,
+      }));
+      await importCsv(t, "sessions", sessionsCsv(sessions));
+      await t.call("POST", "/api/v1/incidents", {
+        id: "INC-2017-12-19",
+        title: "Rentals cannot be ended",
+        body: "Investigating",
+        started_at: A.incident.start,
+        components: [{ id: "rental-backend", status: "major_outage" }],
+      });
+      await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", { resolved_at: A.incident.end });
+      const policy = "policy: whole\nrules:\n  - {id: whole, action: {refund: session_charge}}\n";
+      const first = await runPolicy(t, "INC-2017-12-19", policy);
+      expect(first.preview.lines).toHaveLength(n);
+      await approveAndApply(t, first.run.id);
+
+      const again = await runPolicy(t, "INC-2017-12-19", policy);
+      expect(again.preview.lines).toEqual([]);
+      expect(again.run.summary).toMatchObject({ excluded: n, excluded_reasons: { already_compensated: n } });
+      const stored = again.preview.excluded.map((e: any) => [e.customer_id, e.reference]);
+      expect(stored).toHaveLength(EXCLUDED_SAMPLE);
+      expect(stored).toEqual(
+        sessions
+          .map((s) => [s.customerId, s.id])
+          .sort(([a, x], [b, y]) => (a! < b! ? -1 : a! > b! ? 1 : x! < y! ? -1 : 1))
+          .slice(0, EXCLUDED_SAMPLE),
+      );
+      // The engine keeps the same sample and counts.
+      const twin = await createPreview(
+        t.database,
+        t.workspaceId,
+        {
+          incidentId: "INC-2017-12-19",
+          policyId: "whole",
+          asOf: new Date(again.run.as_of),
+          engineOnly: true,
+        },
+        null,
+        new Date(),
+      );
+      expect(twin.summary).toEqual(again.run.summary);
+      expect(twin.previewHash).toBe(again.run.preview_hash);
     } finally {
       await t.close();
     }

@@ -60,13 +60,37 @@ export function checkTotal(total: number, of: Pick<ActionLine, "currency" | "uni
     throw conflict(`the total in ${of.currency ?? of.unit} exceeds 2^53 − 1 minor units; split the run`);
 }
 
-const sortKeys = (r: Record<string, number>) =>
+export const sortKeys = (r: Record<string, number>) =>
   Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)));
 export const sortedTotals = (t: Totals): Totals => ({
   money: sortKeys(t.money),
   units: sortKeys(t.units),
   lines: t.lines,
 });
+
+/**
+ * A stored run keeps this many excluded items of each reason (the first, by customer then
+ * reference) and counts them all: the re-preview of an applied incident excludes every session
+ * it paid, and a million rows saying "already compensated" tell nobody more than their count.
+ */
+export const EXCLUDED_SAMPLE = 100;
+
+/** Fed each customer's exclusions in customer order: keeps the sample and counts every reason. */
+export class ExclusionSample {
+  readonly counts: Record<string, number> = {};
+  take(excluded: readonly Exclusion[]): Exclusion[] {
+    const kept: Exclusion[] = [];
+    for (const e of [...excluded].sort((a, b) => (a.reference < b.reference ? -1 : 1))) {
+      this.counts[e.reason] = (this.counts[e.reason] ?? 0) + 1;
+      if (this.counts[e.reason]! <= EXCLUDED_SAMPLE) kept.push(e);
+    }
+    return kept;
+  }
+  /** The counts with their reasons sorted: the same summary, and hash, whichever way it was computed. */
+  sorted(): Record<string, number> {
+    return sortKeys(this.counts);
+  }
+}
 
 export function noticeOf(r: CustomerResult, notifyWhenNothingDue: boolean): Notice | undefined {
   if (!r.affected) return undefined;
