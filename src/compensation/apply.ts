@@ -105,8 +105,8 @@ const CHUNK_SQL = `
  * The chunk's customers, `(after, upto]`, as a condition on `customer_id` for the placeholders
  * given; without an upper bound for the last chunk (a bound as a plain range keeps it an index range).
  */
-const inChunk = (after: string, upto: string | null) =>
-  upto === null ? `customer_id > ${after}` : `customer_id > ${after} and customer_id <= ${upto}`;
+const inChunk = (after: string, upto: string | null, column = "customer_id") =>
+  upto === null ? `${column} > ${after}` : `${column} > ${after} and ${column} <= ${upto}`;
 
 /**
  * Books one chunk's lines: what each still owes now, then its entry and its two postings. A
@@ -236,7 +236,22 @@ async function queueNotices(
   range: { after: string; upto: string | null },
 ): Promise<number> {
   const rows = await tx.query<{ n: number }>(
-    `with inserted as (
+    `with paid as (
+       -- What the chunk's customers got for the incident, one line per action however many runs
+       -- paid it (a top-up is a second entry): one range of the customer index, not a probe each.
+       select customer_id, jsonb_agg(jsonb_build_object('key', action_key, 'kind', kind, 'amount', amount,
+           'currency', currency, 'unit', unit, 'scope', scope, 'expires_at', expires_at, 'visible_by', visible_by,
+           'reason', reason) order by action_key) as lines
+       from (
+         select e.customer_id, e.action_key, e.kind, e.currency, sum(e.amount)::int8 as amount, max(e.detail->>'unit') as unit,
+           max(e.detail->>'scope') as scope, max(e.detail->>'expiresAt') as expires_at,
+           max(e.detail->>'visibleBy') as visible_by, max(e.detail->>'reason') as reason
+         from ledger_entries e
+         where e.workspace_id = $1 and ${inChunk("$10", range.upto && "$11", "e.customer_id")} and e.incident_id = $2
+         group by e.customer_id, e.action_key, e.kind, e.currency
+       ) k group by customer_id
+     ),
+     inserted as (
        insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address, locale, template, payload, status, created_at)
        select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $2 || ':' || n.customer_id || ':compensation', 'compensation.granted',
               $2, n.customer_id, c.channels->0->>'type', c.channels->0->>'address', coalesce(c.locale, 'en'), $4,
@@ -248,20 +263,7 @@ async function queueNotices(
        from (${toldSql("$1", "$3", inChunk("$10", range.upto && "$11"))}) n
        join incidents i on i.workspace_id = $1 and i.id = $2
        left join customers c on c.workspace_id = $1 and c.id = n.customer_id
-       -- One line per action, however many runs paid it (a top-up is a second entry).
-       left join lateral (
-         select jsonb_agg(jsonb_build_object('key', k.action_key, 'kind', k.kind, 'amount', k.amount, 'currency', k.currency,
-           'unit', k.unit, 'scope', k.scope, 'expires_at', k.expires_at, 'visible_by', k.visible_by, 'reason', k.reason)
-           order by k.action_key) as lines
-         from (
-           select e.action_key, e.kind, e.currency, sum(e.amount)::int8 as amount, max(e.detail->>'unit') as unit,
-             max(e.detail->>'scope') as scope, max(e.detail->>'expiresAt') as expires_at,
-             max(e.detail->>'visibleBy') as visible_by, max(e.detail->>'reason') as reason
-           from ledger_entries e
-           where e.workspace_id = $1 and e.customer_id = n.customer_id and e.incident_id = $2
-           group by e.action_key, e.kind, e.currency
-         ) k
-       ) g on true
+       left join paid g on g.customer_id = n.customer_id
        on conflict (workspace_id, idempotency_key) do update set payload = excluded.payload
          where outbox_messages.status in ('pending', 'no_channel')
            and outbox_messages.payload->'lines' is distinct from excluded.payload->'lines'

@@ -402,8 +402,8 @@ export const ledgerEntries = pgTable(
     uniqueIndex("ledger_entries_idempotency").on(t.workspaceId, t.idempotencyKey),
     index("ledger_entries_action").on(t.workspaceId, t.actionKey),
     index("ledger_entries_customer").on(t.workspaceId, t.customerId, t.createdAt),
-    // how far an apply has come: it books a run's lines in key order
-    index("ledger_entries_run").on(t.workspaceId, t.runId, t.actionKey),
+    // a run's entries, for its summary and its exports
+    index("ledger_entries_run").on(t.workspaceId, t.runId),
   ],
 );
 
@@ -424,7 +424,6 @@ export const ledgerPostings = pgTable(
       columns: [t.workspaceId, t.entryId],
       foreignColumns: [ledgerEntries.workspaceId, ledgerEntries.id],
     }),
-    index("ledger_postings_account").on(t.workspaceId, t.account),
   ],
 );
 
