@@ -440,7 +440,9 @@ async function prepare(
  * them. Each message's outcome is handled as a single send's would be: taken → recorded with the
  * provider's id; permanent → suppressed or failed over; transient → the next provider, and after
  * the last one the row waits for the job's retry. Only what is still transient goes on to the
- * next provider, so a recipient a provider took is never sent again by another.
+ * next provider, so a recipient a provider took is never sent again by another. What a call
+ * took is recorded before the next call goes (one message per lane, or one batch), so a crash
+ * repeats at most what was in flight, under the same keys.
  */
 async function deliver(
   ctx: DeliveryContext,
@@ -449,31 +451,43 @@ async function deliver(
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = items.map(() => "retry");
   const lastError: string[] = [];
+  const settle = async (sender: ChannelSender, i: number, result: BatchOutcome) => {
+    const { job, row } = items[i]!;
+    if (result instanceof PermanentFailure) {
+      if (result.suppress) await suppress(ctx, job, row, result.message);
+      else await failOver(ctx, job, row, result.message);
+      outcomes[i] = "failed";
+    } else if (result instanceof Error) {
+      lastError[i] = `${sender.provider}: ${result.message}`;
+    } else {
+      // The provider took it: a failure to record it must not send it through the next one.
+      await markOne(ctx, job, row, result, record);
+      outcomes[i] = "sent";
+    }
+  };
+  const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
   let left = items.map((_, i) => i);
   for (const sender of ctx.channels[items[0]!.row.channel as Channel] ?? []) {
     if (left.length === 0) break;
-    const results = await sendThrough(
-      ctx,
-      sender,
-      left.map((i) => items[i]!.message),
-    );
-    // Recorded together: a batch's successes share the group commit's statements.
-    await Promise.all(
-      left.map(async (i, k) => {
-        const { job, row } = items[i]!;
-        const result = results[k]!;
-        if (result instanceof PermanentFailure) {
-          if (result.suppress) await suppress(ctx, job, row, result.message);
-          else await failOver(ctx, job, row, result.message);
-          outcomes[i] = "failed";
-        } else if (result instanceof Error) {
-          lastError[i] = `${sender.provider}: ${result.message}`;
-        } else {
-          await markOne(ctx, job, row, result, record);
-          outcomes[i] = "sent";
-        }
-      }),
-    );
+    if (!sender.sendBatch) {
+      await inParallel(left, ctx.parallel, async (i) => {
+        await ctx.throttle(sender.provider);
+        await settle(sender, i, await sender.send(items[i]!.message).catch(asError));
+      });
+    } else {
+      const size = Math.max(1, sender.maxBatch ?? 1);
+      for (let from = 0; from < left.length; from += size) {
+        const batch = left.slice(from, from + size);
+        for (const _ of batch) await ctx.throttle(sender.provider);
+        let results = await sender
+          .sendBatch(batch.map((i) => items[i]!.message))
+          .catch((err) => batch.map(() => asError(err)));
+        if (results.length !== batch.length)
+          results = batch.map(() => new Error(`${results.length} outcomes for ${batch.length} messages`));
+        // Settled together: a batch's successes share the group commit's statements.
+        await Promise.all(batch.map((i, k) => settle(sender, i, results[k]!)));
+      }
+    }
     left = left.filter((i) => outcomes[i] === "retry");
   }
   await Promise.all(
@@ -493,41 +507,6 @@ async function deliver(
     ),
   );
   return outcomes;
-}
-
-/**
- * One provider's outcomes for `messages`, in order. A batch provider gets them `maxBatch` at a
- * time, each batch recorded before the next goes (so a crash repeats at most one batch, with
- * the same keys); a provider without batches gets them one by one in `parallel` lanes. A call
- * that fails as a whole is that failure for each of its messages.
- */
-async function sendThrough(
-  ctx: DeliveryContext,
-  sender: ChannelSender,
-  messages: OutgoingMessage[],
-): Promise<BatchOutcome[]> {
-  const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
-  if (!sender.sendBatch) {
-    const results: BatchOutcome[] = [];
-    await inParallel([...messages.keys()], ctx.parallel, async (i) => {
-      await ctx.throttle(sender.provider);
-      results[i] = await sender.send(messages[i]!).catch(asError);
-    });
-    return results;
-  }
-  const results: BatchOutcome[] = [];
-  const size = Math.max(1, sender.maxBatch ?? 1);
-  for (let from = 0; from < messages.length; from += size) {
-    const batch = messages.slice(from, from + size);
-    for (const _ of batch) await ctx.throttle(sender.provider);
-    let outcomes = await sender.sendBatch(batch).catch((err) => batch.map(() => asError(err)));
-    if (outcomes.length !== batch.length)
-      outcomes = batch.map(
-        () => new Error(`${sender.provider}: ${outcomes.length} outcomes for ${batch.length}`),
-      );
-    results.push(...outcomes);
-  }
-  return results;
 }
 
 /** Records one taken message: through the group commit when there is one, else on its own (with a digest's events). */
