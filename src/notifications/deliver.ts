@@ -219,7 +219,10 @@ async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, la
     const channel = row.channel as Channel;
     if (ctx.channels[channel]?.[0]?.sendBatch) {
       const message = await prepare(ctx, job, row, rendered);
-      if (message) batches.set(channel, (batches.get(channel) ?? []).concat({ job, row, message }));
+      if (message) {
+        if (!batches.has(channel)) batches.set(channel, []);
+        batches.get(channel)!.push({ job, row, message });
+      }
       return;
     }
     await settle({ job, row }, await attempt(ctx, job, row, rendered, undefined, record));
