@@ -117,33 +117,33 @@ export function channelsFromEnv(env: Env = process.env): ChannelRegistry {
     throw new Error(
       "AMENDS_MAIL_FROM needs a provider: AMENDS_SMTP_URL, POSTMARK_SERVER_TOKEN or SENDGRID_API_KEY",
     );
-  if (from && env.AMENDS_SMTP_URL?.trim()) {
-    email.push(smtpSender({ url: env.AMENDS_SMTP_URL.trim(), from, timeoutMs }));
-    if (env.AMENDS_SMTP_FALLBACK_URL)
+  if (from) {
+    if (env.AMENDS_SMTP_URL?.trim()) {
+      email.push(smtpSender({ url: env.AMENDS_SMTP_URL.trim(), from, timeoutMs }));
+      if (env.AMENDS_SMTP_FALLBACK_URL)
+        email.push(
+          smtpSender({ url: env.AMENDS_SMTP_FALLBACK_URL, from, timeoutMs, provider: "smtp-fallback" }),
+        );
+    }
+    if (env.POSTMARK_SERVER_TOKEN?.trim())
       email.push(
-        smtpSender({ url: env.AMENDS_SMTP_FALLBACK_URL, from, timeoutMs, provider: "smtp-fallback" }),
+        postmarkSender({
+          serverToken: env.POSTMARK_SERVER_TOKEN.trim(),
+          from,
+          messageStream: env.POSTMARK_MESSAGE_STREAM?.trim() || undefined,
+          apiBase: env.POSTMARK_API_BASE,
+          timeoutMs,
+        }),
       );
-  }
-  if (from && env.POSTMARK_SERVER_TOKEN?.trim()) {
-    email.push(
-      postmarkSender({
-        serverToken: env.POSTMARK_SERVER_TOKEN.trim(),
-        from,
-        messageStream: env.POSTMARK_MESSAGE_STREAM?.trim() || undefined,
-        apiBase: env.POSTMARK_API_BASE,
-        timeoutMs,
-      }),
-    );
-  }
-  if (from && env.SENDGRID_API_KEY?.trim()) {
-    email.push(
-      sendGridSender({
-        apiKey: env.SENDGRID_API_KEY.trim(),
-        from,
-        apiBase: env.SENDGRID_API_BASE,
-        timeoutMs,
-      }),
-    );
+    if (env.SENDGRID_API_KEY?.trim())
+      email.push(
+        sendGridSender({
+          apiKey: env.SENDGRID_API_KEY.trim(),
+          from,
+          apiBase: env.SENDGRID_API_BASE,
+          timeoutMs,
+        }),
+      );
   }
   if (email.length) registry.email = ordered(email, env.AMENDS_EMAIL_PROVIDERS, true);
 
