@@ -21,7 +21,7 @@ import {
   type ChannelSender,
   type OutgoingMessage,
   PermanentFailure,
-  type SendResult,
+  sendAsBatch,
 } from "./types.ts";
 
 export interface PostmarkConfig {
@@ -103,11 +103,7 @@ export function postmarkSender(config: PostmarkConfig): ChannelSender {
     provider: "postmark",
     maxBatch: POSTMARK_MAX_BATCH,
     sendBatch,
-    async send(message: OutgoingMessage): Promise<SendResult> {
-      const [result] = await sendBatch([message]);
-      if (result instanceof Error) throw result;
-      return result!;
-    },
+    send: sendAsBatch(sendBatch),
   };
 }
 

@@ -28,6 +28,7 @@ import {
   type OutgoingMessage,
   PermanentFailure,
   type SendResult,
+  sendAsBatch,
 } from "./types.ts";
 
 export interface SendGridConfig {
@@ -172,11 +173,7 @@ export function sendGridSender(config: SendGridConfig): ChannelSender {
     provider: "sendgrid",
     maxBatch: SENDGRID_MAX_BATCH,
     sendBatch,
-    async send(message: OutgoingMessage): Promise<SendResult> {
-      const [result] = await sendBatch([message]);
-      if (result instanceof Error) throw result;
-      return result!;
-    },
+    send: sendAsBatch(sendBatch),
   };
 }
 

@@ -76,6 +76,15 @@ export interface ChannelSender {
 /** One message's outcome in a batch. */
 export type BatchOutcome = SendResult | Error;
 
+/** `send` for a provider whose API is its batch endpoint: a batch of one. */
+export const sendAsBatch =
+  (sendBatch: (messages: OutgoingMessage[]) => Promise<BatchOutcome[]>) =>
+  async (message: OutgoingMessage): Promise<SendResult> => {
+    const [result] = await sendBatch([message]);
+    if (result instanceof Error) throw result;
+    return result!;
+  };
+
 /** Retrying cannot help: suppress the address (hard bounce) or fail over to another channel. */
 export class PermanentFailure extends Error {
   constructor(
