@@ -29,6 +29,7 @@ import { maintenanceRoutes } from "../maintenance/routes.ts";
 import { heartbeatRoutes, monitorRoutes } from "../monitors/routes.ts";
 import type { ChannelRegistry } from "../notifications/channels/index.ts";
 import { socialChannels } from "../notifications/notifier.ts";
+import { receiptsFromEnv } from "../notifications/receipts.ts";
 import {
   notificationPages,
   notificationRoutes,
@@ -255,20 +256,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(postmortemRoutes(ctx));
       await api.register(statusPagesRoutes(ctx));
       await api.register(
-        notificationRoutes(
-          ctx,
-          options.channels ?? {},
-          limits,
-          options.receipts ??
-            (process.env.TWILIO_AUTH_TOKEN && process.env.TWILIO_STATUS_CALLBACK
-              ? {
-                  twilio: {
-                    authToken: process.env.TWILIO_AUTH_TOKEN,
-                    callbackUrl: process.env.TWILIO_STATUS_CALLBACK,
-                  },
-                }
-              : {}),
-        ),
+        notificationRoutes(ctx, options.channels ?? {}, limits, options.receipts ?? receiptsFromEnv()),
       );
     },
     { prefix: "/api/v1" },

@@ -9,6 +9,10 @@
  * tries the channel's next provider, then leaves the row queued for the job's retry (backoff
  * with jitter); a permanent one suppresses the address when it is bad, and fails over to the
  * recipient's next channel (a customer's email when their SMS failed).
+ *
+ * Where a channel's primary provider takes batches (Postmark, SendGrid), the chunk's messages
+ * for it go in one call per batch instead of one per row, and each recipient's outcome in the
+ * batch takes the same path as a single send's; a batch is recorded before the next is sent.
  */
 import { randomUUID } from "node:crypto";
 import { parsePhoneNumberWithError } from "libphonenumber-js";
@@ -16,7 +20,14 @@ import { audienceOf, reachesAudience } from "../core/audiences.ts";
 import { digestRelease, releaseAt } from "../core/notifications.ts";
 import type { Database } from "../storage/database.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
-import { type Channel, type OutgoingMessage, PermanentFailure } from "./channels/types.ts";
+import {
+  type BatchOutcome,
+  type Channel,
+  type ChannelSender,
+  type OutgoingMessage,
+  PermanentFailure,
+  type SendResult,
+} from "./channels/types.ts";
 import { channelText, recipientContext } from "./compose.ts";
 import { suppressAddress } from "./suppressions.ts";
 import {
@@ -180,6 +191,13 @@ async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, la
   );
   let waiting = 0;
   const record = outcomeRecorder(ctx, chunk.workspaceId);
+  const settle = async ({ job, row }: Pick<Pending, "job" | "row">, outcome: Outcome) => {
+    if (outcome !== "retry") return;
+    if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
+    else waiting++;
+  };
+  // Messages for a channel whose primary provider takes batches wait here for one call per batch.
+  const batches = new Map<Channel, Pending[]>();
   // One rendering per event, language and time zone; each recipient only adds their own unsubscribe link.
   const renderings = new Map<string, Rendered>();
   await inParallel(rows, ctx.parallel, async (row) => {
@@ -198,12 +216,21 @@ async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, la
       row,
       withUnsubscribe(common, renderContext(job.workspaceId, row).unsubscribeUrl),
     );
-    const outcome = await attempt(ctx, job, row, rendered, undefined, record);
-    if (outcome === "retry") {
-      if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
-      else waiting++;
+    const channel = row.channel as Channel;
+    if (ctx.channels[channel]?.[0]?.sendBatch) {
+      const message = await prepare(ctx, job, row, rendered);
+      if (message) {
+        if (!batches.has(channel)) batches.set(channel, []);
+        batches.get(channel)!.push({ job, row, message });
+      }
+      return;
     }
+    await settle({ job, row }, await attempt(ctx, job, row, rendered, undefined, record));
   });
+  for (const pending of batches.values()) {
+    const outcomes = await deliver(ctx, pending, record);
+    for (const [i, p] of pending.entries()) await settle(p, outcomes[i]!);
+  }
   return waiting;
 }
 
@@ -334,17 +361,44 @@ function socialPost(row: Row, rendered: Rendered): Rendered {
 const renderFor = (workspaceId: string, row: Row) =>
   renderMessage(row.event, row.payload, row.locale, renderContext(workspaceId, row));
 
+type Job = { workspaceId: string; eventId: string; claim?: string };
+type Outcome = "sent" | "failed" | "retry";
+
+/** A message ready for its channel's providers, with the delivery row it is for. */
+interface Pending {
+  job: Job;
+  row: Row;
+  message: OutgoingMessage;
+}
+
 /** One send through the channel's providers in order. */
 async function attempt(
   ctx: DeliveryContext,
-  job: { workspaceId: string; eventId: string; claim?: string },
+  job: Job,
   row: Row,
   rendered: Rendered,
   key = idempotencyKey(row.event_key, row.recipient, row.channel),
   /** when given, successes are recorded through it (grouped with other lanes' outcomes) */
   record?: (sent: Sent) => Promise<void>,
-): Promise<"sent" | "failed" | "retry"> {
-  // The audience table has the last word before any provider call: team-only news never leaves the team.
+): Promise<Outcome> {
+  const message = await prepare(ctx, job, row, rendered, key);
+  if (!message) return "failed";
+  const [outcome] = await deliver(ctx, [{ job, row, message }], record);
+  return outcome!;
+}
+
+/**
+ * The message for a row, or undefined when it must not or cannot go (the row is then marked
+ * failed or suppressed): the audience table has the last word before any provider call, so
+ * team-only news never leaves the team.
+ */
+async function prepare(
+  ctx: DeliveryContext,
+  job: Job,
+  row: Row,
+  rendered: Rendered,
+  key = idempotencyKey(row.event_key, row.recipient, row.channel),
+): Promise<OutgoingMessage | undefined> {
   const audience = audienceOf(row.recipient, row.channel);
   if (!audience || !reachesAudience(row.event, row.payload, audience)) {
     await ctx.database.query(
@@ -352,12 +406,11 @@ async function attempt(
         where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,
       [job.workspaceId, job.eventId, row.recipient, row.channel, ctx.now().toISOString()],
     );
-    return "failed";
+    return undefined;
   }
-  const providers = ctx.channels[row.channel as Channel] ?? [];
-  if (providers.length === 0) {
+  if (!ctx.channels[row.channel as Channel]?.length) {
     await failOver(ctx, job, row, `no provider for ${row.channel}`);
-    return "failed";
+    return undefined;
   }
   let address = row.address;
   if (row.channel === "sms") {
@@ -365,11 +418,11 @@ async function attempt(
       address = parsePhoneNumberWithError(row.address).number;
     } catch {
       await suppress(ctx, job, row, "invalid_number");
-      return "failed";
+      return undefined;
     }
   }
   const links = renderContext(job.workspaceId, row);
-  const message: OutgoingMessage = {
+  return {
     idempotencyKey: key,
     channel: row.channel as Channel,
     address,
@@ -383,70 +436,118 @@ async function attempt(
     data: row.payload,
     secrets: row.secrets ?? undefined,
   };
-  let lastError = "";
-  for (const sender of providers) {
-    let result: Awaited<ReturnType<typeof sender.send>>;
-    try {
-      await ctx.throttle(sender.provider);
-      result = await sender.send(message);
-    } catch (err) {
-      if (err instanceof PermanentFailure) {
-        if (err.suppress) await suppress(ctx, job, row, err.message);
-        else await failOver(ctx, job, row, err.message);
-        return "failed";
-      }
-      lastError = `${sender.provider}: ${(err as Error).message}`;
-      continue;
+}
+
+/**
+ * Messages of one channel through its providers in order, in batches where a provider takes
+ * them. Each message's outcome is handled as a single send's would be: taken → recorded with the
+ * provider's id; permanent → suppressed or failed over; transient → the next provider, and after
+ * the last one the row waits for the job's retry. Only what is still transient goes on to the
+ * next provider, so a recipient a provider took is never sent again by another. What a call
+ * took is recorded before the next call goes (one message per lane, or one batch), so a crash
+ * repeats at most what was in flight, under the same keys.
+ */
+async function deliver(
+  ctx: DeliveryContext,
+  items: Pending[],
+  record?: (sent: Sent) => Promise<void>,
+): Promise<Outcome[]> {
+  const outcomes: Outcome[] = items.map(() => "retry");
+  const lastError: string[] = [];
+  const settle = async (sender: ChannelSender, i: number, result: BatchOutcome) => {
+    const { job, row } = items[i]!;
+    if (result instanceof PermanentFailure) {
+      if (result.suppress) await suppress(ctx, job, row, result.message);
+      else await failOver(ctx, job, row, result.message);
+      outcomes[i] = "failed";
+    } else if (result instanceof Error) {
+      lastError[i] = `${sender.provider}: ${result.message}`;
+    } else {
+      // The provider took it: a failure to record it must not send it through the next one.
+      await markOne(ctx, job, row, result, record);
+      outcomes[i] = "sent";
     }
-    // Outside the try: the provider took it, so a failure to record it must not try the next one.
-    if (record && !row.held_events) {
-      await record({
-        eventId: job.eventId,
-        recipient: row.recipient,
-        channel: row.channel,
-        provider: result.provider,
-        providerMessageId: result.providerMessageId ?? null,
+  };
+  const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+  let left = items.map((_, i) => i);
+  for (const sender of ctx.channels[items[0]!.row.channel as Channel] ?? []) {
+    if (left.length === 0) break;
+    if (!sender.sendBatch) {
+      await inParallel(left, ctx.parallel, async (i) => {
+        await ctx.throttle(sender.provider);
+        await settle(sender, i, await sender.send(items[i]!.message).catch(asError));
       });
-      return "sent";
+    } else {
+      const size = Math.max(1, sender.maxBatch ?? 1);
+      for (let from = 0; from < left.length; from += size) {
+        const batch = left.slice(from, from + size);
+        for (const _ of batch) await ctx.throttle(sender.provider);
+        let results = await sender
+          .sendBatch(batch.map((i) => items[i]!.message))
+          .catch((err) => batch.map(() => asError(err)));
+        if (results.length !== batch.length)
+          results = batch.map(() => new Error(`${results.length} outcomes for ${batch.length} messages`));
+        // Settled together: a batch's successes share the group commit's statements.
+        await Promise.all(batch.map((i, k) => settle(sender, i, results[k]!)));
+      }
     }
-    await ctx.database.query(
-      `update deliveries set status = 'sent', provider = $5, provider_message_id = $6, sent_at = $7, updated_at = $7,
-              attempts = attempts + 1, last_error = null
-        where workspace_id = $1 and event_id = any($2::text[]) and recipient = $3 and channel = $4
-          and status in ('queued', 'held')`,
-      [
-        job.workspaceId,
-        [job.eventId, ...(row.held_events ?? [])],
-        row.recipient,
-        row.channel,
-        result.provider,
-        result.providerMessageId ?? null,
-        ctx.now().toISOString(),
-      ],
-    );
-    return "sent";
+    left = left.filter((i) => outcomes[i] === "retry");
+  }
+  await Promise.all(
+    left.map((i) =>
+      ctx.database.query(
+        `update deliveries set attempts = attempts + 1, last_error = $5, updated_at = $6
+          where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,
+        [
+          items[i]!.job.workspaceId,
+          items[i]!.job.eventId,
+          items[i]!.row.recipient,
+          items[i]!.row.channel,
+          (lastError[i] ?? "").slice(0, 500),
+          ctx.now().toISOString(),
+        ],
+      ),
+    ),
+  );
+  return outcomes;
+}
+
+/** Records one taken message: through the group commit when there is one, else on its own (with a digest's events). */
+async function markOne(
+  ctx: DeliveryContext,
+  job: Job,
+  row: Row,
+  result: SendResult,
+  record?: (sent: Sent) => Promise<void>,
+) {
+  if (record && !row.held_events) {
+    await record({
+      eventId: job.eventId,
+      recipient: row.recipient,
+      channel: row.channel,
+      provider: result.provider,
+      providerMessageId: result.providerMessageId ?? null,
+    });
+    return;
   }
   await ctx.database.query(
-    `update deliveries set attempts = attempts + 1, last_error = $5, updated_at = $6
-      where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,
+    `update deliveries set status = 'sent', provider = $5, provider_message_id = $6, sent_at = $7, updated_at = $7,
+            attempts = attempts + 1, last_error = null
+      where workspace_id = $1 and event_id = any($2::text[]) and recipient = $3 and channel = $4
+        and status in ('queued', 'held')`,
     [
       job.workspaceId,
-      job.eventId,
+      [job.eventId, ...(row.held_events ?? [])],
       row.recipient,
       row.channel,
-      lastError.slice(0, 500),
+      result.provider,
+      result.providerMessageId ?? null,
       ctx.now().toISOString(),
     ],
   );
-  return "retry";
 }
 
-async function suppress(
-  ctx: DeliveryContext,
-  job: { workspaceId: string; eventId: string; claim?: string },
-  row: Row,
-  why: string,
-) {
+async function suppress(ctx: DeliveryContext, job: Job, row: Row, why: string) {
   await suppressAddress(ctx.database, job.workspaceId, row.channel, row.address, why, ctx.now());
   await failOver(ctx, job, row, why, "suppressed");
 }
@@ -455,13 +556,7 @@ async function suppress(
  * Marks the delivery failed and, for a customer with another channel, queues the message there
  * (once: its own delivery row and key) and sends it now.
  */
-async function failOver(
-  ctx: DeliveryContext,
-  job: { workspaceId: string; eventId: string; claim?: string },
-  row: Row,
-  why: string,
-  status = "failed",
-) {
+async function failOver(ctx: DeliveryContext, job: Job, row: Row, why: string, status = "failed") {
   await ctx.database.query(
     `update deliveries set status = $5, last_error = $6, updated_at = $7
       where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,

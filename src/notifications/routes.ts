@@ -4,6 +4,7 @@
  * subscriber list, and each event's estimate, confirmation and progress.
  */
 import { readFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -36,7 +37,16 @@ import {
   verifyLink,
 } from "./links.ts";
 import { estimateEvent, socialChannels } from "./notifier.ts";
-import { recordReceipt, twilioReceipt, twilioSignatureValid } from "./receipts.ts";
+import {
+  basicAuthValid,
+  postmarkReceipt,
+  type ReceiptSettings,
+  recordReceipt,
+  sendGridReceipt,
+  sendGridVerifier,
+  twilioReceipt,
+  twilioSignatureValid,
+} from "./receipts.ts";
 import { loadNotificationSettings, NotificationSettings, saveNotificationSettings } from "./settings.ts";
 import {
   changeScope,
@@ -68,9 +78,38 @@ function takeSmsPrefix(limits: Limits, address: string, settings: NotificationSe
   return limits.perPhonePrefix.take(prefix!, now);
 }
 
-export interface ReceiptSettings {
-  /** Twilio status callbacks: the auth token that signs them and the URL Twilio was given */
-  twilio?: { authToken: string; callbackUrl: string };
+export type { ReceiptSettings } from "./receipts.ts";
+
+/** Postmark's webhook record: only what a receipt needs is checked; Postmark sends many more fields. */
+const PostmarkRecord = z.looseObject({
+  RecordType: z.string().min(1).max(50),
+  MessageID: z.string().max(200).optional(),
+  Type: z
+    .string()
+    .regex(/^[A-Za-z]{1,50}$/)
+    .optional(),
+  Inactive: z.boolean().optional(),
+});
+
+/** One SendGrid event; `amends_id` is the custom_args value each recipient was sent with. */
+const SendGridEvent = z.looseObject({
+  event: z.string().min(1).max(50),
+  type: z.string().max(50).optional(),
+  reason: z.string().max(2000).optional(),
+  amends_id: z.string().max(100).optional(),
+});
+
+/** A webhook body read whole (for its signature) up to the API's body limit. */
+async function readAll(payload: AsyncIterable<Buffer | string>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of payload) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    size += b.length;
+    if (size > limit) throw new AmendsError("PAYLOAD_TOO_LARGE");
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
 }
 
 export const notificationRoutes =
@@ -108,6 +147,80 @@ export const notificationRoutes =
             { provider: "twilio", messageId: req.body.MessageSid, ...receipt },
             ctx.now(),
           );
+        return reply.code(204).send();
+      },
+    );
+    app.post(
+      "/hooks/postmark",
+      {
+        schema: {
+          tags,
+          summary:
+            "Postmark's webhooks (delivery, bounce, spam complaint), with the HTTP Basic credentials set on the webhook",
+          body: PostmarkRecord,
+          security: [],
+        },
+        // Before the body is read: a caller without the credentials learns nothing about its shape.
+        onRequest: async (req, reply) => {
+          const postmark = receipts.postmark;
+          if (!postmark) throw notFound("receipt endpoint", "postmark");
+          if (!basicAuthValid(req.headers.authorization, postmark.user, postmark.password)) {
+            reply.header("www-authenticate", 'Basic realm="amends-hooks"');
+            throw new AmendsError("UNAUTHENTICATED", "the webhook's credentials do not match");
+          }
+        },
+      },
+      async (req, reply) => {
+        const receipt = postmarkReceipt(req.body);
+        if (receipt && req.body.MessageID)
+          await recordReceipt(
+            ctx.database,
+            { provider: "postmark", messageId: req.body.MessageID, ...receipt },
+            ctx.now(),
+          );
+        return reply.code(204).send();
+      },
+    );
+    const verifySendGrid = receipts.sendgrid && sendGridVerifier(receipts.sendgrid.publicKey);
+    app.post(
+      "/hooks/sendgrid",
+      {
+        schema: {
+          tags,
+          summary: "SendGrid's Event Webhook (an array of events), checked against its ECDSA signature",
+          body: z.array(SendGridEvent).max(10_000),
+          security: [],
+        },
+        // The signature covers the raw bytes: read them before JSON parsing, and refuse before it.
+        preParsing: async (req, _reply, payload) => {
+          if (!verifySendGrid) throw notFound("receipt endpoint", "sendgrid");
+          const raw = await readAll(payload, app.initialConfig.bodyLimit ?? 1024 * 1024);
+          const header = (name: string) => {
+            const v = req.headers[name];
+            return Array.isArray(v) ? v[0] : v;
+          };
+          if (
+            !verifySendGrid(
+              raw,
+              header("x-twilio-email-event-webhook-signature"),
+              header("x-twilio-email-event-webhook-timestamp"),
+            )
+          )
+            throw new AmendsError("FORBIDDEN", "the X-Twilio-Email-Event-Webhook-Signature does not match");
+          return Readable.from(raw);
+        },
+      },
+      async (req, reply) => {
+        const now = ctx.now();
+        for (const event of req.body) {
+          const receipt = sendGridReceipt(event);
+          if (receipt && event.amends_id)
+            await recordReceipt(
+              ctx.database,
+              { provider: "sendgrid", messageId: event.amends_id, ...receipt },
+              now,
+            );
+        }
         return reply.code(204).send();
       },
     );

@@ -21,9 +21,43 @@ export interface SmtpConfig {
   provider?: string;
 }
 
-/** `<hex-of-sha256(key)@domain>`: a valid msg-id (RFC 5322) whatever characters the key has. */
+/**
+ * A message's stable id, from its idempotency key: the same on every retry, 32 hex characters
+ * whatever the key holds (fits providers' metadata limits).
+ */
+export const amendsId = (idempotencyKey: string) => keyDigest(idempotencyKey).toString("hex").slice(0, 32);
+
+/** `<amendsId@domain>`: a valid msg-id (RFC 5322) whatever characters the key has. */
 export function messageId(idempotencyKey: string, domain: string): string {
-  return `<${keyDigest(idempotencyKey).toString("hex").slice(0, 32)}@${domain}>`;
+  return `<${amendsId(idempotencyKey)}@${domain}>`;
+}
+
+/** The domain of Message-IDs: the configured one, else the domain of the From address. */
+export const mailDomain = (from: string, configured?: string) =>
+  configured ?? /@([^>\s]+)/.exec(from)?.[1] ?? "amends.invalid";
+
+/**
+ * The headers every e-mail carries, whichever provider sends it: the message's language, for mail
+ * clients that offer to translate or read aloud (RFC 3282), and RFC 8058 one-click unsubscribe
+ * when there is a link.
+ */
+export function mailHeaders(message: OutgoingMessage): Record<string, string> {
+  const headers: Record<string, string> = { "Content-Language": message.locale };
+  if (message.unsubscribeUrl) {
+    headers["List-Unsubscribe"] = `<${message.unsubscribeUrl}>`;
+    headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
+  }
+  return headers;
+}
+
+/**
+ * One plain mailbox, for APIs whose recipient field also takes a list or a display name: a
+ * comma, bracket or quote there would address someone else. Subscriptions check addresses when
+ * they are entered; this is the last line before a provider.
+ */
+export function assertMailbox(address: string): void {
+  if (!/^[^\s@,;:<>()[\]"\\]+@[^\s@,;:<>()[\]"\\]+\.[^\s@,;:<>()[\]"\\]+$/.test(address))
+    throw new PermanentFailure("not a plain e-mail address", true);
 }
 
 interface SmtpError extends Error {
@@ -41,19 +75,14 @@ export function smtpSender(config: SmtpConfig): ChannelSender {
     greetingTimeout: timeout,
     socketTimeout: timeout * 3,
   } as Parameters<typeof nodemailer.createTransport>[0]);
-  const domain = config.messageIdDomain ?? /@([^>\s]+)/.exec(config.from)?.[1] ?? "amends.invalid";
+  const domain = mailDomain(config.from, config.messageIdDomain);
   const provider = config.provider ?? "smtp";
 
   return {
     channel: "email",
     provider,
     async send(message: OutgoingMessage): Promise<SendResult> {
-      // The message's language, for mail clients that offer to translate or read aloud (RFC 3282).
-      const headers: Record<string, string> = { "Content-Language": message.locale };
-      if (message.unsubscribeUrl) {
-        headers["List-Unsubscribe"] = `<${message.unsubscribeUrl}>`;
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
-      }
+      const headers = mailHeaders(message);
       try {
         const info = await transport.sendMail({
           from: config.from,

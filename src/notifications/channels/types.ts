@@ -3,7 +3,8 @@
  * one provider. It throws `PermanentFailure` when retrying cannot help (a hard bounce, an invalid
  * number, a webhook that answers 410): the address is then suppressed or the message fails over
  * to the recipient's next channel. Any other error is transient and the message is retried later
- * with the same idempotency key.
+ * with the same idempotency key. A provider with a batch API also offers `sendBatch`: many
+ * messages in one call, with one outcome per message in the same terms.
  */
 
 export const CHANNELS = [
@@ -61,8 +62,28 @@ export interface ChannelSender {
   /** URL channels, in tests only: subscribers' addresses may be private (loopback fakes) */
   readonly allowPrivateTargets?: boolean;
   send(message: OutgoingMessage): Promise<SendResult>;
+  /** at most this many messages per `sendBatch` call (the provider's batch limit) */
+  readonly maxBatch?: number;
+  /**
+   * Up to `maxBatch` messages in one provider call. Resolves with one outcome per message, in
+   * order: what the provider took, or the error `send` would have thrown for it
+   * (`PermanentFailure` or a transient error). Rejects only when nothing can be said per message.
+   */
+  sendBatch?(messages: OutgoingMessage[]): Promise<BatchOutcome[]>;
   close?(): Promise<void>;
 }
+
+/** One message's outcome in a batch. */
+export type BatchOutcome = SendResult | Error;
+
+/** `send` for a provider whose API is its batch endpoint: a batch of one. */
+export const sendAsBatch =
+  (sendBatch: (messages: OutgoingMessage[]) => Promise<BatchOutcome[]>) =>
+  async (message: OutgoingMessage): Promise<SendResult> => {
+    const [result] = await sendBatch([message]);
+    if (result instanceof Error) throw result;
+    return result!;
+  };
 
 /** Retrying cannot help: suppress the address (hard bounce) or fail over to another channel. */
 export class PermanentFailure extends Error {

@@ -65,6 +65,34 @@ describe("channelsFromEnv", () => {
     expect(registry.sms!.map((s) => s.provider)).toEqual(["http-sms", "twilio"]);
   });
 
+  it("orders e-mail providers by AMENDS_EMAIL_PROVIDERS; batch providers say their batch size", async () => {
+    const registry = channelsFromEnv({
+      AMENDS_MAIL_FROM: "Status <status@example.com>",
+      AMENDS_SMTP_URL: "smtp://relay.example.com:587",
+      POSTMARK_SERVER_TOKEN: "pm-token",
+      SENDGRID_API_KEY: "SG.key",
+      AMENDS_EMAIL_PROVIDERS: "postmark,sendgrid",
+    });
+    expect(registry.email!.map((s) => [s.provider, s.maxBatch])).toEqual([
+      ["postmark", 500],
+      ["sendgrid", 1000],
+      ["smtp", undefined],
+    ]);
+    await closeChannels(registry);
+    expect(
+      providers(channelsFromEnv({ AMENDS_MAIL_FROM: "s@example.com", POSTMARK_SERVER_TOKEN: "t" })).email,
+    ).toEqual(["postmark"]);
+    expect(() =>
+      channelsFromEnv({
+        AMENDS_MAIL_FROM: "s@example.com",
+        POSTMARK_SERVER_TOKEN: "t",
+        AMENDS_EMAIL_PROVIDERS: "postmak",
+      }),
+    ).toThrow("postmak: not a configured provider");
+    expect(() => channelsFromEnv({ SENDGRID_API_KEY: "SG.key" })).toThrow("AMENDS_MAIL_FROM");
+    expect(() => channelsFromEnv({ AMENDS_MAIL_FROM: "s@example.com" })).toThrow("needs a provider");
+  });
+
   it("a half-configured provider is an error that names what is missing", () => {
     expect(() => channelsFromEnv({ TWILIO_ACCOUNT_SID: "AC123", TWILIO_FROM: "+1500" })).toThrow(
       "TWILIO_AUTH_TOKEN must be set along with TWILIO_ACCOUNT_SID, TWILIO_FROM",
