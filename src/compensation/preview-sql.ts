@@ -44,6 +44,7 @@ export interface SqlPreviewCounts {
   customers: number;
   affected: number;
   excluded: number;
+  /** every excluded item by reason: the run stores a sample of each (EXCLUDED_SAMPLE) */
   excluded_reasons: Record<string, number>;
   review: number;
   notifications: number;

@@ -36,7 +36,7 @@ import { newId } from "../lib/ids.ts";
 import type { CopyValue, Database, Db } from "../storage/database.ts";
 import { components, type compRunLines, compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
-import { epochMsSql, previewInSql, previewsInSql } from "./preview-sql.ts";
+import { epochMsSql, previewInSql, previewsInSql, type SqlPreviewCounts } from "./preview-sql.ts";
 
 export type Run = typeof compRuns.$inferSelect;
 
@@ -216,15 +216,7 @@ export async function createPreview(
 }
 
 /** What a preview's summary counts besides its totals. */
-interface Counts {
-  customers: number;
-  affected: number;
-  excluded: number;
-  /** every excluded item by reason: the run stores a sample of each (EXCLUDED_SAMPLE) */
-  excluded_reasons: Record<string, number>;
-  review: number;
-  notifications: number;
-}
+type Counts = Omit<SqlPreviewCounts, "lines" | "money">;
 
 /** Rolls back a preview that an earlier run already holds. */
 class SamePreview extends Error {

@@ -96,17 +96,20 @@ async function loadOutageA(t: TestApp) {
   for (const c of A.components) await t.call("POST", "/api/v1/components", { id: c.id, name: c.id });
   await importCsv(t, "customers", customersCsv(A.customers));
   expect(await importCsv(t, "sessions", sessionsCsv(A.sessions))).toEqual({ kind: "sessions", rows: 6 });
+  await outageA(t);
+}
+
+/** Example A's outage of the rental backend, opened and resolved through the API. */
+async function outageA(t: TestApp, id = "INC-2017-12-19", title = "Rentals cannot be ended") {
   const open = await t.call("POST", "/api/v1/incidents", {
-    id: "INC-2017-12-19",
-    title: "Rentals cannot be ended",
+    id,
+    title,
     body: "Investigating",
     started_at: A.incident.start,
     components: [{ id: "rental-backend", status: "major_outage" }],
   });
   expect(open.status).toBe(201);
-  const resolved = await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", {
-    resolved_at: A.incident.end,
-  });
+  const resolved = await t.call("POST", `/api/v1/incidents/${id}/resolve`, { resolved_at: A.incident.end });
   expect(resolved.json.resolved_at).toBe("2017-12-19T16:00:00.000Z");
 }
 
@@ -456,14 +459,7 @@ describe.each(BACKENDS)("refunds across incidents on %s", (backend) => {
     try {
       await loadOutageA(t);
       // A second incident over the same hours (another component's report of the same fault).
-      await t.call("POST", "/api/v1/incidents", {
-        id: "INC-2017-12-19-b",
-        title: "Rentals cannot be ended (app)",
-        body: "Investigating",
-        started_at: A.incident.start,
-        components: [{ id: "rental-backend", status: "major_outage" }],
-      });
-      await t.call("POST", "/api/v1/incidents/INC-2017-12-19-b/resolve", { resolved_at: A.incident.end });
+      await outageA(t, "INC-2017-12-19-b", "Rentals cannot be ended (app)");
       const policy = (incident: string) => `policy: whole-${incident}
 match: {incident: ${incident}}
 rules:
@@ -512,14 +508,7 @@ describe.each(BACKENDS)("re-previewing an applied incident on %s", (backend) => 
         refunded: 0,
       }));
       await importCsv(t, "sessions", sessionsCsv(sessions));
-      await t.call("POST", "/api/v1/incidents", {
-        id: "INC-2017-12-19",
-        title: "Rentals cannot be ended",
-        body: "Investigating",
-        started_at: A.incident.start,
-        components: [{ id: "rental-backend", status: "major_outage" }],
-      });
-      await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", { resolved_at: A.incident.end });
+      await outageA(t);
       const policy = "policy: whole\nrules:\n  - {id: whole, action: {refund: session_charge}}\n";
       const first = await runPolicy(t, "INC-2017-12-19", policy);
       expect(first.preview.lines).toHaveLength(n);
@@ -584,14 +573,7 @@ describe.each(BACKENDS)("the scan of a preview on %s", (backend) => {
           session("OPEN", "C3", at("00:00:00") - 365 * DAY, null),
         ]),
       );
-      await t.call("POST", "/api/v1/incidents", {
-        id: "INC-2017-12-19",
-        title: "Rentals cannot be ended",
-        body: "Investigating",
-        started_at: A.incident.start,
-        components: [{ id: "rental-backend", status: "major_outage" }],
-      });
-      await t.call("POST", "/api/v1/incidents/INC-2017-12-19/resolve", { resolved_at: A.incident.end });
+      await outageA(t);
       const { preview } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"), {
         as_of: "2017-12-20T00:00:00Z",
       });
