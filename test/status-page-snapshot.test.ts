@@ -2,6 +2,7 @@ import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { createComponent } from "../src/components/store.ts";
 import { buildServer } from "../src/http/server.ts";
+import { FORM_TIME_FIELD } from "../src/reports/form-token.ts";
 import { announcePageChange } from "../src/status-page/changes.ts";
 import { SnapshotCache } from "../src/status-page/snapshot.ts";
 import { createToken } from "../src/tokens/store.ts";
@@ -38,6 +39,42 @@ describe("the public page's snapshot", () => {
       const changed = await t.app.inject({ url: "/api/v2/summary.json", headers: { "if-none-match": etag } });
       expect(changed.statusCode).toBe(200);
       expect(changed.json().status.indicator).toBe("critical");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("keeps the page's bytes and ETag while nothing it shows changes, and changes both on a write", async () => {
+    let clock = Date.parse("2026-12-05T10:00:00Z");
+    const t = await startTestApp("pglite", { now: () => new Date(clock) });
+    // The form's render-time token is the one part that moves with every render (see form-token.ts).
+    const page = async () => {
+      // One request finds the snapshot old and starts its rebuild; the next one reads the new one.
+      await t.app.inject("/");
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await t.app.inject("/");
+      return { etag: res.headers.etag, body: res.body.replace(FORM_TIME_FIELD, "") };
+    };
+    try {
+      await t.call("POST", "/api/v1/components", { id: "app", name: "App" });
+      const opened = await t.call("POST", "/api/v1/incidents", {
+        title: "App down",
+        body: "x",
+        components: [{ id: "app", status: "major_outage" }],
+      });
+      // Today's bar shows the outage from its first moment, not only once a snapshot is rebuilt.
+      expect((await page()).body).toContain("Major outage</title>");
+      clock += 60_000; // the uptime figure has dropped below 100% (it is floored)
+      const before = await page();
+      for (const wait of [5_000, 17_000, 32_000, 300_000]) {
+        clock += wait; // each past the snapshot's maximum age: it is read and drawn again
+        expect(await page()).toEqual(before);
+      }
+      await t.call("POST", `/api/v1/incidents/${opened.json.id}/updates`, {
+        status: "identified",
+        body: "y",
+      });
+      expect((await page()).etag).not.toBe(before.etag);
     } finally {
       await t.close();
     }
