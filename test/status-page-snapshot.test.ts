@@ -1,5 +1,5 @@
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createComponent } from "../src/components/store.ts";
 import { buildServer } from "../src/http/server.ts";
 import { FORM_TIME_FIELD } from "../src/reports/form-token.ts";
@@ -76,6 +76,27 @@ describe("the public page's snapshot", () => {
       });
       expect((await page()).etag).not.toBe(before.etag);
     } finally {
+      await t.close();
+    }
+  });
+
+  it("answers a write once it hears its own announcement back, and drops its snapshot once for it", async () => {
+    const t = await startTestApp("pglite");
+    const invalidate = vi.spyOn(SnapshotCache.prototype, "invalidate");
+    try {
+      await t.call("POST", "/api/v1/components", { id: "app", name: "App" });
+      expect((await t.app.inject("/")).statusCode).toBe(200);
+      invalidate.mockClear();
+      const started = performance.now();
+      const written = await t.call("PATCH", "/api/v1/components/app", { name: "The app" });
+      expect(written.status).toBe(200);
+      // Not the echo's time limit (1 s): it was heard.
+      expect(performance.now() - started).toBeLessThan(900);
+      // The page list's cache and the page's, each once: the echo drops nothing again.
+      expect(invalidate).toHaveBeenCalledTimes(2);
+      expect((await t.app.inject("/")).body).toContain("The app");
+    } finally {
+      invalidate.mockRestore();
       await t.close();
     }
   });
