@@ -3,8 +3,9 @@ import { describe, expect, it, vi } from "vitest";
 import { createComponent } from "../src/components/store.ts";
 import { buildServer } from "../src/http/server.ts";
 import { FORM_TIME_FIELD } from "../src/reports/form-token.ts";
-import { announcePageChange } from "../src/status-page/changes.ts";
+import { announcePageChange, PageChanges } from "../src/status-page/changes.ts";
 import { SnapshotCache } from "../src/status-page/snapshot.ts";
+import type { Database } from "../src/storage/database.ts";
 import { createToken } from "../src/tokens/store.ts";
 import { createWorkspace } from "../src/workspaces/store.ts";
 import { startTestApp } from "./support/app.ts";
@@ -99,6 +100,43 @@ describe("the public page's snapshot", () => {
       invalidate.mockRestore();
       await t.close();
     }
+  });
+
+  it("answers a write once every server listening has acknowledged its change", async () => {
+    const sent: string[] = [];
+    const fake = {
+      kind: "postgres",
+      query: async (sql: string, params: string[]) => {
+        if (sql.includes("pg_stat_activity")) return [{ n: 3 }]; // this server and two others
+        sent.push(params[1]!);
+        return [];
+      },
+    } as unknown as Database;
+    const applied: (string | undefined)[] = [];
+    const writer = new PageChanges(
+      fake,
+      (ws) => applied.push(ws),
+      () => true,
+    );
+    const other = new PageChanges(
+      fake,
+      (ws) => applied.push(ws),
+      () => true,
+    );
+    let answered = false;
+    const announced = writer.announce("ws1").then(() => (answered = true));
+    await until("the change to be sent", async () => sent.length === 1);
+    const change = sent[0]!;
+    writer.heard(change); // its own echo: nothing to drop again
+    other.heard(change); // another server drops its snapshot and acknowledges
+    expect(applied).toEqual(["ws1"]);
+    await until("the acknowledgement to be sent", async () => sent.length === 2);
+    writer.heard(sent[1]!);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(answered).toBe(false); // the third server has not acknowledged yet
+    writer.heard(sent[1]!); // the third acknowledges with the same payload
+    await announced;
+    expect(answered).toBe(true);
   });
 
   it("never serves a rebuild begun before the latest change as current", async () => {

@@ -2,7 +2,6 @@
  * The HTTP server: the token-guarded JSON API under /api/v1 (with its OpenAPI document),
  * the public status page and its Statuspage-compatible JSON, /healthz and /metrics.
  */
-import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import cookie from "@fastify/cookie";
 import rateLimit from "@fastify/rate-limit";
@@ -39,7 +38,7 @@ import {
 import { postmortemRoutes } from "../postmortems/routes.ts";
 import { protocolRoutes } from "../protocols/routes.ts";
 import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
-import { announcePageChange, CHANGES_CHANNEL, parseChange } from "../status-page/changes.ts";
+import { CHANGES_CHANNEL, PageChanges } from "../status-page/changes.ts";
 import { FastLane } from "../status-page/fast-lane.ts";
 import { statusPagesRoutes } from "../status-page/pages-routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
@@ -87,8 +86,6 @@ declare module "fastify" {
 }
 
 const VERSION = "0.1.0";
-/** How long a write's answer waits to hear its own change announced back (LISTEN may be down). */
-const ECHO_WAIT_MS = 1_000;
 /** Large enough that an oversized field is reported by name, not as a bare 413. */
 const BODY_LIMIT = 8 * 1024 * 1024;
 
@@ -196,17 +193,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         (err) => app.log.error({ err }, "publishing the static page to S3 failed"),
       )
     : undefined;
-  // This process's own announcements, by tag, until they come back through the database.
-  const origin = randomUUID();
-  let sequence = 0;
-  const echoes = new Map<string, () => void>();
-  const stopListening = await database.listen(CHANGES_CHANNEL, (payload) => {
-    const { workspaceId, tag } = parseChange(payload);
-    const echo = tag === undefined ? undefined : echoes.get(tag);
-    if (echo) return echo();
-    pages.invalidate(workspaceId || undefined);
+  // What a change, made here or heard of, drops: the snapshots, and the CDN copy is republished.
+  const apply = (ws?: string) => {
+    pages.invalidate(ws);
     publisher?.schedule();
-  });
+  };
+  const changes = new PageChanges(database, apply, changesHeard);
+  const stopListening = await database.listen(CHANGES_CHANNEL, (payload) => changes.heard(payload));
   app.addHook("onClose", async () => {
     await stopListening();
     await publisher?.stop();
@@ -219,31 +212,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     now,
     auth: createAuthenticator(database.db, options.localSecret, now),
     changed: (ws) => {
-      pages.invalidate(ws);
-      publisher?.schedule();
-      // Other processes serving the page learn of the change from the database. PostgreSQL
-      // signals every listener at once, so once this process hears its own NOTIFY back the
-      // others are being told too: the write's answer waits for that (a bounded while).
-      const tag = `${origin}:${++sequence}`;
-      const heard = changesHeard()
-        ? new Promise<void>((resolve) => {
-            echoes.set(tag, resolve);
-            setTimeout(resolve, ECHO_WAIT_MS).unref();
-          })
-        : undefined;
-      const sent: Promise<void> = announcePageChange(database, ws, tag)
-        .then(() => heard)
+      apply(ws);
+      // Other processes serving the page learn of the change from the database.
+      const sent: Promise<void> = changes
+        .announce(ws)
         .catch(() => {})
-        .finally(() => {
-          echoes.delete(tag);
-          announcing.delete(sent);
-        });
+        .finally(() => announcing.delete(sent));
       announcing.add(sent);
       options.onChange?.(ws);
     },
   };
-  // A write answers only once its change is announced: a client that has the answer may ask any
-  // other server next, and that server must already have been told.
+  // A write answers only once every server has dropped what its change made stale: a client
+  // that has the answer may ask any other server next (see status-page/changes.ts).
   app.addHook("onSend", async (req, _reply, payload) => {
     if (announcing.size && req.method !== "GET" && req.method !== "HEAD") await Promise.all(announcing);
     return payload;
