@@ -24,7 +24,7 @@ export async function announcePageChange(database: Database, workspaceId: string
  * A NOTIFY's payload: `<workspace>` or `<workspace>\n<tag>` for a change ("" after a lost
  * LISTEN: any workspace), `\n<tag>\nack` for an acknowledgement.
  */
-export function parseChange(payload: string): { workspaceId: string; tag?: string; ack: boolean } {
+function parseChange(payload: string): { workspaceId: string; tag?: string; ack: boolean } {
   const [workspaceId = "", tag, ack] = payload.split("\n");
   return { workspaceId, tag, ack: ack === "ack" };
 }
