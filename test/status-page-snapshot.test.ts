@@ -1,9 +1,11 @@
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createComponent } from "../src/components/store.ts";
 import { buildServer } from "../src/http/server.ts";
-import { announcePageChange } from "../src/status-page/changes.ts";
+import { FORM_TIME_FIELD } from "../src/reports/form-token.ts";
+import { announcePageChange, PageChanges } from "../src/status-page/changes.ts";
 import { SnapshotCache } from "../src/status-page/snapshot.ts";
+import type { Database } from "../src/storage/database.ts";
 import { createToken } from "../src/tokens/store.ts";
 import { createWorkspace } from "../src/workspaces/store.ts";
 import { startTestApp } from "./support/app.ts";
@@ -41,6 +43,100 @@ describe("the public page's snapshot", () => {
     } finally {
       await t.close();
     }
+  });
+
+  it("keeps the page's bytes and ETag while nothing it shows changes, and changes both on a write", async () => {
+    let clock = Date.parse("2026-12-05T10:00:00Z");
+    const t = await startTestApp("pglite", { now: () => new Date(clock) });
+    // The form's render-time token is the one part that moves with every render (see form-token.ts).
+    const page = async () => {
+      // One request finds the snapshot old and starts its rebuild; the next one reads the new one.
+      await t.app.inject("/");
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await t.app.inject("/");
+      return { etag: res.headers.etag, body: res.body.replace(FORM_TIME_FIELD, "") };
+    };
+    try {
+      await t.call("POST", "/api/v1/components", { id: "app", name: "App" });
+      const opened = await t.call("POST", "/api/v1/incidents", {
+        title: "App down",
+        body: "x",
+        components: [{ id: "app", status: "major_outage" }],
+      });
+      // Today's bar shows the outage from its first moment, not only once a snapshot is rebuilt.
+      expect((await page()).body).toContain("Major outage</title>");
+      clock += 60_000; // the uptime figure has dropped below 100% (it is floored)
+      const before = await page();
+      for (const wait of [5_000, 17_000, 32_000, 300_000]) {
+        clock += wait; // each past the snapshot's maximum age: it is read and drawn again
+        expect(await page()).toEqual(before);
+      }
+      await t.call("POST", `/api/v1/incidents/${opened.json.id}/updates`, {
+        status: "identified",
+        body: "y",
+      });
+      expect((await page()).etag).not.toBe(before.etag);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("answers a write once it hears its own announcement back, and drops its snapshot once for it", async () => {
+    const t = await startTestApp("pglite");
+    const invalidate = vi.spyOn(SnapshotCache.prototype, "invalidate");
+    try {
+      await t.call("POST", "/api/v1/components", { id: "app", name: "App" });
+      expect((await t.app.inject("/")).statusCode).toBe(200);
+      invalidate.mockClear();
+      const started = performance.now();
+      const written = await t.call("PATCH", "/api/v1/components/app", { name: "The app" });
+      expect(written.status).toBe(200);
+      // Not the echo's time limit (1 s): it was heard.
+      expect(performance.now() - started).toBeLessThan(900);
+      // The page list's cache and the page's, each once: the echo drops nothing again.
+      expect(invalidate).toHaveBeenCalledTimes(2);
+      expect((await t.app.inject("/")).body).toContain("The app");
+    } finally {
+      invalidate.mockRestore();
+      await t.close();
+    }
+  });
+
+  it("answers a write once every server listening has acknowledged its change", async () => {
+    const sent: string[] = [];
+    const fake = {
+      kind: "postgres",
+      query: async (sql: string, params: string[]) => {
+        if (sql.includes("pg_stat_activity")) return [{ n: 3 }]; // this server and two others
+        sent.push(params[1]!);
+        return [];
+      },
+    } as unknown as Database;
+    const applied: (string | undefined)[] = [];
+    const writer = new PageChanges(
+      fake,
+      (ws) => applied.push(ws),
+      () => true,
+    );
+    const other = new PageChanges(
+      fake,
+      (ws) => applied.push(ws),
+      () => true,
+    );
+    let answered = false;
+    const announced = writer.announce("ws1").then(() => (answered = true));
+    await until("the change to be sent", async () => sent.length === 1);
+    const change = sent[0]!;
+    writer.heard(change); // its own echo: nothing to drop again
+    other.heard(change); // another server drops its snapshot and acknowledges
+    expect(applied).toEqual(["ws1"]);
+    await until("the acknowledgement to be sent", async () => sent.length === 2);
+    writer.heard(sent[1]!);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(answered).toBe(false); // the third server has not acknowledged yet
+    writer.heard(sent[1]!); // the third acknowledges with the same payload
+    await announced;
+    expect(answered).toBe(true);
   });
 
   it("never serves a rebuild begun before the latest change as current", async () => {

@@ -22,14 +22,22 @@ export interface StatusSpan {
   componentId: string;
   status: ComponentStatus;
   start: number;
+  /** `ONGOING` while the status still holds */
   end: number;
 }
 
+/**
+ * The end of a status that still holds. Spans say "until further notice" rather than "until
+ * the clock read when they were loaded", so what a page shows depends on the time it is drawn
+ * at alone, not on when its snapshot happened to be read.
+ */
+export const ONGOING = Number.POSITIVE_INFINITY;
+
 /** Each component's status within an incident, from its start (or its first update) to its end. */
-export function statusSpans(incident: Incident, now: number): StatusSpan[] {
+export function statusSpans(incident: Incident): StatusSpan[] {
   const spans: StatusSpan[] = [];
   const open = new Map<string, { status: ComponentStatus; since: number }>();
-  const end = incident.resolvedAt?.getTime() ?? now;
+  const end = incident.resolvedAt?.getTime() ?? ONGOING;
   incident.updates.forEach((u, i) => {
     const at = Math.min(i === 0 ? incident.startedAt.getTime() : u.createdAt.getTime(), end);
     for (const c of u.components) {
@@ -55,9 +63,15 @@ export interface DayUptime {
   maintenanceMs: number;
 }
 
-/** Weighted downtime and maintenance within [start, end) from overlapping spans: the worst wins at each moment. */
-function measure(spans: readonly StatusSpan[], start: number, end: number): DayUptime {
-  const inside = spans.filter((s) => s.end > start && s.start < end);
+/**
+ * Weighted downtime and maintenance within [start, end) from overlapping spans: the worst wins at
+ * each moment. When `end` is now, a status that began this very instant counts too (as the
+ * worst of the day, for no time yet): an outage is on today's bar from the moment it opens.
+ */
+function measure(spans: readonly StatusSpan[], start: number, end: number, now: number): DayUptime {
+  const inside = spans.filter(
+    (s) => s.end > start && (s.start < end || (end === now && s.start === now && s.end > now)),
+  );
   const cuts = [
     ...new Set([start, end, ...inside.flatMap((s) => [Math.max(s.start, start), Math.min(s.end, end)])]),
   ].sort((a, b) => a - b);
@@ -80,7 +94,7 @@ export function dailyUptime(
   now: number,
 ): DayUptime[] {
   return dayStarts.map((start, i) =>
-    measure(spans, start, Math.min(dayStarts[i + 1] ?? start + 86_400_000, now)),
+    measure(spans, start, Math.min(dayStarts[i + 1] ?? start + 86_400_000, now), now),
   );
 }
 

@@ -39,7 +39,7 @@ import {
 import { postmortemRoutes } from "../postmortems/routes.ts";
 import { protocolRoutes } from "../protocols/routes.ts";
 import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
-import { announcePageChange, CHANGES_CHANNEL } from "../status-page/changes.ts";
+import { CHANGES_CHANNEL, PageChanges } from "../status-page/changes.ts";
 import { FastLane } from "../status-page/fast-lane.ts";
 import { statusPagesRoutes } from "../status-page/pages-routes.ts";
 import { renderErrorPage } from "../status-page/render-html.ts";
@@ -194,10 +194,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         (err) => app.log.error({ err }, "publishing the static page to S3 failed"),
       )
     : undefined;
-  const stopListening = await database.listen(CHANGES_CHANNEL, (ws) => {
-    pages.invalidate(ws || undefined);
+  // What a change, made here or heard of, drops: the snapshots, and the CDN copy is republished.
+  const apply = (ws?: string) => {
+    pages.invalidate(ws);
     publisher?.schedule();
-  });
+  };
+  const changes = new PageChanges(database, apply, changesHeard);
+  const stopListening = await database.listen(CHANGES_CHANNEL, (payload) => changes.heard(payload));
   app.addHook("onClose", async () => {
     await stopListening();
     await publisher?.stop();
@@ -210,18 +213,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     now,
     auth: createAuthenticator(database.db, options.localSecret, now),
     changed: (ws) => {
-      pages.invalidate(ws);
-      publisher?.schedule();
+      apply(ws);
       // Other processes serving the page learn of the change from the database.
-      const sent: Promise<void> = announcePageChange(database, ws)
+      const sent: Promise<void> = changes
+        .announce(ws)
         .catch(() => {})
         .finally(() => announcing.delete(sent));
       announcing.add(sent);
       options.onChange?.(ws);
     },
   };
-  // A write answers only once its change is announced: a client that has the answer may ask any
-  // other server next, and that server must already have been told.
+  // A write answers only once every server has dropped what its change made stale: a client
+  // that has the answer may ask any other server next (see status-page/changes.ts).
   app.addHook("onSend", async (req, _reply, payload) => {
     if (announcing.size && req.method !== "GET" && req.method !== "HEAD") await Promise.all(announcing);
     return payload;

@@ -7,7 +7,7 @@
 import { LocalCalendar } from "../core/compensation/time.ts";
 import { type ComponentNode, type ComponentStatus, flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
-import { dailyUptime, statusSpans, uptimeFigures } from "../core/uptime.ts";
+import { dailyUptime, ONGOING, statusSpans, uptimeFigures } from "../core/uptime.ts";
 import { formatMessageTime, regionNames } from "../core/wording.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, linkify, trusted } from "../lib/html.ts";
@@ -122,7 +122,11 @@ const BAR_COLORS: Record<ComponentStatus, string> = {
   major_outage: "#c0162b",
 };
 
-/** The last 90 days of a component and everything under it, as an inline SVG bar per day. */
+/**
+ * The last 90 days of a component and everything under it, as an inline SVG bar per day. Drawn
+ * at `v.now`: while an outage lasts its figures fall (0.01% every quarter of an hour or so) and at
+ * midnight the bars move on a day, so the page changes then, as what it says does.
+ */
 function uptimeBar(node: ComponentNode, v: View): Html {
   // A component's day is as bad as its own, its subtree's or its ancestors' (as its status is).
   const ids = new Set([...flattenTree([node]).map((n) => n.component.id), ...node.ancestorIds]);
@@ -133,13 +137,13 @@ function uptimeBar(node: ComponentNode, v: View): Html {
           componentId,
           status: "under_maintenance" as const,
           start: m.startedAt!.getTime(),
-          end: (m.completedAt ?? v.now).getTime(),
+          end: m.completedAt?.getTime() ?? ONGOING,
         }))
       : [],
   );
   // Declared (incidents), scheduled (maintenance) and measured (monitors): the worst counts at each moment.
   const spans = [
-    ...v.state.history.flatMap((i) => statusSpans(i, now)),
+    ...v.state.history.flatMap((i) => statusSpans(i)),
     ...maintenance,
     ...v.state.measured,
   ].filter((s) => ids.has(s.componentId));
@@ -357,6 +361,12 @@ ${content}
 </main></body></html>`.value;
 }
 
+/**
+ * The page depends on the time it is drawn at only where it says something about that time: the
+ * uptime bars and figures, and a promised update going overdue. The rest comes from the state,
+ * so its bytes change only with a write or with one of those (and with the report form's token,
+ * which its ETag leaves out).
+ */
 export function renderStatusPage(
   state: PublicState,
   now: Date,

@@ -11,7 +11,7 @@ import type { Incident } from "../core/incidents.ts";
 import { IMPACTS, impactOf, isOpen } from "../core/incidents.ts";
 import type { Maintenance } from "../core/maintenance.ts";
 import { type Indicator, pageIndicator } from "../core/page-status.ts";
-import type { StatusSpan } from "../core/uptime.ts";
+import { ONGOING, type StatusSpan } from "../core/uptime.ts";
 import { listIncidents } from "../incidents/store.ts";
 import { listMaintenances } from "../maintenance/store.ts";
 import { listPublishedReports, type PostIncidentReport } from "../postmortems/store.ts";
@@ -171,7 +171,7 @@ export async function loadPublicState(
           componentId,
           status: o.status as ComponentStatus,
           start: o.startedAt.getTime(),
-          end: (o.endedAt ?? now).getTime(),
+          end: o.endedAt?.getTime() ?? ONGOING,
         })),
     ),
     postmortems: new Map(postmortems.map((p) => [p.incidentId, p])),
