@@ -1,7 +1,9 @@
 /**
  * Compensation at scale: N rental sessions, ~A of them overlapping one 14-hour outage, imported
- * through the real import path, then preview → approve → apply, timed against a hand-written SQL
- * overlap query (the "floor": what reading the same rows costs PostgreSQL alone).
+ * through the real import path, then preview → approve → apply → re-preview. The preview is timed
+ * against hand-written SQL reading the same rows (the floor) and also writing a line each (floor +
+ * lines, the target's base: ≤ 1.5×); the apply against hand-written SQL writing the same entries,
+ * postings and messages in the same chunks (the apply floor: ≤ 1.5×).
  *
  *   npx tsx bench/compensation.ts --sessions 200000 --affected 20000
  *
@@ -99,9 +101,9 @@ const FLOOR = `select customer_id, sum(charge * extract(epoch from least(ended_a
     / nullif(extract(epoch from ended_at - started_at), 0)) as due
   from usage_sessions where workspace_id = $1 and started_at < $3 and ended_at > $2 group by customer_id`;
 
-// Not a target, for scale: the floor reads, but a preview must also write a line per session
-// it pays. The same read with one line per session written by SQL into a table shaped like
-// comp_run_lines (its primary key included) is what the work costs PostgreSQL alone.
+// The preview's fair floor (issue 19): the floor reads, but a preview must also write a line per
+// session it pays. The same read with one line per session written by SQL into a table shaped
+// like comp_run_lines (its primary key included) is what the work costs PostgreSQL alone.
 const FLOOR_WITH_LINES = `insert into bench_floor_lines (workspace_id, run_id, key, customer_id, kind, amount, currency,
     target, already_applied, refunded_elsewhere, policy_group, rule, breakdown, session)
   select workspace_id, 'floor', 'floor:' || id || ':refund', customer_id, 'refund', due, currency,
@@ -224,8 +226,12 @@ async function bench(database: Database) {
     "import sessions": row(importS, rate(imported.rows, importS), importMb),
     floor: row(floorS, `${floorCustomers} customers`, floorMb),
     preview: row(previewS, `${summary.customers} customers; ≤ 30 s ${met(previewS <= 30)}`, previewMb),
-    "preview ÷ floor": row(null, `${ratio.toFixed(1)}×; ≤ 2× ${met(ratio <= 2)}`),
-    "  floor + lines": row(floorLinesS, `for scale: preview ÷ this ${(previewS / floorLinesS).toFixed(1)}×`),
+    "preview ÷ floor + lines": row(
+      null,
+      `${(previewS / floorLinesS).toFixed(2)}×; ≤ 1.5× ${met(previewS <= 1.5 * floorLinesS)}`,
+    ),
+    "  floor + lines": row(floorLinesS, "reading the sessions and writing a line each, by SQL alone"),
+    "  floor (read only)": row(null, `preview ÷ the plain floor ${ratio.toFixed(1)}×`),
     "  lines alone": row(
       writeS,
       `writing the preview's lines, nothing read: ${(writeS / floorS).toFixed(1)}× the floor`,

@@ -70,7 +70,10 @@ export async function applyRun(
       ]);
       const messages = await queueNotices(tx, workspaceId, run, now, notices, { after, upto });
       await tx.query(
-        `update comp_runs set apply_cursor = coalesce($3, (select max(customer_id) from (${toldSql("$1", "$2")}) t), ''),
+        // After the last chunk, the last customer told: progress then counts every line.
+        `update comp_runs set apply_cursor = coalesce($3, greatest(
+                  (select max(customer_id) from comp_run_lines where workspace_id = $1 and run_id = $2),
+                  (select max(customer_id) from comp_run_notices where workspace_id = $1 and run_id = $2), '')),
                 apply_messages = apply_messages + $4
           where workspace_id = $1 and id = $2`,
         [workspaceId, runId, upto, messages],
