@@ -16,7 +16,7 @@ export interface Posting {
 }
 
 /** The ledger (currency or unit) an action is booked in. */
-export const ledgerCurrency = (line: Pick<ActionLine, "kind" | "currency" | "unit" | "scope">) =>
+const ledgerCurrency = (line: Pick<ActionLine, "kind" | "currency" | "unit" | "scope">) =>
   line.kind === "unit_credit" ? `${line.unit}:${line.scope ?? "any"}` : line.currency!;
 
 export function postingsFor(
@@ -35,11 +35,4 @@ export function postingsFor(
     { account: debit, amount, currency },
     { account: credit, amount: -amount, currency },
   ];
-}
-
-/** True when every currency's postings sum to zero. */
-export function isBalanced(postings: readonly Posting[]): boolean {
-  const sums = new Map<string, number>();
-  for (const p of postings) sums.set(p.currency, (sums.get(p.currency) ?? 0) + p.amount);
-  return [...sums.values()].every((s) => s === 0);
 }
