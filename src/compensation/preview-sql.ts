@@ -40,6 +40,36 @@ export interface SqlPreviewInput {
   components: string[] | null;
 }
 
+/** A run line's columns after its workspace and run, in the table's order. */
+export const LINE_FIELDS = [
+  "key",
+  "customer_id",
+  "kind",
+  "amount",
+  "currency",
+  "unit",
+  "target",
+  "already_applied",
+  "refunded_elsewhere",
+  "policy_group",
+  "rule",
+  "breakdown",
+  "session",
+  "charge",
+  "reason",
+  "due_by",
+  "scope",
+  "expires_at",
+  "visible_by",
+] as const;
+
+/**
+ * A fingerprint of a set of rows, whatever their order: each row hashed by its columns' own hash
+ * functions (several times cheaper than hashing its text), the hashes combined by XOR.
+ */
+export const rowsDigestSql = (columns: readonly string[]) =>
+  `coalesce(bit_xor(hash_record_extended(row(${columns.join(", ")}), 0)), 0)::text`;
+
 export interface SqlPreviewCounts {
   customers: number;
   affected: number;
@@ -50,6 +80,8 @@ export interface SqlPreviewCounts {
   notifications: number;
   lines: number;
   money: Record<string, number>;
+  /** rowsDigestSql of the lines written, as the run's hash takes it */
+  linesDigest: string;
 }
 
 /**
@@ -254,6 +286,12 @@ export async function previewInSql(
         offset 0
       ) x
     )
+    -- Only what the writes and counts below read: this table holds every candidate.
+    select id, customer_id, currency, key, rule, uncapped,${sum ? " parts," : ""} reason, due_by, target, applied, refunded,
+      due, paid, affected,
+      case when paid then null when skip is not null then skip when pick is null then 'no_rule_matched'
+        when due < 0 then 'negative_delta' when applied > 0 then 'already_compensated' else 'already_refunded' end as item
+    from (
     select *, target - applied - refunded as due,
       skip is null and pick is not null and target - applied - refunded > 0 as paid
     from (
@@ -270,7 +308,8 @@ export async function previewInSql(
         select refund_of, sum(amount)::int8 as total from ledger_entries
         where workspace_id = ${ws} and refund_of like 'session:%' and incident_id <> ${incident} group by refund_of
       ) o on j.skip is null and j.pick is not null and o.refund_of = 'session:' || j.id
-    ) t`;
+    ) t
+    ) u`;
   // A read-only statement may run in parallel workers, one that writes may not: the outcome
   // is read first, into a table of the transaction's own. PostgreSQL's default costs rate
   // gathering a million rows from workers above reading them alone; here the leader writes
@@ -283,60 +322,67 @@ export async function previewInSql(
   const whenNothingDue = `${q.add(policy.notify.when_nothing_due)}::boolean`;
   const qws = `${q.add(input.workspaceId)}::text`;
   const qrun = `${q.add(input.runId)}::text`;
+  // Every excluded item is counted, a sample of each reason stored (the first by customer then
+  // reference, as the engine keeps them: a top-N per reason, not a sort of them all). A customer
+  // this incident already paid and owes nothing more is not told again (noticeOf).
   const sql = `
     with outcome as materialized (select * from preview_outcome),
-    lines as (
-      insert into comp_run_lines (workspace_id, run_id, key, customer_id, kind, amount, currency, unit, target,
-        already_applied, refunded_elsewhere, policy_group, rule, breakdown, session, charge, reason, due_by,
-        scope, expires_at, visible_by)
-      select ${qws}, ${qrun}, key, customer_id, 'refund', due, currency, null, target, applied, refunded, 'rules',
-        rule, (${breakdownText})::jsonb, id, null, reason, due_by, null, null, null
+    line as materialized (
+      select key, customer_id, 'refund'::text as kind, due as amount, currency, null::text as unit, target,
+        applied as already_applied, refunded as refunded_elsewhere, 'rules'::text as policy_group, rule,
+        (${breakdownText})::jsonb as breakdown, id as session, null::text as charge, reason, due_by,
+        null::text as scope, null::text as expires_at, null::text as visible_by
       from outcome where paid
     ),
-    items as (
-      select customer_id, reference, case when reason = 'negative_delta' then 'review' else 'excluded' end as type,
-        reason, detail, key
-      from (
-        select customer_id, id as reference,
-          case when skip is not null then skip when pick is null then 'no_rule_matched' when due < 0 then 'negative_delta'
-            when applied > 0 then 'already_compensated' else 'already_refunded' end as reason,
-          case when skip is null and pick is not null and due < 0 then 'target ' || target
-            || ' is below what was already paid (' || applied || ' by Amends, ' || refunded
-            || ' elsewhere); nothing is taken back' end as detail,
-          case when skip is null and pick is not null and due < 0 then key end as key
-        from outcome where not paid
-      ) i
+    lines as (
+      insert into comp_run_lines (workspace_id, run_id, ${LINE_FIELDS.join(", ")})
+      select ${qws}, ${qrun}, ${LINE_FIELDS.join(", ")} from line
     ),
+    reasons as (select item, count(*)::int as n from outcome where item is not null group by item),
     stored_items as (
       insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
-      select ${qws}, ${qrun}, type, customer_id, reference, reason, detail, key from (
-        select *, row_number() over (partition by type, reason order by customer_id collate "C", reference collate "C") as nth
-        from items
-      ) i where type = 'review' or nth <= ${EXCLUDED_SAMPLE}
+      select ${qws}, ${qrun}, 'review', customer_id, id, item, 'target ' || target || ' is below what was already paid ('
+          || applied || ' by Amends, ' || refunded || ' elsewhere); nothing is taken back', key
+        from outcome where item = 'negative_delta'
+      union all
+      select ${qws}, ${qrun}, 'excluded', s.customer_id, s.id, s.item, null, null
+        from reasons r cross join lateral (
+          select customer_id, id, item from outcome o where o.item = r.item
+          order by customer_id collate "C", id collate "C" limit ${EXCLUDED_SAMPLE}
+        ) s where r.item <> 'negative_delta'
       on conflict do nothing
     ),
     customer as (
-      select customer_id, bool_or(affected) as affected, bool_or(paid) as paid from outcome group by customer_id
+      select customer_id, bool_or(affected) as affected, bool_or(paid) as paid,
+        coalesce(bool_or(item = 'already_compensated'), false) as told
+      from outcome group by customer_id
     ),
     notices as (
       insert into comp_run_notices (workspace_id, run_id, customer_id)
-      select ${qws}, ${qrun}, customer_id from customer where affected and not paid and ${whenNothingDue}
+      select ${qws}, ${qrun}, customer_id from customer where affected and not paid and not told and ${whenNothingDue}
+    ),
+    customers as (
+      select count(*)::int as customers, count(*) filter (where affected)::int as affected,
+        count(*) filter (where affected and (paid or not told and ${whenNothingDue}))::int as notifications
+      from customer
     )
-    select
-      (select count(*) from customer)::int as customers,
-      (select count(*) from customer where affected)::int as affected,
-      (select count(*) from items where type = 'excluded')::int as excluded,
-      (select coalesce(jsonb_object_agg(reason, n), '{}'::jsonb) from
-        (select reason, count(*)::int as n from items where type = 'excluded' group by reason) r) as excluded_reasons,
-      (select count(*) from items where type = 'review')::int as review,
-      (select count(*) from customer where affected and (paid or ${whenNothingDue}))::int as notifications,
+    select customers, affected, notifications,
+      (select coalesce(sum(n), 0) from reasons where item <> 'negative_delta')::int as excluded,
+      (select coalesce(jsonb_object_agg(item, n), '{}'::jsonb) from reasons where item <> 'negative_delta') as excluded_reasons,
+      (select coalesce(sum(n), 0) from reasons where item = 'negative_delta')::int as review,
       (select coalesce(jsonb_object_agg(currency, total), '{}'::jsonb) from
         (select currency, sum(due)::text as total from outcome where paid group by currency) t) as money,
-      (select count(*) from outcome where paid)::int as lines`;
-  const [row] = await tx.query<SqlPreviewCounts>(sql, q.values);
-  const { money, ...counts } = row!;
+      (select count(*) from line)::int as lines,
+      (select ${rowsDigestSql(LINE_FIELDS)} from line) as lines_digest
+    from customers`;
+  const [row] = await tx.query<Omit<SqlPreviewCounts, "linesDigest"> & { lines_digest: string }>(
+    sql,
+    q.values,
+  );
+  const { money, lines_digest: linesDigest, ...counts } = row!;
   return {
     ...counts,
+    linesDigest,
     money: Object.fromEntries(
       Object.entries(money).map(([currency, text]) => {
         const total = Number(text);

@@ -36,7 +36,14 @@ import { newId } from "../lib/ids.ts";
 import type { CopyValue, Database, Db } from "../storage/database.ts";
 import { components, type compRunLines, compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
-import { epochMsSql, previewInSql, previewsInSql, type SqlPreviewCounts } from "./preview-sql.ts";
+import {
+  epochMsSql,
+  LINE_FIELDS,
+  previewInSql,
+  previewsInSql,
+  rowsDigestSql,
+  type SqlPreviewCounts,
+} from "./preview-sql.ts";
 
 export type Run = typeof compRuns.$inferSelect;
 
@@ -113,6 +120,8 @@ export async function createPreview(
     : undefined;
 
   let runId = newId("run");
+  /** the SQL preview fingerprints its lines as it writes them, sparing a second read */
+  let linesDigest: string | undefined;
   let totals = emptyTotals();
   const counts: Counts = {
     customers: 0,
@@ -150,7 +159,7 @@ export async function createPreview(
         // The components a session must be on: the roots and everything below them.
         const roots = policy.match.components ?? base.incident.components;
         const below = comps.map((c) => c.id).filter((id) => isWithin(id, roots, base.parents));
-        const { money, lines, ...sqlCounts } = await previewInSql(tx, policy, {
+        const { money, lines, linesDigest: digest, ...sqlCounts } = await previewInSql(tx, policy, {
           workspaceId,
           runId,
           incidentId: incident.id,
@@ -161,6 +170,7 @@ export async function createPreview(
         });
         Object.assign(counts, sqlCounts, { excluded_reasons: sortKeys(sqlCounts.excluded_reasons) });
         totals = { money, units: {}, lines };
+        linesDigest = digest;
       } else {
         await previewInEngine(tx, workspaceId, runId, base, month, counts, totals);
       }
@@ -180,7 +190,7 @@ export async function createPreview(
 
       const t = sortedTotals(totals);
       const summary = { money: t.money, units: t.units, lines: t.lines, ...counts };
-      const previewHash = await previewDigest(tx, workspaceId, runId, summary);
+      const previewHash = await previewDigest(tx, workspaceId, runId, summary, linesDigest);
       // The same inputs and outcome as a preview still waiting for approval: that run, not a
       // second one, so the same preview asked twice answers byte for byte the same.
       if (!input.engineOnly) {
@@ -216,7 +226,7 @@ export async function createPreview(
 }
 
 /** What a preview's summary counts besides its totals. */
-type Counts = Omit<SqlPreviewCounts, "lines" | "money">;
+type Counts = Omit<SqlPreviewCounts, "lines" | "money" | "linesDigest">;
 
 /** Rolls back a preview that an earlier run already holds. */
 class SamePreview extends Error {
@@ -414,23 +424,24 @@ export const toldSql = (ws: string, run: string, customers = "true") =>
    ) told group by customer_id`;
 
 /**
- * A fingerprint of what a preview stored, the same whichever way it was computed: PostgreSQL
- * hashes each row (its run left out) by its columns' own hash functions, which is several
- * times cheaper than hashing its text, and combines the hashes by XOR, so the order rows were
- * written in does not matter and nothing is read back into JavaScript.
+ * A fingerprint of what a preview stored (its run left out), the same whichever way it was
+ * computed (rowsDigestSql): nothing is read back into JavaScript. `linesDigest`, when the SQL
+ * preview took it as it wrote the lines, spares reading them again.
  */
-async function previewDigest(tx: Database, workspaceId: string, runId: string, summary: object) {
+async function previewDigest(
+  tx: Database,
+  workspaceId: string,
+  runId: string,
+  summary: object,
+  linesDigest?: string,
+) {
   const digest = (columns: readonly string[], table: string) =>
-    `(select coalesce(bit_xor(hash_record_extended(row(${columns.join(", ")}), 0)), 0)::text
-      from ${table} where workspace_id = $1 and run_id = $2)`;
+    `(select ${rowsDigestSql(columns)} from ${table} where workspace_id = $1 and run_id = $2)`;
   const [rows] = await tx.query<Record<string, string>>(
-    `select ${digest(
-      LINE_COLUMNS.filter((c) => c !== "workspace_id" && c !== "run_id"),
-      "comp_run_lines",
-    )} as lines,
+    `select ${linesDigest === undefined ? digest(LINE_FIELDS, "comp_run_lines") : "$3::text"} as lines,
        ${digest(["type", "customer_id", "reference", "reason", "detail", "key"], "comp_run_items")} as items,
        ${digest(["customer_id"], "comp_run_notices")} as notices`,
-    [workspaceId, runId],
+    [workspaceId, runId, ...(linesDigest === undefined ? [] : [linesDigest])],
   );
   return createHash("sha256")
     .update(JSON.stringify({ ...rows, summary }))
@@ -479,30 +490,6 @@ async function paidInMonth(
     paid.set(r.customer_id, { ...paid.get(r.customer_id), [r.currency]: Number(r.total) });
   return paid;
 }
-
-const LINE_COLUMNS = [
-  "workspace_id",
-  "run_id",
-  "key",
-  "customer_id",
-  "kind",
-  "amount",
-  "currency",
-  "unit",
-  "target",
-  "already_applied",
-  "refunded_elsewhere",
-  "policy_group",
-  "rule",
-  "breakdown",
-  "session",
-  "charge",
-  "reason",
-  "due_by",
-  "scope",
-  "expires_at",
-  "visible_by",
-];
 
 /**
  * A chunk's lines and notices (COPY: the bulk of a preview's writes) and its excluded and
@@ -553,7 +540,7 @@ async function writeResults(
   }
   const column = (i: number) => items.map((item) => item[i]);
   await Promise.all([
-    tx.copyRows("comp_run_lines", LINE_COLUMNS, lines),
+    tx.copyRows("comp_run_lines", ["workspace_id", "run_id", ...LINE_FIELDS], lines),
     tx.copyRows("comp_run_notices", ["workspace_id", "run_id", "customer_id"], notices),
     items.length &&
       tx.query(

@@ -516,7 +516,13 @@ describe.each(BACKENDS)("re-previewing an applied incident on %s", (backend) => 
 
       const again = await runPolicy(t, "INC-2017-12-19", policy);
       expect(again.preview.lines).toEqual([]);
-      expect(again.run.summary).toMatchObject({ excluded: n, excluded_reasons: { already_compensated: n } });
+      // Everyone was told what they got when it was paid: the re-preview tells nobody again.
+      expect(again.run.summary).toMatchObject({
+        excluded: n,
+        excluded_reasons: { already_compensated: n },
+        notifications: 0,
+      });
+      expect(again.preview.notifications ?? []).toEqual([]);
       const stored = again.preview.excluded.map((e: any) => [e.customer_id, e.reference]);
       expect(stored).toHaveLength(EXCLUDED_SAMPLE);
       expect(stored).toEqual(

@@ -26,7 +26,7 @@ export interface Totals {
 
 export interface Notice {
   customerId: string;
-  /** the customer was affected but is owed nothing (or was already paid) */
+  /** the customer was affected but is owed nothing */
   nothingDue: boolean;
   keys: string[];
 }
@@ -92,10 +92,16 @@ export class ExclusionSample {
   }
 }
 
+/**
+ * The message a customer gets from this run, if any. A customer this incident already paid and
+ * owes nothing more gets none: they were told what they got when it was paid, and a customer
+ * hears about an incident's compensation once.
+ */
 export function noticeOf(r: CustomerResult, notifyWhenNothingDue: boolean): Notice | undefined {
   if (!r.affected) return undefined;
   const nothingDue = r.lines.length === 0;
   if (nothingDue && !notifyWhenNothingDue) return undefined;
+  if (nothingDue && r.excluded.some((e) => e.reason === "already_compensated")) return undefined;
   return { customerId: r.customerId, nothingDue, keys: r.lines.map((l) => l.key) };
 }
 
