@@ -159,7 +159,12 @@ export async function createPreview(
         // The components a session must be on: the roots and everything below them.
         const roots = policy.match.components ?? base.incident.components;
         const below = comps.map((c) => c.id).filter((id) => isWithin(id, roots, base.parents));
-        const { money, lines, linesDigest: digest, ...sqlCounts } = await previewInSql(tx, policy, {
+        const {
+          money,
+          lines,
+          linesDigest: digest,
+          ...sqlCounts
+        } = await previewInSql(tx, policy, {
           workspaceId,
           runId,
           incidentId: incident.id,
