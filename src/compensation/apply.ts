@@ -60,15 +60,19 @@ export async function applyRun(
       ]);
       const { after, upto } = range!;
       last = upto === null;
-      const [booked] = await tx.query<{ n: number }>(bookSql(upto && "$6"), [
+      const [booked] = await tx.query<{ n: number; messages: number }>(bookSql(upto && "$11"), [
         workspaceId,
         runId,
         run.incidentId,
         now.toISOString(),
         after,
+        notices.template ?? "compensation",
+        run.windowStart.toISOString(),
+        run.windowEnd.toISOString(),
+        run.asOf.toISOString(),
+        JSON.stringify(notices.placeNames),
         ...(upto === null ? [] : [upto]),
       ]);
-      const messages = await queueNotices(tx, workspaceId, run, now, notices, { after, upto });
       await tx.query(
         // After the last chunk, the last customer told: progress then counts every line.
         `update comp_runs set apply_cursor = coalesce($3, greatest(
@@ -76,7 +80,7 @@ export async function applyRun(
                   (select max(customer_id) from comp_run_notices where workspace_id = $1 and run_id = $2), '')),
                 apply_messages = apply_messages + $4
           where workspace_id = $1 and id = $2`,
-        [workspaceId, runId, upto, messages],
+        [workspaceId, runId, upto, booked!.messages],
       );
       bookedNow += booked!.n;
     });
@@ -112,11 +116,19 @@ const inChunk = (after: string, upto: string | null, column = "customer_id") =>
   upto === null ? `${column} > ${after}` : `${column} > ${after} and ${column} <= ${upto}`;
 
 /**
- * Books one chunk's lines: what each still owes now, then its entry and its two postings. A
- * refund's target is capped by its session's or charge's headroom as it is now (captured, less
- * what Amends refunded of it for other incidents), and what was refunded elsewhere is read
- * again. The postings are `postingsFor` (core/compensation/ledger.ts) in SQL, held equal to it
- * by the runs test. Returns how many entries are new.
+ * Books one chunk and tells its customers, in one statement. Per line: what it still owes now,
+ * then its entry and its two postings. A refund's target is capped by its session's or charge's
+ * headroom as it is now (captured, less what Amends refunded of it for other incidents), and what
+ * was refunded elsewhere is read again. The postings are `postingsFor` (core/compensation/ledger.ts)
+ * in SQL, held equal to it by the runs test.
+ *
+ * Then one outbox message per told customer and incident, ever: what happened (the incident and
+ * its window) and what they got for it over all runs, or that nothing was due. A later run's
+ * top-up updates the message while it waits to be sent; once sent, it stays as it was. What the
+ * customer got is the ledger as it was before this statement plus the entries it inserts (a
+ * statement does not see its own inserts), so nothing is read back. Parameters: $1 workspace,
+ * $2 run, $3 incident, $4 now, $5 after, $6 template, $7–$9 window and as-of, $10 place names,
+ * `upto` the chunk's last customer. Returns the new entries and the new messages.
  */
 const bookSql = (upto: string | null) => `
   with line as (
@@ -158,7 +170,7 @@ const bookSql = (upto: string | null) => `
       $4
     from owed where pay > 0
     on conflict (workspace_id, idempotency_key) do nothing
-    returning id, kind, amount, currency, customer_id
+    returning id, customer_id, action_key, kind, amount, currency, detail
   ),
   posting as (
     insert into ledger_postings (workspace_id, entry_id, account, amount, currency)
@@ -169,8 +181,45 @@ const bookSql = (upto: string | null) => `
          when 'credit' then 'liability:customer_credit:' || entry.customer_id
          else 'liability:customer_units:' || entry.customer_id end, -entry.amount)
     ) p(account, amount)
+  ),
+  got as (
+    select customer_id, action_key, kind, currency, amount, detail from ledger_entries
+     where workspace_id = $1 and ${inChunk("$5", upto)} and incident_id = $3
+    union all
+    select customer_id, action_key, kind, currency, amount, detail from entry
+  ),
+  paid as (
+    -- One line per action however many runs paid it (a top-up is a second entry).
+    select customer_id, jsonb_agg(jsonb_build_object('key', action_key, 'kind', kind, 'amount', amount,
+        'currency', currency, 'unit', unit, 'scope', scope, 'expires_at', expires_at, 'visible_by', visible_by,
+        'reason', reason) order by action_key) as lines
+    from (
+      select customer_id, action_key, kind, currency, sum(amount)::int8 as amount, max(detail->>'unit') as unit,
+        max(detail->>'scope') as scope, max(detail->>'expiresAt') as expires_at,
+        max(detail->>'visibleBy') as visible_by, max(detail->>'reason') as reason
+      from got group by customer_id, action_key, kind, currency
+    ) k group by customer_id
+  ),
+  message as (
+    insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address,
+      locale, template, payload, status, created_at)
+    select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $3 || ':' || n.customer_id || ':compensation',
+      'compensation.granted', $3, n.customer_id, c.channels->0->>'type', c.channels->0->>'address',
+      coalesce(c.locale, 'en'), $6,
+      jsonb_build_object('incident_id', $3::text, 'incident_title', i.title, 'title_translations', i.title_translations,
+        'window_start', $7::text, 'window_end', $8::text, 'run_id', $2::text, 'as_of', $9::text,
+        'place_names', $10::jsonb, 'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
+      case when c.channels->0 is null then 'no_channel' else 'pending' end, $4
+    from (${toldSql("$1", "$2", inChunk("$5", upto))}) n
+    join incidents i on i.workspace_id = $1 and i.id = $3
+    left join customers c on c.workspace_id = $1 and c.id = n.customer_id
+    left join paid g on g.customer_id = n.customer_id
+    on conflict (workspace_id, idempotency_key) do update set payload = excluded.payload
+      where outbox_messages.status in ('pending', 'no_channel')
+        and outbox_messages.payload->'lines' is distinct from excluded.payload->'lines'
+    returning xmax = 0 as fresh
   )
-  select count(*)::int as n from entry`;
+  select (select count(*)::int from entry) as n, (select count(*) filter (where fresh)::int from message) as messages`;
 
 /**
  * What the run booked, from the ledger rather than from the last attempt's counters: an apply
@@ -222,69 +271,4 @@ async function placeNames(database: Database, workspaceId: string): Promise<Reco
       name(r),
     ]),
   );
-}
-
-/**
- * One outbox message per told customer and incident, ever: what happened (the incident and its
- * window) and what they got, from the ledger (all runs of the incident), or that nothing was due.
- * A later run's top-up updates the message while it waits to be sent; once sent, it stays as it
- * was. Returns how many messages are new.
- */
-async function queueNotices(
-  tx: Database,
-  workspaceId: string,
-  run: Run,
-  now: Date,
-  notices: { template: string | undefined; placeNames: Record<string, string> },
-  range: { after: string; upto: string | null },
-): Promise<number> {
-  const rows = await tx.query<{ n: number }>(
-    `with paid as (
-       -- What the chunk's customers got for the incident, one line per action however many runs
-       -- paid it (a top-up is a second entry): one range of the customer index, not a probe each.
-       select customer_id, jsonb_agg(jsonb_build_object('key', action_key, 'kind', kind, 'amount', amount,
-           'currency', currency, 'unit', unit, 'scope', scope, 'expires_at', expires_at, 'visible_by', visible_by,
-           'reason', reason) order by action_key) as lines
-       from (
-         select e.customer_id, e.action_key, e.kind, e.currency, sum(e.amount)::int8 as amount, max(e.detail->>'unit') as unit,
-           max(e.detail->>'scope') as scope, max(e.detail->>'expiresAt') as expires_at,
-           max(e.detail->>'visibleBy') as visible_by, max(e.detail->>'reason') as reason
-         from ledger_entries e
-         where e.workspace_id = $1 and ${inChunk("$10", range.upto && "$11", "e.customer_id")} and e.incident_id = $2
-         group by e.customer_id, e.action_key, e.kind, e.currency
-       ) k group by customer_id
-     ),
-     inserted as (
-       insert into outbox_messages (workspace_id, id, idempotency_key, event, incident_id, customer_id, channel, address, locale, template, payload, status, created_at)
-       select $1, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $2 || ':' || n.customer_id || ':compensation', 'compensation.granted',
-              $2, n.customer_id, c.channels->0->>'type', c.channels->0->>'address', coalesce(c.locale, 'en'), $4,
-              jsonb_build_object('incident_id', $2::text, 'incident_title', i.title, 'title_translations', i.title_translations,
-                'window_start', $6::text, 'window_end', $7::text, 'run_id', $3::text, 'as_of', $8::text,
-                'place_names', $9::jsonb,
-                'nothing_due', g.lines is null, 'lines', coalesce(g.lines, '[]'::jsonb)),
-              case when c.channels->0 is null then 'no_channel' else 'pending' end, $5
-       from (${toldSql("$1", "$3", inChunk("$10", range.upto && "$11"))}) n
-       join incidents i on i.workspace_id = $1 and i.id = $2
-       left join customers c on c.workspace_id = $1 and c.id = n.customer_id
-       left join paid g on g.customer_id = n.customer_id
-       on conflict (workspace_id, idempotency_key) do update set payload = excluded.payload
-         where outbox_messages.status in ('pending', 'no_channel')
-           and outbox_messages.payload->'lines' is distinct from excluded.payload->'lines'
-       returning xmax = 0 as fresh
-     ) select count(*) filter (where fresh)::int as n from inserted`,
-    [
-      workspaceId,
-      run.incidentId,
-      run.id,
-      notices.template ?? "compensation",
-      now.toISOString(),
-      run.windowStart.toISOString(),
-      run.windowEnd.toISOString(),
-      run.asOf.toISOString(),
-      JSON.stringify(notices.placeNames),
-      range.after,
-      ...(range.upto === null ? [] : [range.upto]),
-    ],
-  );
-  return rows[0]?.n ?? 0;
 }
