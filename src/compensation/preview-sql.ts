@@ -10,7 +10,7 @@
  * through the engine.
  */
 
-import type { Condition, Policy, Rule } from "../core/compensation/policy.ts";
+import type { Amount, Condition, Policy, Rule } from "../core/compensation/policy.ts";
 import { checkTotal, EXCLUDED_SAMPLE } from "../core/compensation/preview.ts";
 import { parseDuration } from "../core/compensation/time.ts";
 import { parseDecimal } from "../core/money.ts";
@@ -19,7 +19,10 @@ import type { Database } from "../storage/database.ts";
 /** Whether the preview of this policy can be computed in SQL. */
 export function previewsInSql(policy: Policy): boolean {
   if (policy.match.billing_fault || policy.downtime !== "overlap") return false;
-  if (policy.groups || policy.cap || !policy.rules) return false;
+  if (policy.groups || !policy.rules) return false;
+  // A cap on a fixed amount per customer; one on the monthly fee or per month goes to the engine.
+  if (policy.cap?.per_customer_per_month || policy.cap?.per_customer?.pct_of_monthly_fee !== undefined)
+    return false;
   return policy.rules.every(
     (r) =>
       r.max_per_customer === undefined &&
@@ -178,6 +181,41 @@ function exactSum(rules: Rule[], holds: string[]): { num: string; den: string } 
 }
 
 /**
+ * A per-customer cap's limit in the session's currency as SQL, null where the cap names no
+ * amount in it (engine.ts's capLimit for a fixed amount).
+ */
+function capLimitSql(amount: Amount, policy: Policy, p: Params): string {
+  if (typeof amount === "number") {
+    const n = `${p.add(amount)}::int8`;
+    return policy.currency ? `case when currency = ${p.add(policy.currency)}::text then ${n} end` : n;
+  }
+  const cases = Object.entries(amount).map(([c, n]) => `when ${p.add(c)}::text then ${p.add(n)}::int8`);
+  return cases.length ? `case currency ${cases.join(" ")} end` : "null::int8";
+}
+
+/**
+ * A customer's refunds in one currency, capped: left as they are when they add up to no more
+ * than the limit; else the limit is spread over them by largest remainder, ties to the earlier
+ * session (money.ts's allocate, over the lines in the engine's order). Where the cap names no
+ * amount in the currency, nothing is paid and nothing taken back. Exact in numeric.
+ */
+const capSql = (limit: string) => `
+  select *, case when not draft then pre
+      when lim is null then least(refunded, pre)
+      when total <= lim then pre
+      else share + case when rank <= lim - sum(share) over w then 1 else 0 end end as target,
+    draft and lim is null as no_cap_amount
+  from (
+    select *, row_number() over (w order by remainder desc, start_ms, id collate "C") as rank
+    from (
+      select *, div(lim::numeric * pre, nullif(total, 0))::int8 as share, mod(lim::numeric * pre, nullif(total, 0)) as remainder
+      from (select *, ${limit} as lim, sum(pre) over (partition by customer_id, currency, draft) as total from headroom) l
+    ) r
+    window w as (partition by customer_id, currency, draft)
+  ) c
+  window w as (partition by customer_id, currency, draft)`;
+
+/**
  * Writes the run's lines, excluded and review items and notices, as the engine would, and
  * returns what the run's summary counts. Runs inside the preview's transaction.
  */
@@ -252,12 +290,14 @@ export async function previewInSql(
   const breakdownText =
     combine === "sum" ? `'[' || parts || ']'` : `'[' || ${part("rule", "uncapped")} || ']'`;
   const minOverlap = int(m.min_overlap === undefined ? 1 : parseDuration(m.min_overlap));
+  const capLimit =
+    policy.cap?.per_customer?.amount !== undefined && capLimitSql(policy.cap.per_customer.amount, policy, p);
 
   // Each stage ends in "offset 0", which keeps PostgreSQL from folding it into the next: a
   // value used many times further on (the overlap, the rule picked) is then computed once.
   const outcomeSql = `
     with candidate as (
-      select id, customer_id, kind, charge, currency, refunded, plan, region, mismatch,
+      select id, customer_id, kind, charge, currency, refunded, plan, region, mismatch, start_ms,
         end_ms - start_ms as len, greatest(0, least(end_ms, ${w.end}) - greatest(start_ms, ${w.start})) as ov
       from (
         select t.id, t.customer_id, t.kind, t.charge, t.currency, t.refunded,
@@ -275,7 +315,7 @@ export async function previewInSql(
       offset 0
     ),
     judged as (
-      select id, customer_id, currency, refunded, charge, skip, affected, key, pick, ${chosen}
+      select id, customer_id, currency, refunded, charge, start_ms, skip, affected, key, pick, ${chosen}
       from (
         select *,
           coalesce(mismatch, case when ov = 0 then 'no_overlap' when ov < ${minOverlap} then 'below_min_overlap' end) as skip,
@@ -285,19 +325,11 @@ export async function previewInSql(
         from candidate
         offset 0
       ) x
-    )
-    -- Only what the writes and counts below read: this table holds every candidate.
-    select id, customer_id, currency, key, rule, uncapped,${sum ? " parts," : ""} reason, due_by, target, applied, refunded,
-      due, paid, affected,
-      case when paid then null when skip is not null then skip when pick is null then 'no_rule_matched'
-        when due < 0 then 'negative_delta' when applied > 0 then 'already_compensated' else 'already_refunded' end as item
-    from (
-    select *, target - applied - refunded as due,
-      skip is null and pick is not null and target - applied - refunded > 0 as paid
-    from (
+    ),
+    headroom as (
       -- A refund's headroom: the charge less what Amends refunded of it for other incidents.
-      select j.*, least(j.uncapped, greatest(0, j.charge - coalesce(o.total, 0))) as target,
-        coalesce(a.total, 0) as applied,
+      select j.*, least(j.uncapped, greatest(0, j.charge - coalesce(o.total, 0))) as ${capLimit ? "pre" : "target"},
+        coalesce(a.total, 0) as applied, j.skip is null and j.pick is not null as draft,
         ${byPick(reasons.map((r) => `${r}::text`))} as reason, ${byPick(dueBys.map((d) => `${d}::text`))} as due_by
       from judged j
       left join (
@@ -308,7 +340,19 @@ export async function previewInSql(
         select refund_of, sum(amount)::int8 as total from ledger_entries
         where workspace_id = ${ws} and refund_of like 'session:%' and incident_id <> ${incident} group by refund_of
       ) o on j.skip is null and j.pick is not null and o.refund_of = 'session:' || j.id
-    ) t
+    )${capLimit ? `, capped as (${capSql(capLimit)})` : ""}
+    -- Only what the writes and counts below read: this table holds every candidate.
+    select id, customer_id, currency, key, rule, uncapped,${sum ? " parts," : ""} reason, due_by, target, applied, refunded,
+      due, paid, affected,
+      case when paid then null when skip is not null then skip when pick is null then 'no_rule_matched'
+        when due < 0 then 'negative_delta' when applied > 0 then 'already_compensated'${
+          capLimit
+            ? " when no_cap_amount then 'no_amount_for_currency' when target < pre then 'cap_reached'"
+            : ""
+        } else 'already_refunded' end as item
+    from (
+      select *, target - applied - refunded as due, draft and target - applied - refunded > 0 as paid
+      from ${capLimit ? "capped" : "headroom"}
     ) u`;
   // A read-only statement may run in parallel workers, one that writes may not: the outcome
   // is read first, into a table of the transaction's own. PostgreSQL's default costs rate

@@ -1,7 +1,7 @@
 /**
  * The preview computed in SQL (compensation/preview-sql.ts) against the pure engine, on random
  * sessions and on every policy of the shape it takes: session refunds under conditions, any
- * combine, any match filter. Stored documents must be equal: lines, excluded and review items,
+ * combine, any match filter, a cap per customer on a fixed amount. Stored documents must be equal: lines, excluded and review items,
  * notices, totals, counts and hash, both on a first preview and on one after an apply (what
  * was already paid, and support's refunds meanwhile, make zero and negative differences).
  */
@@ -38,10 +38,21 @@ const actionArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ refund: { percent: "33.333333333333333333333" } }) },
 );
 
-/** Top-level session refunds only, each under its own conditions now and then. */
+/** A cap per customer on a fixed amount: small enough to bite, in one currency or both. */
+const sqlCapArb = fc.oneof(
+  fc.integer({ min: 0, max: 6_000 }).map((amount) => ({ per_customer: { amount } })),
+  fc.record({ EUR: fc.integer({ min: 0, max: 6_000 }) }).map((amount) => ({ per_customer: { amount } })),
+  fc
+    .record({ EUR: fc.integer({ min: 0, max: 6_000 }), GBP: fc.integer({ min: 0, max: 6_000 }) })
+    .map((amount) => ({ per_customer: { amount } })),
+);
+
+/** Top-level session refunds only, each under its own conditions now and then, capped or not. */
 const sqlPolicyArb = fc
   .record({
     rounding: fc.constantFrom("half_up", "half_even"),
+    currency: fc.option(fc.constant("EUR"), { freq: 3 }),
+    cap: fc.option(sqlCapArb, { freq: 2 }),
     match: matchArb,
     combine: combineArb,
     notifyNothingDue: fc.boolean(),
@@ -53,6 +64,8 @@ const sqlPolicyArb = fc
   .map((p) => ({
     policy: "sql",
     rounding: p.rounding,
+    ...(p.currency && { currency: p.currency }),
+    ...(p.cap && { cap: p.cap }),
     match: p.match,
     combine: p.combine,
     ...(!p.notifyNothingDue && { notify: { when_nothing_due: false } }),
@@ -236,7 +249,9 @@ describe.each(BACKENDS)("the preview in SQL on %s", (backend) => {
     const base = { policy: "x", rules: [{ id: "a", action: { refund: "session_charge" } }] };
     const parse = (p: object) => PolicySchema.parse({ ...base, ...p });
     expect(previewsInSql(parse({}))).toBe(true);
-    expect(previewsInSql(parse({ cap: { per_customer: { amount: 100 } } }))).toBe(false);
+    expect(previewsInSql(parse({ cap: { per_customer: { amount: 100 } } }))).toBe(true);
+    expect(previewsInSql(parse({ cap: { per_customer: { pct_of_monthly_fee: "50" } } }))).toBe(false);
+    expect(previewsInSql(parse({ cap: { per_customer_per_month: { amount: 100 } } }))).toBe(false);
     expect(previewsInSql(parse({ downtime: "per_customer" }))).toBe(false);
     // durations past 100 years are refused by the policy itself, so SQL never meets them
     const long = { id: "a", when: { overlap_lt: "P200000000D" }, action: { refund: "session_charge" } };
