@@ -95,10 +95,21 @@ export async function importRecords(
   records: AsyncIterable<SourceRecord>,
   onProgress?: (rows: number) => void,
 ): Promise<ImportResult> {
+  return database.transaction((tx) => importRecordsIn(tx, workspaceId, kind, records, onProgress));
+}
+
+/** importRecords inside the caller's transaction, which an error must roll back. */
+export async function importRecordsIn(
+  tx: Database,
+  workspaceId: string,
+  kind: ImportKind,
+  records: AsyncIterable<SourceRecord>,
+  onProgress?: (rows: number) => void,
+): Promise<ImportResult> {
   const schema = IMPORT_KINDS[kind];
   const errors: FieldError[] = [];
   let rows = 0;
-  await database.transaction(async (tx) => {
+  {
     type Chunk = { line: number; row: any }[];
     let chunk: Chunk = [];
     const write = async (chunk: Chunk) => {
@@ -171,6 +182,6 @@ export async function importRecords(
         errors,
       );
     }
-  });
+  }
   return { kind, rows };
 }

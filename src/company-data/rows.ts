@@ -61,6 +61,11 @@ const Channel = z.strictObject({
   type: z.enum(["email", "sms", "push", "webhook", "slack", "teams", "discord", "telegram"]),
   address: z.string().min(1).max(2000),
 });
+/** A customer's channels as given: a JSON array (or, in CSV, its text), or nothing. */
+export const ChannelsIn = z.preprocess(
+  parseJsonCell,
+  z.array(Channel, { error: "expected a JSON array of {type, address}" }).optional(),
+);
 
 export const CustomerIn = z
   .strictObject({
@@ -83,10 +88,7 @@ export const CustomerIn = z
         .regex(/^\+[0-9 ()-]{6,20}$/, "expected an international number such as +39 347 1234567")
         .optional(),
     ),
-    channels: z.preprocess(
-      parseJsonCell,
-      z.array(Channel, { error: "expected a JSON array of {type, address}" }).optional(),
-    ),
+    channels: ChannelsIn,
     /** bought the paid SMS alerts add-on */
     sms_entitled: flag,
     monthly_fee: minor("monthly_fee", "optional"),
