@@ -51,7 +51,8 @@ export async function* csvRecords(input: Readable): AsyncGenerator<SourceRecord>
   }
 }
 
-export async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord> {
+/** Each line's text rides along: the bulk import keeps a line it cannot judge as it came. */
+export async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord & { text: string }> {
   let line = 0;
   for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
     line++;
@@ -62,7 +63,7 @@ export async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceReco
     } catch (err) {
       record = { __invalid_json__: (err as Error).message };
     }
-    yield { line, record };
+    yield { line, record, text };
   }
 }
 

@@ -8,6 +8,11 @@ import { Instant as instant } from "../http/zod.ts";
 import { ID_PATTERN } from "../lib/ids.ts";
 import type { ChargeRow, CustomerRow, SessionRow } from "./store.ts";
 
+export const LOCALE_PATTERN = /^[a-z]{2}(-[A-Z]{2})?$/;
+export const PHONE_PATTERN = /^\+[0-9 ()-]{6,20}$/;
+export const STRIPE_CUSTOMER_PATTERN = /^cus_[A-Za-z0-9]{1,250}$/;
+export const STATUSES = ["succeeded", "pending", "failed", "canceled", "authorized", "disputed"] as const;
+
 const blankToUndefined = (v: unknown) => (v === "" || v === null ? undefined : v);
 const text = (max = 200) => z.preprocess(blankToUndefined, z.string().trim().min(1).max(max).optional());
 const id = z.string().trim().regex(ID_PATTERN, "use 1–64 letters, digits, '.', '_', ':' or '-'");
@@ -75,18 +80,12 @@ export const CustomerIn = z
     plan: text(64),
     locale: z.preprocess(
       blankToUndefined,
-      z
-        .string()
-        .regex(/^[a-z]{2}(-[A-Z]{2})?$/, "expected a locale such as it or en-GB")
-        .default("en"),
+      z.string().regex(LOCALE_PATTERN, "expected a locale such as it or en-GB").default("en"),
     ),
     email: z.preprocess(blankToUndefined, z.email("not an email address").optional()),
     phone: z.preprocess(
       blankToUndefined,
-      z
-        .string()
-        .regex(/^\+[0-9 ()-]{6,20}$/, "expected an international number such as +39 347 1234567")
-        .optional(),
+      z.string().regex(PHONE_PATTERN, "expected an international number such as +39 347 1234567").optional(),
     ),
     channels: ChannelsIn,
     /** bought the paid SMS alerts add-on */
@@ -97,7 +96,7 @@ export const CustomerIn = z
       blankToUndefined,
       z
         .string()
-        .regex(/^cus_[A-Za-z0-9]{1,250}$/, "expected a Stripe customer id such as cus_NffrFeUfNV2Hib")
+        .regex(STRIPE_CUSTOMER_PATTERN, "expected a Stripe customer id such as cus_NffrFeUfNV2Hib")
         .optional(),
     ),
   })
@@ -160,7 +159,7 @@ export const ChargeIn = z
     usage_ref: z.preprocess(blankToUndefined, id.optional()),
     amount: minor("amount"),
     currency,
-    status: z.enum(["succeeded", "pending", "failed", "canceled", "authorized", "disputed"], {
+    status: z.enum(STATUSES, {
       error: "expected succeeded, pending, failed, canceled, authorized or disputed",
     }),
     created_at: instant,

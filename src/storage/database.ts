@@ -42,10 +42,17 @@ export interface Database {
    */
   copyRows(table: string, columns: readonly string[], rows: readonly CopyValue[][]): Promise<void>;
   /**
-   * Streams COPY text (see `copyText`) into a table: the bulk import's staging. An error thrown
-   * by `source` aborts the COPY and is rethrown as it is.
+   * Streams COPY text (see `copyText`; `options` such as "with (format csv)" say otherwise) into
+   * a table: the bulk import's staging. An error thrown by `source` aborts the COPY and is
+   * rethrown as it is. PGlite copies a large source in several statements, each beginning with
+   * a piece of it: pieces must end at a row's end, and `options` suit every slice (no header).
    */
-  copyFrom(table: string, columns: readonly string[], source: AsyncIterable<string>): Promise<void>;
+  copyFrom(
+    table: string,
+    columns: readonly string[],
+    source: AsyncIterable<string>,
+    options?: string,
+  ): Promise<void>;
   /**
    * Runs `fn` while holding a cluster-wide advisory lock named by `key`, so that processes
    * starting together do one-time set-up (pg-boss's schema and queues) one after another.
@@ -86,8 +93,8 @@ export function copyText(rows: readonly CopyValue[][]): string {
 /** PGlite reads a COPY's input from one Blob in memory: a big file goes in slices this large. */
 const BLOB_BYTES = 8 * 2 ** 20;
 
-const copySql = (table: string, columns: readonly string[], source: string) =>
-  `copy ${table} (${columns.join(", ")}) from ${source}`;
+const copySql = (table: string, columns: readonly string[], source: string, options = "") =>
+  `copy ${table} (${columns.join(", ")}) from ${source} ${options}`;
 
 const MIGRATIONS = fileURLToPath(new URL("../../drizzle", import.meta.url));
 /** Arbitrary constant shared by every Amends process migrating the same database. */
@@ -146,8 +153,8 @@ async function openPglite(
       const blob = new Blob([copyText(rows)]);
       await client.query(copySql(table, columns, "'/dev/blob'"), [], { blob });
     },
-    async copyFrom(table, columns, source) {
-      const sql = copySql(table, columns, "'/dev/blob'");
+    async copyFrom(table, columns, source, options) {
+      const sql = copySql(table, columns, "'/dev/blob'", options);
       let parts: string[] = [];
       let size = 0;
       const flush = async () => {
@@ -239,11 +246,11 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
           if (conn !== client) (conn as pg.PoolClient).release();
         }
       },
-      async copyFrom(table, columns, source) {
+      async copyFrom(table, columns, source, options) {
         const conn = client instanceof pg.Pool ? await client.connect() : client;
         try {
           await inTurn(async () => {
-            const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin")));
+            const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin", options)));
             const done = new Promise<void>((resolve, reject) => {
               stream.on("finish", resolve);
               stream.on("error", reject);
