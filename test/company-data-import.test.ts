@@ -295,8 +295,21 @@ describe.each(BACKENDS)("the bulk import on %s", (backend) => {
     expect(ragged.copy).toEqual(ragged.zod);
     expect(ragged.copyRows.map((c) => c.id)).toEqual(CUSTOMERS);
 
-    const nul = await both(database, "customers", "ndjson", '{"id":"c\\u00003"}\n');
+    // PostgreSQL stores no NUL, nor half a surrogate pair in jsonb: a 400, not a 500.
+    const nul = await both(
+      database,
+      "customers",
+      "ndjson",
+      '{"id":"c\\u00003"}\n{"id":"c4","name":"a\\u0000b"}\n{"id":"c5","channels":[{"type":"sms","address":"\\ud800"}]}\n',
+    );
     expect(nul.copy).toEqual(nul.zod);
+    expect(nul.copy).toMatchObject({
+      errors: [
+        { field: "id", line: 1 },
+        { field: "name", line: 2 },
+        { field: "channels.0.address", line: 3 },
+      ],
+    });
   });
 
   for (const kind of KINDS) {

@@ -14,7 +14,11 @@ export const STRIPE_CUSTOMER_PATTERN = /^cus_[A-Za-z0-9]{1,250}$/;
 export const STATUSES = ["succeeded", "pending", "failed", "canceled", "authorized", "disputed"] as const;
 
 const blankToUndefined = (v: unknown) => (v === "" || v === null ? undefined : v);
-const text = (max = 200) => z.preprocess(blankToUndefined, z.string().trim().min(1).max(max).optional());
+// PostgreSQL stores no NUL in text, nor half a surrogate pair in jsonb: refused here, not by a 500.
+const noNul = (s: string) => !s.includes("\0");
+const storableText = (min: number, max: number) =>
+  z.string().trim().min(min).max(max).refine(noNul, "must not contain a NUL character");
+const text = (max = 200) => z.preprocess(blankToUndefined, storableText(1, max).optional());
 const id = z.string().trim().regex(ID_PATTERN, "use 1–64 letters, digits, '.', '_', ':' or '-'");
 /** Minor units; CSV's text is read as an integer. An empty cell is absent. */
 function minor(name: string): z.ZodType<number>;
@@ -64,7 +68,11 @@ function parseJsonCell(v: unknown): unknown {
 
 const Channel = z.strictObject({
   type: z.enum(["email", "sms", "push", "webhook", "slack", "teams", "discord", "telegram"]),
-  address: z.string().min(1).max(2000),
+  address: z
+    .string()
+    .min(1)
+    .max(2000)
+    .refine((s) => noNul(s) && !/\p{Cs}/u.test(s), "must not contain a NUL or an unpaired surrogate"),
 });
 /** A customer's channels as given: a JSON array (or, in CSV, its text), or nothing. */
 export const ChannelsIn = z.preprocess(
@@ -122,7 +130,7 @@ export const SessionIn = z
   .strictObject({
     id,
     customer_id: id,
-    kind: z.string().trim().min(1).max(64),
+    kind: storableText(1, 64),
     component_id: z.preprocess(blankToUndefined, id.optional()),
     region: text(64),
     started_at: instant,
@@ -164,7 +172,7 @@ export const ChargeIn = z
     }),
     created_at: instant,
     amount_refunded: minor("amount_refunded", 0),
-    invoice_id: z.preprocess(blankToUndefined, z.string().trim().max(255).optional()),
+    invoice_id: z.preprocess(blankToUndefined, storableText(0, 255).optional()),
   })
   .superRefine((r, ctx) => {
     if (r.amount_refunded > r.amount)
