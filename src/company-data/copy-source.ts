@@ -18,18 +18,30 @@ const PIECE = 64 * 1024;
 export interface Staging {
   /** COPY text for `stagingColumns(kind)` */
   text: AsyncIterable<string>;
-  /** once `text` is read: records staged, and how many of them only zod can judge */
-  counts: { rows: number; raw: number };
+  /**
+   * once `text` is read: records staged, how many of them only zod can judge, and the longest
+   * closed session (ms; -1 for none)
+   */
+  counts: { rows: number; raw: number; longest: number };
 }
 
 /** The file as staging text. A CSV that cannot be parsed throws its 400 as the zod path does. */
 export function copySource(kind: ImportKind, format: FileFormat, input: Readable): Staging {
-  const counts = { rows: 0, raw: 0 };
-  const nulls = "\t\\N".repeat(storedColumns(kind).length);
+  const counts = { rows: 0, raw: 0, longest: -1 };
+  const columns = storedColumns(kind);
+  const nulls = "\t\\N".repeat(columns.length);
+  const [start, end] =
+    kind === "sessions" ? [columns.indexOf("started_at"), columns.indexOf("ended_at")] : [];
   const stage = ({ line, record }: SourceRecord, raw: () => string) => {
     counts.rows++;
     const values = fastRow(kind, record);
-    if (values) return `${line}\t\\N\t${values.map(copyField).join("\t")}\n`;
+    if (values) {
+      if (end !== undefined && values[end] !== null) {
+        const ms = Date.parse(values[end]!) - Date.parse(values[start!]!);
+        if (ms > counts.longest) counts.longest = ms;
+      }
+      return `${line}\t\\N\t${values.map(copyField).join("\t")}\n`;
+    }
     counts.raw++;
     return `${line}\t${copyField(raw())}${nulls}\n`;
   };

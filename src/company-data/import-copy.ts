@@ -2,7 +2,7 @@
  * Importing a CSV or NDJSON file at the speed of COPY: each record is judged as it streams in
  * (rows-fast.ts, the row schemas by hand), copied into a temporary staging table with the
  * values it stores, and the staging is upserted with one INSERT … SELECT, all in one
- * transaction. The foreign key finds unknown customers.
+ * transaction. The foreign key finds unknown customers, the primary key ids given twice.
  *
  * A file with anything wrong (a bad row, an unknown customer) is read back from the staging, in
  * line order, through the zod path of import.ts: its 400 names line and field exactly as
@@ -13,7 +13,14 @@ import type { Database } from "../storage/database.ts";
 import { copySource, type FileFormat } from "./copy-source.ts";
 import { type ImportResult, importRecordsIn, type SourceRecord } from "./import.ts";
 import type { ImportKind } from "./rows.ts";
-import { createStagingSql, missingCustomerSql, STAGING, stagingColumns, upsertSql } from "./rows-sql.ts";
+import {
+  anyRowSql,
+  createStagingSql,
+  missingCustomerSql,
+  STAGING,
+  stagingColumns,
+  writeSql,
+} from "./rows-sql.ts";
 
 export type { FileFormat };
 
@@ -21,7 +28,8 @@ export type { FileFormat };
 export let lastImportPath: "sql" | "zod" | undefined;
 
 const FOREIGN_KEY_VIOLATION = "23503";
-const CARDINALITY_VIOLATION = "21000"; // ON CONFLICT meeting the same id twice
+const UNIQUE_VIOLATION = "23505"; // a plain insert meeting an id twice
+const CARDINALITY_VIOLATION = "21000"; // ON CONFLICT meeting an id twice
 
 export async function importFile(
   database: Database,
@@ -35,8 +43,8 @@ export async function importFile(
     await tx.query(createStagingSql(kind));
     const staging = copySource(kind, format, input);
     await tx.copyFrom(STAGING, stagingColumns(kind), staging.text);
-    const { rows, raw } = staging.counts;
-    if (raw === 0 && (await upsert(tx, workspaceId, kind))) {
+    const { rows, raw, longest } = staging.counts;
+    if (raw === 0 && (await write(tx, workspaceId, kind, longest))) {
       lastImportPath = "sql";
       onProgress?.(rows);
       return { kind, rows };
@@ -46,24 +54,29 @@ export async function importFile(
   });
 }
 
-/** Upserts the staging; false, having written nothing, when a row names an unknown customer. */
-async function upsert(tx: Database, workspaceId: string, kind: ImportKind): Promise<boolean> {
-  for (const distinct of [false, true]) {
+/** Writes the staging; false, having written nothing, when a row names an unknown customer. */
+async function write(tx: Database, workspaceId: string, kind: ImportKind, longest: number): Promise<boolean> {
+  const [first] = await tx.query<{ any: boolean }>(anyRowSql(kind), [workspaceId]);
+  // Each mode fails (and is undone) on what the next one handles; see writeSql.
+  const modes = first!.any ? (["upsert", "distinct"] as const) : (["insert", "upsert", "distinct"] as const);
+  for (const mode of modes) {
     // An id given twice: the foreign key sees only the last line's customer, zod's path all.
-    if (distinct && kind !== "customers") {
+    if (mode === "distinct" && kind !== "customers") {
       const [unknown] = await tx.query<{ missing: boolean }>(missingCustomerSql, [workspaceId]);
       if (unknown!.missing) return false;
     }
-    await tx.query("savepoint import_upsert");
+    await tx.query("savepoint import_write");
     try {
-      const [written] = await tx.query<{ longest?: number | null }>(upsertSql(kind, distinct), [workspaceId]);
-      await tx.query("release savepoint import_upsert");
-      if (written?.longest != null) await raiseSessionBound(tx, workspaceId, written.longest);
+      const [written] = await tx.query<{ longest?: number | null }>(writeSql(kind, mode), [workspaceId]);
+      await tx.query("release savepoint import_write");
+      if (mode === "distinct") longest = written?.longest ?? -1;
+      if (longest >= 0) await raiseSessionBound(tx, workspaceId, longest);
       return true;
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code !== FOREIGN_KEY_VIOLATION && code !== CARDINALITY_VIOLATION) throw err;
-      await tx.query("rollback to savepoint import_upsert");
+      if (code !== FOREIGN_KEY_VIOLATION && code !== UNIQUE_VIOLATION && code !== CARDINALITY_VIOLATION)
+        throw err;
+      await tx.query("rollback to savepoint import_write");
       if (code === FOREIGN_KEY_VIOLATION) return false;
     }
   }

@@ -26,24 +26,31 @@ export function createStagingSql(kind: ImportKind): string {
 export const missingCustomerSql = `select exists (select from ${STAGING} s where not exists (
     select from customers c where c.workspace_id = $1 and c.id = s.customer_id)) as missing`;
 
+/** Whether workspace $1 has any row of the kind yet. */
+export const anyRowSql = (kind: ImportKind) =>
+  `select exists (select from ${TABLES[kind]} where workspace_id = $1) as any`;
+
 /**
- * Upserts the staging (all of it valid) into the kind's table for workspace $1. `distinct`
- * keeps the last line of an id given twice, which one statement could not upsert twice; it
- * costs a sort, so it is only asked for when a plain attempt meets such an id.
+ * Writing the staging (all of it valid) into the kind's table for workspace $1, as store.ts
+ * upserts. "insert" is for a workspace with none of the kind yet: no ON CONFLICT, whose
+ * speculative insertion costs more than the plain one; an id given twice then fails it.
+ * "upsert" fails on an id given twice too (one statement cannot update a row twice);
+ * "distinct" keeps each id's last line, at the cost of a sort, and returns the longest closed
+ * session written (usage_bounds), as store.ts reckons it.
  */
-export function upsertSql(kind: ImportKind, distinct: boolean): string {
+export function writeSql(kind: ImportKind, mode: "insert" | "upsert" | "distinct"): string {
   const columns = storedColumns(kind);
   const stamp = kind === "customers" ? ", updated_at" : "";
   const updates = columns
     .filter((c) => c !== "id")
     .map((c) => `${c} = excluded.${c}`)
     .concat(kind === "customers" ? ["updated_at = now()"] : []);
-  const rows = distinct ? `(select distinct on (id) * from ${STAGING} order by id, line desc) s` : STAGING;
+  const rows =
+    mode === "distinct" ? `(select distinct on (id) * from ${STAGING} order by id, line desc) s` : STAGING;
   const insert = `insert into ${TABLES[kind]} (workspace_id, ${columns.join(", ")}${stamp})
     select $1, ${columns.join(", ")}${kind === "customers" ? ", now()" : ""} from ${rows}
-    on conflict (workspace_id, id) do update set ${updates.join(", ")}`;
-  // The longest closed session written, for usage_bounds, as store.ts reckons it.
-  return kind !== "sessions"
+    ${mode === "insert" ? "" : `on conflict (workspace_id, id) do update set ${updates.join(", ")}`}`;
+  return kind !== "sessions" || mode !== "distinct"
     ? insert
     : `with written as (${insert} returning started_at, ended_at)
       select (max(extract(epoch from ended_at - started_at)) * 1000)::float8 as longest from written`;
