@@ -1,5 +1,5 @@
 /**
- * The bulk import (COPY into a staging table, rows judged in SQL) against the zod path it
+ * The bulk import (rows judged by rows-fast.ts, COPY into a staging table, one upsert) against the zod path it
  * replaces for CSV and NDJSON: the same rows stored, the same errors, nothing written on any.
  */
 import { Readable } from "node:stream";
