@@ -6,12 +6,24 @@
  * postings and messages in the same chunks (the apply floor: ≤ 1.5×).
  *
  *   npx tsx bench/compensation.ts --sessions 200000 --affected 20000
+ *   npx tsx bench/compensation.ts --sessions 1000000 --import-only
+ *
+ * The sessions go in as files through the import (COPY into a staging table, checked in SQL),
+ * as CSV and as NDJSON, each timed beside a plain COPY of the same CSV into the same table: the
+ * ceiling of any import on this machine.
  *
  * Targets PostgreSQL at BENCH_DATABASE_URL (a fresh database is created and dropped), or a
  * throw-away cluster started like the test suite's. Prints figures; never fails on a target.
  */
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { importRecords, type SourceRecord } from "../src/company-data/import.ts";
+import { stringify } from "csv-stringify";
+import type { SourceRecord } from "../src/company-data/import.ts";
+import { type FileFormat, importFile } from "../src/company-data/import-copy.ts";
 import { applyRun } from "../src/compensation/apply.ts";
 import { savePolicy } from "../src/compensation/policies.ts";
 import { approveRun, createPreview } from "../src/compensation/runs.ts";
@@ -27,6 +39,7 @@ const { values: args } = parseArgs({
   options: {
     sessions: { type: "string", default: "10000000" },
     affected: { type: "string", default: "1000000" },
+    "import-only": { type: "boolean", default: false },
   },
 });
 const SESSIONS = Number(args.sessions.replaceAll("_", ""));
@@ -41,6 +54,39 @@ const MONTH_END = Date.parse("2025-01-31T00:00:00Z");
 const WINDOW = { start: Date.parse("2025-01-15T02:00:00Z"), end: Date.parse("2025-01-15T16:00:00Z") };
 const MAX_RENTAL = 3 * HOUR;
 const CITIES = ["milan", "rome", "berlin", "hamburg", "toronto", "denver"] as const;
+
+const SESSION_COLUMNS = [
+  "id",
+  "customer_id",
+  "kind",
+  "component_id",
+  "region",
+  "started_at",
+  "ended_at",
+  "charge",
+  "currency",
+  "refunded",
+];
+
+/** Records as a file: CSV with a header row, or NDJSON. */
+async function writeFile(
+  path: string,
+  format: FileFormat,
+  records: AsyncIterable<SourceRecord>,
+  columns: string[],
+) {
+  async function* ndjson() {
+    for await (const { record } of records) yield `${JSON.stringify(record)}\n`;
+  }
+  async function* rows() {
+    for await (const { record } of records) yield record;
+  }
+  const text =
+    format === "csv"
+      ? Readable.from(rows()).pipe(stringify({ header: true, columns }))
+      : Readable.from(ndjson());
+  await pipeline(text, createWriteStream(path));
+}
 
 const customerId = (i: number) => `c${String(i).padStart(8, "0")}`;
 
@@ -132,6 +178,18 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number, number]> {
   return [result, (performance.now() - t0) / 1000, phasePeak / MB];
 }
 
+const met = (ok: boolean) => (ok ? "met" : "NOT met");
+const row = (seconds: number | null, detail: string, rssMb?: number) => ({
+  time: seconds === null ? "" : `${seconds.toFixed(2)} s`,
+  detail,
+  "peak RSS": rssMb === undefined ? "" : `${rssMb.toFixed(0)} MB`,
+});
+
+/** A file's text, streamed. */
+async function* fileText(path: string): AsyncGenerator<string> {
+  for await (const chunk of createReadStream(path, { encoding: "utf8" })) yield chunk as string;
+}
+
 const log = (s: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
 async function bench(database: Database) {
@@ -143,13 +201,55 @@ async function bench(database: Database) {
     await createComponent(database.db, ws, child, setupAt);
   }
 
-  log(`importing ${CUSTOMERS} customers, ${SESSIONS} sessions (${AFFECTED} in the window)`);
+  const dir = mkdtempSync(join(tmpdir(), "amends-bench-"));
+  const file = (name: string) => join(dir, name);
+  log(
+    `writing ${CUSTOMERS} customers and ${SESSIONS} sessions (${AFFECTED} in the window) as CSV and NDJSON`,
+  );
+  await writeFile(file("customers.csv"), "csv", customerRecords(), ["id", "home_region", "plan", "email"]);
+  await writeFile(file("sessions.csv"), "csv", sessionRecords(), SESSION_COLUMNS);
+  await writeFile(file("sessions.ndjson"), "ndjson", sessionRecords(), SESSION_COLUMNS);
+
+  log("importing customers, then sessions: a plain COPY, the CSV and the NDJSON import");
   const [, customersS, customersMb] = await timed(() =>
-    importRecords(database, ws, "customers", customerRecords()),
+    importFile(database, ws, "customers", "csv", createReadStream(file("customers.csv"))),
   );
+  // The same CSV straight into the same table (indexes, foreign key and all), nothing checked.
+  await database.query("analyze customers");
+  await database.query(`alter table usage_sessions alter column workspace_id set default '${ws}'`);
+  const [, copyS] = await timed(() =>
+    database.transaction((tx) =>
+      tx.copyFrom(
+        "usage_sessions",
+        SESSION_COLUMNS,
+        fileText(file("sessions.csv")),
+        "with (format csv, header true)",
+      ),
+    ),
+  );
+  await database.query("alter table usage_sessions alter column workspace_id drop default");
+  await database.query("truncate usage_sessions");
+  const [, csvS, csvMb] = await timed(() =>
+    importFile(database, ws, "sessions", "csv", createReadStream(file("sessions.csv"))),
+  );
+  await database.query("truncate usage_sessions");
   const [imported, importS, importMb] = await timed(() =>
-    importRecords(database, ws, "sessions", sessionRecords()),
+    importFile(database, ws, "sessions", "ndjson", createReadStream(file("sessions.ndjson"))),
   );
+  rmSync(dir, { recursive: true, force: true });
+  const rate = (n: number, sec: number) => `${n} rows, ${Math.round(n / sec)} rows/s`;
+  const vsCopy = (sec: number) => `${(sec / copyS).toFixed(2)}× plain COPY; ≤ 3× ${met(sec <= 3 * copyS)}`;
+  const importRows = {
+    "import customers (CSV)": row(customersS, rate(CUSTOMERS, customersS), customersMb),
+    "plain COPY sessions": row(copyS, `${rate(SESSIONS, copyS)}: the ceiling`),
+    "import sessions CSV": row(csvS, `${rate(SESSIONS, csvS)}; ${vsCopy(csvS)}`, csvMb),
+    "import sessions NDJSON": row(importS, `${rate(imported.rows, importS)}; ${vsCopy(importS)}`, importMb),
+  };
+  if (args["import-only"]) {
+    console.log(`\n${SESSIONS} sessions, ${CUSTOMERS} customers`);
+    console.table(importRows);
+    return;
+  }
   // Fresh statistics for both contenders, as autovacuum would give them eventually.
   await database.query("analyze customers; analyze usage_sessions");
 
@@ -213,17 +313,9 @@ async function bench(database: Database) {
 
   const done = applied.appliedSummary as { entries: number; messages: number };
   const ratio = previewS / floorS;
-  const met = (ok: boolean) => (ok ? "met" : "NOT met");
-  const rate = (n: number, sec: number) => `${n} rows, ${Math.round(n / sec)} rows/s`;
-  const row = (seconds: number | null, detail: string, rssMb?: number) => ({
-    time: seconds === null ? "" : `${seconds.toFixed(2)} s`,
-    detail,
-    "peak RSS": rssMb === undefined ? "" : `${rssMb.toFixed(0)} MB`,
-  });
   console.log(`\n${SESSIONS} sessions, ${CUSTOMERS} customers, ${AFFECTED} in the window`);
   console.table({
-    "import customers": row(customersS, rate(CUSTOMERS, customersS), customersMb),
-    "import sessions": row(importS, rate(imported.rows, importS), importMb),
+    ...importRows,
     floor: row(floorS, `${floorCustomers} customers`, floorMb),
     preview: row(previewS, `${summary.customers} customers; ≤ 30 s ${met(previewS <= 30)}`, previewMb),
     "preview ÷ floor + lines": row(

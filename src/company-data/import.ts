@@ -51,7 +51,8 @@ export async function* csvRecords(input: Readable): AsyncGenerator<SourceRecord>
   }
 }
 
-export async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord> {
+/** Each line's text rides along: the bulk import keeps a line it cannot judge as it came. */
+export async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceRecord & { text: string }> {
   let line = 0;
   for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
     line++;
@@ -62,7 +63,7 @@ export async function* ndjsonRecords(input: Readable): AsyncGenerator<SourceReco
     } catch (err) {
       record = { __invalid_json__: (err as Error).message };
     }
-    yield { line, record };
+    yield { line, record, text };
   }
 }
 
@@ -95,10 +96,21 @@ export async function importRecords(
   records: AsyncIterable<SourceRecord>,
   onProgress?: (rows: number) => void,
 ): Promise<ImportResult> {
+  return database.transaction((tx) => importRecordsIn(tx, workspaceId, kind, records, onProgress));
+}
+
+/** importRecords inside the caller's transaction, which an error must roll back. */
+export async function importRecordsIn(
+  tx: Database,
+  workspaceId: string,
+  kind: ImportKind,
+  records: AsyncIterable<SourceRecord>,
+  onProgress?: (rows: number) => void,
+): Promise<ImportResult> {
   const schema = IMPORT_KINDS[kind];
   const errors: FieldError[] = [];
   let rows = 0;
-  await database.transaction(async (tx) => {
+  {
     type Chunk = { line: number; row: any }[];
     let chunk: Chunk = [];
     const write = async (chunk: Chunk) => {
@@ -171,6 +183,6 @@ export async function importRecords(
         errors,
       );
     }
-  });
+  }
   return { kind, rows };
 }

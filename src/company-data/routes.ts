@@ -4,7 +4,8 @@ import { z } from "zod";
 import { AmendsError } from "../core/errors.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
-import { arrayRecords, csvRecords, importRecords, ndjsonRecords, type SourceRecord } from "./import.ts";
+import { arrayRecords, importRecords } from "./import.ts";
+import { importFile } from "./import-copy.ts";
 import { IMPORT_KINDS, type ImportKind } from "./rows.ts";
 
 export const importRoutes =
@@ -30,20 +31,20 @@ export const importRoutes =
       },
       async (req) => {
         const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
-        let records: AsyncIterable<SourceRecord>;
-        if (type === "text/csv") records = csvRecords(req.body as Readable);
-        else if (type === "application/x-ndjson") records = ndjsonRecords(req.body as Readable);
-        else {
-          const body = req.body as unknown;
-          const rows = Array.isArray(body) ? body : (body as { rows?: unknown })?.rows;
-          if (!Array.isArray(rows)) {
-            throw new AmendsError("VALIDATION_FAILED", 'body: send an array of rows, or {"rows": [...]}', [
-              { field: "body", message: "expected an array of rows" },
-            ]);
-          }
-          records = arrayRecords(rows);
+        const workspaceId = principal(req).workspaceId;
+        if (type === "text/csv" || type === "application/x-ndjson") {
+          const format = type === "text/csv" ? "csv" : "ndjson";
+          return importFile(ctx.database, workspaceId, req.params.kind, format, req.body as Readable);
         }
-        return importRecords(ctx.database, principal(req).workspaceId, req.params.kind, records);
+        // A JSON array is already in memory, parsed: the zod path is as quick as anything for it.
+        const body = req.body as unknown;
+        const rows = Array.isArray(body) ? body : (body as { rows?: unknown })?.rows;
+        if (!Array.isArray(rows)) {
+          throw new AmendsError("VALIDATION_FAILED", 'body: send an array of rows, or {"rows": [...]}', [
+            { field: "body", message: "expected an array of rows" },
+          ]);
+        }
+        return importRecords(ctx.database, workspaceId, req.params.kind, arrayRecords(rows));
       },
     );
   };

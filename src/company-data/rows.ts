@@ -8,8 +8,17 @@ import { Instant as instant } from "../http/zod.ts";
 import { ID_PATTERN } from "../lib/ids.ts";
 import type { ChargeRow, CustomerRow, SessionRow } from "./store.ts";
 
+export const LOCALE_PATTERN = /^[a-z]{2}(-[A-Z]{2})?$/;
+export const PHONE_PATTERN = /^\+[0-9 ()-]{6,20}$/;
+export const STRIPE_CUSTOMER_PATTERN = /^cus_[A-Za-z0-9]{1,250}$/;
+export const STATUSES = ["succeeded", "pending", "failed", "canceled", "authorized", "disputed"] as const;
+
 const blankToUndefined = (v: unknown) => (v === "" || v === null ? undefined : v);
-const text = (max = 200) => z.preprocess(blankToUndefined, z.string().trim().min(1).max(max).optional());
+// PostgreSQL stores no NUL in text, nor half a surrogate pair in jsonb: refused here, not by a 500.
+const noNul = (s: string) => !s.includes("\0");
+const storableText = (min: number, max: number) =>
+  z.string().trim().min(min).max(max).refine(noNul, "must not contain a NUL character");
+const text = (max = 200) => z.preprocess(blankToUndefined, storableText(1, max).optional());
 const id = z.string().trim().regex(ID_PATTERN, "use 1–64 letters, digits, '.', '_', ':' or '-'");
 /** Minor units; CSV's text is read as an integer. An empty cell is absent. */
 function minor(name: string): z.ZodType<number>;
@@ -59,8 +68,17 @@ function parseJsonCell(v: unknown): unknown {
 
 const Channel = z.strictObject({
   type: z.enum(["email", "sms", "push", "webhook", "slack", "teams", "discord", "telegram"]),
-  address: z.string().min(1).max(2000),
+  address: z
+    .string()
+    .min(1)
+    .max(2000)
+    .refine((s) => noNul(s) && !/\p{Cs}/u.test(s), "must not contain a NUL or an unpaired surrogate"),
 });
+/** A customer's channels as given: a JSON array (or, in CSV, its text), or nothing. */
+export const ChannelsIn = z.preprocess(
+  parseJsonCell,
+  z.array(Channel, { error: "expected a JSON array of {type, address}" }).optional(),
+);
 
 export const CustomerIn = z
   .strictObject({
@@ -70,23 +88,14 @@ export const CustomerIn = z
     plan: text(64),
     locale: z.preprocess(
       blankToUndefined,
-      z
-        .string()
-        .regex(/^[a-z]{2}(-[A-Z]{2})?$/, "expected a locale such as it or en-GB")
-        .default("en"),
+      z.string().regex(LOCALE_PATTERN, "expected a locale such as it or en-GB").default("en"),
     ),
     email: z.preprocess(blankToUndefined, z.email("not an email address").optional()),
     phone: z.preprocess(
       blankToUndefined,
-      z
-        .string()
-        .regex(/^\+[0-9 ()-]{6,20}$/, "expected an international number such as +39 347 1234567")
-        .optional(),
+      z.string().regex(PHONE_PATTERN, "expected an international number such as +39 347 1234567").optional(),
     ),
-    channels: z.preprocess(
-      parseJsonCell,
-      z.array(Channel, { error: "expected a JSON array of {type, address}" }).optional(),
-    ),
+    channels: ChannelsIn,
     /** bought the paid SMS alerts add-on */
     sms_entitled: flag,
     monthly_fee: minor("monthly_fee", "optional"),
@@ -95,7 +104,7 @@ export const CustomerIn = z
       blankToUndefined,
       z
         .string()
-        .regex(/^cus_[A-Za-z0-9]{1,250}$/, "expected a Stripe customer id such as cus_NffrFeUfNV2Hib")
+        .regex(STRIPE_CUSTOMER_PATTERN, "expected a Stripe customer id such as cus_NffrFeUfNV2Hib")
         .optional(),
     ),
   })
@@ -121,7 +130,7 @@ export const SessionIn = z
   .strictObject({
     id,
     customer_id: id,
-    kind: z.string().trim().min(1).max(64),
+    kind: storableText(1, 64),
     component_id: z.preprocess(blankToUndefined, id.optional()),
     region: text(64),
     started_at: instant,
@@ -158,12 +167,12 @@ export const ChargeIn = z
     usage_ref: z.preprocess(blankToUndefined, id.optional()),
     amount: minor("amount"),
     currency,
-    status: z.enum(["succeeded", "pending", "failed", "canceled", "authorized", "disputed"], {
+    status: z.enum(STATUSES, {
       error: "expected succeeded, pending, failed, canceled, authorized or disputed",
     }),
     created_at: instant,
     amount_refunded: minor("amount_refunded", 0),
-    invoice_id: z.preprocess(blankToUndefined, z.string().trim().max(255).optional()),
+    invoice_id: z.preprocess(blankToUndefined, storableText(0, 255).optional()),
   })
   .superRefine((r, ctx) => {
     if (r.amount_refunded > r.amount)

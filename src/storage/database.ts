@@ -42,6 +42,18 @@ export interface Database {
    */
   copyRows(table: string, columns: readonly string[], rows: readonly CopyValue[][]): Promise<void>;
   /**
+   * Streams COPY text (see `copyText`; `options` such as "with (format csv)" say otherwise) into
+   * a table: the bulk import's staging. An error thrown by `source` aborts the COPY and is
+   * rethrown as it is. PGlite copies a large source in several statements, each beginning with
+   * a piece of it: pieces must end at a row's end, and `options` suit every slice (no header).
+   */
+  copyFrom(
+    table: string,
+    columns: readonly string[],
+    source: AsyncIterable<string>,
+    options?: string,
+  ): Promise<void>;
+  /**
    * Runs `fn` while holding a cluster-wide advisory lock named by `key`, so that processes
    * starting together do one-time set-up (pg-boss's schema and queues) one after another.
    * PGlite has one process: the lock is held in its memory.
@@ -61,7 +73,7 @@ export interface ListenerStatus {
   downSince: Date | null;
 }
 
-const copyField = (v: CopyValue) =>
+export const copyField = (v: CopyValue) =>
   v === null
     ? "\\N"
     : typeof v === "string"
@@ -78,8 +90,11 @@ export function copyText(rows: readonly CopyValue[][]): string {
   return text;
 }
 
-const copySql = (table: string, columns: readonly string[], source: string) =>
-  `copy ${table} (${columns.join(", ")}) from ${source}`;
+/** PGlite reads a COPY's input from one Blob in memory: a big file goes in slices this large. */
+const BLOB_BYTES = 8 * 2 ** 20;
+
+const copySql = (table: string, columns: readonly string[], source: string, options = "") =>
+  `copy ${table} (${columns.join(", ")}) from ${source} ${options}`;
 
 const MIGRATIONS = fileURLToPath(new URL("../../drizzle", import.meta.url));
 /** Arbitrary constant shared by every Amends process migrating the same database. */
@@ -137,6 +152,24 @@ async function openPglite(
       if (rows.length === 0) return;
       const blob = new Blob([copyText(rows)]);
       await client.query(copySql(table, columns, "'/dev/blob'"), [], { blob });
+    },
+    async copyFrom(table, columns, source, options) {
+      const sql = copySql(table, columns, "'/dev/blob'", options);
+      let parts: string[] = [];
+      let size = 0;
+      const flush = async () => {
+        if (size === 0) return;
+        const blob = new Blob(parts);
+        parts = [];
+        size = 0;
+        await client.query(sql, [], { blob });
+      };
+      for await (const text of source) {
+        parts.push(text);
+        size += text.length;
+        if (size >= BLOB_BYTES) await flush();
+      }
+      await flush();
     },
     // One process: a lock of this process's own is the cluster-wide one.
     async exclusively(key, fn) {
@@ -209,6 +242,33 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
                 stream.end(text);
               }),
           );
+        } finally {
+          if (conn !== client) (conn as pg.PoolClient).release();
+        }
+      },
+      async copyFrom(table, columns, source, options) {
+        const conn = client instanceof pg.Pool ? await client.connect() : client;
+        try {
+          await inTurn(async () => {
+            const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin", options)));
+            const done = new Promise<void>((resolve, reject) => {
+              stream.on("finish", resolve);
+              stream.on("error", reject);
+            });
+            done.catch(() => {}); // awaited below, unless the source fails first
+            try {
+              for await (const text of source) {
+                if (!stream.write(text)) await new Promise((r) => stream.once("drain", r));
+              }
+            } catch (err) {
+              // Aborts the COPY (CopyFail): the connection stays usable, the source's error wins.
+              stream.destroy(err as Error);
+              await done.catch(() => {});
+              throw err;
+            }
+            stream.end();
+            await done;
+          });
         } finally {
           if (conn !== client) (conn as pg.PoolClient).release();
         }
