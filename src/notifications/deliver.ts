@@ -80,16 +80,23 @@ interface Row {
 /**
  * Deliveries with what their recipient's row adds, then each event and workspace once: a
  * chunk is hundreds of rows of a few events, and the statements stay simple index lookups
- * whose plan cannot turn into a scan per row.
+ * whose plan cannot turn into a scan per row. `deliveries` is a statement yielding delivery
+ * rows (a select, or the claim's update … returning), so a claim reads what it took at once.
  */
-async function loadRows(database: Database, where: string, params: unknown[]): Promise<Row[]> {
+async function loadRows(
+  database: Database,
+  deliveriesSql: string,
+  params: unknown[],
+  order = "",
+): Promise<Row[]> {
   const deliveries = await database.query<Omit<Row, keyof EventPart | keyof WorkspacePart>>(
-    `select d.workspace_id, d.event_id, d.recipient, d.channel, d.address, d.locale, d.attempts,
+    `with d as (${deliveriesSql})
+     select d.workspace_id, d.event_id, d.recipient, d.channel, d.address, d.locale, d.attempts,
             s.quiet_hours, s.digest_minutes, s.secrets, c.channels as customer_channels, c.sms_entitled as customer_sms_entitled
-       from deliveries d
+       from d
        left join subscribers s on d.recipient like 'subscriber:%' and s.workspace_id = d.workspace_id and s.id = substr(d.recipient, 12)
        left join customers c on d.recipient like 'customer:%' and c.workspace_id = d.workspace_id and c.id = substr(d.recipient, 10)
-      ${where}`,
+      ${order}`,
     params,
   );
   if (deliveries.length === 0) return [];
@@ -148,15 +155,16 @@ export const chunkParams = (chunk: Chunk) => [
 export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt: boolean): Promise<number> {
   const claim = randomUUID();
   const lease = ctx.leaseSeconds;
-  const claimed = await ctx.database.query<{ n: number }>(
-    `with claimed as (
-       update deliveries d set claim = $4, claimed_until = now() + make_interval(secs => $5)
-        where ${IN_CHUNK} and d.status = 'queued' and (d.claimed_until is null or d.claimed_until < now())
-       returning 1)
-     select count(*)::int as n from claimed`,
+  // Claimed and read in one statement: the rows this job took, with what sending them needs.
+  const rows = await loadRows(
+    ctx.database,
+    `update deliveries d set claim = $4, claimed_until = now() + make_interval(secs => $5)
+      where ${IN_CHUNK} and d.status = 'queued' and (d.claimed_until is null or d.claimed_until < now())
+      returning d.*`,
     [...chunkParams(chunk), claim, lease],
+    `order by d.event_id, d.recipient collate "C", d.channel`,
   );
-  if (claimed[0]!.n === 0) return 0;
+  if (rows.length === 0) return 0;
   const renew = setInterval(
     () =>
       void ctx.database
@@ -169,7 +177,7 @@ export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt:
     (lease * 1000) / 4,
   );
   try {
-    const waiting = await sendClaimed(ctx, chunk, claim, lastAttempt);
+    const waiting = await sendClaimed(ctx, chunk, claim, rows, lastAttempt);
     // What waits for the job's retry is free for it to claim again.
     if (waiting > 0)
       await ctx.database.query(
@@ -182,15 +190,15 @@ export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt:
   }
 }
 
-async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, lastAttempt: boolean) {
-  const rows = await loadRows(
-    ctx.database,
-    `where ${IN_CHUNK} and d.claim = $4 and d.status = 'queued'
-      order by d.event_id, d.recipient collate "C", d.channel`,
-    [...chunkParams(chunk), claim],
-  );
+async function sendClaimed(
+  ctx: DeliveryContext,
+  chunk: Chunk,
+  claim: string,
+  rows: Row[],
+  lastAttempt: boolean,
+) {
   let waiting = 0;
-  const record = outcomeRecorder(ctx, chunk.workspaceId);
+  const record = outcomeRecorder(ctx.database);
   const settle = async ({ job, row }: Pick<Pending, "job" | "row">, outcome: Outcome) => {
     if (outcome !== "retry") return;
     if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
@@ -235,19 +243,25 @@ async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, la
 }
 
 interface Sent {
+  workspaceId: string;
   eventId: string;
   recipient: string;
   channel: string;
   provider: string;
   providerMessageId: string | null;
+  at: string;
 }
 
 /**
- * Group commit of what providers took: each lane waits until its own outcome is written before
- * it sends again, and the outcomes that arrive while one statement runs share the next one. So
- * the sends a crash can repeat are at most the lanes in flight, at one statement per round trip.
+ * Group commit of what providers took, shared by every send job of the process: each lane
+ * waits until its own outcome is written before it sends again, and the outcomes that arrive
+ * while one statement runs (from any chunk) share the next one. So the sends a crash can
+ * repeat are at most the lanes in flight, at one statement per round trip for the process.
  */
-function outcomeRecorder(ctx: DeliveryContext, workspaceId: string) {
+const recorders = new WeakMap<Database, (sent: Sent) => Promise<void>>();
+function outcomeRecorder(database: Database) {
+  let record = recorders.get(database);
+  if (record) return record;
   let waiting: { sent: Sent; done: () => void; failed: (err: unknown) => void }[] = [];
   let writing = false;
   const write = async () => {
@@ -257,8 +271,7 @@ function outcomeRecorder(ctx: DeliveryContext, workspaceId: string) {
       waiting = [];
       try {
         await markSent(
-          ctx,
-          workspaceId,
+          database,
           group.map((g) => g.sent),
         );
         for (const g of group) g.done();
@@ -268,31 +281,39 @@ function outcomeRecorder(ctx: DeliveryContext, workspaceId: string) {
     }
     writing = false;
   };
-  return (sent: Sent) =>
+  record = (sent: Sent) =>
     new Promise<void>((done, failed) => {
       waiting.push({ sent, done, failed });
       if (!writing) void write();
     });
+  recorders.set(database, record);
+  return record;
 }
 
-/** Marks what providers took. A crash before this repeats those sends, with the same idempotency keys. */
-async function markSent(ctx: DeliveryContext, workspaceId: string, sent: Sent[]) {
+/**
+ * Marks what providers took, in one set-based statement keyed by the rows' primary keys (the
+ * "= any" conjuncts keep the plan on that index). A crash before this repeats those sends, with
+ * the same idempotency keys.
+ */
+async function markSent(database: Database, sent: Sent[]) {
   if (sent.length === 0) return;
-  await ctx.database.query(
+  const column = (f: (x: Sent) => string | null) => sent.map(f);
+  await database.query(
     `update deliveries d set status = 'sent', provider = s.provider, provider_message_id = s.message_id,
-            sent_at = $2, updated_at = $2, attempts = d.attempts + 1, last_error = null
-       from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-            as s(event_id, recipient, channel, provider, message_id)
-      where d.workspace_id = $1 and d.event_id = s.event_id and d.recipient = s.recipient and d.channel = s.channel
-        and d.event_id = any($3::text[]) and d.recipient = any($4::text[]) and d.status = 'queued'`,
+            sent_at = s.at::timestamptz, updated_at = s.at::timestamptz, attempts = d.attempts + 1, last_error = null
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+            as s(workspace_id, event_id, recipient, channel, provider, message_id, at)
+      where d.workspace_id = s.workspace_id and d.event_id = s.event_id and d.recipient = s.recipient
+        and d.channel = s.channel and d.workspace_id = any($1::text[]) and d.event_id = any($2::text[])
+        and d.recipient = any($3::text[]) and d.status = 'queued'`,
     [
-      workspaceId,
-      ctx.now().toISOString(),
-      sent.map((x) => x.eventId),
-      sent.map((x) => x.recipient),
-      sent.map((x) => x.channel),
-      sent.map((x) => x.provider),
-      sent.map((x) => x.providerMessageId),
+      column((x) => x.workspaceId),
+      column((x) => x.eventId),
+      column((x) => x.recipient),
+      column((x) => x.channel),
+      column((x) => x.provider),
+      column((x) => x.providerMessageId),
+      column((x) => x.at),
     ],
   );
 }
@@ -522,11 +543,13 @@ async function markOne(
 ) {
   if (record && !row.held_events) {
     await record({
+      workspaceId: job.workspaceId,
       eventId: job.eventId,
       recipient: row.recipient,
       channel: row.channel,
       provider: result.provider,
       providerMessageId: result.providerMessageId ?? null,
+      at: ctx.now().toISOString(),
     });
     return;
   }
@@ -605,9 +628,10 @@ async function failOver(ctx: DeliveryContext, job: Job, row: Row, why: string, s
 export async function releaseHeld(ctx: DeliveryContext, limit = 500): Promise<number> {
   const due = await loadRows(
     ctx.database,
-    `where d.status = 'held' and d.not_before <= $1
+    `select * from deliveries d where d.status = 'held' and d.not_before <= $1
       order by d.workspace_id, d.recipient collate "C", d.channel, d.event_id limit $2`,
     [ctx.now().toISOString(), limit],
+    `order by d.workspace_id, d.recipient collate "C", d.channel, d.event_id`,
   );
   // A digest lists its events in the order they happened.
   due.sort((a, b) => a.event_created_at.getTime() - b.event_created_at.getTime());
