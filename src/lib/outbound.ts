@@ -205,7 +205,7 @@ export interface OutboundReply {
 
 /** One HTTP(S) request through the guard. Rejects with an OutboundError in our words. */
 export function send(url: string | URL, req: OutboundRequest): Promise<OutboundReply> {
-  const target = new URL(url);
+  const target = typeof url === "string" ? new URL(url) : url;
   const protocol = target.protocol;
   if (protocol !== "http:" && protocol !== "https:")
     return Promise.reject(new OutboundError(`${protocol} is not HTTP`));

@@ -254,46 +254,79 @@ interface Sent {
 
 /**
  * Group commit of what providers took, shared by every send job of the process: each lane
- * waits until its own outcome is written before it sends again, and the outcomes that arrive
- * while one statement runs (from any chunk) share the next one. So the sends a crash can
- * repeat are at most the lanes in flight, at one statement per round trip for the process.
+ * waits until its own outcome is written before it sends again, so the sends a crash can repeat
+ * are at most the lanes in flight. A statement goes when no send of the process is still in
+ * flight (every lane that will report soon has), or when the oldest outcome has waited
+ * `LINGER_MS`: lanes then move in step, and a round of all of them costs one statement, where
+ * a statement per few outcomes cost PostgreSQL more than the messages' own rows.
  */
-const recorders = new WeakMap<Database, (sent: Sent) => Promise<void>>();
-function outcomeRecorder(database: Database) {
-  let record = recorders.get(database);
-  if (record) return record;
+interface Recorder {
+  record(sent: Sent): Promise<void>;
+  /** a send is in flight until the returned function is called */
+  sending(): () => void;
+}
+const LINGER_MS = 5;
+const recorders = new WeakMap<Database, Recorder>();
+function outcomeRecorder(database: Database): Recorder {
+  const known = recorders.get(database);
+  if (known) return known;
   let waiting: { sent: Sent; done: () => void; failed: (err: unknown) => void }[] = [];
   let writing = false;
+  let inFlight = 0;
+  let oldest = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const due = () => inFlight === 0 || performance.now() - oldest >= LINGER_MS;
+  const maybeWrite = () => {
+    if (writing || waiting.length === 0) return;
+    if (due()) void write();
+    else
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        maybeWrite();
+      }, LINGER_MS);
+  };
   const write = async () => {
     writing = true;
-    while (waiting.length) {
-      const group = waiting;
-      waiting = [];
-      try {
-        await markSent(
-          database,
-          group.map((g) => g.sent),
-        );
-        for (const g of group) g.done();
-      } catch (err) {
-        for (const g of group) g.failed(err);
-      }
+    clearTimeout(timer);
+    timer = undefined;
+    const group = waiting;
+    waiting = [];
+    try {
+      await markSent(
+        database,
+        group.map((g) => g.sent),
+      );
+      for (const g of group) g.done();
+    } catch (err) {
+      for (const g of group) g.failed(err);
     }
     writing = false;
+    maybeWrite();
   };
-  record = (sent: Sent) =>
-    new Promise<void>((done, failed) => {
-      waiting.push({ sent, done, failed });
-      if (!writing) void write();
-    });
-  recorders.set(database, record);
-  return record;
+  const recorder: Recorder = {
+    record: (sent) =>
+      new Promise<void>((done, failed) => {
+        if (waiting.length === 0) oldest = performance.now();
+        waiting.push({ sent, done, failed });
+        maybeWrite();
+      }),
+    sending() {
+      inFlight++;
+      return () => {
+        inFlight--;
+        maybeWrite();
+      };
+    },
+  };
+  recorders.set(database, recorder);
+  return recorder;
 }
 
 /**
- * Marks what providers took, in one set-based statement keyed by the rows' primary keys (the
- * "= any" conjuncts keep the plan on that index). A crash before this repeats those sends, with
- * the same idempotency keys.
+ * Marks what providers took, in one set-based statement keyed by the rows' primary keys: the
+ * keys as a semi-join ("in (select … unnest)") keep the plan on that index, where a plain join
+ * to the unnested values was planned as a scan of the whole table per statement. A crash before
+ * this repeats those sends, with the same idempotency keys.
  */
 async function markSent(database: Database, sent: Sent[]) {
   if (sent.length === 0) return;
@@ -303,9 +336,9 @@ async function markSent(database: Database, sent: Sent[]) {
             sent_at = s.at::timestamptz, updated_at = s.at::timestamptz, attempts = d.attempts + 1, last_error = null
        from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
             as s(workspace_id, event_id, recipient, channel, provider, message_id, at)
-      where d.workspace_id = s.workspace_id and d.event_id = s.event_id and d.recipient = s.recipient
-        and d.channel = s.channel and d.workspace_id = any($1::text[]) and d.event_id = any($2::text[])
-        and d.recipient = any($3::text[]) and d.status = 'queued'`,
+      where (d.workspace_id, d.event_id, d.recipient, d.channel) in (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]))
+        and d.workspace_id = s.workspace_id and d.event_id = s.event_id and d.recipient = s.recipient
+        and d.channel = s.channel and d.status = 'queued'`,
     [
       column((x) => x.workspaceId),
       column((x) => x.eventId),
@@ -400,7 +433,7 @@ async function attempt(
   rendered: Rendered,
   key = idempotencyKey(row.event_key, row.recipient, row.channel),
   /** when given, successes are recorded through it (grouped with other lanes' outcomes) */
-  record?: (sent: Sent) => Promise<void>,
+  record?: Recorder,
 ): Promise<Outcome> {
   const message = await prepare(ctx, job, row, rendered, key);
   if (!message) return "failed";
@@ -468,11 +501,7 @@ async function prepare(
  * took is recorded before the next call goes (one message per lane, or one batch), so a crash
  * repeats at most what was in flight, under the same keys.
  */
-async function deliver(
-  ctx: DeliveryContext,
-  items: Pending[],
-  record?: (sent: Sent) => Promise<void>,
-): Promise<Outcome[]> {
+async function deliver(ctx: DeliveryContext, items: Pending[], record?: Recorder): Promise<Outcome[]> {
   const outcomes: Outcome[] = items.map(() => "retry");
   const lastError: string[] = [];
   const settle = async (sender: ChannelSender, i: number, result: BatchOutcome) => {
@@ -496,16 +525,24 @@ async function deliver(
     if (!sender.sendBatch) {
       await inParallel(left, ctx.parallel, async (i) => {
         await ctx.throttle(sender.provider);
-        await settle(sender, i, await sender.send(items[i]!.message).catch(asError));
+        const sent = record?.sending();
+        const result = await sender
+          .send(items[i]!.message)
+          .catch(asError)
+          // counted out once the lane has handed its outcome to the recorder (microtasks away)
+          .finally(() => sent && setImmediate(sent));
+        await settle(sender, i, result);
       });
     } else {
       const size = Math.max(1, sender.maxBatch ?? 1);
       for (let from = 0; from < left.length; from += size) {
         const batch = left.slice(from, from + size);
         for (const _ of batch) await ctx.throttle(sender.provider);
+        const sent = record?.sending();
         let results = await sender
           .sendBatch(batch.map((i) => items[i]!.message))
-          .catch((err) => batch.map(() => asError(err)));
+          .catch((err) => batch.map(() => asError(err)))
+          .finally(() => sent && setImmediate(sent));
         if (results.length !== batch.length)
           results = batch.map(() => new Error(`${results.length} outcomes for ${batch.length} messages`));
         // Settled together: a batch's successes share the group commit's statements.
@@ -534,15 +571,9 @@ async function deliver(
 }
 
 /** Records one taken message: through the group commit when there is one, else on its own (with a digest's events). */
-async function markOne(
-  ctx: DeliveryContext,
-  job: Job,
-  row: Row,
-  result: SendResult,
-  record?: (sent: Sent) => Promise<void>,
-) {
+async function markOne(ctx: DeliveryContext, job: Job, row: Row, result: SendResult, record?: Recorder) {
   if (record && !row.held_events) {
-    await record({
+    await record.record({
       workspaceId: job.workspaceId,
       eventId: job.eventId,
       recipient: row.recipient,
