@@ -137,13 +137,15 @@ export interface Chunk {
 }
 
 /**
- * The chunk's rows, by primary key: the "= any" conjuncts repeat the pairs so that its index is
- * the obvious plan. `$1` is the workspace, `$2` and `$3` the pairs.
+ * The chunk's rows, by primary key: (workspace, event, recipient) triples as a semi-join, so the
+ * only plan worth having is a primary-key lookup per triple. A constant workspace or "= any"
+ * lists beside it let stale statistics (a fan-out writes its rows faster than they are analysed)
+ * pick a scan of the workspace's rows, rechecking each against the lists (88 ms a chunk, not 5).
+ * `$1`, `$2` and `$3` are the triples' columns.
  */
-export const IN_CHUNK = `d.workspace_id = $1 and (d.event_id, d.recipient) in (select e, r from unnest($2::text[], $3::text[]) x(e, r))
-  and d.event_id = any($2::text[]) and d.recipient = any($3::text[])`;
+export const IN_CHUNK = `(d.workspace_id, d.event_id, d.recipient) in (select * from unnest($1::text[], $2::text[], $3::text[]))`;
 export const chunkParams = (chunk: Chunk) => [
-  chunk.workspaceId,
+  chunk.items.map(() => chunk.workspaceId),
   chunk.items.map((i) => i[0]),
   chunk.items.map((i) => i[1]),
 ];
