@@ -1,17 +1,18 @@
 /**
- * Fan-out at scale: N confirmed webhook subscribers on PostgreSQL, 1, 2 and 4 worker processes
- * (`amends worker`'s notifier) in turn, a loopback receiver answering like a webhook endpoint.
- * Prints, per worker count, the time from publishing an incident to the first message (p50/p99
- * over repeated small publishes, and for the big one) and to the last, messages per second, and
- * the bare node:http ceiling measured with as many processes right after. Targets (issue 19):
- * first ≤ 1 s p99, last ≤ 60 s for 1 M, ≥ 0.8 of the ceiling.
- * With `--channel postmark` the subscribers take e-mail through Postmark's batch API instead, and
- * the receiver answers /email/batch as Postmark does (one result per message); a message counts
- * when the provider has taken it.
+ * Fan-out at scale: N confirmed subscribers on PostgreSQL, 1, 2 and 4 worker processes
+ * (`amends worker`'s notifier) in turn, a loopback receiver answering like a webhook endpoint
+ * and like Postmark's batch API. For each channel (webhooks; e-mail through Postmark batches,
+ * where a message counts when the provider has taken it) and worker count it prints the time
+ * from publishing an incident to the first message (p50/p99 over repeated small publishes, and
+ * for the big one) and to the last, messages per second, the bare node:http ceiling measured
+ * with as many processes right after, and the CPU each message cost the workers, PostgreSQL's
+ * backends and the receiver. Targets (issue 19): first ≤ 1 s p99, last ≤ 60 s for 1 M, ≥ 0.8
+ * of the ceiling.
  *
- *   npx tsx bench/fanout.ts [--recipients 1000000] [--workers 1,2,4] [--probes 20] [--channel webhook|postmark]
+ *   npx tsx bench/fanout.ts [--recipients 1000000] [--workers 1,2,4] [--probes 20] [--channels webhook,postmark]
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -26,11 +27,13 @@ const { values: args } = parseArgs({
     recipients: { type: "string", default: "1000000" },
     workers: { type: "string", default: "1,2,4" },
     probes: { type: "string", default: "20" },
-    channel: { type: "string", default: "webhook" },
+    channels: { type: "string", default: "webhook,postmark" },
   },
 });
-const CHANNEL = args.channel;
-if (CHANNEL !== "webhook" && CHANNEL !== "postmark") throw new Error("--channel is webhook or postmark");
+type BenchChannel = "webhook" | "postmark";
+const CHANNELS = args.channels.split(",") as BenchChannel[];
+if (!CHANNELS.every((c) => c === "webhook" || c === "postmark"))
+  throw new Error("--channels is a list of webhook and postmark");
 const N = Number(args.recipients.replaceAll("_", ""));
 const WORKERS = args.workers.split(",").map(Number);
 const PROBES = Number(args.probes);
@@ -76,12 +79,17 @@ const hook = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`
 const pgServer = await benchServer();
 const { url, drop } = await freshBenchDatabase(pgServer.url, "bench_fanout");
 const database = await openDatabase({ url });
-const big = (await createWorkspace(database.db, { slug: "big", name: "Big" })).id;
-const small = (await createWorkspace(database.db, { slug: "small", name: "Small" })).id;
-for (const ws of [big, small])
-  await createComponent(database.db, ws, { id: "rentals", name: "Rentals" }, new Date());
-const subscribe = (ws: string, n: number) =>
-  CHANNEL === "postmark"
+// Per channel, a big workspace and a small one (for the probes), each with its own audience.
+const spaces = {} as Record<BenchChannel, { big: string; small: string }>;
+for (const channel of CHANNELS) {
+  const big = (await createWorkspace(database.db, { slug: `big-${channel}`, name: "Big" })).id;
+  const small = (await createWorkspace(database.db, { slug: `small-${channel}`, name: "Small" })).id;
+  for (const ws of [big, small])
+    await createComponent(database.db, ws, { id: "rentals", name: "Rentals" }, new Date());
+  spaces[channel] = { big, small };
+}
+const subscribe = (channel: BenchChannel, ws: string, n: number) =>
+  channel === "postmark"
     ? database.query(
         `insert into subscribers (workspace_id, id, channel, address, locale, confirmed_at, created_at)
          select $1, 'sub_' || lpad(i::text, 8, '0'), 'email', 'sub' || i || '@bench.example', 'en', now(), now()
@@ -96,12 +104,36 @@ const subscribe = (ws: string, n: number) =>
         [ws, hook, SECRET, n],
       );
 const t = performance.now();
-await subscribe(big, N);
-await subscribe(small, 100);
+for (const channel of CHANNELS) {
+  await subscribe(channel, spaces[channel].big, N);
+  await subscribe(channel, spaces[channel].small, 100);
+}
 await database.query("analyze");
 console.log(
-  `${N.toLocaleString("en")} subscribers inserted in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  `${N.toLocaleString("en")} subscribers per channel inserted in ${((performance.now() - t) / 1000).toFixed(1)} s`,
 );
+
+/** CPU seconds (user + system) the processes have used so far, from /proc (0 where it cannot be read). */
+function cpuSeconds(pids: number[]): Map<number, number> {
+  return new Map(
+    pids.map((pid) => {
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+        // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux)
+        return [pid, (Number(fields[11]) + Number(fields[12])) / 100];
+      } catch {
+        return [pid, 0];
+      }
+    }),
+  );
+}
+/** The PostgreSQL backends serving this database (the workers' pools and ours). */
+const backends = async () =>
+  (
+    await database.query<{ pid: number }>(
+      "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()",
+    )
+  ).map((r) => r.pid);
 
 /** `count` worker processes running the notifier; resolves once each is ready. */
 async function startWorkers(count: number) {
@@ -109,7 +141,16 @@ async function startWorkers(count: number) {
     const child = spawn(
       process.execPath,
       // as `amends worker --workers 4`, with webhooks allowed to reach the loopback receiver
-      ["--import", "tsx", join(import.meta.dirname, "fanout-worker.ts"), url, "4", CHANNEL, hook],
+      [
+        // e.g. FANOUT_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the workers
+        ...(process.env.FANOUT_WORKER_FLAGS?.split(" ").filter(Boolean) ?? []),
+        "--import",
+        "tsx",
+        join(import.meta.dirname, "fanout-worker.ts"),
+        url,
+        "4",
+        hook,
+      ],
       { env: process.env, stdio: ["ignore", "pipe", "inherit"] },
     );
     return {
@@ -121,9 +162,12 @@ async function startWorkers(count: number) {
     };
   });
   await Promise.all(workers.map((w) => w.ready));
-  return async () => {
-    for (const w of workers) w.child.kill("SIGTERM");
-    await Promise.all(workers.map((w) => new Promise((r) => w.child.on("exit", r))));
+  return {
+    pids: workers.map((w) => w.child.pid!),
+    async stop() {
+      for (const w of workers) w.child.kill("SIGTERM");
+      await Promise.all(workers.map((w) => new Promise((r) => w.child.on("exit", r))));
+    },
   };
 }
 
@@ -171,11 +215,11 @@ const BARE = `
   });
   await Promise.all(Array.from({ length: 64 }, async () => { while (next++ < n) await one(); }));
   agent.destroy();`;
-async function ceiling(processes: number): Promise<number> {
+async function ceiling(channel: BenchChannel, processes: number): Promise<number> {
   const messages = Math.min(N, 200_000);
-  const perRequest = CHANNEL === "postmark" ? BATCH : 1;
+  const perRequest = channel === "postmark" ? BATCH : 1;
   const requests = Math.ceil(messages / perRequest / processes);
-  const target = CHANNEL === "postmark" ? `${hook}/email/batch` : `${hook}/ceiling`;
+  const target = channel === "postmark" ? `${hook}/email/batch` : `${hook}/ceiling`;
   seen.delete("CEILING");
   await Promise.all(
     Array.from(
@@ -195,44 +239,69 @@ async function ceiling(processes: number): Promise<number> {
   return c ? c.n / ((c.last - c.first) / 1000) : Number.NaN;
 }
 
-console.log(
-  `\nfan-out to ${N.toLocaleString("en")} recipients by ${CHANNEL === "postmark" ? "e-mail through Postmark batches" : "webhook"}, PostgreSQL:`,
-);
 const rows: Record<string, Record<string, string>> = {};
-for (const count of WORKERS) {
-  const stop = await startWorkers(count);
-  // Time to first message, on a small audience, repeated.
-  const firsts: number[] = [];
-  for (let i = 0; i < PROBES; i++) {
-    const id = `PROBE-${count}-${i}`;
-    const at = await publish(small, id);
-    await waitFor(id, 100, 30_000);
-    firsts.push((seen.get(id)?.first ?? Number.NaN) - at);
-    await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
-  }
-  firsts.sort((a, b) => a - b);
-  const pct = (p: number) => firsts[Math.min(firsts.length - 1, Math.ceil((p / 100) * firsts.length) - 1)]!;
+const summary: string[] = [];
+const ms = (n: number) => `${Math.round(n).toLocaleString("en")}`;
+for (const channel of CHANNELS) {
+  const { big, small } = spaces[channel];
+  for (const count of WORKERS) {
+    const workers = await startWorkers(count);
+    // Time to first message, on a small audience, repeated.
+    const firsts: number[] = [];
+    for (let i = 0; i < PROBES; i++) {
+      const id = `PROBE-${channel}-${count}-${i}`;
+      const at = await publish(small, id);
+      await waitFor(id, 100, 30_000);
+      firsts.push((seen.get(id)?.first ?? Number.NaN) - at);
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
+    }
+    firsts.sort((a, b) => a - b);
+    const pct = (p: number) => firsts[Math.min(firsts.length - 1, Math.ceil((p / 100) * firsts.length) - 1)]!;
 
-  const id = `BIG-${count}`;
-  const requestsBefore = batches;
-  const t = await publish(big, id);
-  await waitFor(id, N, 30 * 60_000);
-  const s = seen.get(id);
-  const lastS = s ? (s.last - t) / 1000 : Number.NaN;
-  await stop();
-  const rate = (s?.n ?? 0) / lastS;
-  const bare = await ceiling(count);
-  rows[`${count} worker${count > 1 ? "s" : ""}`] = {
-    "first p50/p99": `${pct(50).toFixed(0)} / ${pct(99).toFixed(0)} ms`,
-    "first (big)": `${s ? (s.first - t).toFixed(0) : "-"} ms`,
-    last: `${lastS.toFixed(1)} s${CHANNEL === "postmark" ? ` (${batches - requestsBefore} requests)` : ""}`,
-    received: `${s?.n ?? 0}`,
-    "msgs/s": Math.round(rate).toLocaleString("en"),
-    "bare ceiling": `${Math.round(bare).toLocaleString("en")} msgs/s`,
-    "÷ ceiling": (rate / bare).toFixed(2),
-  };
+    const id = `BIG-${channel}-${count}`;
+    const requestsBefore = batches;
+    const pgBefore = cpuSeconds(await backends());
+    const workersBefore = cpuSeconds(workers.pids);
+    const receiverBefore = process.cpuUsage();
+    const t = await publish(big, id);
+    await waitFor(id, N, 30 * 60_000);
+    const s = seen.get(id);
+    const lastS = s ? (s.last - t) / 1000 : Number.NaN;
+    // CPU per message: the workers', PostgreSQL's backends' (those that came up since count from
+    // zero) and this process's (the receiver, and the bench polling).
+    const used = (before: Map<number, number>, after: Map<number, number>) =>
+      [...after].reduce((sum, [pid, cpu]) => sum + cpu - (before.get(pid) ?? 0), 0);
+    const received = s?.n ?? 0;
+    const perMessage = (seconds: number) => `${((seconds / received) * 1e6).toFixed(0)} µs`;
+    const cpu = {
+      workers: perMessage(used(workersBefore, cpuSeconds(workers.pids))),
+      postgres: perMessage(used(pgBefore, cpuSeconds(await backends()))),
+      receiver: perMessage(Object.values(process.cpuUsage(receiverBefore)).reduce((a, b) => a + b) / 1e6),
+    };
+    await workers.stop();
+    const rate = received / lastS;
+    const bare = await ceiling(channel, count);
+    const label = `${channel} ${count} worker${count > 1 ? "s" : ""}`;
+    rows[label] = {
+      "first p50/p99": `${pct(50).toFixed(0)} / ${pct(99).toFixed(0)} ms`,
+      "first (big)": `${s ? (s.first - t).toFixed(0) : "-"} ms`,
+      last: `${lastS.toFixed(1)} s${channel === "postmark" ? ` (${batches - requestsBefore} requests)` : ""}`,
+      received: `${received}`,
+      "msgs/s": ms(rate),
+      "bare ceiling": `${ms(bare)} msgs/s`,
+      "÷ ceiling": (rate / bare).toFixed(2),
+      "cpu/msg worker · pg · receiver": `${cpu.workers} · ${cpu.postgres} · ${cpu.receiver}`,
+    };
+    summary.push(
+      `${label}: ${ms(rate)} msgs/s = ${(rate / bare).toFixed(2)} × the bare ${ms(bare)} msgs/s; ` +
+        `first p99 ${pct(99).toFixed(0)} ms; last ${lastS.toFixed(1)} s for ${received.toLocaleString("en")}; ` +
+        `cpu per message: workers ${cpu.workers}, PostgreSQL ${cpu.postgres}, receiver ${cpu.receiver}`,
+    );
+  }
 }
+console.log(`\nfan-out to ${N.toLocaleString("en")} recipients per channel, PostgreSQL:`);
 console.table(rows);
+for (const line of summary) console.log(line);
 console.log("targets: first p99 ≤ 1000 ms over the probes; last ≤ 60 s for 1 M; ≥ 0.8 of the bare ceiling");
 await database.close();
 await drop();

@@ -100,11 +100,25 @@ export function dialOptions(
   host: string,
   allowPrivate: boolean,
 ): { host: string; lookup?: net.LookupFunction } {
-  const canonical = canonicalHost(host);
-  if (allowPrivate) return { host: canonical };
-  if (refusedHost(canonical)) throw new OutboundError(NOT_PUBLIC, true);
-  return { host: canonical, lookup: publicLookup };
+  // Remembered per host: judging a name takes a few URL parses, and a fan-out posts thousands
+  // of times to the same hosts. Only the verdict on the spelling is kept; the addresses a name
+  // resolves to are still checked by `publicLookup` at every connection.
+  const key = `${allowPrivate ? "p" : "g"}\u0000${host}`;
+  let dial = dials.get(key);
+  if (!dial) {
+    const canonical = canonicalHost(host);
+    dial = allowPrivate
+      ? Object.freeze({ host: canonical })
+      : refusedHost(canonical)
+        ? "refused"
+        : Object.freeze({ host: canonical, lookup: publicLookup });
+    if (dials.size >= 10_000) dials.clear();
+    dials.set(key, dial);
+  }
+  if (dial === "refused") throw new OutboundError(NOT_PUBLIC, true);
+  return dial;
 }
+const dials = new Map<string, { host: string; lookup?: net.LookupFunction } | "refused">();
 
 /**
  * Refuses a non-public target when it is entered, so the caller hears of it at once (a 400 on
@@ -191,7 +205,7 @@ export interface OutboundReply {
 
 /** One HTTP(S) request through the guard. Rejects with an OutboundError in our words. */
 export function send(url: string | URL, req: OutboundRequest): Promise<OutboundReply> {
-  const target = new URL(url);
+  const target = typeof url === "string" ? new URL(url) : url;
   const protocol = target.protocol;
   if (protocol !== "http:" && protocol !== "https:")
     return Promise.reject(new OutboundError(`${protocol} is not HTTP`));

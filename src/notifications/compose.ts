@@ -58,8 +58,12 @@ export function recipientContext(
           ? `${base}/incidents/${encodeURIComponent(incident)}`
           : `${base}/`
       : undefined,
+    // A webhook's body is the event's data, with no text to carry a link: none is signed for it.
     unsubscribeUrl:
-      base && !to.recipient.startsWith("team:") && !to.recipient.startsWith("social:")
+      base &&
+      to.channel !== "webhook" &&
+      !to.recipient.startsWith("team:") &&
+      !to.recipient.startsWith("social:")
         ? to.channel === "sms"
           ? `${base}/u/${signShortLink(from.linkSecret, { workspaceId: from.workspaceId, ...to })}`
           : `${base}/unsubscribe?t=${unsubscribeToken(from.linkSecret, from.workspaceId, to)}`

@@ -80,16 +80,23 @@ interface Row {
 /**
  * Deliveries with what their recipient's row adds, then each event and workspace once: a
  * chunk is hundreds of rows of a few events, and the statements stay simple index lookups
- * whose plan cannot turn into a scan per row.
+ * whose plan cannot turn into a scan per row. `deliveries` is a statement yielding delivery
+ * rows (a select, or the claim's update … returning), so a claim reads what it took at once.
  */
-async function loadRows(database: Database, where: string, params: unknown[]): Promise<Row[]> {
+async function loadRows(
+  database: Database,
+  deliveriesSql: string,
+  params: unknown[],
+  order = "",
+): Promise<Row[]> {
   const deliveries = await database.query<Omit<Row, keyof EventPart | keyof WorkspacePart>>(
-    `select d.workspace_id, d.event_id, d.recipient, d.channel, d.address, d.locale, d.attempts,
+    `with d as (${deliveriesSql})
+     select d.workspace_id, d.event_id, d.recipient, d.channel, d.address, d.locale, d.attempts,
             s.quiet_hours, s.digest_minutes, s.secrets, c.channels as customer_channels, c.sms_entitled as customer_sms_entitled
-       from deliveries d
+       from d
        left join subscribers s on d.recipient like 'subscriber:%' and s.workspace_id = d.workspace_id and s.id = substr(d.recipient, 12)
        left join customers c on d.recipient like 'customer:%' and c.workspace_id = d.workspace_id and c.id = substr(d.recipient, 10)
-      ${where}`,
+      ${order}`,
     params,
   );
   if (deliveries.length === 0) return [];
@@ -130,13 +137,15 @@ export interface Chunk {
 }
 
 /**
- * The chunk's rows, by primary key: the "= any" conjuncts repeat the pairs so that its index is
- * the obvious plan. `$1` is the workspace, `$2` and `$3` the pairs.
+ * The chunk's rows, by primary key: (workspace, event, recipient) triples as a semi-join, so the
+ * only plan worth having is a primary-key lookup per triple. A constant workspace or "= any"
+ * lists beside it let stale statistics (a fan-out writes its rows faster than they are analysed)
+ * pick a scan of the workspace's rows, rechecking each against the lists (88 ms a chunk, not 5).
+ * `$1`, `$2` and `$3` are the triples' columns.
  */
-export const IN_CHUNK = `d.workspace_id = $1 and (d.event_id, d.recipient) in (select e, r from unnest($2::text[], $3::text[]) x(e, r))
-  and d.event_id = any($2::text[]) and d.recipient = any($3::text[])`;
+export const IN_CHUNK = `(d.workspace_id, d.event_id, d.recipient) in (select * from unnest($1::text[], $2::text[], $3::text[]))`;
 export const chunkParams = (chunk: Chunk) => [
-  chunk.workspaceId,
+  chunk.items.map(() => chunk.workspaceId),
   chunk.items.map((i) => i[0]),
   chunk.items.map((i) => i[1]),
 ];
@@ -148,15 +157,16 @@ export const chunkParams = (chunk: Chunk) => [
 export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt: boolean): Promise<number> {
   const claim = randomUUID();
   const lease = ctx.leaseSeconds;
-  const claimed = await ctx.database.query<{ n: number }>(
-    `with claimed as (
-       update deliveries d set claim = $4, claimed_until = now() + make_interval(secs => $5)
-        where ${IN_CHUNK} and d.status = 'queued' and (d.claimed_until is null or d.claimed_until < now())
-       returning 1)
-     select count(*)::int as n from claimed`,
+  // Claimed and read in one statement: the rows this job took, with what sending them needs.
+  const rows = await loadRows(
+    ctx.database,
+    `update deliveries d set claim = $4, claimed_until = now() + make_interval(secs => $5)
+      where ${IN_CHUNK} and d.status = 'queued' and (d.claimed_until is null or d.claimed_until < now())
+      returning d.*`,
     [...chunkParams(chunk), claim, lease],
+    `order by d.event_id, d.recipient collate "C", d.channel`,
   );
-  if (claimed[0]!.n === 0) return 0;
+  if (rows.length === 0) return 0;
   const renew = setInterval(
     () =>
       void ctx.database
@@ -169,7 +179,7 @@ export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt:
     (lease * 1000) / 4,
   );
   try {
-    const waiting = await sendClaimed(ctx, chunk, claim, lastAttempt);
+    const waiting = await sendClaimed(ctx, chunk, claim, rows, lastAttempt);
     // What waits for the job's retry is free for it to claim again.
     if (waiting > 0)
       await ctx.database.query(
@@ -182,15 +192,15 @@ export async function sendChunk(ctx: DeliveryContext, chunk: Chunk, lastAttempt:
   }
 }
 
-async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, lastAttempt: boolean) {
-  const rows = await loadRows(
-    ctx.database,
-    `where ${IN_CHUNK} and d.claim = $4 and d.status = 'queued'
-      order by d.event_id, d.recipient collate "C", d.channel`,
-    [...chunkParams(chunk), claim],
-  );
+async function sendClaimed(
+  ctx: DeliveryContext,
+  chunk: Chunk,
+  claim: string,
+  rows: Row[],
+  lastAttempt: boolean,
+) {
   let waiting = 0;
-  const record = outcomeRecorder(ctx, chunk.workspaceId);
+  const record = outcomeRecorder(ctx.database);
   const settle = async ({ job, row }: Pick<Pending, "job" | "row">, outcome: Outcome) => {
     if (outcome !== "retry") return;
     if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
@@ -235,64 +245,110 @@ async function sendClaimed(ctx: DeliveryContext, chunk: Chunk, claim: string, la
 }
 
 interface Sent {
+  workspaceId: string;
   eventId: string;
   recipient: string;
   channel: string;
   provider: string;
   providerMessageId: string | null;
+  at: string;
 }
 
 /**
- * Group commit of what providers took: each lane waits until its own outcome is written before
- * it sends again, and the outcomes that arrive while one statement runs share the next one. So
- * the sends a crash can repeat are at most the lanes in flight, at one statement per round trip.
+ * Group commit of what providers took, shared by every send job of the process: each lane
+ * waits until its own outcome is written before it sends again, so the sends a crash can repeat
+ * are at most the lanes in flight. A statement goes when no send of the process is still in
+ * flight (every lane that will report soon has), or when the oldest outcome has waited
+ * `LINGER_MS`: lanes then move in step, and a round of all of them costs one statement, where
+ * a statement per few outcomes cost PostgreSQL more than the messages' own rows.
  */
-function outcomeRecorder(ctx: DeliveryContext, workspaceId: string) {
+interface Recorder {
+  record(sent: Sent): Promise<void>;
+  /** a send is in flight until the returned function is called */
+  sending(): () => void;
+}
+const LINGER_MS = 5;
+const recorders = new WeakMap<Database, Recorder>();
+function outcomeRecorder(database: Database): Recorder {
+  const known = recorders.get(database);
+  if (known) return known;
   let waiting: { sent: Sent; done: () => void; failed: (err: unknown) => void }[] = [];
   let writing = false;
+  let inFlight = 0;
+  let oldest = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const due = () => inFlight === 0 || performance.now() - oldest >= LINGER_MS;
+  const maybeWrite = () => {
+    if (writing || waiting.length === 0) return;
+    if (due()) void write();
+    else
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        maybeWrite();
+      }, LINGER_MS);
+  };
   const write = async () => {
     writing = true;
-    while (waiting.length) {
-      const group = waiting;
-      waiting = [];
-      try {
-        await markSent(
-          ctx,
-          workspaceId,
-          group.map((g) => g.sent),
-        );
-        for (const g of group) g.done();
-      } catch (err) {
-        for (const g of group) g.failed(err);
-      }
+    clearTimeout(timer);
+    timer = undefined;
+    const group = waiting;
+    waiting = [];
+    try {
+      await markSent(
+        database,
+        group.map((g) => g.sent),
+      );
+      for (const g of group) g.done();
+    } catch (err) {
+      for (const g of group) g.failed(err);
     }
     writing = false;
+    maybeWrite();
   };
-  return (sent: Sent) =>
-    new Promise<void>((done, failed) => {
-      waiting.push({ sent, done, failed });
-      if (!writing) void write();
-    });
+  const recorder: Recorder = {
+    record: (sent) =>
+      new Promise<void>((done, failed) => {
+        if (waiting.length === 0) oldest = performance.now();
+        waiting.push({ sent, done, failed });
+        maybeWrite();
+      }),
+    sending() {
+      inFlight++;
+      return () => {
+        inFlight--;
+        maybeWrite();
+      };
+    },
+  };
+  recorders.set(database, recorder);
+  return recorder;
 }
 
-/** Marks what providers took. A crash before this repeats those sends, with the same idempotency keys. */
-async function markSent(ctx: DeliveryContext, workspaceId: string, sent: Sent[]) {
+/**
+ * Marks what providers took, in one set-based statement keyed by the rows' primary keys: the
+ * keys as a semi-join ("in (select … unnest)") keep the plan on that index, where a plain join
+ * to the unnested values was planned as a scan of the whole table per statement. A crash before
+ * this repeats those sends, with the same idempotency keys.
+ */
+async function markSent(database: Database, sent: Sent[]) {
   if (sent.length === 0) return;
-  await ctx.database.query(
+  const column = (f: (x: Sent) => string | null) => sent.map(f);
+  await database.query(
     `update deliveries d set status = 'sent', provider = s.provider, provider_message_id = s.message_id,
-            sent_at = $2, updated_at = $2, attempts = d.attempts + 1, last_error = null
-       from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-            as s(event_id, recipient, channel, provider, message_id)
-      where d.workspace_id = $1 and d.event_id = s.event_id and d.recipient = s.recipient and d.channel = s.channel
-        and d.event_id = any($3::text[]) and d.recipient = any($4::text[]) and d.status = 'queued'`,
+            sent_at = s.at::timestamptz, updated_at = s.at::timestamptz, attempts = d.attempts + 1, last_error = null
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+            as s(workspace_id, event_id, recipient, channel, provider, message_id, at)
+      where (d.workspace_id, d.event_id, d.recipient, d.channel) in (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]))
+        and d.workspace_id = s.workspace_id and d.event_id = s.event_id and d.recipient = s.recipient
+        and d.channel = s.channel and d.status = 'queued'`,
     [
-      workspaceId,
-      ctx.now().toISOString(),
-      sent.map((x) => x.eventId),
-      sent.map((x) => x.recipient),
-      sent.map((x) => x.channel),
-      sent.map((x) => x.provider),
-      sent.map((x) => x.providerMessageId),
+      column((x) => x.workspaceId),
+      column((x) => x.eventId),
+      column((x) => x.recipient),
+      column((x) => x.channel),
+      column((x) => x.provider),
+      column((x) => x.providerMessageId),
+      column((x) => x.at),
     ],
   );
 }
@@ -379,7 +435,7 @@ async function attempt(
   rendered: Rendered,
   key = idempotencyKey(row.event_key, row.recipient, row.channel),
   /** when given, successes are recorded through it (grouped with other lanes' outcomes) */
-  record?: (sent: Sent) => Promise<void>,
+  record?: Recorder,
 ): Promise<Outcome> {
   const message = await prepare(ctx, job, row, rendered, key);
   if (!message) return "failed";
@@ -447,11 +503,7 @@ async function prepare(
  * took is recorded before the next call goes (one message per lane, or one batch), so a crash
  * repeats at most what was in flight, under the same keys.
  */
-async function deliver(
-  ctx: DeliveryContext,
-  items: Pending[],
-  record?: (sent: Sent) => Promise<void>,
-): Promise<Outcome[]> {
+async function deliver(ctx: DeliveryContext, items: Pending[], record?: Recorder): Promise<Outcome[]> {
   const outcomes: Outcome[] = items.map(() => "retry");
   const lastError: string[] = [];
   const settle = async (sender: ChannelSender, i: number, result: BatchOutcome) => {
@@ -475,16 +527,24 @@ async function deliver(
     if (!sender.sendBatch) {
       await inParallel(left, ctx.parallel, async (i) => {
         await ctx.throttle(sender.provider);
-        await settle(sender, i, await sender.send(items[i]!.message).catch(asError));
+        const sent = record?.sending();
+        const result = await sender
+          .send(items[i]!.message)
+          .catch(asError)
+          // counted out once the lane has handed its outcome to the recorder (microtasks away)
+          .finally(() => sent && setImmediate(sent));
+        await settle(sender, i, result);
       });
     } else {
       const size = Math.max(1, sender.maxBatch ?? 1);
       for (let from = 0; from < left.length; from += size) {
         const batch = left.slice(from, from + size);
         for (const _ of batch) await ctx.throttle(sender.provider);
+        const sent = record?.sending();
         let results = await sender
           .sendBatch(batch.map((i) => items[i]!.message))
-          .catch((err) => batch.map(() => asError(err)));
+          .catch((err) => batch.map(() => asError(err)))
+          .finally(() => sent && setImmediate(sent));
         if (results.length !== batch.length)
           results = batch.map(() => new Error(`${results.length} outcomes for ${batch.length} messages`));
         // Settled together: a batch's successes share the group commit's statements.
@@ -513,20 +573,16 @@ async function deliver(
 }
 
 /** Records one taken message: through the group commit when there is one, else on its own (with a digest's events). */
-async function markOne(
-  ctx: DeliveryContext,
-  job: Job,
-  row: Row,
-  result: SendResult,
-  record?: (sent: Sent) => Promise<void>,
-) {
+async function markOne(ctx: DeliveryContext, job: Job, row: Row, result: SendResult, record?: Recorder) {
   if (record && !row.held_events) {
-    await record({
+    await record.record({
+      workspaceId: job.workspaceId,
       eventId: job.eventId,
       recipient: row.recipient,
       channel: row.channel,
       provider: result.provider,
       providerMessageId: result.providerMessageId ?? null,
+      at: ctx.now().toISOString(),
     });
     return;
   }
@@ -605,9 +661,10 @@ async function failOver(ctx: DeliveryContext, job: Job, row: Row, why: string, s
 export async function releaseHeld(ctx: DeliveryContext, limit = 500): Promise<number> {
   const due = await loadRows(
     ctx.database,
-    `where d.status = 'held' and d.not_before <= $1
+    `select * from deliveries d where d.status = 'held' and d.not_before <= $1
       order by d.workspace_id, d.recipient collate "C", d.channel, d.event_id limit $2`,
     [ctx.now().toISOString(), limit],
+    `order by d.workspace_id, d.recipient collate "C", d.channel, d.event_id`,
   );
   // A digest lists its events in the order they happened.
   due.sort((a, b) => a.event_created_at.getTime() - b.event_created_at.getTime());

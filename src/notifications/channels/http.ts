@@ -73,11 +73,22 @@ export async function request(url: string, req: HttpRequest): Promise<HttpReply>
   } catch {
     json = undefined;
   }
-  const replyHeaders = new Headers();
-  for (const [name, value] of Object.entries(reply.headers))
-    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value])
-      replyHeaders.append(name, v);
-  return { status: reply.status, headers: replyHeaders, text, json };
+  let replyHeaders: Headers | undefined;
+  return {
+    status: reply.status,
+    // Built when a sender asks (a few read retry-after or location): most replies are a bare 2xx.
+    get headers() {
+      if (!replyHeaders) {
+        replyHeaders = new Headers();
+        for (const [name, value] of Object.entries(reply.headers))
+          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value])
+            replyHeaders.append(name, v);
+      }
+      return replyHeaders;
+    },
+    text,
+    json,
+  };
 }
 
 /**
