@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "csv-stringify";
 import type { SourceRecord } from "../src/company-data/import.ts";
 import { type FileFormat, importFile } from "../src/company-data/import-copy.ts";
+import { storedColumns } from "../src/company-data/rows-fast.ts";
 import { applyRun } from "../src/compensation/apply.ts";
 import { savePolicy } from "../src/compensation/policies.ts";
 import { approveRun, createPreview } from "../src/compensation/runs.ts";
@@ -55,18 +56,8 @@ const WINDOW = { start: Date.parse("2025-01-15T02:00:00Z"), end: Date.parse("202
 const MAX_RENTAL = 3 * HOUR;
 const CITIES = ["milan", "rome", "berlin", "hamburg", "toronto", "denver"] as const;
 
-const SESSION_COLUMNS = [
-  "id",
-  "customer_id",
-  "kind",
-  "component_id",
-  "region",
-  "started_at",
-  "ended_at",
-  "charge",
-  "currency",
-  "refunded",
-];
+/** The CSV header: the columns the import stores, in its order. */
+const SESSION_COLUMNS = storedColumns("sessions");
 
 /** Records as a file: CSV with a header row, or NDJSON. */
 async function writeFile(

@@ -93,8 +93,9 @@ const status: Field = (v) => (typeof v === "string" && statuses.includes(v) ? v 
 interface Kind {
   /** the schema's fields, each read to the value stored (fields stored under another name too) */
   fields: Record<string, Field>;
-  /** the stored columns, from the fields' values; undefined when a check across fields fails */
-  row(f: Record<string, Value>): Value[] | undefined;
+  /** false when a check across fields fails; may add columns made of several fields */
+  complete?(f: Record<string, Value>): boolean;
+  /** the stored columns, read from the fields' values by name */
   columns: string[];
   /** each column's type in the staging table */
   types: string[];
@@ -119,25 +120,12 @@ const KINDS: Record<ImportKind, Kind> = {
       currency: optional(currency),
       stripe_customer_id: optional(pattern(STRIPE_CUSTOMER_PATTERN)),
     },
-    row: (f) => {
-      const channels =
-        f.channels ??
-        JSON.stringify([
-          ...(f.email ? [{ type: "email", address: f.email }] : []),
-          ...(f.phone ? [{ type: "sms", address: f.phone }] : []),
-        ]);
-      return [
-        f.id!,
-        f.name!,
-        f.home_region!,
-        f.plan!,
-        f.locale!,
-        channels,
-        f.sms_entitled!,
-        f.monthly_fee!,
-        f.currency!,
-        f.stripe_customer_id!,
-      ];
+    complete: (f) => {
+      f.channels ??= JSON.stringify([
+        ...(f.email ? [{ type: "email", address: f.email }] : []),
+        ...(f.phone ? [{ type: "sms", address: f.phone }] : []),
+      ]);
+      return true;
     },
     columns: [
       "id",
@@ -166,22 +154,9 @@ const KINDS: Record<ImportKind, Kind> = {
       currency,
       refunded: minor("0"),
     },
-    row: (f) => {
-      if (f.ended_at !== null && f.ended_at! < f.started_at!) return undefined; // ISO text sorts as time
-      if (Number(f.refunded) > Number(f.charge)) return undefined;
-      return [
-        f.id!,
-        f.customer_id!,
-        f.kind!,
-        f.component_id!,
-        f.region!,
-        f.started_at!,
-        f.ended_at!,
-        f.charge!,
-        f.currency!,
-        f.refunded!,
-      ];
-    },
+    // ISO text sorts as time
+    complete: (f) =>
+      (f.ended_at === null || f.ended_at! >= f.started_at!) && Number(f.refunded) <= Number(f.charge),
     columns: [
       "id",
       "customer_id",
@@ -208,20 +183,7 @@ const KINDS: Record<ImportKind, Kind> = {
       amount_refunded: minor("0"),
       invoice_id: optional(invoice),
     },
-    row: (f) => {
-      if (Number(f.amount_refunded) > Number(f.amount)) return undefined;
-      return [
-        f.id!,
-        f.customer_id!,
-        f.usage_ref!,
-        f.amount!,
-        f.currency!,
-        f.status!,
-        f.created_at!,
-        f.amount_refunded!,
-        f.invoice_id!,
-      ];
-    },
+    complete: (f) => Number(f.amount_refunded) <= Number(f.amount),
     columns: [
       "id",
       "customer_id",
@@ -244,7 +206,7 @@ export const storedTypes = (kind: ImportKind) => KINDS[kind].types;
 /** A record's stored values (`storedColumns` order), or undefined when zod must judge it. */
 export function fastRow(kind: ImportKind, record: unknown): Value[] | undefined {
   if (record === null || typeof record !== "object" || Array.isArray(record)) return undefined;
-  const { fields, row } = KINDS[kind];
+  const { fields, complete, columns } = KINDS[kind];
   const r = record as Record<string, unknown>;
   for (const key in r) if (!Object.hasOwn(fields, key)) return undefined;
   const values: Record<string, Value> = {};
@@ -253,5 +215,6 @@ export function fastRow(kind: ImportKind, record: unknown): Value[] | undefined 
     if (v === BAD) return undefined;
     values[name] = v;
   }
-  return row(values);
+  if (complete && !complete(values)) return undefined;
+  return columns.map((c) => values[c] ?? null);
 }
