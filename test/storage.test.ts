@@ -146,6 +146,29 @@ describe("migrations", () => {
   }, 60_000);
 });
 
+describe("a COPY into PostgreSQL", () => {
+  it("fails with the server's error, not a hang, when its connection is cut midway", async () => {
+    const database = await freshDatabase("postgres");
+    const admin = await freshDatabase("postgres");
+    try {
+      await database.exec("create table copy_cut (a text)");
+      async function* source() {
+        for (let i = 0; i < 200; i++) {
+          if (i === 20)
+            await admin.query(
+              "select pg_terminate_backend(pid) from pg_stat_activity where query ilike 'copy%copy_cut%'",
+            );
+          yield `${"x".repeat(70_000)}\n`;
+        }
+      }
+      await expect(database.copyFrom("copy_cut", ["a"], source())).rejects.toThrow(/terminating connection/);
+    } finally {
+      await admin.close();
+      await database.close().catch(() => {});
+    }
+  }, 30_000);
+});
+
 describe("the delivery queue's set-up", () => {
   it("survives several workers starting at once on a fresh PostgreSQL database", async () => {
     const seed = await freshDatabase("postgres");

@@ -4,6 +4,7 @@
  * applied on open. On PostgreSQL many processes may start at once, so migrating holds an
  * advisory lock on one connection.
  */
+import { once } from "node:events";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
@@ -255,10 +256,16 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
               stream.on("finish", resolve);
               stream.on("error", reject);
             });
-            done.catch(() => {}); // awaited below, unless the source fails first
+            // Awaited below, unless the source fails first. Once the server has failed the COPY (or
+            // the connection dropped), no "drain" comes and writing would throw: its error wins.
+            let failed: unknown;
+            done.catch((err) => {
+              failed ??= err;
+            });
             try {
               for await (const text of source) {
-                if (!stream.write(text)) await new Promise((r) => stream.once("drain", r));
+                if (failed) throw failed;
+                if (!stream.write(text)) await Promise.race([once(stream, "drain"), done]);
               }
             } catch (err) {
               // Aborts the COPY (CopyFail): the connection stays usable, the source's error wins.
