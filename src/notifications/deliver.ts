@@ -693,10 +693,21 @@ export async function releaseHeld(ctx: DeliveryContext, limit = 500): Promise<nu
   return sent;
 }
 
+/** `fn` over the items, at most `n` at a time. */
 async function inParallel<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>) {
   let next = 0;
+  let failed = false;
+  // After one lane fails no lane takes another item, and the job ends only once every lane has:
+  // nothing is sent after the job has given its rows back.
   const lanes = Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
+    try {
+      while (!failed && next < items.length) await fn(items[next++]!);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
   });
-  await Promise.all(lanes);
+  const settled = await Promise.allSettled(lanes);
+  const rejected = settled.find((s) => s.status === "rejected");
+  if (rejected) throw rejected.reason;
 }
