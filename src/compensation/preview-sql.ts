@@ -1,8 +1,9 @@
 /**
- * The preview of the commonest policy shape, computed by PostgreSQL: session refunds (whole
- * charge, pro rata, a percentage) chosen by conditions on the overlap, plan, region and kind.
- * A large outage's preview is then a scan and three inserts instead of shipping every session
- * to JavaScript and every line back.
+ * The preview of the commonest policy shapes, computed by PostgreSQL: session refunds (whole
+ * charge, pro rata, a percentage) chosen by conditions on the overlap, plan, region and kind,
+ * and credits per customer (a fixed amount of money or of units such as minutes), under a cap
+ * per customer on a fixed amount. A large outage's preview is then a scan and three inserts
+ * instead of shipping every session to JavaScript and every line back.
  *
  * The pure engine (core/compensation/engine.ts) stays the definition: this is a translation of
  * what it does for that shape, and the property tests in test/compensation/preview-sql.test.ts
@@ -10,6 +11,7 @@
  * through the engine.
  */
 
+import { levelOf } from "../core/compensation/engine.ts";
 import type { Amount, Condition, Policy, Rule } from "../core/compensation/policy.ts";
 import { checkTotal, EXCLUDED_SAMPLE } from "../core/compensation/preview.ts";
 import { parseDuration } from "../core/compensation/time.ts";
@@ -23,12 +25,11 @@ export function previewsInSql(policy: Policy): boolean {
   // A cap on a fixed amount per customer; one on the monthly fee or per month goes to the engine.
   if (policy.cap?.per_customer_per_month || policy.cap?.per_customer?.pct_of_monthly_fee !== undefined)
     return false;
-  return policy.rules.every(
-    (r) =>
-      r.max_per_customer === undefined &&
-      (r.per === undefined || r.per === "session") &&
-      r.action.refund !== undefined &&
-      r.action.refund !== "duplicates",
+  return policy.rules.every((r) =>
+    levelOf(r) === "session"
+      ? r.max_per_customer === undefined && r.action.refund !== undefined && r.action.refund !== "duplicates"
+      : // (a customer is one target: a rule's max_per_customer never binds)
+        r.action.credit !== undefined || r.action.fixed !== undefined,
   );
 }
 
@@ -84,6 +85,7 @@ export interface SqlPreviewCounts {
   lines: number;
   money: Record<string, number>;
   /** rowsDigestSql of the lines written, as the run's hash takes it */
+  units: Record<string, number>;
   linesDigest: string;
 }
 
@@ -181,10 +183,10 @@ function exactSum(rules: Rule[], holds: string[]): { num: string; den: string } 
 }
 
 /**
- * A per-customer cap's limit in the session's currency as SQL, null where the cap names no
- * amount in it (engine.ts's capLimit for a fixed amount).
+ * An amount in the row's currency as SQL, null where it names none (engine.ts's amountIn; a
+ * row's currency is never null here).
  */
-function capLimitSql(amount: Amount, policy: Policy, p: Params): string {
+function amountInSql(amount: Amount, policy: Policy, p: Params): string {
   if (typeof amount === "number") {
     const n = `${p.add(amount)}::int8`;
     return policy.currency ? `case when currency = ${p.add(policy.currency)}::text then ${n} end` : n;
@@ -199,21 +201,175 @@ function capLimitSql(amount: Amount, policy: Policy, p: Params): string {
  * session (money.ts's allocate, over the lines in the engine's order). Where the cap names no
  * amount in the currency, nothing is paid and nothing taken back. Exact in numeric.
  */
-const capSql = (limit: string) => `
-  select *, case when not draft then pre
+const capSql = (limit: string, source: string, capped: string) => `
+  select *, case when not ${capped} then pre
       when lim is null then least(refunded, pre)
       when total <= lim then pre
       else share + case when rank <= lim - sum(share) over w then 1 else 0 end end as target,
-    draft and lim is null as no_cap_amount
+    ${capped} and lim is null as no_cap_amount
   from (
     select *, row_number() over (w order by remainder desc, start_ms, id collate "C") as rank
     from (
       select *, div(lim::numeric * pre, nullif(total, 0))::int8 as share, mod(lim::numeric * pre, nullif(total, 0)) as remainder
-      from (select *, ${limit} as lim, sum(pre) over (partition by customer_id, currency, draft) as total from headroom) l
+      from (select *, ${limit} as lim, sum(pre) over (partition by customer_id, currency, ${capped}) as total from ${source}) l
     ) r
-    window w as (partition by customer_id, currency, draft)
+    window w as (partition by customer_id, currency, ${capped})
   ) c
-  window w as (partition by customer_id, currency, draft)`;
+  window w as (partition by customer_id, currency, ${capped})`;
+
+/**
+ * A breakdown part as JSON text, cast once per line: rule ids need no escaping (the schema
+ * allows letters, digits, '_', '.' and '-'), and building jsonb per part cost far more.
+ */
+const breakdownPart = (rule: string, amount: string) =>
+  `'{"rule": "' || ${rule} || '", "amount": ' || ${amount} || '}'`;
+
+/** What Amends already applied of this incident, per action key. */
+const appliedByKeySql = (ws: string, incident: string) => `
+  select action_key, sum(amount)::int8 as total from ledger_entries
+  where workspace_id = ${ws} and incident_id = ${incident} group by action_key`;
+
+/**
+ * Credits per customer (engine.ts's customer target): each customer with a session the
+ * incident hit, their downtime the union of those sessions' overlaps, their currency their own
+ * or their first such session's. One row per line (per kind of credit) with the columns of the
+ * session rows, and one per rule that holds but names no amount in the customer's currency.
+ * Reads `judged` (with `ov`); gives the CTEs that end in `credit`.
+ */
+function creditRowsSql(
+  rules: Rule[],
+  policy: Policy,
+  c: {
+    p: Params;
+    ws: string;
+    incident: string;
+    windowStart: string;
+    asOf: number;
+    combine: NonNullable<Policy["combine"]>;
+  },
+): { ctes: string } {
+  const { p } = c;
+  const text = (v: string | null) => `${p.add(v)}::text`;
+  const iso = (d: string | undefined) =>
+    text(d === undefined ? null : new Date(c.asOf + parseDuration(d)).toISOString());
+  const evaluated = rules.map((r, i) => {
+    const credit = r.action.credit;
+    const unit = credit && "unit" in credit ? credit : undefined;
+    const amount = unit
+      ? `${p.add(unit.amount)}::int8`
+      : amountInSql(credit ? (credit as { amount: Amount }).amount : r.action.fixed!, policy, p);
+    return {
+      i,
+      id: text(r.id),
+      holds: `(${condition(r.when, p)}) as h${i}`,
+      amount: `(${amount}) as a${i}`,
+      matched: `(h${i} and a${i} is not null)`,
+      kind: unit ? `unit_credit:${unit.unit}` : "credit",
+      unit: unit?.unit ?? null,
+      scope: unit
+        ? unit.scope === "home_city" || !unit.scope
+          ? "home_region"
+          : text(unit.scope)
+        : "null::text",
+      expiresAt: iso(credit?.valid_for),
+      visibleBy: iso(unit?.visible_within),
+    };
+  });
+  type Evaluated = (typeof evaluated)[number];
+  const firstMatch = `case ${evaluated.map((e) => `when ${e.matched} then ${e.i}`).join(" ")} end`;
+  const byLead = (list: Evaluated[], value: (e: Evaluated) => string) =>
+    `case lead ${list.map((e) => `when ${e.i} then ${value(e)}`).join(" ")} end`;
+
+  // One select per kind of credit: the line's rule (its scope and validity) is its first part's.
+  const kinds = new Map<string, Evaluated[]>();
+  for (const e of evaluated) kinds.set(e.kind, [...(kinds.get(e.kind) ?? []), e]);
+  const lines = [...kinds.values()].map((list) => {
+    const any = list.map((e) => e.matched).join(" or ");
+    const best = `greatest(${list.map((e) => `case when ${e.matched} then a${e.i} end`).join(", ")})`;
+    const pick =
+      c.combine === "first_match"
+        ? { lead: "fpick", where: `fpick in (${list.map((e) => e.i).join(", ")})` }
+        : c.combine === "max"
+          ? {
+              lead: `case ${list.map((e) => `when ${e.matched} and a${e.i} = ${best} then ${e.i}`).join(" ")} end`,
+              where: any,
+            }
+          : { lead: `case ${list.map((e) => `when ${e.matched} then ${e.i}`).join(" ")} end`, where: any };
+    const parts =
+      c.combine === "sum"
+        ? {
+            amount: list.map((e) => `case when ${e.matched} then a${e.i} else 0 end`).join(" + "),
+            rule: `concat_ws('+', ${list.map((e) => `case when ${e.matched} then ${e.id} end`).join(", ")})`,
+            parts: `concat_ws(', ', ${list.map((e) => `case when ${e.matched} then ${breakdownPart(e.id, `a${e.i}`)} end`).join(", ")})`,
+          }
+        : {
+            amount: byLead(list, (e) => `a${e.i}`),
+            rule: byLead(list, (e) => e.id),
+            parts: breakdownPart(
+              byLead(list, (e) => e.id),
+              byLead(list, (e) => `a${e.i}`),
+            ),
+          };
+    const unit = list[0]!.unit;
+    const key = unit === null ? "credit" : `credit_${unit}`;
+    return `
+      select customer_id, ${unit === null ? "currency" : "null::text"} as currency, ${c.incident} || ':' || customer_id || ':' || ${text(key)} as key,
+        ${parts.amount} as amount, ${parts.rule} as rule, ${parts.parts} as parts,
+        ${unit === null ? "'credit'" : "'unit_credit'"}::text as kind, ${text(unit)} as unit, ${byLead(list, (e) => e.scope)} as scope,
+        ${byLead(list, (e) => e.expiresAt)} as expires_at, ${byLead(list, (e) => e.visibleBy)} as visible_by
+      from (select *, ${pick.lead} as lead from credit_eval where ${pick.where}) l`;
+  });
+  // A rule that holds with no amount in the customer's currency is excluded, if it was reached.
+  const noAmount = evaluated
+    .filter((e) => e.unit === null)
+    .map((e) => {
+      const earlier = evaluated.slice(0, e.i).map((x) => x.matched);
+      const reached =
+        c.combine === "first_match" && earlier.length ? ` and not (${earlier.join(" or ")})` : "";
+      return `select customer_id, currency from credit_eval where h${e.i} and a${e.i} is null${reached}`;
+    });
+
+  const ctes = `
+    credit_customer as (
+      select u.customer_id, coalesce(cu.currency, u.first_currency) as currency, coalesce(cu.plan, '') as plan,
+        coalesce(cu.home_region, '') as region, cu.home_region, ''::text as kind, u.ov
+      from (
+        -- the union of the overlaps: each session adds what it reaches past those that began before it
+        select customer_id, sum(greatest(0, cs + ov - greatest(cs, coalesce(reached, cs))))::int8 as ov,
+          (array_agg(currency order by start_ms, id collate "C"))[1] as first_currency
+        from (
+          select *, max(cs + ov) over (partition by customer_id order by cs rows between unbounded preceding and 1 preceding) as reached
+          from (select customer_id, id, currency, start_ms, ov, greatest(start_ms, ${c.windowStart}) as cs from judged where skip is null) h
+        ) i
+        group by customer_id
+      ) u
+      left join customers cu on cu.workspace_id = ${c.ws} and cu.id = u.customer_id
+    ),
+    credit_eval as (
+      select *${c.combine === "first_match" ? `, ${firstMatch} as fpick` : ""}
+      from (select *, ${evaluated.map((e) => `${e.holds}, ${e.amount}`).join(", ")} from credit_customer offset 0) e
+    ),
+    credit_line as (${lines.join(" union all ")}),
+    credit as (
+      select customer_id as id, customer_id, currency, 0::int8 as refunded, ${AFTER_EVERY_SESSION} as start_ms,
+        null::text as skip, true as affected, key, 0 as pick, amount as uncapped, rule, parts, amount,
+        coalesce(a.total, 0) as applied, true as draft, null::text as reason, null::text as due_by,
+        kind, unit, scope, expires_at, visible_by
+      from credit_line left join (${appliedByKeySql(c.ws, c.incident)}) a on a.action_key = credit_line.key
+      ${noAmount
+        .map(
+          (sql) => `union all
+      select customer_id, customer_id, currency, 0, ${AFTER_EVERY_SESSION}, 'no_amount_for_currency', true, null, 0, null, null, null, null,
+        0, false, null, null, 'credit', null, null, null, null
+      from (${sql}) n`,
+        )
+        .join("\n      ")}
+    )`;
+  return { ctes };
+}
+
+/** A customer's credit comes after their sessions' refunds where a cap's remainders tie. */
+const AFTER_EVERY_SESSION = "9223372036854775807::int8";
 
 /**
  * Writes the run's lines, excluded and review items and notices, as the engine would, and
@@ -238,10 +394,12 @@ export async function previewInSql(
   // The customer is joined only when the policy reads them: plan, or home region (a session
   // without a region of its own is in its customer's).
   const rules = policy.rules!;
+  const sessionRules = rules.filter((r) => levelOf(r) === "session");
+  const creditRules = rules.filter((r) => levelOf(r) === "customer");
   const needsCustomer =
     !!m.plans ||
     (!!m.regions && !m.regions.includes("*")) ||
-    rules.some((r) => r.when?.plan || r.when?.region);
+    sessionRules.some((r) => r.when?.plan || r.when?.region);
   const mismatch = [
     m.session_kinds && `when not t.kind = any(${p.add(m.session_kinds)}::text[]) then 'kind_mismatch'`,
     input.components &&
@@ -252,46 +410,53 @@ export async function previewInSql(
     m.plans && `when not coalesce(c.plan, '') = any(${p.add(m.plans)}::text[]) then 'plan_mismatch'`,
   ].filter(Boolean);
 
-  // Per rule: does it hold, and how much. The engine stops at the first rule that holds
+  // Per session rule: does it hold, and how much. The engine stops at the first rule that holds
   // (first_match), adds all that hold (sum), or keeps the first of the largest (max).
-  const holds = rules.map((r) => `(${condition(r.when, p)})`);
-  const amounts = rules.map((r) => `(${refundAmount(r, policy)})`);
-  const ids = rules.map((r) => p.add(r.id));
-  const reasons = rules.map((r) => p.add(r.action.reason ?? null));
-  const dueBys = rules.map((r) =>
+  const holds = sessionRules.map((r) => `(${condition(r.when, p)})`);
+  const amounts = sessionRules.map((r) => `(${refundAmount(r, policy)})`);
+  const ids = sessionRules.map((r) => p.add(r.id));
+  const reasons = sessionRules.map((r) => p.add(r.action.reason ?? null));
+  const dueBys = sessionRules.map((r) =>
     p.add(
       r.action.due_within
         ? new Date(input.detectedAt + parseDuration(r.action.due_within)).toISOString()
         : null,
     ),
   );
-  // Breakdown parts as JSON text, cast once per line: rule ids need no escaping (the schema
-  // allows letters, digits, '_', '.' and '-'), and building jsonb per part cost far more.
-  const part = (rule: string, amount: string) =>
-    `'{"rule": "' || ${rule} || '", "amount": ' || ${amount} || '}'`;
   const combine = policy.combine ?? "first_match";
   const when = (h: string, then: string, otherwise = "") =>
     `case when ${h} then ${then}${otherwise && ` else ${otherwise}`} end`;
   // The rule named in the line (its reason, its deadline): the first that holds, or with max,
   // the first of the largest.
   const best = `greatest(${holds.map((h, i) => when(h, amounts[i]!)).join(", ")})`;
-  const pick = `case ${holds
-    .map((h, i) => `when ${h}${combine === "max" ? ` and ${amounts[i]} = ${best}` : ""} then ${i}`)
-    .join(" ")} end`;
-  const byPick = (values: string[]) =>
-    `case pick ${values.map((v, i) => `when ${i} then ${v}`).join(" ")} end`;
-  const sum = combine === "sum" ? exactSum(rules, holds) : undefined;
-  const chosen =
-    combine === "sum"
-      ? `${roundedDiv("sum_num", "1", "sum_den", "false", policy.rounding)} as uncapped,
+  const pick = sessionRules.length
+    ? `case ${holds
+        .map((h, i) => `when ${h}${combine === "max" ? ` and ${amounts[i]} = ${best}` : ""} then ${i}`)
+        .join(" ")} end`
+    : "null::int";
+  const byPick = (values: string[], type: string) =>
+    values.length
+      ? `case pick ${values.map((v, i) => `when ${i} then ${v}`).join(" ")} end`
+      : `null::${type}`;
+  const sum = combine === "sum" && sessionRules.length ? exactSum(sessionRules, holds) : undefined;
+  const chosen = sum
+    ? `${roundedDiv("sum_num", "1", "sum_den", "false", policy.rounding)} as uncapped,
          concat_ws('+', ${holds.map((h, i) => when(h, `${ids[i]}::text`)).join(", ")}) as rule,
-         concat_ws(', ', ${holds.map((h, i) => when(h, part(`${ids[i]}::text`, amounts[i]!))).join(", ")}) as parts`
-      : `${byPick(amounts)} as uncapped, ${byPick(ids.map((id) => `${id}::text`))} as rule`;
-  const breakdownText =
-    combine === "sum" ? `'[' || parts || ']'` : `'[' || ${part("rule", "uncapped")} || ']'`;
+         concat_ws(', ', ${holds.map((h, i) => when(h, breakdownPart(`${ids[i]}::text`, amounts[i]!))).join(", ")}) as parts`
+    : `${byPick(amounts, "int8")} as uncapped, ${byPick(
+        ids.map((id) => `${id}::text`),
+        "text",
+      )} as rule`;
   const minOverlap = int(m.min_overlap === undefined ? 1 : parseDuration(m.min_overlap));
   const capLimit =
-    policy.cap?.per_customer?.amount !== undefined && capLimitSql(policy.cap.per_customer.amount, policy, p);
+    policy.cap?.per_customer?.amount !== undefined && amountInSql(policy.cap.per_customer.amount, policy, p);
+  // Where the rows a cap spreads over and the lines' values are: with credits, the sessions'
+  // refunds and the customers' credits side by side.
+  const credits = creditRules.length
+    ? creditRowsSql(creditRules, policy, { p, ws, incident, windowStart: w.start, asOf: input.asOf, combine })
+    : undefined;
+  const target = capLimit ? "pre" : "target";
+  const drafts = credits ? "drafted" : "headroom";
 
   // Each stage ends in "offset 0", which keeps PostgreSQL from folding it into the next: a
   // value used many times further on (the overlap, the rule picked) is then computed once.
@@ -315,7 +480,7 @@ export async function previewInSql(
       offset 0
     ),
     judged as (
-      select id, customer_id, currency, refunded, charge, start_ms, skip, affected, key, pick, ${chosen}
+      select id, customer_id, currency, refunded, charge, start_ms, ${credits ? "ov, " : ""}skip, affected, key, pick, ${chosen}
       from (
         select *,
           coalesce(mismatch, case when ov = 0 then 'no_overlap' when ov < ${minOverlap} then 'below_min_overlap' end) as skip,
@@ -328,23 +493,39 @@ export async function previewInSql(
     ),
     headroom as (
       -- A refund's headroom: the charge less what Amends refunded of it for other incidents.
-      select j.*, least(j.uncapped, greatest(0, j.charge - coalesce(o.total, 0))) as ${capLimit ? "pre" : "target"},
+      select j.*, least(j.uncapped, greatest(0, j.charge - coalesce(o.total, 0))) as ${target},
         coalesce(a.total, 0) as applied, j.skip is null and j.pick is not null as draft,
-        ${byPick(reasons.map((r) => `${r}::text`))} as reason, ${byPick(dueBys.map((d) => `${d}::text`))} as due_by
+        ${byPick(
+          reasons.map((r) => `${r}::text`),
+          "text",
+        )} as reason, ${byPick(
+          dueBys.map((d) => `${d}::text`),
+          "text",
+        )} as due_by
       from judged j
-      left join (
-        select action_key, sum(amount)::int8 as total from ledger_entries
-        where workspace_id = ${ws} and incident_id = ${incident} group by action_key
-      ) a on j.skip is null and j.pick is not null and a.action_key = j.key
+      left join (${appliedByKeySql(ws, incident)}) a on j.skip is null and j.pick is not null and a.action_key = j.key
       left join (
         select refund_of, sum(amount)::int8 as total from ledger_entries
         where workspace_id = ${ws} and refund_of like 'session:%' and incident_id <> ${incident} group by refund_of
       ) o on j.skip is null and j.pick is not null and o.refund_of = 'session:' || j.id
-    )${capLimit ? `, capped as (${capSql(capLimit)})` : ""}
+    )${
+      credits
+        ? `, ${credits.ctes},
+    drafted as (
+      select id, customer_id, currency, refunded, start_ms, skip, affected, key, pick, uncapped, rule,
+        ${sum ? "parts" : "null::text as parts"}, ${target}, applied, draft, reason, due_by, 'refund'::text as kind,
+        null::text as unit, null::text as scope, null::text as expires_at, null::text as visible_by, draft as money
+      from headroom
+      union all
+      select *, draft and kind <> 'unit_credit' from credit
+    )`
+        : ""
+    }${capLimit ? `, capped as (${capSql(capLimit, drafts, credits ? "money" : "draft")})` : ""}
     -- Only what the writes and counts below read: this table holds every candidate.
-    select id, customer_id, currency, key, rule, uncapped,${sum ? " parts," : ""} reason, due_by, target, applied, refunded,
-      due, paid, affected,
-      case when paid then null when skip is not null then skip when pick is null then 'no_rule_matched'
+    select id, customer_id, currency, key, rule, uncapped,${sum || credits ? " parts," : ""} reason, due_by, target, applied, refunded,
+      due, paid, affected,${credits ? " kind, unit, scope, expires_at, visible_by," : ""}
+      case when paid then null when skip is not null then skip
+        when pick is null then ${sessionRules.length ? "'no_rule_matched'" : "null"}
         when due < 0 then 'negative_delta' when applied > 0 then 'already_compensated'${
           capLimit
             ? " when no_cap_amount then 'no_amount_for_currency' when target < pre then 'cap_reached'"
@@ -352,7 +533,7 @@ export async function previewInSql(
         } else 'already_refunded' end as item
     from (
       select *, target - applied - refunded as due, draft and target - applied - refunded > 0 as paid
-      from ${capLimit ? "capped" : "headroom"}
+      from ${capLimit ? "capped" : drafts}
     ) u`;
   // A read-only statement may run in parallel workers, one that writes may not: the outcome
   // is read first, into a table of the transaction's own. PostgreSQL's default costs rate
@@ -369,13 +550,15 @@ export async function previewInSql(
   // Every excluded item is counted, a sample of each reason stored (the first by customer then
   // reference, as the engine keeps them: a top-N per reason, not a sort of them all). A customer
   // this incident already paid and owes nothing more is not told again (noticeOf).
+  const kinds = credits ? "kind, unit" : "'refund'::text as kind, null::text as unit";
   const sql = `
     with outcome as materialized (select * from preview_outcome),
     line as materialized (
-      select key, customer_id, 'refund'::text as kind, due as amount, currency, null::text as unit, target,
+      select key, customer_id, ${kinds}, due as amount, currency, target,
         applied as already_applied, refunded as refunded_elsewhere, 'rules'::text as policy_group, rule,
-        (${breakdownText})::jsonb as breakdown, id as session, null::text as charge, reason, due_by,
-        null::text as scope, null::text as expires_at, null::text as visible_by
+        ('[' || ${sum || credits ? `coalesce(parts, ${breakdownPart("rule", "uncapped")})` : breakdownPart("rule", "uncapped")} || ']')::jsonb as breakdown,
+        ${credits ? "case when kind = 'refund' then id end" : "id"} as session, null::text as charge, reason, due_by,
+        ${credits ? "scope, expires_at, visible_by" : "null::text as scope, null::text as expires_at, null::text as visible_by"}
       from outcome where paid
     ),
     lines as (
@@ -385,9 +568,12 @@ export async function previewInSql(
     reasons as (select item, count(*)::int as n from outcome where item is not null group by item),
     stored_items as (
       insert into comp_run_items (workspace_id, run_id, type, customer_id, reference, reason, detail, key)
-      select ${qws}, ${qrun}, 'review', customer_id, id, item, 'target ' || target || ' is below what was already paid ('
+      (select ${qws}, ${qrun}, 'review', customer_id, id, item, 'target ' || target || ' is below what was already paid ('
           || applied || ' by Amends, ' || refunded || ' elsewhere); nothing is taken back', key
         from outcome where item = 'negative_delta'
+        -- a session that shares its customer's id is one reference with them: the session's
+        -- item is kept, as the engine writes it first
+        ${credits ? "order by customer_id, id, kind <> 'refund'" : ""})
       union all
       select ${qws}, ${qrun}, 'excluded', s.customer_id, s.id, s.item, null, null
         from reasons r cross join lateral (
@@ -415,24 +601,35 @@ export async function previewInSql(
       (select coalesce(jsonb_object_agg(item, n), '{}'::jsonb) from reasons where item <> 'negative_delta') as excluded_reasons,
       (select coalesce(sum(n), 0) from reasons where item = 'negative_delta')::int as review,
       (select coalesce(jsonb_object_agg(currency, total), '{}'::jsonb) from
-        (select currency, sum(due)::text as total from outcome where paid group by currency) t) as money,
+        (select currency, sum(amount)::text as total from line where unit is null group by currency) t) as money,
+      (select coalesce(jsonb_object_agg(unit, total), '{}'::jsonb) from
+        (select unit, sum(amount)::text as total from line where unit is not null group by unit) t) as units,
       (select count(*) from line)::int as lines,
       (select ${rowsDigestSql(LINE_FIELDS)} from line) as lines_digest
     from customers`;
-  const [row] = await tx.query<Omit<SqlPreviewCounts, "linesDigest"> & { lines_digest: string }>(
-    sql,
-    q.values,
-  );
-  const { money, lines_digest: linesDigest, ...counts } = row!;
+  const [row] = await tx.query<
+    Omit<SqlPreviewCounts, "linesDigest" | "money" | "units"> & {
+      money: Record<string, string>;
+      units: Record<string, string>;
+      lines_digest: string;
+    }
+  >(sql, q.values);
+  const { money, units, lines_digest: linesDigest, ...counts } = row!;
+  const checked = (
+    totals: Record<string, string>,
+    of: (name: string) => { currency: string | null; unit: string | null },
+  ) =>
+    Object.fromEntries(
+      Object.entries(totals).map(([name, text]) => {
+        const total = Number(text);
+        checkTotal(total, of(name));
+        return [name, total];
+      }),
+    );
   return {
     ...counts,
     linesDigest,
-    money: Object.fromEntries(
-      Object.entries(money).map(([currency, text]) => {
-        const total = Number(text);
-        checkTotal(total, { currency, unit: null });
-        return [currency, total];
-      }),
-    ),
+    money: checked(money, (currency) => ({ currency, unit: null })),
+    units: checked(units, (unit) => ({ currency: null, unit })),
   };
 }

@@ -161,6 +161,7 @@ export async function createPreview(
         const below = comps.map((c) => c.id).filter((id) => isWithin(id, roots, base.parents));
         const {
           money,
+          units,
           lines,
           linesDigest: digest,
           ...sqlCounts
@@ -174,7 +175,7 @@ export async function createPreview(
           components: roots.length ? [...new Set([...roots, ...below])] : null,
         });
         Object.assign(counts, sqlCounts, { excluded_reasons: sortKeys(sqlCounts.excluded_reasons) });
-        totals = { money, units: {}, lines };
+        totals = { money, units, lines };
         linesDigest = digest;
       } else {
         await previewInEngine(tx, workspaceId, runId, base, month, counts, totals);
@@ -231,7 +232,7 @@ export async function createPreview(
 }
 
 /** What a preview's summary counts besides its totals. */
-type Counts = Omit<SqlPreviewCounts, "lines" | "money" | "linesDigest">;
+type Counts = Omit<SqlPreviewCounts, "lines" | "money" | "units" | "linesDigest">;
 
 /** Rolls back a preview that an earlier run already holds. */
 class SamePreview extends Error {

@@ -222,7 +222,7 @@ const customerTarget = (customer: CompCustomer): Target => ({
 });
 
 /** Which level a rule compensates at. */
-function levelOf(rule: Rule): Target["level"] {
+export function levelOf(rule: Rule): Target["level"] {
   if (rule.action.refund === "duplicates") return "charge";
   if (rule.per) return rule.per;
   return rule.action.refund !== undefined ? "session" : "customer";
