@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/compensation.ts --sessions 200000 --affected 20000
  *   npx tsx bench/compensation.ts --sessions 1000000 --import-only
+ *   npx tsx bench/compensation.ts --one-import    (one NDJSON import, none beside it)
  *
  * The sessions go in as files through the import (COPY into a staging table, checked in SQL),
  * as CSV and as NDJSON, each timed beside a plain COPY of the same CSV into the same table: the
@@ -41,6 +42,8 @@ const { values: args } = parseArgs({
     sessions: { type: "string", default: "10000000" },
     affected: { type: "string", default: "1000000" },
     "import-only": { type: "boolean", default: false },
+    /** sessions go in once, as NDJSON, with no plain COPY beside them: for the figures after it */
+    "one-import": { type: "boolean", default: false },
   },
 });
 const SESSIONS = Number(args.sessions.replaceAll("_", ""));
@@ -177,6 +180,11 @@ const row = (seconds: number | null, detail: string, rssMb?: number) => ({
 });
 
 /** A file's text, streamed. */
+const POLICY_WITH_CREDIT = POLICY.replace("bench-outage", "bench-outage-credit").replace(
+  "notify:",
+  "  - {id: sorry, per: customer, action: {credit: {unit: minutes, amount: 15, valid_for: P90D}}}\nnotify:",
+);
+
 async function* fileText(path: string): AsyncGenerator<string> {
   for await (const chunk of createReadStream(path, { encoding: "utf8" })) yield chunk as string;
 }
@@ -198,7 +206,8 @@ async function bench(database: Database) {
     `writing ${CUSTOMERS} customers and ${SESSIONS} sessions (${AFFECTED} in the window) as CSV and NDJSON`,
   );
   await writeFile(file("customers.csv"), "csv", customerRecords(), ["id", "home_region", "plan", "email"]);
-  await writeFile(file("sessions.csv"), "csv", sessionRecords(), SESSION_COLUMNS);
+  const oneImport = args["one-import"];
+  if (!oneImport) await writeFile(file("sessions.csv"), "csv", sessionRecords(), SESSION_COLUMNS);
   await writeFile(file("sessions.ndjson"), "ndjson", sessionRecords(), SESSION_COLUMNS);
 
   log("importing customers, then sessions: a plain COPY, the CSV and the NDJSON import");
@@ -208,21 +217,23 @@ async function bench(database: Database) {
   // The same CSV straight into the same table (indexes, foreign key and all), nothing checked.
   await database.query("analyze customers");
   await database.query(`alter table usage_sessions alter column workspace_id set default '${ws}'`);
-  const [, copyS] = await timed(() =>
-    database.transaction((tx) =>
-      tx.copyFrom(
-        "usage_sessions",
-        SESSION_COLUMNS,
-        fileText(file("sessions.csv")),
-        "with (format csv, header true)",
-      ),
-    ),
-  );
+  const [, copyS] = oneImport
+    ? [undefined, Number.NaN]
+    : await timed(() =>
+        database.transaction((tx) =>
+          tx.copyFrom(
+            "usage_sessions",
+            SESSION_COLUMNS,
+            fileText(file("sessions.csv")),
+            "with (format csv, header true)",
+          ),
+        ),
+      );
   await database.query("alter table usage_sessions alter column workspace_id drop default");
   await database.query("truncate usage_sessions");
-  const [, csvS, csvMb] = await timed(() =>
-    importFile(database, ws, "sessions", "csv", createReadStream(file("sessions.csv"))),
-  );
+  const [, csvS, csvMb] = oneImport
+    ? [undefined, Number.NaN, undefined]
+    : await timed(() => importFile(database, ws, "sessions", "csv", createReadStream(file("sessions.csv"))));
   await database.query("truncate usage_sessions");
   const [imported, importS, importMb] = await timed(() =>
     importFile(database, ws, "sessions", "ndjson", createReadStream(file("sessions.ndjson"))),
@@ -232,9 +243,15 @@ async function bench(database: Database) {
   const vsCopy = (sec: number) => `${(sec / copyS).toFixed(2)}× plain COPY; ≤ 3× ${met(sec <= 3 * copyS)}`;
   const importRows = {
     "import customers (CSV)": row(customersS, rate(CUSTOMERS, customersS), customersMb),
-    "plain COPY sessions": row(copyS, `${rate(SESSIONS, copyS)}: the ceiling`),
-    "import sessions CSV": row(csvS, `${rate(SESSIONS, csvS)}; ${vsCopy(csvS)}`, csvMb),
-    "import sessions NDJSON": row(importS, `${rate(imported.rows, importS)}; ${vsCopy(importS)}`, importMb),
+    ...(!oneImport && {
+      "plain COPY sessions": row(copyS, `${rate(SESSIONS, copyS)}: the ceiling`),
+      "import sessions CSV": row(csvS, `${rate(SESSIONS, csvS)}; ${vsCopy(csvS)}`, csvMb),
+    }),
+    "import sessions NDJSON": row(
+      importS,
+      `${rate(imported.rows, importS)}${oneImport ? "" : `; ${vsCopy(importS)}`}`,
+      importMb,
+    ),
   };
   if (args["import-only"]) {
     console.log(`\n${SESSIONS} sessions, ${CUSTOMERS} customers`);
@@ -285,6 +302,12 @@ async function bench(database: Database) {
     database.query("insert into bench_floor_lines select * from bench_lines"),
   );
   await database.query("drop table bench_floor_lines, bench_lines");
+  // The same outage with a credit per customer beside the refunds: previewed by SQL too.
+  log("preview with a credit per customer");
+  const credited = await savePolicy(database.db, ws, POLICY_WITH_CREDIT, "bench", new Date());
+  const [creditRun, creditS, creditMb] = await timed(() =>
+    createPreview(database, ws, { ...input, policyId: credited.id }, "bench", new Date()),
+  );
   const summary = run.summary as { lines: number; customers: number; money: Record<string, number> };
   log("approve, apply floor, apply");
   const [, approveS] = await timed(() => approveRun(database.db, ws, run.id, "bench", new Date()));
@@ -318,6 +341,13 @@ async function bench(database: Database) {
     "  lines alone": row(
       writeS,
       `writing the preview's lines, nothing read: ${(writeS / floorS).toFixed(1)}× the floor`,
+    ),
+    "preview with credits": row(
+      creditS,
+      `${(creditRun.summary as { lines: number }).lines} lines, a credit per customer beside the refunds: ${(
+        creditS / floorLinesS
+      ).toFixed(2)}× floor + lines`,
+      creditMb,
     ),
     approve: row(approveS, ""),
     "apply floor": row(applyFloorS, `${summary.lines} entries, ${floorMessages} messages, nothing read`),

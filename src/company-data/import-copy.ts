@@ -21,6 +21,7 @@ import {
   stagingColumns,
   writeSql,
 } from "./rows-sql.ts";
+import { markUsageChanged } from "./store.ts";
 
 export type { FileFormat };
 
@@ -71,6 +72,7 @@ async function write(tx: Database, workspaceId: string, kind: ImportKind, longes
       await tx.query("release savepoint import_write");
       if (mode === "distinct") longest = written?.longest ?? -1;
       if (longest >= 0) await raiseSessionBound(tx, workspaceId, longest);
+      if (kind !== "customers") await markUsageChanged(tx, workspaceId);
       return true;
     } catch (err) {
       const code = (err as { code?: string }).code;

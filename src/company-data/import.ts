@@ -10,7 +10,7 @@ import { parse as parseCsv } from "csv-parse";
 import { AmendsError, type FieldError } from "../core/errors.ts";
 import type { Database } from "../storage/database.ts";
 import { COLUMN_ALIASES, IMPORT_KINDS, type ImportKind } from "./rows.ts";
-import { upsertCharges, upsertCustomers, upsertSessions } from "./store.ts";
+import { markUsageChanged, upsertCharges, upsertCustomers, upsertSessions } from "./store.ts";
 
 export interface SourceRecord {
   /** 1-based line in the file (row number for JSON arrays) */
@@ -184,5 +184,6 @@ export async function importRecordsIn(
       );
     }
   }
+  if (kind !== "customers" && rows > 0) await markUsageChanged(tx, workspaceId);
   return { kind, rows };
 }

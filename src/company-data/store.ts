@@ -124,6 +124,19 @@ async function raiseSessionBound(database: Database, workspaceId: string, rows: 
   );
 }
 
+/**
+ * Moves the workspace's usage_versions on: sessions or charges changed, so what a run previewed
+ * before is read again when it is applied. Once per import, at its end: the row stays locked
+ * only until the import commits.
+ */
+export async function markUsageChanged(tx: Database, workspaceId: string) {
+  await tx.query(
+    `insert into usage_versions (workspace_id, version) values ($1, 1)
+     on conflict (workspace_id) do update set version = usage_versions.version + 1`,
+    [workspaceId],
+  );
+}
+
 export async function upsertCharges(database: Database, workspaceId: string, rows: readonly ChargeRow[]) {
   await inChunks(rows, (c) =>
     database.query(

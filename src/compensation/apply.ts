@@ -6,8 +6,9 @@
  * split), and one transaction books it with a few statements, whatever its size. Per line the
  * database recomputes what is still owed now, `target − applied − refunded elsewhere`, never above
  * the approved amount (data that changed since the preview can lower a payment, only a new
- * preview can raise it), and inserts an entry whose idempotency key (`action@target`) is unique,
- * with its two postings. The chunk's customers get their message in the same transaction, keyed
+ * preview can raise it); when nothing changed since (usage_versions: imports and other bookings
+ * move it on), the approved amount is what is owed, and nothing is read again. It inserts an
+ * entry whose idempotency key (`action@target`) is unique, with its two postings. The chunk's customers get their message in the same transaction, keyed
  * `incident:customer:compensation`, and the run's cursor moves past them. So after a `kill -9`
  * anywhere, a new attempt goes on from the cursor; a chunk done twice (two appliers) finds its
  * entries already there and posts nothing twice.
@@ -53,14 +54,14 @@ export async function applyRun(
       // nor two incidents' runs both refund the last of one charge. Under the lock, the cursor
       // is where the last committed chunk ended, whoever committed it.
       await tx.query("select pg_advisory_xact_lock(hashtext($1))", [`amends:apply:${workspaceId}`]);
-      const [range] = await tx.query<{ after: string; upto: string | null }>(CHUNK_SQL, [
+      const [range] = await tx.query<{ after: string; upto: string | null; unchanged: boolean }>(CHUNK_SQL, [
         workspaceId,
         runId,
         chunk - 1,
       ]);
-      const { after, upto } = range!;
+      const { after, upto, unchanged } = range!;
       last = upto === null;
-      const [booked] = await tx.query<{ n: number; messages: number }>(bookSql(upto && "$11"), [
+      const [booked] = await tx.query<{ n: number; messages: number }>(bookSql(upto && "$11", unchanged), [
         workspaceId,
         runId,
         run.incidentId,
@@ -74,13 +75,19 @@ export async function applyRun(
         ...(upto === null ? [] : [upto]),
       ]);
       await tx.query(
-        // After the last chunk, the last customer told: progress then counts every line.
-        `update comp_runs set apply_cursor = coalesce($3, greatest(
+        // After the last chunk, the last customer told: progress then counts every line. What it
+        // booked bounds other runs' refunds: the workspace's usage version moves on, and this
+        // run's with it if nothing else had moved it.
+        `with bumped as (
+           insert into usage_versions (workspace_id, version) select $1, 1 where $5
+           on conflict (workspace_id) do update set version = usage_versions.version + 1 returning version)
+         update comp_runs set apply_cursor = coalesce($3, greatest(
                   (select max(customer_id) from comp_run_lines where workspace_id = $1 and run_id = $2),
                   (select max(customer_id) from comp_run_notices where workspace_id = $1 and run_id = $2), '')),
-                apply_messages = apply_messages + $4
+                apply_messages = apply_messages + $4,
+                usage_version = coalesce((select version from bumped where $6), usage_version)
           where workspace_id = $1 and id = $2`,
-        [workspaceId, runId, upto, booked!.messages],
+        [workspaceId, runId, upto, booked!.messages, booked!.n > 0, unchanged],
       );
       bookedNow += booked!.n;
     });
@@ -100,8 +107,11 @@ export async function applyRun(
  * the last chunk, which takes everyone left. `$3` is the chunk size less one.
  */
 const CHUNK_SQL = `
-  with r as (select coalesce(apply_cursor, '') as after from comp_runs where workspace_id = $1 and id = $2)
-  select r.after, least(
+  with r as (
+    select coalesce(apply_cursor, '') as after,
+      coalesce(usage_version = coalesce((select version from usage_versions where workspace_id = $1), 0), false) as unchanged
+    from comp_runs where workspace_id = $1 and id = $2)
+  select r.after, r.unchanged, least(
     (select customer_id from comp_run_lines where workspace_id = $1 and run_id = $2 and customer_id > r.after
       order by customer_id offset $3 limit 1),
     (select customer_id from comp_run_notices where workspace_id = $1 and run_id = $2 and customer_id > r.after
@@ -116,26 +126,11 @@ const inChunk = (after: string, upto: string | null, column = "customer_id") =>
   upto === null ? `${column} > ${after}` : `${column} > ${after} and ${column} <= ${upto}`;
 
 /**
- * Books one chunk and tells its customers, in one statement. Per line: what it still owes now,
- * then its entry and its two postings. A refund's target is capped by its session's or charge's
- * headroom as it is now (captured, less what Amends refunded of it for other incidents), and what
- * was refunded elsewhere is read again. The postings are `postingsFor` (core/compensation/ledger.ts)
- * in SQL, held equal to it by the runs test.
- *
- * Then one outbox message per told customer and incident, ever: what happened (the incident and
- * its window) and what they got for it over all runs, or that nothing was due. A later run's
- * top-up updates the message while it waits to be sent; once sent, it stays as it was. What the
- * customer got is the ledger as it was before this statement plus the entries it inserts (a
- * statement does not see its own inserts), so nothing is read back. Parameters: $1 workspace,
- * $2 run, $3 incident, $4 now, $5 after, $6 template, $7–$9 window and as-of, $10 place names,
- * `upto` the chunk's last customer. Returns the new entries and the new messages.
+ * What each line of a chunk still owes now: its amount, lowered by what changed since the
+ * preview (the headroom of its session or charge, what was applied or refunded meanwhile).
+ * Reads `line`; an apply at the version its preview read takes the amount as it is.
  */
-const bookSql = (upto: string | null) => `
-  with line as (
-    select l.*, case when l.charge is not null then 'charge:' || l.charge else 'session:' || l.session end as refund_of
-    from comp_run_lines l where l.workspace_id = $1 and l.run_id = $2 and ${inChunk("$5", upto)}
-  ),
-  owed as (
+const OWED_NOW = `
     select line.*, least(line.amount,
         case when t.captured is null then line.target
              else least(line.target, greatest(0, t.captured - coalesce(o.total, 0))) end
@@ -156,7 +151,29 @@ const bookSql = (upto: string | null) => `
       select sum(e.amount)::int8 as total from ledger_entries e
        where line.kind = 'refund' and e.workspace_id = $1 and e.refund_of = line.refund_of and e.incident_id <> $3
     ) o on true
+`;
+
+/**
+ * Books one chunk and tells its customers, in one statement. Per line: what it still owes now,
+ * then its entry and its two postings. A refund's target is capped by its session's or charge's
+ * headroom as it is now (captured, less what Amends refunded of it for other incidents), and what
+ * was refunded elsewhere is read again. The postings are `postingsFor` (core/compensation/ledger.ts)
+ * in SQL, held equal to it by the runs test.
+ *
+ * Then one outbox message per told customer and incident, ever: what happened (the incident and
+ * its window) and what they got for it over all runs, or that nothing was due. A later run's
+ * top-up updates the message while it waits to be sent; once sent, it stays as it was. What the
+ * customer got is the ledger as it was before this statement plus the entries it inserts (a
+ * statement does not see its own inserts), so nothing is read back. Parameters: $1 workspace,
+ * $2 run, $3 incident, $4 now, $5 after, $6 template, $7–$9 window and as-of, $10 place names,
+ * `upto` the chunk's last customer. Returns the new entries and the new messages.
+ */
+const bookSql = (upto: string | null, unchanged: boolean) => `
+  with line as (
+    select l.*, case when l.charge is not null then 'charge:' || l.charge else 'session:' || l.session end as refund_of
+    from comp_run_lines l where l.workspace_id = $1 and l.run_id = $2 and ${inChunk("$5", upto)}
   ),
+  owed as (${unchanged ? "select line.*, line.amount as pay from line" : OWED_NOW}),
   entry as (
     insert into ledger_entries (workspace_id, id, idempotency_key, action_key, run_id, incident_id, customer_id,
       kind, amount, currency, refund_of, detail, created_at)

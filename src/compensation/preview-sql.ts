@@ -602,8 +602,12 @@ export async function previewInSql(
       (select coalesce(sum(n), 0) from reasons where item = 'negative_delta')::int as review,
       (select coalesce(jsonb_object_agg(currency, total), '{}'::jsonb) from
         (select currency, sum(amount)::text as total from line where unit is null group by currency) t) as money,
-      (select coalesce(jsonb_object_agg(unit, total), '{}'::jsonb) from
-        (select unit, sum(amount)::text as total from line where unit is not null group by unit) t) as units,
+      ${
+        credits
+          ? `(select coalesce(jsonb_object_agg(unit, total), '{}'::jsonb) from
+        (select unit, sum(amount)::text as total from line where unit is not null group by unit) t)`
+          : "'{}'::jsonb"
+      } as units,
       (select count(*) from line)::int as lines,
       (select ${rowsDigestSql(LINE_FIELDS)} from line) as lines_digest
     from customers`;

@@ -139,7 +139,13 @@ export async function createPreview(
       // once over a million rows; compiling them (JIT) cost more than it saved.
       if (tx.kind === "postgres") await tx.query("set local work_mem = '256MB'");
       await tx.query("set local jit = off");
+      // Read before the data: a change committed in between then shows as a newer version.
+      const [usage] = await tx.query<{ version: number }>(
+        "select version from usage_versions where workspace_id = $1",
+        [workspaceId],
+      );
       await tx.db.insert(compRuns).values({
+        usageVersion: Number(usage?.version ?? 0),
         workspaceId,
         id: runId,
         incidentId: incident.id,

@@ -230,6 +230,18 @@ export const usageBounds = pgTable("usage_bounds", {
   longestSessionMs: bigint("longest_session_ms", { mode: "number" }).notNull(),
 });
 
+/**
+ * A counter per workspace of what refunds are bounded by: each import of sessions or charges and
+ * each chunk an apply books moves it on. A run applied at the version its preview read needs
+ * not read those again.
+ */
+export const usageVersions = pgTable("usage_versions", {
+  workspaceId: text("workspace_id")
+    .primaryKey()
+    .references(() => workspaces.id),
+  version: bigint("version", { mode: "number" }).notNull(),
+});
+
 export const charges = pgTable(
   "charges",
   {
@@ -300,6 +312,11 @@ export const compRuns = pgTable(
     applyCursor: text("apply_cursor"),
     /** messages the run's apply queued so far, across attempts */
     applyMessages: integer("apply_messages").notNull().default(0),
+    /**
+     * usage_versions as the preview read it before its data, moved on with each chunk the
+     * apply books while nothing else changed it (null: previewed before 0025)
+     */
+    usageVersion: bigint("usage_version", { mode: "number" }),
   },
   (t) => [
     primaryKey({ columns: [t.workspaceId, t.id] }),

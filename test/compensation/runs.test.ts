@@ -47,21 +47,20 @@ const customersCsv = (list: typeof A.customers) =>
       email: `${c.id.toLowerCase()}@example.com`,
     })),
   );
-const sessionsCsv = (list: typeof A.sessions) =>
-  csv(
-    list.map((s) => ({
-      id: s.id,
-      customer_id: s.customerId,
-      kind: s.kind,
-      component_id: s.componentId,
-      region: s.region,
-      started_at: isoOrEmpty(s.start),
-      ended_at: isoOrEmpty(s.end),
-      charge: s.charge,
-      currency: s.currency,
-      refunded: s.refunded,
-    })),
-  );
+const sessionRows = (list: typeof A.sessions) =>
+  list.map((s) => ({
+    id: s.id,
+    customer_id: s.customerId,
+    kind: s.kind,
+    component_id: s.componentId,
+    region: s.region,
+    started_at: isoOrEmpty(s.start),
+    ended_at: isoOrEmpty(s.end),
+    charge: s.charge,
+    currency: s.currency,
+    refunded: s.refunded,
+  }));
+const sessionsCsv = (list: typeof A.sessions) => csv(sessionRows(list));
 
 async function runPolicy(
   t: TestApp,
@@ -394,6 +393,34 @@ describe.each(BACKENDS)("applying an approved run on %s", (backend) => {
       await t.close();
     }
   });
+
+  // An apply reads the sessions again only when an import came after its preview: each path
+  // of the import must say that it wrote.
+  it.each(["csv", "json"])(
+    "pays less when support refunds more after approval (a %s import)",
+    async (via) => {
+      const t = await startTestApp(backend);
+      try {
+        await loadOutageA(t);
+        const { run } = await runPolicy(t, "INC-2017-12-19", yaml("car2go-2017-outage"));
+        expect((await t.call("POST", `/api/v1/compensation-runs/${run.id}/approve`)).status).toBe(200);
+        // Support refunds 13000 of S1's 13050 before the apply: 50 is left to refund, not 8050.
+        const sessions = A.sessions.map((s) => (s.id === "S1" ? { ...s, refunded: 13000 } : s));
+        if (via === "csv") await importCsv(t, "sessions", sessionsCsv(sessions));
+        else {
+          const res = await t.call("POST", "/api/v1/import/sessions", sessionRows(sessions));
+          expect(res.status, JSON.stringify(res.json)).toBe(200);
+        }
+        expect((await t.call("POST", `/api/v1/compensation-runs/${run.id}/apply`)).status).toBe(200);
+        const [s1] = await t.database.query<{ amount: number }>(
+          "select sum(amount)::int as amount from ledger_entries where action_key = 'INC-2017-12-19:S1:refund'",
+        );
+        expect(s1!.amount).toBe(50);
+      } finally {
+        await t.close();
+      }
+    },
+  );
 });
 
 describe("an apply resumed after a crash", () => {
