@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parsePolicyYaml } from "../../src/compensation/policy-yaml.ts";
 import { policyJsonSchema } from "../../src/core/compensation/policy.ts";
+import { parseDuration } from "../../src/core/compensation/time.ts";
 import { AmendsError } from "../../src/core/errors.ts";
 
 const errorsOf = (text: string) => {
@@ -108,6 +109,15 @@ describe("policy YAML", () => {
     expect(() =>
       parsePolicyYaml("policy: p\nrules: [{id: a, when: {overlap_gt: P36600D}, action: {fixed: 1}}]"),
     ).not.toThrow();
+  });
+
+  it("reads durations as Temporal.Duration does, in lengths of time only", () => {
+    expect(parseDuration("PT30M")).toBe(30 * 60_000);
+    expect(parseDuration("P1W1DT1.5H")).toBe(8 * 86_400_000 + 90 * 60_000);
+    expect(parseDuration("PT1.2345S")).toBe(1235);
+    // months and years have no one length; a negative duration is no length at all
+    for (const text of ["P1M", "P1Y", "-PT1H", "P", "PT", "30 minutes"])
+      expect(() => parseDuration(text), text).toThrow(/not an ISO 8601 duration/);
   });
 
   it("publishes a JSON Schema editors can use", () => {

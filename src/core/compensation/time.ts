@@ -29,19 +29,28 @@ export function parseDuration(text: string): number {
 }
 
 function parseDurationText(text: string): number {
-  const m = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text);
-  if (!m || text === "P" || text.endsWith("T")) {
-    throw new Error(
+  const refused = () =>
+    new Error(
       `"${text}" is not an ISO 8601 duration in weeks, days, hours, minutes or seconds (e.g. PT30M, P7D)`,
     );
+  let d: Temporal.Duration;
+  try {
+    d = Temporal.Duration.from(text);
+  } catch {
+    throw refused();
   }
-  const [, w, d, h, min, s] = m;
-  const ms =
-    Number(w ?? 0) * 7 * DAY +
-    Number(d ?? 0) * DAY +
-    Number(h ?? 0) * HOUR +
-    Number(min ?? 0) * MINUTE +
-    Math.round(Number(s ?? 0) * 1000);
+  if (d.sign < 0 || d.years !== 0 || d.months !== 0) throw refused();
+  // Days are 24 hours here: a policy's durations are lengths of time, not calendar steps.
+  const ms = Math.round(
+    d.weeks * 7 * DAY +
+      d.days * DAY +
+      d.hours * HOUR +
+      d.minutes * MINUTE +
+      d.seconds * 1000 +
+      d.milliseconds +
+      d.microseconds / 1e3 +
+      d.nanoseconds / 1e6,
+  );
   if (!(ms <= LONGEST_DURATION)) throw new Error(`"${text}" is longer than 100 years`);
   return ms;
 }

@@ -3,8 +3,9 @@
  * the subject is bold and everything we did not write is escaped, so a "<" in an incident title
  * cannot break the message. Telegram's limit is 4096 characters after entity parsing.
  */
+import { escapeHtml } from "../../lib/html.ts";
 import { field, request } from "./http.ts";
-import { escapeHtml, truncate } from "./text.ts";
+import { truncate } from "./text.ts";
 import { type ChannelSender, type OutgoingMessage, PermanentFailure, type SendResult } from "./types.ts";
 
 export interface TelegramConfig {

@@ -52,6 +52,3 @@ export function fitWithUrl(
 
 /** A stable digest of an idempotency key, for ids with a restricted alphabet or length. */
 export const keyDigest = (key: string): Buffer => createHash("sha256").update(key).digest();
-
-export const escapeHtml = (s: string) =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");

@@ -10,7 +10,7 @@ const message: OutgoingMessage = {
   locale: "de",
   event: "incident.opened",
   subject: "Störung <Glasfaser> & Kabel",
-  text: "Kunden in Köln können sich nicht verbinden (a < b).",
+  text: "Kunden in Köln können sich nicht verbinden (a < b, \"Fehler 'X'\").",
   url: "https://status.example.com/de/incidents/4",
 };
 
@@ -30,13 +30,13 @@ describe("telegram", () => {
     expect(req.path).toBe(`/bot${tg.token}/sendMessage`);
     expect(req.json).toEqual({
       chat_id: "987654321",
-      text: "<b>Störung &lt;Glasfaser&gt; &amp; Kabel</b>\nKunden in Köln können sich nicht verbinden (a &lt; b).\nhttps://status.example.com/de/incidents/4",
+      text: "<b>Störung &lt;Glasfaser&gt; &amp; Kabel</b>\nKunden in Köln können sich nicht verbinden (a &lt; b, &quot;Fehler &#39;X&#39;&quot;).\nhttps://status.example.com/de/incidents/4",
       parse_mode: "HTML",
       link_preview_options: { url: "https://status.example.com/de/incidents/4" },
     });
     const sent = tg.messages.at(-1)!;
     expect(sent.text).toBe(
-      "Störung <Glasfaser> & Kabel\nKunden in Köln können sich nicht verbinden (a < b).\nhttps://status.example.com/de/incidents/4",
+      "Störung <Glasfaser> & Kabel\nKunden in Köln können sich nicht verbinden (a < b, \"Fehler 'X'\").\nhttps://status.example.com/de/incidents/4",
     );
     expect(result).toEqual({ provider: "telegram", providerMessageId: `987654321:${sent.message_id}` });
   });
