@@ -1,38 +1,28 @@
-/** Charts as plain SVG (attributes only, no inline styles, so the strict CSP holds). */
+/** Charts as page text and plain SVG (attributes only, no inline styles, so the strict CSP holds). */
 
+/**
+ * Bars as a list: each label and value is page text above its bar (legible at any width, as
+ * the page's own font), and only the bar is SVG, its length a percentage of the row.
+ */
 export function BarChart(props: { title: string; bars: { label: string; value: number; text: string }[] }) {
   const max = Math.max(1, ...props.bars.map((b) => b.value));
-  const row = 28;
-  const labelWidth = 140;
-  const width = 560;
-  const height = props.bars.length * row + 4;
   return (
     <figure className="chart">
-      <svg
-        viewBox={`0 0 ${width} ${height}`}
-        role="img"
-        aria-labelledby={`${props.title}-t`}
-        preserveAspectRatio="xMinYMin meet"
-      >
-        <title id={`${props.title}-t`}>
-          {props.title}: {props.bars.map((b) => `${b.label} ${b.text}`).join(", ")}
-        </title>
-        {props.bars.map((b, i) => {
-          const w = Math.max(1, ((width - labelWidth - 110) * b.value) / max);
-          const y = i * row + 2;
-          return (
-            <g key={b.label}>
-              <text x={labelWidth - 8} y={y + 18} textAnchor="end" className="chart-label">
-                {b.label}
-              </text>
-              <rect x={labelWidth} y={y + 4} width={w} height={row - 10} rx={3} className="chart-bar" />
-              <text x={labelWidth + w + 6} y={y + 18} className="chart-value">
-                {b.text}
-              </text>
-            </g>
-          );
-        })}
-      </svg>
+      <ul className="bars" aria-label={props.title}>
+        {props.bars.map((b) => (
+          <li key={b.label}>
+            <span>{b.label}</span> <span className="bar-value">{b.text}</span>
+            <svg className="bar" width="100%" height="12" aria-hidden="true" focusable="false">
+              <rect
+                width={`${Math.max(0.5, (100 * b.value) / max)}%`}
+                height="12"
+                rx="3"
+                className="chart-bar"
+              />
+            </svg>
+          </li>
+        ))}
+      </ul>
       <figcaption>{props.title}</figcaption>
     </figure>
   );

@@ -51,6 +51,7 @@ export const en = {
   openIncident: "Open an incident",
   startedAt: "started {time}",
   nextUpdateBy: "next update by {time}",
+  nextUpdateOverdue: "update overdue: promised by {time}",
   etaAt: "expected fix {time}",
   protocols: "Emergency protocols",
   protocolsIntro:
@@ -251,6 +252,7 @@ const it: Record<Key, string> = {
   openIncident: "Apri un incidente",
   startedAt: "iniziato {time}",
   nextUpdateBy: "prossimo aggiornamento entro {time}",
+  nextUpdateOverdue: "aggiornamento in ritardo: promesso entro {time}",
   etaAt: "risoluzione prevista {time}",
   protocols: "Protocolli di emergenza",
   protocolsIntro: "Un pulsante apre l'incidente preparato sui suoi componenti e avvisa chi deve sapere.",
@@ -449,6 +451,7 @@ const de: Record<Key, string> = {
   openIncident: "Störung eröffnen",
   startedAt: "begonnen {time}",
   nextUpdateBy: "nächste Meldung bis {time}",
+  nextUpdateOverdue: "Meldung überfällig: versprochen bis {time}",
   etaAt: "erwartete Behebung {time}",
   protocols: "Notfallprotokolle",
   protocolsIntro:
@@ -647,6 +650,7 @@ const fr: Record<Key, string> = {
   openIncident: "Ouvrir un incident",
   startedAt: "commencé {time}",
   nextUpdateBy: "prochaine mise à jour avant {time}",
+  nextUpdateOverdue: "mise à jour en retard : promise avant {time}",
   etaAt: "résolution prévue {time}",
   protocols: "Protocoles d'urgence",
   protocolsIntro:
@@ -846,6 +850,7 @@ const es: Record<Key, string> = {
   openIncident: "Abrir una incidencia",
   startedAt: "empezó {time}",
   nextUpdateBy: "próxima actualización antes de {time}",
+  nextUpdateOverdue: "actualización atrasada: prometida antes de {time}",
   etaAt: "solución prevista {time}",
   protocols: "Protocolos de emergencia",
   protocolsIntro: "Un botón abre la incidencia preparada en sus componentes y avisa a quien debe saberlo.",

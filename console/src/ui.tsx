@@ -56,6 +56,21 @@ export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge badge-${status}`}>{label.startsWith("status.") ? status : label}</span>;
 }
 
+/**
+ * The promised next update. Once its time has passed while the incident is open, it is flagged
+ * in words and with a sign, not by colour alone: responders owe the public a word.
+ */
+export function NextUpdate({ by, open }: { by: string; open: boolean }) {
+  const { t, time } = useI18n();
+  if (!open || Date.parse(by) > Date.now()) return <>{t("nextUpdateBy", { time: time(by) })}</>;
+  return (
+    <strong className="overdue">
+      <span aria-hidden="true">⚠ </span>
+      {t("nextUpdateOverdue", { time: time(by) })}
+    </strong>
+  );
+}
+
 export function Field(props: {
   label: string;
   children: (id: string) => ReactNode;

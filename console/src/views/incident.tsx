@@ -24,6 +24,7 @@ import {
   Field,
   fromLocalInput,
   Loading,
+  NextUpdate,
   StatusBadge,
   StatusSelect,
   useAction,
@@ -252,7 +253,12 @@ export function IncidentView({ id, session }: { id: string; session: Session }) 
       <p>
         <StatusBadge status={i.status} /> · {t("startedAt", { time: time(i.started_at) })}
         {i.eta && <> · {t("etaAt", { time: time(i.eta) })}</>}
-        {i.next_update_by && <> · {t("nextUpdateBy", { time: time(i.next_update_by) })}</>}
+        {i.next_update_by && (
+          <>
+            {" · "}
+            <NextUpdate by={i.next_update_by} open={i.status !== "resolved"} />
+          </>
+        )}
       </p>
       <ul className="affected">
         {i.components.map((c) => (

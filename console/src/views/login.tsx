@@ -112,7 +112,8 @@ export function SetupView(props: { token: string; invite: boolean; onDone: (s: S
           ? (created as Session)
           : await post<Session>("/session", { email, password });
       props.onDone(s);
-      navigate("/account");
+      // Where responders look first; two-step sign-in is one click away, under My account.
+      navigate("/");
     });
   };
 

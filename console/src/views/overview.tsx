@@ -16,7 +16,7 @@ import {
 import { can } from "../app.tsx";
 import { useI18n } from "../i18n.tsx";
 import { Link, navigate } from "../router.tsx";
-import { ErrorBox, Loading, StatusBadge, useAction, useLoad } from "../ui.tsx";
+import { ErrorBox, Loading, NextUpdate, StatusBadge, useAction, useLoad } from "../ui.tsx";
 import { NewIncidentForm } from "./incident.tsx";
 
 const REFRESH_MS = 5_000;
@@ -51,7 +51,11 @@ export function OverviewView({ session }: { session: Session }) {
                 <div>
                   <StatusBadge status={i.status} /> · {t("startedAt", { time: time(i.started_at) })}
                 </div>
-                {i.next_update_by && <div>{t("nextUpdateBy", { time: time(i.next_update_by) })}</div>}
+                {i.next_update_by && (
+                  <div>
+                    <NextUpdate by={i.next_update_by} open={i.status !== "resolved"} />
+                  </div>
+                )}
               </li>
             ))}
           </ul>
