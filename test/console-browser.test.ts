@@ -283,7 +283,7 @@ describe("the console in Chromium", () => {
     violations.push(...(await axeScan(page)));
 
     // A promise that falls due is flagged where responders look, in words.
-    expect(await page.getByText(/update overdue/).count()).toBe(0);
+    expect(await page.getByText(/update overdue/i).count()).toBe(0);
     const posted = await page.evaluate(
       async ({ id, by }) => {
         const s = (await (await fetch("/api/v1/session")).json()) as any;
@@ -298,9 +298,9 @@ describe("the console in Chromium", () => {
     );
     expect(posted).toBeLessThan(300);
     // (the overview refreshes every 5 s)
-    await page.getByText(/update overdue: promised by/).waitFor({ timeout: 15_000 });
+    await page.getByText(/update overdue: promised by/i).waitFor({ timeout: 15_000 });
     await page.goto(`${c.base}/admin/incidents/${encodeURIComponent(incidentId)}`);
-    await page.getByText(/update overdue: promised by/).waitFor();
+    await page.getByText(/update overdue: promised by/i).waitFor();
     await page.close();
   }, 90_000);
 
@@ -337,6 +337,10 @@ describe("the console in Chromium", () => {
     await page.getByLabel("Password").fill(FINANCE.password);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Overview" }).waitFor();
+    // On a phone the sections fold into one line that names where you are.
+    const nav = page.getByRole("navigation", { name: "Sections" });
+    expect((await nav.boundingBox())!.height).toBeLessThan(60);
+    await nav.getByText("Menu · Overview").click();
     await page.getByRole("link", { name: "Compensation" }).click();
     await page.getByRole("heading", { name: "Waiting for approval or applying" }).waitFor();
     await page.screenshot({ path: join(SHOTS, "console-review-queue-phone.png"), fullPage: true });

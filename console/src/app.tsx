@@ -46,8 +46,21 @@ const NAV: { to: string; label: Key; scope?: string }[] = [
   { to: "/account", label: "nav.account" },
 ];
 
+/** Whether the window is as narrow as a phone's, kept up to date as it turns or resizes. */
+function useNarrow(query = "(max-width: 640px)") {
+  const [narrow, setNarrow] = useState(() => matchMedia(query).matches);
+  useEffect(() => {
+    const media = matchMedia(query);
+    const changed = () => setNarrow(media.matches);
+    media.addEventListener("change", changed);
+    return () => media.removeEventListener("change", changed);
+  }, [query]);
+  return narrow;
+}
+
 export function App() {
   const { path, query } = useLocation();
+  const narrow = useNarrow();
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [locale, setLocale] = useState<Locale>(() => initialLocale());
   const i18n = useMemo(() => makeI18n(locale), [locale]);
@@ -98,6 +111,20 @@ export function App() {
   else if (!session) main = <LoginView onSignedIn={signedIn} />;
   else main = <Routed path={path} session={session} onSession={signedIn} />;
 
+  const sections = session ? NAV.filter((n) => !n.scope || can(session, n.scope)) : [];
+  const isCurrent = (to: string) => (to === "/" ? path === "/" : path === to || path.startsWith(`${to}/`));
+  const current = sections.find((n) => isCurrent(n.to));
+  const links = (
+    <ul>
+      {sections.map((n) => (
+        <li key={n.to}>
+          <Link to={n.to} current={isCurrent(n.to)}>
+            {t(n.label)}
+          </Link>
+        </li>
+      ))}
+    </ul>
+  );
   return (
     <I18nContext.Provider value={i18n}>
       <a className="skip" href="#main">
@@ -122,18 +149,18 @@ export function App() {
       </header>
       {session && (
         <nav aria-label={t("nav.label")} className="nav">
-          <ul>
-            {NAV.filter((n) => !n.scope || can(session, n.scope)).map((n) => (
-              <li key={n.to}>
-                <Link
-                  to={n.to}
-                  current={n.to === "/" ? path === "/" : path === n.to || path.startsWith(`${n.to}/`)}
-                >
-                  {t(n.label)}
-                </Link>
-              </li>
-            ))}
-          </ul>
+          {narrow ? (
+            // One line on a phone: the section you are in, the others a tap away.
+            <details key={path}>
+              <summary>
+                {t("nav.menu")}
+                {current && ` · ${t(current.label)}`}
+              </summary>
+              {links}
+            </details>
+          ) : (
+            links
+          )}
         </nav>
       )}
       <main id="main" tabIndex={-1}>
