@@ -11,7 +11,8 @@ import { useI18n } from "../i18n.tsx";
 import { Link } from "../router.tsx";
 import { ErrorBox, Loading, Scroll, StatusBadge, useAction, useLoad } from "../ui.tsx";
 
-const PREVIEW_ROWS = 200;
+/** Lines per page of a run's table: a long run is paged, not one endless page. */
+const PAGE_ROWS = 50;
 
 function Totals({ money: m, units }: { money?: Record<string, number>; units?: Record<string, number> }) {
   const { money } = useI18n();
@@ -233,11 +234,41 @@ export function RunView({ id, session }: { id: string; session: Session }) {
         </section>
       )}
 
-      <h2>{t("previewTable")}</h2>
+      <LinesTable preview={p} />
+      {p.excluded.length > 0 && (
+        <details>
+          <summary>{t("excluded", { n: p.excluded.length })}</summary>
+          <ul>
+            {p.excluded.map((x) => (
+              <li key={`${x.customer_id}-${x.reference}-${x.reason}`}>
+                {x.customer_id} · {x.reference} · {x.reason}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </>
+  );
+}
+
+/** A run's lines, a page at a time, with their total. */
+function LinesTable({ preview: p }: { preview: Preview }) {
+  const { t, money } = useI18n();
+  const [page, setPage] = useState(0);
+  const pages = Math.max(1, Math.ceil(p.lines.length / PAGE_ROWS));
+  const from = page * PAGE_ROWS;
+  const shown = p.lines.slice(from, from + PAGE_ROWS);
+  return (
+    <>
+      <h2 id="lines-heading">{t("previewTable")}</h2>
       <Scroll label={t("previewTable")}>
         <table>
           <caption>
-            {t("previewCaption", { shown: Math.min(PREVIEW_ROWS, p.lines.length), n: p.lines.length })}
+            {t("previewCaption", {
+              from: shown.length ? from + 1 : 0,
+              to: from + shown.length,
+              n: p.lines.length,
+            })}
           </caption>
           <thead>
             <tr>
@@ -250,7 +281,7 @@ export function RunView({ id, session }: { id: string; session: Session }) {
             </tr>
           </thead>
           <tbody>
-            {p.lines.slice(0, PREVIEW_ROWS).map((l) => (
+            {shown.map((l) => (
               <tr key={l.key}>
                 <td>{l.customerId}</td>
                 <td>{l.key}</td>
@@ -273,17 +304,16 @@ export function RunView({ id, session }: { id: string; session: Session }) {
           </tfoot>
         </table>
       </Scroll>
-      {p.excluded.length > 0 && (
-        <details>
-          <summary>{t("excluded", { n: p.excluded.length })}</summary>
-          <ul>
-            {p.excluded.map((x) => (
-              <li key={`${x.customer_id}-${x.reference}-${x.reason}`}>
-                {x.customer_id} · {x.reference} · {x.reason}
-              </li>
-            ))}
-          </ul>
-        </details>
+      {pages > 1 && (
+        <nav className="pager" aria-labelledby="lines-heading">
+          <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
+            {t("previousPage")}
+          </button>
+          <span>{t("pageOf", { page: page + 1, pages })}</span>
+          <button type="button" disabled={page >= pages - 1} onClick={() => setPage(page + 1)}>
+            {t("nextPage")}
+          </button>
+        </nav>
       )}
     </>
   );
