@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance } from "fastify";
 import { describe, expect, it } from "vitest";
-import { collectStatic, PUBLIC_DOCUMENTS } from "../src/cli/export-static.ts";
 import { buildServer } from "../src/http/server.ts";
 import { smtpSender } from "../src/notifications/channels/email.ts";
 import { closeChannels } from "../src/notifications/channels/index.ts";
+import { collectStatic, PUBLIC_DOCUMENTS } from "../src/status-page/static-copy.ts";
 import { startTestApp } from "./support/app.ts";
 import { S3Fake } from "./support/fakes/s3.ts";
 import { leaves, SmtpFake } from "./support/fakes/smtp.ts";

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { AwsClient } from "aws4fetch";
-import { collectStatic, type RawGet } from "../cli/export-static.ts";
+import { collectStatic, type RawGet } from "./static-copy.ts";
 
 export interface S3Target {
   /** endpoint, bucket and optional key prefix, path-style: https://s3.eu-central-1.amazonaws.com/my-bucket/status */
