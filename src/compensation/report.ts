@@ -6,7 +6,7 @@
 import { formatMoney } from "../core/money.ts";
 import { html, trusted } from "../lib/html.ts";
 import type { Database } from "../storage/database.ts";
-import type { runJson } from "./routes.ts";
+import type { runJson } from "./run-json.ts";
 
 export interface Bar {
   label: string;

@@ -15,26 +15,8 @@ import { compRunItems, compRunLines, ledgerEntries } from "../storage/schema.ts"
 import { applyRun } from "./apply.ts";
 import { listPolicies, loadPolicy, savePolicy } from "./policies.ts";
 import { loadRunReport, renderRunReport } from "./report.ts";
-import { approveRun, createPreview, getRun, lineOf, listRuns, type Run, toldSql } from "./runs.ts";
-
-const RUN_STATUSES = ["previewing", "previewed", "approved", "applied"] as const;
-
-export const runJson = (r: Run) => ({
-  id: r.id,
-  incident_id: r.incidentId,
-  policy: { id: r.policyId, version: r.policyVersion },
-  status: r.status as (typeof RUN_STATUSES)[number],
-  as_of: iso(r.asOf)!,
-  window: { start: iso(r.windowStart)!, end: iso(r.windowEnd)! },
-  summary: r.summary,
-  preview_hash: r.previewHash,
-  created_at: iso(r.createdAt)!,
-  created_by: r.createdBy,
-  approved_at: iso(r.approvedAt),
-  approved_by: r.approvedBy,
-  applied_at: iso(r.appliedAt),
-  applied: r.appliedSummary ?? null,
-});
+import { RUN_STATUSES, runJson } from "./run-json.ts";
+import { approveRun, createPreview, getRun, lineOf, listRuns, toldSql } from "./runs.ts";
 
 const RunOut = z.object({
   id: z.string(),

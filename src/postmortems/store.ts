@@ -6,7 +6,7 @@
  */
 import { and, desc, eq } from "drizzle-orm";
 import { loadRunReport } from "../compensation/report.ts";
-import { runJson } from "../compensation/routes.ts";
+import { runJson } from "../compensation/run-json.ts";
 import { listRuns } from "../compensation/runs.ts";
 import { listComponents } from "../components/store.ts";
 import { subtreeIds } from "../core/components.ts";
