@@ -203,6 +203,34 @@ async function openPglite(
   return { ...wrap(pglite), pglite };
 }
 
+/**
+ * One of the pool's connections, for one piece of work. A connection that breaks while checked
+ * out (a backend terminated during a COPY, a reset) also emits 'error', which with no listener
+ * would end the process: the work already fails with that error, so here it is only noted, and
+ * the broken connection is not pooled again.
+ */
+async function checkOut(
+  pool: pg.Pool,
+): Promise<{ conn: pg.PoolClient; release: (failure?: unknown) => void }> {
+  const conn = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  conn.on("error", onError);
+  return {
+    conn,
+    /** `failure`: the work failed in a way that may have left the connection unusable */
+    release: (failure?: unknown) => {
+      broken ??=
+        failure === undefined ? undefined : failure instanceof Error ? failure : new Error(String(failure));
+      // A broken one keeps the listener: its socket may still report more before it closes.
+      if (!broken) conn.off("error", onError);
+      conn.release(broken);
+    },
+  };
+}
+
 async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: Number(process.env.AMENDS_DB_POOL ?? 10) });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
@@ -232,7 +260,9 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
       async copyRows(table, columns, rows) {
         if (rows.length === 0) return;
         const text = copyText(rows);
-        const conn = client instanceof pg.Pool ? await client.connect() : client;
+        const { conn, release } = client instanceof pg.Pool ? await checkOut(client) : { conn: client };
+        // A COPY that failed may have failed with its connection: a pooled one is not reused.
+        let failure: unknown;
         try {
           await inTurn(
             () =>
@@ -243,12 +273,17 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
                 stream.end(text);
               }),
           );
+        } catch (err) {
+          failure = err;
+          throw err;
         } finally {
-          if (conn !== client) (conn as pg.PoolClient).release();
+          release?.(failure);
         }
       },
       async copyFrom(table, columns, source, options) {
-        const conn = client instanceof pg.Pool ? await client.connect() : client;
+        const { conn, release } = client instanceof pg.Pool ? await checkOut(client) : { conn: client };
+        // A COPY that failed may have failed with its connection: a pooled one is not reused.
+        let failure: unknown;
         try {
           await inTurn(async () => {
             const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin", options)));
@@ -276,23 +311,27 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
             stream.end();
             await done;
           });
+        } catch (err) {
+          failure = err;
+          throw err;
         } finally {
-          if (conn !== client) (conn as pg.PoolClient).release();
+          release?.(failure);
         }
       },
       async exclusively(key, fn) {
-        const conn = await pool.connect();
+        const { conn, release } = await checkOut(pool);
         try {
           await conn.query("select pg_advisory_lock($1)", [key]);
           return await fn();
         } finally {
           await conn.query("select pg_advisory_unlock($1)", [key]).catch(() => {});
-          conn.release();
+          release();
         }
       },
       async transaction(fn) {
-        const conn = await pool.connect();
+        const { conn, release } = await checkOut(pool);
         const tx = wrap(conn);
+        let failure: unknown;
         try {
           await conn.query("begin");
           const result = await fn(tx);
@@ -300,10 +339,13 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
           return result;
         } catch (err) {
           // In turn: after any query fn left in flight, so that none runs outside the transaction.
-          await tx.query("rollback").catch(() => {});
+          // A rollback that fails leaves a connection no one should be handed again.
+          await tx.query("rollback").catch((rollbackErr) => {
+            failure = rollbackErr;
+          });
           throw err;
         } finally {
-          conn.release();
+          release(failure);
         }
       },
       listen: (channel, fn) => listenOn(url, channel, fn, listening),
