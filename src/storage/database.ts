@@ -211,22 +211,20 @@ async function openPglite(
  */
 async function checkOut(
   pool: pg.Pool,
-): Promise<{ conn: pg.PoolClient; release: (failure?: unknown) => void }> {
+): Promise<{ conn: pg.PoolClient; release: (failed?: boolean) => void }> {
   const conn = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error) => {
-    broken ??= err;
+  let broken = false;
+  const onError = () => {
+    broken = true;
   };
   conn.on("error", onError);
   return {
     conn,
-    /** `failure`: the work failed in a way that may have left the connection unusable */
-    release: (failure?: unknown) => {
-      broken ??=
-        failure === undefined ? undefined : failure instanceof Error ? failure : new Error(String(failure));
+    /** `failed`: the work failed in a way that may have left the connection unusable */
+    release: (failed = false) => {
       // A broken one keeps the listener: its socket may still report more before it closes.
       if (!broken) conn.off("error", onError);
-      conn.release(broken);
+      conn.release(broken || failed);
     },
   };
 }
@@ -262,7 +260,7 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
         const text = copyText(rows);
         const { conn, release } = client instanceof pg.Pool ? await checkOut(client) : { conn: client };
         // A COPY that failed may have failed with its connection: a pooled one is not reused.
-        let failure: unknown;
+        let failed = false;
         try {
           await inTurn(
             () =>
@@ -274,16 +272,16 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
               }),
           );
         } catch (err) {
-          failure = err;
+          failed = true;
           throw err;
         } finally {
-          release?.(failure);
+          release?.(failed);
         }
       },
       async copyFrom(table, columns, source, options) {
         const { conn, release } = client instanceof pg.Pool ? await checkOut(client) : { conn: client };
         // A COPY that failed may have failed with its connection: a pooled one is not reused.
-        let failure: unknown;
+        let failed = false;
         try {
           await inTurn(async () => {
             const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin", options)));
@@ -312,10 +310,10 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
             await done;
           });
         } catch (err) {
-          failure = err;
+          failed = true;
           throw err;
         } finally {
-          release?.(failure);
+          release?.(failed);
         }
       },
       async exclusively(key, fn) {
@@ -331,7 +329,7 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
       async transaction(fn) {
         const { conn, release } = await checkOut(pool);
         const tx = wrap(conn);
-        let failure: unknown;
+        let failed = false;
         try {
           await conn.query("begin");
           const result = await fn(tx);
@@ -340,12 +338,12 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
         } catch (err) {
           // In turn: after any query fn left in flight, so that none runs outside the transaction.
           // A rollback that fails leaves a connection no one should be handed again.
-          await tx.query("rollback").catch((rollbackErr) => {
-            failure = rollbackErr;
+          await tx.query("rollback").catch(() => {
+            failed = true;
           });
           throw err;
         } finally {
-          release(failure);
+          release(failed);
         }
       },
       listen: (channel, fn) => listenOn(url, channel, fn, listening),
