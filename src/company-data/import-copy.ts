@@ -21,7 +21,7 @@ import {
   stagingColumns,
   writeSql,
 } from "./rows-sql.ts";
-import { markUsageChanged } from "./store.ts";
+import { markUsageChanged, raiseSessionBound } from "./store.ts";
 
 export type { FileFormat };
 
@@ -71,7 +71,7 @@ async function write(tx: Database, workspaceId: string, kind: ImportKind, longes
       const [written] = await tx.query<{ longest?: number | null }>(writeSql(kind, mode), [workspaceId]);
       await tx.query("release savepoint import_write");
       if (mode === "distinct") longest = written?.longest ?? -1;
-      if (longest >= 0) await raiseSessionBound(tx, workspaceId, longest);
+      await raiseSessionBound(tx, workspaceId, longest);
       if (kind !== "customers") await markUsageChanged(tx, workspaceId);
       return true;
     } catch (err) {
@@ -83,16 +83,6 @@ async function write(tx: Database, workspaceId: string, kind: ImportKind, longes
     }
   }
   throw new Error("unreachable: a distinct upsert meets no id twice");
-}
-
-/** As store.ts keeps usage_bounds: at least the longest closed session ever imported. */
-async function raiseSessionBound(tx: Database, workspaceId: string, longest: number) {
-  await tx.query(
-    `insert into usage_bounds (workspace_id, longest_session_ms)
-     select $1, $2 where not exists (select from usage_bounds where workspace_id = $1 and longest_session_ms >= $2)
-     on conflict (workspace_id) do update set longest_session_ms = greatest(usage_bounds.longest_session_ms, excluded.longest_session_ms)`,
-    [workspaceId, longest],
-  );
 }
 
 /** A stored value as the row schema reads it. */

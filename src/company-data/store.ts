@@ -103,18 +103,23 @@ export async function upsertSessions(database: Database, workspaceId: string, ro
         c.map((r) => r.refunded),
       ],
     );
-    await raiseSessionBound(database, workspaceId, c);
+    await raiseSessionBound(database, workspaceId, longestSession(c));
   });
+}
+
+/** The longest closed session of these rows, in milliseconds; -1 when none is closed. */
+function longestSession(rows: readonly SessionRow[]): number {
+  let longest = -1;
+  for (const r of rows)
+    if (r.endedAt) longest = Math.max(longest, r.endedAt.getTime() - r.startedAt.getTime());
+  return longest;
 }
 
 /**
  * Keeps usage_bounds at least the longest closed session, which previews rely on. Written
- * only when a chunk beats it, so concurrent imports rarely wait on its row.
+ * only when an import beats it, so concurrent imports rarely wait on its row.
  */
-async function raiseSessionBound(database: Database, workspaceId: string, rows: readonly SessionRow[]) {
-  let longest = -1;
-  for (const r of rows)
-    if (r.endedAt) longest = Math.max(longest, r.endedAt.getTime() - r.startedAt.getTime());
+export async function raiseSessionBound(database: Database, workspaceId: string, longest: number) {
   if (longest < 0) return;
   await database.query(
     `insert into usage_bounds (workspace_id, longest_session_ms)

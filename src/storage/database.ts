@@ -245,6 +245,23 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
       tail = turn.catch(() => {});
       return turn;
     };
+    /**
+     * A COPY on this client (in its turn), or on a pooled connection of its own. A COPY that
+     * failed may have failed with its connection: a pooled one is then not reused.
+     */
+    const copyOn = async (copy: (conn: pg.PoolClient) => Promise<void>) => {
+      if (!(client instanceof pg.Pool)) return inTurn(() => copy(client));
+      const { conn, release } = await checkOut(client);
+      let failed = false;
+      try {
+        await copy(conn);
+      } catch (err) {
+        failed = true;
+        throw err;
+      } finally {
+        release(failed);
+      }
+    };
     return {
       db: joinable(drizzlePg(client, { schema }) as unknown as Db, client !== pool),
       kind: "postgres",
@@ -258,63 +275,43 @@ async function openPostgres(url: string): Promise<Database & { pool: pg.Pool }> 
       async copyRows(table, columns, rows) {
         if (rows.length === 0) return;
         const text = copyText(rows);
-        const { conn, release } = client instanceof pg.Pool ? await checkOut(client) : { conn: client };
-        // A COPY that failed may have failed with its connection: a pooled one is not reused.
-        let failed = false;
-        try {
-          await inTurn(
-            () =>
-              new Promise<void>((resolve, reject) => {
-                const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin")));
-                stream.on("finish", resolve);
-                stream.on("error", reject);
-                stream.end(text);
-              }),
-          );
-        } catch (err) {
-          failed = true;
-          throw err;
-        } finally {
-          release?.(failed);
-        }
-      },
-      async copyFrom(table, columns, source, options) {
-        const { conn, release } = client instanceof pg.Pool ? await checkOut(client) : { conn: client };
-        // A COPY that failed may have failed with its connection: a pooled one is not reused.
-        let failed = false;
-        try {
-          await inTurn(async () => {
-            const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin", options)));
-            const done = new Promise<void>((resolve, reject) => {
+        await copyOn(
+          (conn) =>
+            new Promise<void>((resolve, reject) => {
+              const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin")));
               stream.on("finish", resolve);
               stream.on("error", reject);
-            });
-            // Awaited below, unless the source fails first. Once the server has failed the COPY (or
-            // the connection dropped), no "drain" comes and writing would throw: its error wins.
-            let failed: unknown;
-            done.catch((err) => {
-              failed ??= err;
-            });
-            try {
-              for await (const text of source) {
-                if (failed) throw failed;
-                if (!stream.write(text)) await Promise.race([once(stream, "drain"), done]);
-              }
-            } catch (err) {
-              // Aborts the COPY (CopyFail): the connection stays usable, the source's error wins.
-              stream.destroy(err as Error);
-              await done.catch(() => {});
-              throw err;
-            }
-            stream.end();
-            await done;
+              stream.end(text);
+            }),
+        );
+      },
+      async copyFrom(table, columns, source, options) {
+        await copyOn(async (conn) => {
+          const stream = conn.query(copyFromStdin(copySql(table, columns, "stdin", options)));
+          const done = new Promise<void>((resolve, reject) => {
+            stream.on("finish", resolve);
+            stream.on("error", reject);
           });
-        } catch (err) {
-          failed = true;
-          throw err;
-        } finally {
-          release?.(failed);
-        }
+          // Awaited below, unless the source fails first. Once the server has failed the COPY (or
+          // the connection dropped), no "drain" comes and writing would throw: its error wins.
+          let failed: unknown;
+          done.catch((err) => {
+            failed ??= err;
+          });
+          try {
+            for await (const text of source) {
+              if (failed) throw failed;
+              if (!stream.write(text)) await Promise.race([once(stream, "drain"), done]);
+            }
+          } catch (err) {
+            // Aborts the COPY (CopyFail): the connection stays usable, the source's error wins.
+            stream.destroy(err as Error);
+            await done.catch(() => {});
+            throw err;
+          }
+          stream.end();
+          await done;
+        });
       },
       async exclusively(key, fn) {
         const { conn, release } = await checkOut(pool);

@@ -224,13 +224,7 @@ export function RunView({ id, session }: { id: string; session: Session }) {
       {p.review.length > 0 && (
         <section aria-labelledby="review-heading">
           <h2 id="review-heading">{t("needsReview", { n: p.review.length })}</h2>
-          <ul>
-            {p.review.map((r) => (
-              <li key={`${r.customer_id}-${r.reference}-${r.reason}`}>
-                {r.customer_id} · {r.reference} · {r.reason}
-              </li>
-            ))}
-          </ul>
+          <ItemList items={p.review} />
         </section>
       )}
 
@@ -238,13 +232,7 @@ export function RunView({ id, session }: { id: string; session: Session }) {
       {p.excluded.length > 0 && (
         <details>
           <summary>{t("excluded", { n: p.excluded.length })}</summary>
-          <ul>
-            {p.excluded.map((x) => (
-              <li key={`${x.customer_id}-${x.reference}-${x.reason}`}>
-                {x.customer_id} · {x.reference} · {x.reason}
-              </li>
-            ))}
-          </ul>
+          <ItemList items={p.excluded} />
         </details>
       )}
     </>
@@ -316,5 +304,18 @@ function LinesTable({ preview: p }: { preview: Preview }) {
         </nav>
       )}
     </>
+  );
+}
+
+/** Items to review or excluded: customer, what it is about, and why. */
+function ItemList({ items }: { items: { customer_id: string; reference: string; reason: string }[] }) {
+  return (
+    <ul>
+      {items.map((x) => (
+        <li key={`${x.customer_id}-${x.reference}-${x.reason}`}>
+          {x.customer_id} · {x.reference} · {x.reason}
+        </li>
+      ))}
+    </ul>
   );
 }
