@@ -180,6 +180,7 @@ export const accessRoutes =
       "/session",
       {
         schema: {
+          operationId: "signIn",
           tags,
           summary: "Sign in with e-mail, password and (when enrolled) a TOTP code; sets the session cookie",
           security: [],
@@ -211,7 +212,16 @@ export const accessRoutes =
     );
     app.get(
       "/session",
-      { schema: { tags, summary: "Who is signed in", security: [], response: { 200: SessionOut } } },
+      {
+        schema: {
+          operationId: "getSession",
+          "x-problems": [401],
+          tags,
+          summary: "Who is signed in",
+          security: [],
+          response: { 200: SessionOut },
+        },
+      },
       async (req) => {
         const secret = req.cookies[SESSION_COOKIE];
         const user = secret ? await findSessionUser(ctx.db, secret, ctx.now()) : undefined;
@@ -219,33 +229,37 @@ export const accessRoutes =
         return sessionBody(user, secret);
       },
     );
-    app.delete("/session", { schema: { tags, summary: "Sign out", security: [] } }, async (req, reply) => {
-      const secret = req.cookies[SESSION_COOKIE];
-      if (secret) {
-        const user = await findSessionUser(ctx.db, secret, ctx.now());
-        if (user) {
-          const sent = req.headers["x-csrf-token"];
-          if (!csrfMatches(secret, typeof sent === "string" ? sent : undefined))
-            throw new AmendsError("FORBIDDEN", "send the session's CSRF token in the x-csrf-token header");
-          await recordAudit(ctx.db, {
-            workspaceId: user.workspaceId,
-            actor: userActor(user),
-            action: "session.delete",
-            target: { type: "user", id: user.id },
-            ip: req.ip,
-            at: ctx.now(),
-          });
+    app.delete(
+      "/session",
+      { schema: { operationId: "signOut", "x-problems": [403], tags, summary: "Sign out", security: [] } },
+      async (req, reply) => {
+        const secret = req.cookies[SESSION_COOKIE];
+        if (secret) {
+          const user = await findSessionUser(ctx.db, secret, ctx.now());
+          if (user) {
+            const sent = req.headers["x-csrf-token"];
+            if (!csrfMatches(secret, typeof sent === "string" ? sent : undefined))
+              throw new AmendsError("FORBIDDEN", "send the session's CSRF token in the x-csrf-token header");
+            await recordAudit(ctx.db, {
+              workspaceId: user.workspaceId,
+              actor: userActor(user),
+              action: "session.delete",
+              target: { type: "user", id: user.id },
+              ip: req.ip,
+              at: ctx.now(),
+            });
+          }
+          await endSession(ctx.db, secret);
         }
-        await endSession(ctx.db, secret);
-      }
-      reply.clearCookie(SESSION_COOKIE, {
-        path: "/",
-        httpOnly: true,
-        sameSite: "strict",
-        secure: secure(req),
-      });
-      return reply.code(204).send();
-    });
+        reply.clearCookie(SESSION_COOKIE, {
+          path: "/",
+          httpOnly: true,
+          sameSite: "strict",
+          secure: secure(req),
+        });
+        return reply.code(204).send();
+      },
+    );
 
     // ---- OpenID Connect ----
     const oidcSettings = options.oidc ?? oidcSettingsFromEnv();
@@ -259,6 +273,8 @@ export const accessRoutes =
       "/session/oidc",
       {
         schema: {
+          operationId: "startOidcSignIn",
+          "x-problems": [404],
           tags,
           summary: "Sign in with OpenID Connect: redirects to the identity provider",
           security: [],
@@ -279,7 +295,15 @@ export const accessRoutes =
     );
     app.get(
       "/session/oidc/callback",
-      { schema: { tags, summary: "Where the identity provider sends the browser back", security: [] } },
+      {
+        schema: {
+          operationId: "finishOidcSignIn",
+          "x-problems": [401, 404],
+          tags,
+          summary: "Where the identity provider sends the browser back",
+          security: [],
+        },
+      },
       async (req, reply) => {
         const login = needOidc();
         const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
@@ -288,10 +312,7 @@ export const accessRoutes =
           identity = await login.finish(query, req.cookies[OIDC_COOKIE] ?? "");
         } catch (err) {
           req.log.warn({ err }, "OpenID Connect sign-in failed");
-          throw new AmendsError(
-            "UNAUTHENTICATED",
-            `the identity provider's answer was refused: ${(err as Error).message}`,
-          );
+          throw new AmendsError("UNAUTHENTICATED", "the identity provider's answer was refused");
         }
         reply.clearCookie(OIDC_COOKIE, { path: OIDC_CALLBACK });
         let user = await findUserBySubject(ctx.db, identity.subject);
@@ -315,6 +336,7 @@ export const accessRoutes =
       "/setup",
       {
         schema: {
+          operationId: "completeSetup",
           tags,
           summary: "First run: create the owner with the one-time link printed by `amends serve`",
           security: [],
@@ -352,6 +374,7 @@ export const accessRoutes =
       "/invites/accept",
       {
         schema: {
+          operationId: "acceptInvitation",
           tags,
           summary: "Accept an invitation: choose a password and sign in",
           security: [],
@@ -382,7 +405,12 @@ export const accessRoutes =
     app.get(
       "/users",
       {
-        schema: { tags, response: { 200: z.object({ users: z.array(UserOut) }) } },
+        schema: {
+          operationId: "listUsers",
+          summary: "List the people of the workspace and their roles",
+          tags,
+          response: { 200: z.object({ users: z.array(UserOut) }) },
+        },
         preHandler: ctx.auth("read"),
       },
       async (req) => {
@@ -392,7 +420,13 @@ export const accessRoutes =
     app.get(
       "/users/:id",
       {
-        schema: { tags, params: z.object({ id: z.string().max(100) }), response: { 200: UserOut } },
+        schema: {
+          operationId: "getUser",
+          summary: "One person and their role",
+          tags,
+          params: z.object({ id: z.string().max(100) }),
+          response: { 200: UserOut },
+        },
         preHandler: ctx.auth("read"),
       },
       async (req) => userJson(await getUserRow(ctx.db, principal(req).workspaceId, req.params.id)),
@@ -401,6 +435,7 @@ export const accessRoutes =
       "/users",
       {
         schema: {
+          operationId: "createUser",
           tags,
           summary: "Add a person; without a password the answer carries a one-time invitation link",
           body: z.strictObject({
@@ -435,6 +470,8 @@ export const accessRoutes =
       "/users/:id",
       {
         schema: {
+          operationId: "updateUser",
+          summary: "Change a person's role, name or language, or disable their sign-in",
           tags,
           params: z.object({ id: z.string().max(100) }),
           body: z.strictObject({
@@ -478,6 +515,7 @@ export const accessRoutes =
       "/me/totp",
       {
         schema: {
+          operationId: "startTotpEnrolment",
           tags,
           summary: "Start enrolling a TOTP authenticator; confirm with a first code",
           response: { 200: z.object({ secret: z.string(), otpauthUrl: z.string() }) },
@@ -494,7 +532,12 @@ export const accessRoutes =
     app.post(
       "/me/totp/confirm",
       {
-        schema: { tags, body: z.object({ code: z.string().trim().max(10) }) },
+        schema: {
+          operationId: "confirmTotpEnrolment",
+          summary: "Confirm the TOTP authenticator with its first code",
+          tags,
+          body: z.object({ code: z.string().trim().max(10) }),
+        },
         preHandler: ctx.auth("read"),
       },
       async (req, reply) => {
@@ -515,7 +558,12 @@ export const accessRoutes =
     app.post(
       "/me/password",
       {
-        schema: { tags, body: z.object({ current: Password, next: Password }) },
+        schema: {
+          operationId: "changePassword",
+          summary: "Change your own password",
+          tags,
+          body: z.object({ current: Password, next: Password }),
+        },
         preHandler: [ctx.auth("read"), clientLimit],
         config: { rateLimit },
       },
@@ -545,13 +593,22 @@ export const accessRoutes =
     const SettingsOut = z.object({ four_eyes_above: Threshold });
     app.get(
       "/access-settings",
-      { schema: { tags, response: { 200: SettingsOut } }, preHandler: ctx.auth("read") },
+      {
+        schema: {
+          operationId: "getAccessSettings",
+          summary: "The four-eyes thresholds for compensation runs",
+          tags,
+          response: { 200: SettingsOut },
+        },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => ({ four_eyes_above: await fourEyesThreshold(ctx.db, principal(req).workspaceId) }),
     );
     app.put(
       "/access-settings",
       {
         schema: {
+          operationId: "putAccessSettings",
           tags,
           summary:
             "Four eyes: compensation runs above these totals (minor units per currency) need a second, finance approver",

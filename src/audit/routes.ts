@@ -23,6 +23,7 @@ export const auditRoutes =
       "/audit",
       {
         schema: {
+          operationId: "searchAuditLog",
           tags: ["audit"],
           summary: "Search the audit log, newest first",
           description:

@@ -19,6 +19,7 @@ export const importRoutes =
       "/import/:kind",
       {
         schema: {
+          operationId: "importCompanyData",
           tags: ["company data"],
           summary: "Upsert customers, usage sessions or charges, idempotent by id",
           description:

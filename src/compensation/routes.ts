@@ -73,13 +73,20 @@ export const compensationRoutes =
 
     app.get(
       "/policy-schema.json",
-      { schema: { tags, summary: "JSON Schema of the policy language (no token needed)" } },
+      {
+        schema: {
+          operationId: "getPolicySchema",
+          tags,
+          summary: "JSON Schema of the policy language (no token needed)",
+        },
+      },
       async () => policyJsonSchema(),
     );
     app.post(
       "/policies",
       {
         schema: {
+          operationId: "savePolicy",
           tags,
           summary: "Save a policy (YAML); changed text makes a new version",
           description:
@@ -109,7 +116,12 @@ export const compensationRoutes =
     app.get(
       "/policies",
       {
-        schema: { tags, response: { 200: z.object({ policies: z.array(PolicyOut) }) } },
+        schema: {
+          operationId: "listPolicies",
+          summary: "List compensation policies, each at its latest version",
+          tags,
+          response: { 200: z.object({ policies: z.array(PolicyOut) }) },
+        },
         preHandler: ctx.auth("read"),
       },
       async (req) => ({
@@ -125,6 +137,8 @@ export const compensationRoutes =
       "/policies/:id",
       {
         schema: {
+          operationId: "getPolicy",
+          summary: "One compensation policy with its YAML",
           tags,
           params: z.object({ id: Id }),
           querystring: z.object({ version: z.coerce.number().pipe(PositiveInt32).optional() }),
@@ -174,6 +188,7 @@ export const compensationRoutes =
       "/incidents/:id/compensation-runs",
       {
         schema: {
+          operationId: "createCompensationRun",
           tags,
           summary: previewSummary,
           params: z.object({ id: Id }),
@@ -190,6 +205,7 @@ export const compensationRoutes =
       "/compensation/preview",
       {
         schema: {
+          operationId: "previewCompensation",
           tags,
           summary: `${previewSummary} (the same as POST /incidents/{id}/compensation-runs)`,
           body: PreviewIn.extend({ incident: Id }),
@@ -206,6 +222,8 @@ export const compensationRoutes =
       "/compensation-runs",
       {
         schema: {
+          operationId: "listCompensationRuns",
+          summary: "List compensation runs, newest first",
           tags,
           querystring: z.object({ incident: Id.optional() }),
           response: { 200: z.object({ runs: z.array(RunOut) }) },
@@ -219,13 +237,23 @@ export const compensationRoutes =
     const RunParams = z.object({ id: Id });
     app.get(
       "/compensation-runs/:id",
-      { schema: { tags, params: RunParams, response: { 200: RunOut } }, preHandler: ctx.auth("read") },
+      {
+        schema: {
+          operationId: "getCompensationRun",
+          summary: "One compensation run: its state, totals and approvals",
+          tags,
+          params: RunParams,
+          response: { 200: RunOut },
+        },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => runJson(await getRun(ctx.db, principal(req).workspaceId, req.params.id)),
     );
     app.get(
       "/compensation-runs/:id/preview",
       {
         schema: {
+          operationId: "getCompensationPreview",
           tags,
           summary: "The whole preview, sorted by customer then key: same inputs, same bytes",
           params: RunParams,
@@ -282,7 +310,13 @@ export const compensationRoutes =
     app.post(
       "/compensation-runs/:id/approve",
       {
-        schema: { tags, params: RunParams, response: { 200: RunOut } },
+        schema: {
+          operationId: "approveCompensationRun",
+          summary: "Approve a previewed run (above the four-eyes threshold, a second approver from finance)",
+          tags,
+          params: RunParams,
+          response: { 200: RunOut },
+        },
         preHandler: ctx.auth("compensation:approve"),
       },
       async (req) => {
@@ -304,6 +338,7 @@ export const compensationRoutes =
       "/compensation-runs/:id/apply",
       {
         schema: {
+          operationId: "applyCompensationRun",
           tags,
           summary: "Book the approved run in the ledger, exactly once, and queue one message per customer",
           params: RunParams,
@@ -318,6 +353,7 @@ export const compensationRoutes =
       "/compensation-runs/:id/export/stripe",
       {
         schema: {
+          operationId: "exportCompensationRunToStripe",
           tags,
           summary:
             "Send what an applied run booked to Stripe (refunds, balance credits, credit grants), idempotently",
@@ -358,6 +394,7 @@ export const compensationRoutes =
       "/compensation-runs/:id/report",
       {
         schema: {
+          operationId: "getCompensationReport",
           tags,
           summary: "Amounts by city and by rule, exclusions and review counts",
           params: RunParams,
@@ -370,6 +407,7 @@ export const compensationRoutes =
       "/compensation-runs/:id/progress",
       {
         schema: {
+          operationId: "getCompensationProgress",
           tags,
           summary: "How far applying the run has come: lines booked of all its lines",
           description:
@@ -399,6 +437,7 @@ export const compensationRoutes =
       "/compensation-runs/:id/report.html",
       {
         schema: {
+          operationId: "getCompensationReportPage",
           tags,
           summary: "The run's report as a page, with charts by city and by rule",
           params: RunParams,
@@ -413,7 +452,12 @@ export const compensationRoutes =
     app.get(
       "/compensation-runs/:id/export.csv",
       {
-        schema: { tags, summary: "What the run booked, as CSV for any billing system", params: RunParams },
+        schema: {
+          operationId: "exportCompensationRunCsv",
+          tags,
+          summary: "What the run booked, as CSV for any billing system",
+          params: RunParams,
+        },
         preHandler: ctx.auth("read"),
       },
       async (req, reply) => {

@@ -64,6 +64,7 @@ export const componentRoutes =
       "/components",
       {
         schema: {
+          operationId: "listComponents",
           tags,
           summary: "List components, parents before children",
           response: { 200: z.object({ components: z.array(ComponentOut) }) },
@@ -78,13 +79,23 @@ export const componentRoutes =
     );
     app.get(
       "/components/:id",
-      { schema: { tags, params: Params, response: { 200: ComponentOut } }, preHandler: ctx.auth("read") },
+      {
+        schema: {
+          operationId: "getComponent",
+          summary: "One component, with its effective status and its path",
+          tags,
+          params: Params,
+          response: { 200: ComponentOut },
+        },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => componentJson(await getComponentNode(ctx.db, principal(req).workspaceId, req.params.id)),
     );
     app.post(
       "/components",
       {
         schema: {
+          operationId: "createComponent",
           tags,
           summary: "Create a component",
           body: ComponentCreate,
@@ -104,6 +115,7 @@ export const componentRoutes =
       "/components/:id",
       {
         schema: {
+          operationId: "updateComponent",
           tags,
           summary: "Change a component, its place in the tree or its own status",
           params: Params,
@@ -123,7 +135,12 @@ export const componentRoutes =
     app.delete(
       "/components/:id",
       {
-        schema: { tags, summary: "Delete a leaf component never named by an incident", params: Params },
+        schema: {
+          operationId: "deleteComponent",
+          tags,
+          summary: "Delete a leaf component never named by an incident",
+          params: Params,
+        },
         preHandler: ctx.auth("components:write"),
       },
       async (req, reply) => {

@@ -7,12 +7,7 @@ import cookie from "@fastify/cookie";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from "fastify-type-provider-zod";
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { DatabaseLimiter, databaseRateLimitStore } from "../access/rate-limit-store.ts";
 import { type AccessOptions, accessRoutes } from "../access/routes.ts";
 import { installAuditHook } from "../audit/hook.ts";
@@ -52,6 +47,7 @@ import type { ApiContext } from "./context.ts";
 import { type GuardedRoute, installGuards } from "./guard.ts";
 import { installInputGuard } from "./input-guard.ts";
 import { registerMetrics } from "./metrics.ts";
+import { httpSurfaceOptions, openApiOptions } from "./openapi.ts";
 import { RETRY_AFTER_SECONDS, sendProblem, toAmendsError } from "./problem.ts";
 import { installSecurityHeaders } from "./security-headers.ts";
 
@@ -154,26 +150,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return payload;
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "Amends API",
-        version: VERSION,
-        description:
-          "Components, incidents and tokens of one workspace. Errors are application/problem+json.",
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: "http", scheme: "bearer" },
-          // The console's cookie; writes with it also need the x-csrf-token header.
-          session: { type: "apiKey", in: "cookie", name: "amends_session" },
-        },
-      },
-      security: [{ bearer: [] }, { session: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, openApiOptions(VERSION, process.env.AMENDS_PUBLIC_URL));
+  await app.register(swagger, httpSurfaceOptions(VERSION));
 
   // While this process cannot hear other processes' changes, its snapshots age within a second.
   const changesHeard = () => database.listeners().every((l) => l.channel !== CHANGES_CHANNEL || l.connected);

@@ -166,6 +166,7 @@ export const incidentRoutes =
       "/incidents",
       {
         schema: {
+          operationId: "listIncidents",
           tags,
           summary: "List incidents, newest first",
           querystring: ListQuery,
@@ -179,13 +180,23 @@ export const incidentRoutes =
     );
     app.get(
       "/incidents/:id",
-      { schema: { tags, params: Params, response: { 200: IncidentOut } }, preHandler: ctx.auth("read") },
+      {
+        schema: {
+          operationId: "getIncident",
+          summary: "One incident with its timeline",
+          tags,
+          params: Params,
+          response: { 200: IncidentOut },
+        },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => incidentJson(await getIncident(ctx.db, principal(req).workspaceId, req.params.id)),
     );
     app.get(
       "/incidents/:id/affected",
       {
         schema: {
+          operationId: "listAffectedCustomers",
           tags,
           summary: "Customers the incident touches, per city or region, while it is open too",
           description:
@@ -218,6 +229,7 @@ export const incidentRoutes =
       "/incidents",
       {
         schema: {
+          operationId: "createIncident",
           tags,
           summary: "Open an incident with its first update",
           body: IncidentCreate,
@@ -261,6 +273,7 @@ export const incidentRoutes =
       "/incidents/:id",
       {
         schema: {
+          operationId: "updateIncident",
           tags,
           summary: "Correct title, impact or start time",
           params: Params,
@@ -287,6 +300,7 @@ export const incidentRoutes =
       "/incidents/:id/updates",
       {
         schema: {
+          operationId: "createIncidentUpdate",
           tags,
           summary: "Post an update to the timeline",
           params: Params,
@@ -322,6 +336,7 @@ export const incidentRoutes =
       "/incidents/:id/resolve",
       {
         schema: {
+          operationId: "resolveIncident",
           tags,
           summary: "Resolve: every affected component returns to operational",
           params: Params,

@@ -136,6 +136,7 @@ export const maintenanceRoutes =
       "/maintenances",
       {
         schema: {
+          operationId: "createMaintenance",
           tags,
           summary: "Schedule a maintenance window",
           body: Create,
@@ -173,6 +174,7 @@ export const maintenanceRoutes =
       "/maintenances",
       {
         schema: {
+          operationId: "listMaintenances",
           tags,
           summary: "Windows to come, under way, or ended in the last 14 days",
           response: { 200: z.object({ maintenances: z.array(MaintenanceOut) }) },
@@ -192,7 +194,13 @@ export const maintenanceRoutes =
     app.get(
       "/maintenances/:id",
       {
-        schema: { tags, params: z.object({ id: Id }), response: { 200: MaintenanceOut } },
+        schema: {
+          operationId: "getMaintenance",
+          summary: "One maintenance window",
+          tags,
+          params: z.object({ id: Id }),
+          response: { 200: MaintenanceOut },
+        },
         preHandler: ctx.auth("read"),
       },
       async (req) => json(await getMaintenance(ctx.db, principal(req).workspaceId, req.params.id)),
@@ -201,6 +209,7 @@ export const maintenanceRoutes =
       "/maintenance-series",
       {
         schema: {
+          operationId: "createMaintenanceSeries",
           tags,
           summary:
             "Schedule recurring maintenance (RRULE in a time zone); occurrences behave like one-off windows",
@@ -239,7 +248,12 @@ export const maintenanceRoutes =
     app.get(
       "/maintenance-series",
       {
-        schema: { tags, response: { 200: z.object({ series: z.array(SeriesOut) }) } },
+        schema: {
+          operationId: "listMaintenanceSeries",
+          summary: "List recurring maintenance series",
+          tags,
+          response: { 200: z.object({ series: z.array(SeriesOut) }) },
+        },
         preHandler: ctx.auth("read"),
       },
       async (req) => ({ series: (await listSeries(ctx.db, principal(req).workspaceId)).map(seriesJson) }),
@@ -248,6 +262,7 @@ export const maintenanceRoutes =
       "/maintenance-series/:id/cancel",
       {
         schema: {
+          operationId: "cancelMaintenanceSeries",
           tags,
           summary: "Stop a series; its windows still to come are cancelled",
           params: z.object({ id: Id }),
@@ -268,6 +283,7 @@ export const maintenanceRoutes =
         {
           schema: {
             tags,
+            operationId: how === "complete" ? "completeMaintenance" : "cancelMaintenance",
             summary: how === "complete" ? "The work is done" : "Call off a window that has not started",
             params: z.object({ id: Id }),
             response: { 200: MaintenanceOut },

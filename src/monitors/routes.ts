@@ -276,6 +276,7 @@ export const monitorRoutes =
       "/monitors",
       {
         schema: {
+          operationId: "listMonitors",
           tags,
           summary: "List monitors",
           response: { 200: z.object({ items: z.array(MonitorOut) }) },
@@ -287,7 +288,13 @@ export const monitorRoutes =
     app.post(
       "/monitors",
       {
-        schema: { tags, summary: "Create a monitor", body: MonitorCreate, response: { 201: MonitorOut } },
+        schema: {
+          operationId: "createMonitor",
+          tags,
+          summary: "Create a monitor",
+          body: MonitorCreate,
+          response: { 201: MonitorOut },
+        },
         preHandler: ctx.auth("monitors:write"),
       },
       async (req, reply) => {
@@ -303,13 +310,23 @@ export const monitorRoutes =
     );
     app.get(
       "/monitors/:id",
-      { schema: { tags, params: Params, response: { 200: MonitorOut } }, preHandler: ctx.auth("read") },
+      {
+        schema: {
+          operationId: "getMonitor",
+          summary: "One monitor with its current state",
+          tags,
+          params: Params,
+          response: { 200: MonitorOut },
+        },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => monitorJson(await getMonitor(ctx.db, principal(req).workspaceId, req.params.id)),
     );
     app.patch(
       "/monitors/:id",
       {
         schema: {
+          operationId: "updateMonitor",
           tags,
           summary: "Change a monitor; paused: true stops it",
           params: Params,
@@ -341,7 +358,15 @@ export const monitorRoutes =
     );
     app.delete(
       "/monitors/:id",
-      { schema: { tags, params: Params }, preHandler: ctx.auth("monitors:write") },
+      {
+        schema: {
+          operationId: "deleteMonitor",
+          summary: "Delete a monitor and its results",
+          tags,
+          params: Params,
+        },
+        preHandler: ctx.auth("monitors:write"),
+      },
       async (req, reply) => {
         await deleteMonitor(ctx.db, principal(req).workspaceId, req.params.id);
         await reload();
@@ -352,6 +377,7 @@ export const monitorRoutes =
       "/monitors/:id/results",
       {
         schema: {
+          operationId: "listMonitorResults",
           tags,
           summary: "Check results: raw (7 days) or rolled up per hour or day",
           params: Params,
@@ -409,7 +435,10 @@ export const monitorRoutes =
 
     app.get(
       "/probes",
-      { schema: { tags, summary: "Registered probes" }, preHandler: ctx.auth("read") },
+      {
+        schema: { operationId: "listProbes", tags, summary: "Registered probes" },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => ({
         items: (await listProbes(ctx.db, principal(req).workspaceId)).map((p) => ({
           id: p.id,
@@ -424,6 +453,7 @@ export const monitorRoutes =
       "/probes",
       {
         schema: {
+          operationId: "registerProbe",
           tags,
           summary: "Register a probe (`amends probe` elsewhere); its token is shown once",
           body: z.strictObject({ name: Name, location: Id.describe("e.g. eu-west, us-east") }),
@@ -456,7 +486,10 @@ export const monitorRoutes =
     };
     app.get(
       "/probe/assignments",
-      { schema: { tags, summary: "For probes: the monitors to check" }, onRequest: probeAuth },
+      {
+        schema: { operationId: "getProbeAssignments", tags, summary: "For probes: the monitors to check" },
+        onRequest: probeAuth,
+      },
       async (req) => {
         const probe = req.probe!;
         const list = await activeMonitors(ctx.db, probe.workspaceId);
@@ -479,7 +512,12 @@ export const monitorRoutes =
     app.post(
       "/probe/results",
       {
-        schema: { tags, summary: "For probes: results of checks", body: ProbeResults },
+        schema: {
+          operationId: "postProbeResults",
+          tags,
+          summary: "For probes: results of checks",
+          body: ProbeResults,
+        },
         // Before the body is parsed: a caller without a probe token learns nothing of the input.
         onRequest: probeAuth,
       },

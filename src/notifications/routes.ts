@@ -128,6 +128,7 @@ export const notificationRoutes =
       "/hooks/twilio/status",
       {
         schema: {
+          operationId: "receiveTwilioStatus",
           tags,
           summary: "Twilio's delivery receipts (StatusCallback), checked against X-Twilio-Signature",
           body: z.record(z.string(), z.string()),
@@ -154,6 +155,7 @@ export const notificationRoutes =
       "/hooks/postmark",
       {
         schema: {
+          operationId: "receivePostmarkWebhook",
           tags,
           summary:
             "Postmark's webhooks (delivery, bounce, spam complaint), with the HTTP Basic credentials set on the webhook",
@@ -186,6 +188,7 @@ export const notificationRoutes =
       "/hooks/sendgrid",
       {
         schema: {
+          operationId: "receiveSendgridEvents",
           tags,
           summary: "SendGrid's Event Webhook (an array of events), checked against its ECDSA signature",
           body: z.array(SendGridEvent).max(10_000),
@@ -228,6 +231,7 @@ export const notificationRoutes =
       "/hooks/bounces",
       {
         schema: {
+          operationId: "reportBounce",
           tags,
           summary:
             "Report a bounce or complaint (from your mail provider's webhook); hard ones suppress the address",
@@ -277,6 +281,7 @@ export const notificationRoutes =
       "/public/subscriptions",
       {
         schema: {
+          operationId: "createPublicSubscription",
           tags,
           summary: "Subscribe to the status page (no token): a confirmation link or code is sent first",
           body: SubscribeBody,
@@ -303,6 +308,7 @@ export const notificationRoutes =
       "/public/subscriptions/:id/confirm",
       {
         schema: {
+          operationId: "confirmPublicSubscription",
           tags,
           summary: "Confirm an SMS subscription with the code it received",
           params: z.object({ id: Id }),
@@ -321,13 +327,27 @@ export const notificationRoutes =
 
     app.get(
       "/notification-settings",
-      { schema: { tags, response: { 200: NotificationSettings } }, preHandler: ctx.auth("read") },
+      {
+        schema: {
+          operationId: "getNotificationSettings",
+          summary: "Who is told what: affected customers, the team, languages, SMS and e-mail settings",
+          tags,
+          response: { 200: NotificationSettings },
+        },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => (await loadNotificationSettings(ctx.db, principal(req).workspaceId)).settings,
     );
     app.put(
       "/notification-settings",
       {
-        schema: { tags, body: NotificationSettings, response: { 200: NotificationSettings } },
+        schema: {
+          operationId: "putNotificationSettings",
+          summary: "Replace the notification settings",
+          tags,
+          body: NotificationSettings,
+          response: { 200: NotificationSettings },
+        },
         preHandler: ctx.auth("notifications:write"),
       },
       async (req) => {
@@ -340,6 +360,8 @@ export const notificationRoutes =
       "/subscribers",
       {
         schema: {
+          operationId: "listSubscribers",
+          summary: "List the page's subscribers and their channels",
           tags,
           querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
         },
@@ -374,6 +396,7 @@ export const notificationRoutes =
       "/subscribers/:id",
       {
         schema: {
+          operationId: "updateSubscriber",
           tags,
           summary: "Grant or withdraw the paid SMS entitlement",
           params: z.object({ id: Id }),
@@ -398,6 +421,7 @@ export const notificationRoutes =
       "/notification-estimate",
       {
         schema: {
+          operationId: "estimateNotification",
           tags,
           summary: "Before opening an incident: who it would reach, per channel, and what its SMS would cost",
           body: z.strictObject({
@@ -462,6 +486,7 @@ export const notificationRoutes =
       "/notification-events",
       {
         schema: {
+          operationId: "listNotificationEvents",
           tags,
           summary:
             "Recent events with their status (awaiting_confirmation when the estimate passed the threshold)",
@@ -490,6 +515,7 @@ export const notificationRoutes =
       "/notification-events/:id",
       {
         schema: {
+          operationId: "getNotificationEvent",
           tags,
           summary: "An event's estimate and its fan-out progress",
           params: z.object({ id: Id }),
@@ -502,6 +528,7 @@ export const notificationRoutes =
       "/notification-events/:id/confirm",
       {
         schema: {
+          operationId: "confirmNotificationEvent",
           tags,
           summary: "Send an event whose estimate needed a person's go-ahead",
           params: z.object({ id: Id }),

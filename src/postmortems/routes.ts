@@ -32,6 +32,7 @@ export const postmortemRoutes =
       "/incidents/:id/postmortem",
       {
         schema: {
+          operationId: "draftPostmortem",
           tags,
           summary:
             "Draft the letter after a resolved incident (what happened, what we did, what happens now for you, what we change) from its timeline and figures",
@@ -48,13 +49,22 @@ export const postmortemRoutes =
     );
     app.get(
       "/incidents/:id/postmortem",
-      { schema: { tags, params }, preHandler: ctx.auth("read") },
+      {
+        schema: {
+          operationId: "getPostmortem",
+          summary: "The incident's post-incident letter, as drafted or as published",
+          tags,
+          params,
+        },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => reportJson(await getReport(ctx.db, principal(req).workspaceId, req.params.id)),
     );
     app.patch(
       "/incidents/:id/postmortem",
       {
         schema: {
+          operationId: "updatePostmortem",
           tags,
           summary: "Edit the sections, in the original language or per locale",
           params,
@@ -76,6 +86,7 @@ export const postmortemRoutes =
       "/incidents/:id/postmortem/publish",
       {
         schema: {
+          operationId: "publishPostmortem",
           tags,
           summary:
             "Publish the letter on its page and send it once to every affected customer, in their language",

@@ -103,20 +103,37 @@ export const protocolRoutes =
     const tags = ["protocols"];
     app.get(
       "/protocols",
-      { schema: { tags, summary: "Emergency protocols" }, preHandler: ctx.auth("read") },
+      {
+        schema: { operationId: "listProtocols", tags, summary: "Emergency protocols" },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => ({
         items: (await listProtocols(ctx.db, principal(req).workspaceId)).map(protocolJson),
       }),
     );
     app.get(
       "/protocols/:name",
-      { schema: { tags, params: Params }, preHandler: ctx.auth("read") },
+      {
+        schema: {
+          operationId: "getProtocol",
+          summary: "One emergency protocol's template",
+          tags,
+          params: Params,
+        },
+        preHandler: ctx.auth("read"),
+      },
       async (req) => protocolJson(await getProtocol(ctx.db, principal(req).workspaceId, req.params.name)),
     );
     app.put(
       "/protocols/:name",
       {
-        schema: { tags, summary: "Create or replace a protocol's template", params: Params, body: Template },
+        schema: {
+          operationId: "putProtocol",
+          tags,
+          summary: "Create or replace a protocol's template",
+          params: Params,
+          body: Template,
+        },
         preHandler: ctx.auth("incidents:write"),
       },
       async (req, reply) => {
@@ -141,6 +158,7 @@ export const protocolRoutes =
       "/protocols/:name/start",
       {
         schema: {
+          operationId: "startProtocol",
           tags,
           summary:
             "Start a protocol: the incident, the page and every message at once (dryRun: only the estimate)",

@@ -75,6 +75,7 @@ export const reportRoutes =
       {
         bodyLimit: FORM_BODY_LIMIT,
         schema: {
+          operationId: "createPublicReport",
           tags,
           summary:
             "I am affected (no token): say what failed and where; linked to the open incident, acknowledged at once",
@@ -115,6 +116,7 @@ export const reportRoutes =
       "/reports",
       {
         schema: {
+          operationId: "listReports",
           tags,
           summary: "What customers reported, newest first",
           querystring: z.object({

@@ -57,6 +57,7 @@ export const statusPagesRoutes =
       "/status-pages",
       {
         schema: {
+          operationId: "createStatusPage",
           tags,
           summary: "Add a page showing chosen components, public or private",
           body: PageBody.extend({ id: Id }),
@@ -70,13 +71,26 @@ export const statusPagesRoutes =
         return reply.code(201).send(pageJson(page));
       },
     );
-    app.get("/status-pages", { schema: { tags }, preHandler: ctx.auth("read") }, async (req) => ({
-      pages: (await listPages(ctx.db, principal(req).workspaceId)).map(pageJson),
-    }));
+    app.get(
+      "/status-pages",
+      {
+        schema: { operationId: "listStatusPages", summary: "List the workspace's status pages", tags },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => ({
+        pages: (await listPages(ctx.db, principal(req).workspaceId)).map(pageJson),
+      }),
+    );
     app.put(
       "/status-pages/:id",
       {
-        schema: { tags, params: z.object({ id: Id }), body: PageBody },
+        schema: {
+          operationId: "replaceStatusPage",
+          summary: "Replace a page's settings: its components and who may see it",
+          tags,
+          params: z.object({ id: Id }),
+          body: PageBody,
+        },
         preHandler: ctx.auth("components:write"),
       },
       async (req) => {
@@ -88,7 +102,15 @@ export const statusPagesRoutes =
     );
     app.delete(
       "/status-pages/:id",
-      { schema: { tags, params: z.object({ id: Id }) }, preHandler: ctx.auth("components:write") },
+      {
+        schema: {
+          operationId: "deleteStatusPage",
+          summary: "Delete a status page",
+          tags,
+          params: z.object({ id: Id }),
+        },
+        preHandler: ctx.auth("components:write"),
+      },
       async (req, reply) => {
         const ws = principal(req).workspaceId;
         await deletePage(ctx.db, ws, req.params.id);

@@ -40,6 +40,7 @@ export const tokenRoutes =
       "/tokens",
       {
         schema: {
+          operationId: "createToken",
           tags,
           summary: "Create an API token; the secret is shown once",
           body: TokenCreate,
@@ -68,7 +69,12 @@ export const tokenRoutes =
     app.get(
       "/tokens",
       {
-        schema: { tags, response: { 200: z.object({ tokens: z.array(TokenOut) }) } },
+        schema: {
+          operationId: "listTokens",
+          summary: "List the workspace's API tokens (never their secrets)",
+          tags,
+          response: { 200: z.object({ tokens: z.array(TokenOut) }) },
+        },
         preHandler: ctx.auth("tokens:write"),
       },
       async (req) => ({ tokens: (await listTokens(ctx.db, principal(req).workspaceId)).map(tokenJson) }),
@@ -77,6 +83,7 @@ export const tokenRoutes =
       "/tokens/:id",
       {
         schema: {
+          operationId: "revokeToken",
           tags,
           summary: "Revoke a token",
           params: z.object({ id: Id }),

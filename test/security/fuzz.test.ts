@@ -1,6 +1,6 @@
 /**
  * No 5xx from input, and no write from a refused request (issue 18): the whole HTTP surface
- * fuzzed from its OpenAPI document (test/support/fuzz.ts) on both backends, the cases an
+ * fuzzed from its OpenAPI description (test/support/fuzz.ts) on both backends, the cases an
  * independent test found one by one, and every write while PostgreSQL is unreachable answering
  * 503 with Retry-After. FUZZ_REQUESTS and FUZZ_SEED override the size and the seed; a failure
  * prints the seed, and `npx tsx bench/fuzz.ts --seed N` replays it with the server's error log.

@@ -1,5 +1,6 @@
 /**
- * Fuzzing the whole HTTP surface from its own OpenAPI document (GET /api/v1/openapi.json):
+ * Fuzzing the whole HTTP surface from its own OpenAPI description (`app.httpSurface()`: the
+ * API's operations and the pages', forms' and feeds'):
  * every operation, with bodies and parameters that are valid, then broken in one way each
  * (wrong types, missing and extra fields, huge and NUL-bearing strings, bad dates, deep JSON,
  * malformed JSON, wrong content types), with an all-scopes token, a token with no scope, a
@@ -30,7 +31,7 @@ export interface Operation {
 
 /** Every operation the server documents, HEAD aside. */
 export async function operationsOf(app: FastifyInstance): Promise<{ ops: Operation[]; doc: Schema }> {
-  const doc = (await app.inject({ url: "/api/v1/openapi.json" })).json() as Schema;
+  const doc = app.httpSurface() as Schema;
   const ops: Operation[] = [];
   for (const [path, item] of Object.entries<Schema>(doc.paths)) {
     for (const [method, op] of Object.entries<Schema>(item)) {
