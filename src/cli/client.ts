@@ -2,14 +2,13 @@
  * How CLI commands reach the API. Every data command is an API call, sent either over HTTP
  * (to `--url`, or to the local server holding the embedded database) or, when no server is
  * running, to an in-process instance of the same server via `inject`. One code path, so the
- * CLI can never do what the API would refuse.
+ * CLI can never do what the API would refuse. The server and the database are imported only on
+ * the in-process path: a command sent to a running server loads neither.
  */
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { databaseTarget, type Settings, serverFile } from "../config.ts";
-import { buildServer } from "../http/server.ts";
-import { openDatabase } from "../storage/database.ts";
 import { readServerLock } from "./server-lock.ts";
 
 export interface ApiResponse {
@@ -128,6 +127,10 @@ export async function connectApi(settings: Settings, options: ClientOptions): Pr
     const lock = readServerLock(serverFile(settings));
     if (lock) return httpClient(lock.url, options.token ?? lock.secret, options.workspace);
   }
+  const [{ openDatabase }, { buildServer }] = await Promise.all([
+    import("../storage/database.ts"),
+    import("../http/server.ts"),
+  ]);
   const database = await openDatabase(databaseTarget(settings));
   const secret = randomBytes(32).toString("base64url");
   const app = await buildServer({ database, localSecret: secret });

@@ -32,6 +32,10 @@ export function formatIncident(i: any, detailed = false): string {
   return lines.join("\n");
 }
 
+/** An API answer's word on messages that wait for cost confirmation (only paid SMS ever do). */
+export const waits = (res: { notification?: { message: string } | null }) =>
+  res.notification ? `\n${res.notification.message}` : "";
+
 export function formatProblem(p: any): string {
   const lines = [`error: ${p?.detail ?? p?.title ?? "request failed"}${p?.code ? ` (${p.code})` : ""}`];
   for (const e of p?.errors ?? []) lines.push(`  ${e.field}: ${e.message}`);
