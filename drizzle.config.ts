@@ -2,6 +2,7 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./src/storage/schema.ts",
+  // the tables, one file per capability (src/storage/schema.ts re-exports them for the app)
+  schema: "./src/storage/schema/*.ts",
   out: "./drizzle",
 });
