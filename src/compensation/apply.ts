@@ -17,6 +17,7 @@ import { and, eq } from "drizzle-orm";
 import { listComponents } from "../components/store.ts";
 import { conflict } from "../core/errors.ts";
 import { regionNames } from "../core/wording.ts";
+import { countCompensationLines, timeCompensation } from "../lib/metrics.ts";
 import type { Database } from "../storage/database.ts";
 import { compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
@@ -40,6 +41,18 @@ export async function applyRun(
   if (run.status === "applied") return run;
   if (run.status !== "approved")
     throw conflict(`run "${runId}" must be approved before it is applied (it is ${run.status})`);
+  return timeCompensation("apply", () => book(database, workspaceId, run, now, options));
+}
+
+/** Books an approved run chunk by chunk. */
+async function book(
+  database: Database,
+  workspaceId: string,
+  run: Run,
+  now: Date,
+  options: ApplyOptions,
+): Promise<Run> {
+  const runId = run.id;
   const chunk = Math.max(1, options.chunk ?? 1_000);
   const notices = {
     template: (await loadPolicy(database.db, workspaceId, run.policyId, run.policyVersion)).policy.notify
@@ -49,6 +62,7 @@ export async function applyRun(
   /** this attempt's bookings, for onChunk; the stored summary is read from the ledger at the end */
   let bookedNow = 0;
   for (let last = false; !last; ) {
+    const before = bookedNow;
     await database.transaction(async (tx) => {
       // One applier per workspace at a time: two runs must not both pay the same difference,
       // nor two incidents' runs both refund the last of one charge. Under the lock, the cursor
@@ -91,6 +105,8 @@ export async function applyRun(
       );
       bookedNow += booked!.n;
     });
+    // Counted once committed: an apply that stops half-way still counts what it booked.
+    countCompensationLines("apply", bookedNow - before);
     await options.onChunk?.(bookedNow);
   }
   const [updated] = await database.db

@@ -33,6 +33,7 @@ import { LocalCalendar, parseWindow } from "../core/compensation/time.ts";
 import { conflict, notFound } from "../core/errors.ts";
 import { getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
+import { countCompensationLines, timeCompensation } from "../lib/metrics.ts";
 import type { CopyValue, Database, Db } from "../storage/database.ts";
 import { components, type compRunLines, compRuns } from "../storage/schema.ts";
 import { loadPolicy } from "./policies.ts";
@@ -69,7 +70,21 @@ export interface PreviewInput {
 /** Epoch milliseconds, selected as such (epochMsSql): cheaper than a Date per row. */
 const msOf = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-export async function createPreview(
+export function createPreview(
+  database: Database,
+  workspaceId: string,
+  input: PreviewInput,
+  actor: string | null,
+  now: Date,
+): Promise<Run> {
+  return timeCompensation("preview", async () => {
+    const run = await preview(database, workspaceId, input, actor, now);
+    countCompensationLines("preview", Number(run.summary.lines ?? 0));
+    return run;
+  });
+}
+
+async function preview(
   database: Database,
   workspaceId: string,
   input: PreviewInput,

@@ -252,7 +252,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(async (pagesApp) => notificationPages(pagesApp, ctx, options.channels ?? {}, limits));
   await app.register(async (pagesApp) => reportPages(pagesApp, ctx, reports));
 
-  const metrics = registerMetrics(app, database.db, lane, () => database.listeners());
+  const metrics = registerMetrics(app, database, lane);
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
     reply.type(metrics.contentType).send(await metrics.metrics()),
   );

@@ -28,6 +28,7 @@ import {
 import { componentPath, listText } from "../core/wording.ts";
 import { addIncidentUpdate, createIncident, getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
+import { observeMonitorCheck } from "../lib/metrics.ts";
 import { OUTBOX_CHANNEL } from "../notifications/notifier.ts";
 import { inEveryLanguage } from "../notifications/templates.ts";
 import { startProtocol } from "../protocols/store.ts";
@@ -349,8 +350,10 @@ export async function startMonitors(database: Database, options: EngineOptions =
       ]);
       if (won.size === 0) return;
     }
+    const start = performance.now();
     const outcome =
       m.kind === "heartbeat" ? await heartbeatOutcome(database, m, auto.now()) : await runCheck(m, auto.now);
+    observeMonitorCheck(m.kind, outcome.ok, (performance.now() - start) / 1000);
     checks++;
     if (!outcome.ok) failures++;
     buffer.push({

@@ -18,6 +18,7 @@ import { randomUUID } from "node:crypto";
 import { parsePhoneNumberWithError } from "libphonenumber-js";
 import { audienceOf, reachesAudience } from "../core/audiences.ts";
 import { digestRelease, releaseAt } from "../core/notifications.ts";
+import { countDelivery, observeMessageSent } from "../lib/metrics.ts";
 import type { Database } from "../storage/database.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import {
@@ -203,8 +204,10 @@ async function sendClaimed(
   const record = outcomeRecorder(ctx.database);
   const settle = async ({ job, row }: Pick<Pending, "job" | "row">, outcome: Outcome) => {
     if (outcome !== "retry") return;
-    if (lastAttempt) await failOver(ctx, job, row, "gave up after retries");
-    else waiting++;
+    if (lastAttempt) {
+      countDelivery(row.channel, "none", "failed");
+      await failOver(ctx, job, row, "gave up after retries");
+    } else waiting++;
   };
   // Messages for a channel whose primary provider takes batches wait here for one call per batch.
   const batches = new Map<Channel, Pending[]>();
@@ -457,6 +460,7 @@ async function prepare(
 ): Promise<OutgoingMessage | undefined> {
   const audience = audienceOf(row.recipient, row.channel);
   if (!audience || !reachesAudience(row.event, row.payload, audience)) {
+    countDelivery(row.channel, "none", "failed");
     await ctx.database.query(
       `update deliveries set status = 'failed', last_error = 'not for this audience', updated_at = $5
         where workspace_id = $1 and event_id = $2 and recipient = $3 and channel = $4`,
@@ -465,6 +469,7 @@ async function prepare(
     return undefined;
   }
   if (!ctx.channels[row.channel as Channel]?.length) {
+    countDelivery(row.channel, "none", "failed");
     await failOver(ctx, job, row, `no provider for ${row.channel}`);
     return undefined;
   }
@@ -473,6 +478,7 @@ async function prepare(
     try {
       address = parsePhoneNumberWithError(row.address).number;
     } catch {
+      countDelivery(row.channel, "none", "suppressed");
       await suppress(ctx, job, row, "invalid_number");
       return undefined;
     }
@@ -509,12 +515,23 @@ async function deliver(ctx: DeliveryContext, items: Pending[], record?: Recorder
   const settle = async (sender: ChannelSender, i: number, result: BatchOutcome) => {
     const { job, row } = items[i]!;
     if (result instanceof PermanentFailure) {
+      countDelivery(row.channel, sender.provider, result.suppress ? "suppressed" : "failed");
       if (result.suppress) await suppress(ctx, job, row, result.message);
       else await failOver(ctx, job, row, result.message);
       outcomes[i] = "failed";
     } else if (result instanceof Error) {
+      countDelivery(row.channel, sender.provider, "retry");
       lastError[i] = `${sender.provider}: ${result.message}`;
     } else {
+      countDelivery(row.channel, sender.provider, "sent");
+      // Held messages (quiet hours, digests) are late on purpose: not a first message's latency.
+      if (!row.held_events)
+        observeMessageSent(
+          `${job.workspaceId}\u0000${job.eventId}`,
+          row.event,
+          row.event_created_at,
+          ctx.now(),
+        );
       // The provider took it: a failure to record it must not send it through the next one.
       await markOne(ctx, job, row, result, record);
       outcomes[i] = "sent";

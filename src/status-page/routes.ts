@@ -72,6 +72,7 @@ export class PublicPages {
       },
       () => this.now().getTime(),
       maxAgeMs,
+      "pages",
     );
   }
 

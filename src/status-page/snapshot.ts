@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { observeSnapshotRebuild, type SnapshotName } from "../lib/metrics.ts";
 import { FORM_TIME_FIELD } from "../reports/form-token.ts";
 
 export interface Doc {
@@ -58,6 +59,8 @@ export class SnapshotCache<S> {
     private readonly now: () => number,
     /** how old a snapshot may grow before it is rebuilt for time-driven changes */
     private readonly maxAgeMs: () => number = () => 15_000,
+    /** what its rebuilds are counted as in the metrics */
+    private readonly name: SnapshotName = "page",
   ) {}
 
   invalidate(): void {
@@ -91,12 +94,15 @@ export class SnapshotCache<S> {
   }
 
   private async rebuild(generation: number): Promise<Snapshot<S>> {
+    const start = performance.now();
     try {
       const state = await this.load();
+      observeSnapshotRebuild(this.name, true, (performance.now() - start) / 1000);
       // A rebuild of a later generation may have finished first: never replace it with an older one.
       if (!this.snapshot || this.snapshot.generation <= generation)
         this.snapshot = { state, builtAt: this.now(), generation, staleSince: null, docs: new Map() };
     } catch (err) {
+      observeSnapshotRebuild(this.name, false, (performance.now() - start) / 1000);
       if (!this.snapshot) throw err;
       // Keep serving what we had; say how old it is. Its generation stays behind, so the next
       // request tries again.
