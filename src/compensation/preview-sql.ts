@@ -183,7 +183,7 @@ function exactSum(rules: Rule[], holds: string[]): { num: string; den: string } 
 }
 
 /**
- * An amount in the row's currency as SQL, null where it names none (engine.ts's amountIn; a
+ * An amount in the row's currency as SQL, null where it names none (rules.ts's amountIn; a
  * row's currency is never null here).
  */
 function amountInSql(amount: Amount, policy: Policy, p: Params): string {
@@ -230,7 +230,7 @@ const appliedByKeySql = (ws: string, incident: string) => `
   where workspace_id = ${ws} and incident_id = ${incident} group by action_key`;
 
 /**
- * Credits per customer (engine.ts's customer target): each customer with a session the
+ * Credits per customer (targets.ts's customer target): each customer with a session the
  * incident hit, their downtime the union of those sessions' overlaps, their currency their own
  * or their first such session's. One row per line (per kind of credit) with the columns of the
  * session rows, and one per rule that holds but names no amount in the customer's currency.

@@ -28,6 +28,12 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
+/** `parseDuration` of an optional field: undefined stays undefined. */
+export const dur = (text: string | undefined) => (text === undefined ? undefined : parseDuration(text));
+
+/** Epoch milliseconds as an ISO 8601 instant, null staying null. */
+export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
 function parseDurationText(text: string): number {
   const refused = () =>
     new Error(
