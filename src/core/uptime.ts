@@ -106,9 +106,12 @@ export function uptimeFigures(days: readonly DayUptime[], dayStarts: readonly nu
   );
   const down = days.reduce((s, d) => s + d.downMs, 0);
   const maintenance = days.reduce((s, d) => s + d.maintenanceMs, 0);
-  const pct = (num: number, den: number) => (den <= 0 ? 100 : Math.floor((num / den) * 10_000) / 100);
   return {
-    uptime: pct(total - down - maintenance, total),
-    slaUptime: pct(total - maintenance - down, total - maintenance),
+    uptime: uptimePercent(total - down - maintenance, total),
+    slaUptime: uptimePercent(total - maintenance - down, total - maintenance),
   };
 }
+
+/** A share as a percentage to two decimals, floored (99.999% never shows as 100%). */
+export const uptimePercent = (num: number, den: number) =>
+  den <= 0 ? 100 : Math.floor((num / den) * 10_000) / 100;

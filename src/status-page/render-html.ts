@@ -7,7 +7,7 @@
 import { LocalCalendar } from "../core/compensation/time.ts";
 import { type ComponentNode, type ComponentStatus, flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
-import { dailyUptime, ONGOING, statusSpans, uptimeFigures } from "../core/uptime.ts";
+import { dailyUptime, ONGOING, statusSpans, uptimeFigures, uptimePercent } from "../core/uptime.ts";
 import { formatMessageTime, regionNames } from "../core/wording.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
 import { type Html, html, linkify, trusted } from "../lib/html.ts";
@@ -17,29 +17,42 @@ import { signFormTime } from "../reports/form-token.ts";
 import { HISTORY_DAYS, type PublicState, UPTIME_DAYS } from "./state.ts";
 
 export const STYLE = `
-:root{--ok:#1a7f37;--maint:#0b5cad;--minor:#9a6700;--major:#bc4c00;--critical:#c0162b;--ink:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#fff}
-*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:#f6f8fa}
-main{max-width:56rem;margin:0 auto;padding:1rem}header h1{font-size:1.5rem;margin:.5rem 0}
-a{color:#0550ae}.banner{padding:1rem 1.25rem;border-radius:.5rem;color:#fff;font-weight:600;font-size:1.125rem;margin:1rem 0}
-.i-none{background:var(--ok)}.i-maintenance{background:var(--maint)}.i-minor{background:var(--minor)}.i-major{background:var(--major)}.i-critical{background:var(--critical)}
-section{background:var(--bg);border:1px solid var(--line);border-radius:.5rem;padding:1rem 1.25rem;margin:1rem 0}
+:root{color-scheme:light dark;--ok:#1a7f37;--maint:#0b5cad;--minor:#9a6700;--major:#bc4c00;--critical:#c0162b;--on-status:#fff;--ink:#1f2328;--muted:#57606a;--line:#d0d7de;--rule:#eaeef2;--bg:#f6f8fa;--surface:#fff;--link:#0550ae;--accent:#0550ae;--on-accent:#fff;--pop:#1f2328;--on-pop:#fff;--warn-bg:#fff8c5;--warn-line:#d4a72c}
+@media (prefers-color-scheme:dark){:root{--ok:#3fb950;--maint:#58a6ff;--minor:#d29922;--major:#f0883e;--critical:#ff7b72;--on-status:#0d1117;--ink:#e6edf3;--muted:#9198a1;--line:#3d444d;--rule:#262c36;--bg:#0d1117;--surface:#151b23;--link:#4493f8;--accent:#4493f8;--on-accent:#0d1117;--pop:#e6edf3;--on-pop:#0d1117;--warn-bg:#3b2e0a;--warn-line:#9e6a03}}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
+main{max-width:56rem;margin:0 auto;padding:1rem}header h1{font-size:1.5rem;margin:.5rem 0}header h1 a{color:inherit;text-decoration:none}
+a{color:var(--link)}.banner{display:flex;align-items:center;gap:.6rem;padding:1rem 1.25rem;border-radius:.5rem;color:var(--on-status);font-weight:600;font-size:1.125rem;margin:1rem 0}.banner{background:var(--banner)}.banner .icon{width:1.5rem;height:1.5rem;color:var(--on-status);--icon-mark:var(--banner)}
+.i-none{--banner:var(--ok)}.i-maintenance{--banner:var(--maint)}.i-minor{--banner:var(--minor)}.i-major{--banner:var(--major)}.i-critical{--banner:var(--critical)}
+.icon{width:1em;height:1em;flex:none;vertical-align:-.125em;margin-right:.3em}.defs{position:absolute;width:0;height:0;overflow:hidden}
+section{background:var(--surface);border:1px solid var(--line);border-radius:.5rem;padding:1rem 1.25rem;margin:1rem 0}
 h2{font-size:1.125rem;margin:0 0 .75rem}h3{font-size:1rem;margin:0}
 ul.tree,ul.tree ul{list-style:none;margin:0;padding:0}ul.tree ul{padding-left:1.25rem}
-.row{display:flex;justify-content:space-between;gap:1rem;padding:.35rem 0;border-bottom:1px solid #eaeef2}
+.row{display:flex;justify-content:space-between;gap:1rem;padding:.35rem 0;border-bottom:1px solid var(--rule)}
 summary{cursor:pointer}summary .row{display:inline-flex;width:calc(100% - 1.25rem)}
-.s{font-size:.875rem;white-space:nowrap}.s-operational{color:var(--ok)}.s-under_maintenance{color:var(--maint)}
+.s{font-size:.875rem;white-space:nowrap;display:inline-flex;align-items:center}.s-operational{color:var(--ok)}.s-under_maintenance{color:var(--maint)}
 .s-degraded_performance{color:var(--minor)}.s-partial_outage{color:var(--major)}.s-major_outage{color:var(--critical)}
 .incident{border-left:4px solid var(--line);padding-left:.75rem;margin:1rem 0}.incident.impact-minor{border-color:var(--minor)}
 .incident.impact-major{border-color:var(--major)}.incident.impact-critical{border-color:var(--critical)}.incident.maintenance{border-color:var(--maint)}
 .meta{color:var(--muted);font-size:.875rem}.promise{margin:.5rem 0;font-size:.9375rem}.overdue{color:var(--critical);font-weight:600}
 ol.timeline{list-style:none;padding:0;margin:.5rem 0}ol.timeline li{margin:.5rem 0}.update-status{font-weight:600}
 .body{white-space:pre-wrap;margin:.125rem 0}[hidden]{display:none!important}.subscribe{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
+input,select,textarea,button{color:inherit;background:var(--surface);border:1px solid var(--line);border-radius:.375rem}button{background:var(--accent);border-color:var(--accent);color:var(--on-accent);font-weight:600;cursor:pointer}
 .subscribe input,.subscribe button{font:inherit;min-height:2.75rem;padding:0 .75rem}.subscribe input{flex:1 1 14rem}
 .subscribe-form{display:grid;gap:.35rem;max-width:32rem}.subscribe-form input,.subscribe-form button{font:inherit;min-height:2.75rem;padding:0 .75rem}.subscribe-form button{justify-self:start}.subscribe-form p{margin:0}
 .choose ul{list-style:none;margin:0;padding-left:1.25rem}.choose fieldset{border:0;padding:0;margin:.5rem 0}.choose legend{font-weight:600}.choose label{display:inline-flex;gap:.4rem;align-items:center;min-height:2rem}.choose input{min-height:auto;padding:0}
 .report{display:grid;gap:.35rem;max-width:32rem}.report select,.report input,.report textarea,.report button{font:inherit;min-height:2.75rem;padding:.25rem .75rem}.report button{justify-self:start;margin-top:.5rem}.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
 footer{color:var(--muted);font-size:.875rem;margin:2rem 0}
-.region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}.uptime{margin:.25rem 0 .5rem}.uptime svg{width:100%;height:1.5rem;display:block}.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.375rem}
+.region{color:var(--muted);font-size:.8125rem}nav.lang{font-size:.875rem;color:var(--muted)}nav.lang a[aria-current]{font-weight:600;color:var(--ink);text-decoration:none}.stale{background:var(--warn-bg);border:1px solid var(--warn-line);padding:.5rem .75rem;border-radius:.375rem}
+.uptime{margin:.25rem 0 .5rem}ol.days{display:flex;gap:2px;list-style:none;margin:0;padding:0}ol.days li{flex:1 1 0;min-width:0;position:relative}
+ol.days details summary{display:block;height:1.75rem;border-radius:2px;list-style:none;background:var(--ok)}ol.days summary::-webkit-details-marker{display:none}
+.u-under_maintenance summary{background:var(--maint)!important}.u-degraded_performance summary{background:var(--minor)!important}.u-partial_outage summary{background:var(--major)!important}.u-major_outage summary{background:var(--critical)!important}
+ol.days summary:hover,ol.days summary:focus-visible,ol.days details[open] summary{outline:2px solid var(--ink);outline-offset:1px}
+.pop{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+ol.days li:hover .pop,ol.days summary:focus-visible .pop,ol.days details[open] .pop{z-index:2;top:2.1rem;left:50%;translate:-50% 0;width:max-content;max-width:16rem;height:auto;clip-path:none;overflow:visible;white-space:normal;background:var(--pop);color:var(--on-pop);padding:.4rem .6rem;border-radius:.375rem;font-size:.8125rem;line-height:1.35;box-shadow:0 4px 12px #0004}
+ol.days li:nth-child(-n+12) .pop{left:0;translate:none}ol.days li:nth-last-child(-n+12) .pop{left:auto;right:0;translate:none}
+.pop .s{color:inherit;font-size:inherit}.pop .icon{--icon-mark:var(--pop)}.pop strong{display:block}.pop-list{display:block}.pop-list span{display:block}
+.uptime-legend{display:flex;justify-content:space-between;gap:.5rem;font-size:.75rem;color:var(--muted);margin-top:.2rem}.narrow{display:none}
+@media (max-width:40rem){ol.days li:nth-child(-n+60){display:none}ol.days li:nth-child(-n+68) .pop{left:0;translate:none}.wide{display:none}.narrow{display:inline}}
 `;
 
 interface View {
@@ -111,21 +124,45 @@ function tx(
   return html`${parts.map((p, i) => (i % 2 === 1 ? (values[p] as Html) : p))}`;
 }
 
-const statusLabel = (s: ComponentStatus, v: View) =>
-  html`<span class="s s-${s}">${t(v.locale, `status.${s}`)}</span>`;
+/**
+ * A status's icon beside its colour, so that colour is never the only signal: a check, a
+ * wrench, a dash, an exclamation mark and a cross, drawn once per page (see ICONS) and used by name.
+ */
+const icon = (s: ComponentStatus) =>
+  html`<svg class="icon" aria-hidden="true" focusable="false"><use href="#i-${s}"/></svg>`;
 
-const BAR_COLORS: Record<ComponentStatus, string> = {
-  operational: "#1a7f37",
-  under_maintenance: "#0b5cad",
-  degraded_performance: "#d4a72c",
-  partial_outage: "#bc4c00",
-  major_outage: "#c0162b",
+const ICON_PATHS: Record<ComponentStatus, string> = {
+  operational: "M4.5 8.5l2.5 2.5 4.5-5",
+  under_maintenance: "M10.5 3.5a2.5 2.5 0 0 0-3 3L4 10l2 2 3.5-3.5a2.5 2.5 0 0 0 3-3l-1.5 1.5-1.5-1.5z",
+  degraded_performance: "M4.5 8h7",
+  partial_outage: "M8 4.5v4.5M8 11.5v.01",
+  major_outage: "M5.5 5.5l5 5M10.5 5.5l-5 5",
+};
+const ICONS = html`<svg class="defs" aria-hidden="true" focusable="false"><defs>${Object.entries(
+  ICON_PATHS,
+).map(
+  ([s, d]) =>
+    html`<symbol id="i-${s}" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7.25" fill="currentColor"/><path d="${d}" fill="none" stroke="var(--icon-mark,var(--on-status))" stroke-width="1.75" stroke-linecap="round" stroke-linejoin="round"/></symbol>`,
+)}</defs></svg>`;
+
+/** The page's overall indicator drawn with the icon of the component status it stands for. */
+const INDICATOR_ICON: Record<PublicState["indicator"]["indicator"], ComponentStatus> = {
+  none: "operational",
+  maintenance: "under_maintenance",
+  minor: "degraded_performance",
+  major: "partial_outage",
+  critical: "major_outage",
 };
 
+const statusLabel = (s: ComponentStatus, v: View) =>
+  html`<span class="s s-${s}">${icon(s)}${t(v.locale, `status.${s}`)}</span>`;
+
 /**
- * The last 90 days of a component and everything under it, as an inline SVG bar per day. Drawn
- * at `v.now`: while an outage lasts its figures fall (0.01% every quarter of an hour or so) and at
- * midnight the bars move on a day, so the page changes then, as what it says does.
+ * The last 90 days of a component and everything under it, a bar per day (30 on a phone). Each
+ * day opens, without JavaScript, on hover, focus or a tap (a <details>), to its date, status,
+ * uptime and incidents; days with something to tell are in the tab order, quiet days are not.
+ * Drawn at `v.now`: while an outage lasts its figures fall and at midnight the bars move on a
+ * day, so the page changes then, as what it says does.
  */
 function uptimeBar(node: ComponentNode, v: View): Html {
   // A component's day is as bad as its own, its subtree's or its ancestors' (as its status is).
@@ -138,24 +175,29 @@ function uptimeBar(node: ComponentNode, v: View): Html {
           status: "under_maintenance" as const,
           start: m.startedAt!.getTime(),
           end: m.completedAt?.getTime() ?? ONGOING,
+          title: localized(m.title, m.titleTranslations, v.locale),
         }))
       : [],
   );
+  const incidents = v.state.history.map((i) => ({
+    spans: statusSpans(i).filter((s) => ids.has(s.componentId)),
+    title: localized(i.title, i.titleTranslations, v.locale),
+  }));
   // Declared (incidents), scheduled (maintenance) and measured (monitors): the worst counts at each moment.
-  const spans = [
-    ...v.state.history.flatMap((i) => statusSpans(i)),
-    ...maintenance,
-    ...v.state.measured,
-  ].filter((s) => ids.has(s.componentId));
+  const spans = [...incidents.flatMap((i) => i.spans), ...maintenance, ...v.state.measured].filter((s) =>
+    ids.has(s.componentId),
+  );
   const calendar = new LocalCalendar(v.state.workspace.timeZone);
   const today = calendar.dateOf(now);
-  const starts = Array.from({ length: UPTIME_DAYS }, (_, i) =>
+  const starts = Array.from({ length: UPTIME_DAYS + 1 }, (_, i) =>
     calendar.startOf(today.subtract({ days: UPTIME_DAYS - 1 - i })),
   );
-  const days = dailyUptime(spans, starts, now);
-  const { uptime, slaUptime } = uptimeFigures(days, starts, now);
+  const dayStarts = starts.slice(0, UPTIME_DAYS);
+  const days = dailyUptime(spans, dayStarts, now);
+  const { uptime, slaUptime } = uptimeFigures(days, dayStarts, now);
   const dateLabel = new Intl.DateTimeFormat(v.locale, {
     timeZone: v.state.workspace.timeZone,
+    weekday: "short",
     day: "numeric",
     month: "short",
   });
@@ -164,11 +206,30 @@ function uptimeBar(node: ComponentNode, v: View): Html {
     uptime: String(uptime),
     sla: String(slaUptime),
   });
-  return html`<div class="uptime"><svg viewBox="0 0 ${UPTIME_DAYS * 5} 24" preserveAspectRatio="none" role="img" aria-label="${node.component.name}: ${summary}">${days.map(
-    (d, i) =>
-      html`<rect x="${i * 5}" y="0" width="4" height="24" rx="1" fill="${BAR_COLORS[d.worst]}"><title>${dateLabel.format(d.start)}: ${t(v.locale, `status.${d.worst}`)}</title></rect>`,
-  )}</svg><div class="uptime-legend"><span>${t(v.locale, "daysAgo", { days: UPTIME_DAYS })}</span><span>${summary}</span><span>${t(v.locale, "today")}</span></div></div>`;
+  const group = `u-${node.component.id}`;
+  const dayItem = (d: (typeof days)[number], i: number) => {
+    const start = d.start;
+    const end = Math.min(starts[i + 1]!, now);
+    const overlaps = (x: { start: number; end: number }) => x.start < end && x.end > start;
+    const titles = [
+      ...incidents.filter((inc) => inc.spans.some(overlaps)).map((inc) => inc.title),
+      ...maintenance.filter((m) => ids.has(m.componentId) && overlaps(m)).map((m) => m.title),
+    ];
+    const quiet = d.worst === "operational" && titles.length === 0;
+    // Today has no figure yet: it would redraw the page every few seconds of an outage.
+    const today = i === days.length - 1;
+    const share = uptimePercent(end - start - d.downMs - d.maintenanceMs, end - start);
+    return html`<li class="u-${d.worst}"><details name="${group}"><summary${quiet ? trusted(' tabindex="-1"') : ""}><span class="pop"><strong>${dateLabel.format(start)}</strong> <span class="s s-${d.worst}">${icon(d.worst)}${t(v.locale, `status.${d.worst}`)}</span>${today ? "" : html` · ${t(v.locale, "dayUptime", { uptime: String(share) })}`}${
+      titles.length
+        ? html`<span class="pop-list">${[...new Set(titles)].map((title) => html`<span>${title}</span>`)}</span>`
+        : html`<span class="pop-list">${t(v.locale, "dayNoIncidents")}</span>`
+    }</span></summary></details></li>`;
+  };
+  return html`<div class="uptime"><ol class="days" aria-label="${node.component.name}: ${summary}">${days.map(dayItem)}</ol><div class="uptime-legend"><span class="wide">${t(v.locale, "daysAgo", { days: UPTIME_DAYS })}</span><span class="narrow">${t(v.locale, "daysAgo", { days: NARROW_DAYS })}</span><span>${summary}</span><span>${t(v.locale, "today")}</span></div></div>`;
 }
+
+/** Days of uptime a phone shows: 90 bars would be too thin to tap. */
+const NARROW_DAYS = 30;
 
 function componentItem(node: ComponentNode, parentRegion: string | null, v: View, depth = 0): Html {
   // Where a component's city is not already its name ("Tower 72 (Milan)"), it is said by name.
@@ -351,7 +412,7 @@ function layout(title: string, locale: Locale, content: Html, path = "/"): strin
 <link rel="alternate" type="application/atom+xml" title="Atom" href="/history.atom">
 <link rel="alternate" type="text/calendar" title="Maintenance (iCal)" href="/maintenance.ics">
 <style>${trusted(STYLE)}</style></head>
-<body><main>
+<body>${ICONS}<main>
 <header><h1><a href="${localePath(locale, "/")}">${title}</a></h1>
 <nav class="lang" aria-label="${t(locale, "language")}">${LOCALES.map(
     (l, i) =>
@@ -381,19 +442,19 @@ export function renderStatusPage(
     t(locale, "pageTitle", { name: workspace.name }),
     locale,
     html`${staleSince !== null ? html`<p class="stale" role="alert">${tx(v, "stale", { time: time(state.generatedAt, v), minutes })}</p>` : ""}
-<div class="banner i-${indicator.indicator}" role="status">${t(locale, `indicator.${indicator.indicator}`)}</div>
+<div class="banner i-${indicator.indicator}" role="status">${icon(INDICATOR_ICON[indicator.indicator])}${t(locale, `indicator.${indicator.indicator}`)}</div>
 ${
   state.open.length
     ? html`<section aria-labelledby="open-h"><h2 id="open-h">${t(locale, "currentIncidents")}</h2>${state.open.map((i) => incidentBlock(i, v))}</section>`
     : ""
 }
 ${maintenanceSection(v)}
-${reportForm(v)}
-${subscribeForm(v)}
 <section aria-labelledby="components-h"><h2 id="components-h">${t(locale, "components")}</h2>
 ${cityFilter(v)}
 ${state.tree.length ? html`<ul class="tree">${regionFirst(state.tree, v.region).map((n) => componentItem(n, null, v))}</ul><p class="meta">${t(locale, "uptimeNote")}</p>` : html`<p>${t(locale, "noComponents")}</p>`}
 </section>
+${reportForm(v)}
+${subscribeForm(v)}
 <section aria-labelledby="past-h"><h2 id="past-h">${t(locale, "pastIncidents", { days: HISTORY_DAYS })}</h2>
 ${state.recent.length ? state.recent.map((i) => incidentBlock(i, v)) : html`<p>${t(locale, "noPastIncidents", { days: HISTORY_DAYS })}</p>`}
 </section>
