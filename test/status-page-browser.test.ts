@@ -62,7 +62,9 @@ describe("the status page in Chromium", () => {
       expect(res?.status()).toBe(200);
       await expect(page.getByRole("status").first().textContent()).resolves.toContain("Major Service Outage");
       // Once as the incident, and in the popovers of the days it touched.
-      expect(await page.locator("article.incident").getByText("Rentals cannot be ended in Milan").count()).toBe(1);
+      expect(
+        await page.locator("article.incident").getByText("Rentals cannot be ended in Milan").count(),
+      ).toBe(1);
       // Nothing overflows sideways on a phone.
       const overflow = await page
         .evaluate(() => {
