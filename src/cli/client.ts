@@ -6,6 +6,7 @@
  * the in-process path: a command sent to a running server loads neither.
  */
 import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { databaseTarget, type Settings, serverFile } from "../config.ts";
@@ -37,41 +38,85 @@ export interface ClientOptions {
 const decode = (text: string, type: string | null | undefined) =>
   !text ? undefined : /json/.test(type ?? "") ? JSON.parse(text) : text;
 
+interface Exchange {
+  status: number;
+  type: string;
+  body: Buffer;
+}
+
+/**
+ * One HTTP exchange over node:http(s) rather than fetch: undici's start-up and keep-alive pool cost
+ * a one-shot command about 0.2 s and 40 MB before it can exit. Redirects are followed as fetch
+ * follows them (303, and 301/302 after a POST, become a GET without a body; the token goes to the
+ * same origin only); a streamed body cannot be sent twice, so its 307/308 is returned as it is.
+ */
+async function exchange(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body?: string | Readable,
+  redirects = 0,
+): Promise<Exchange> {
+  const { request } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request(url, { method, headers }, resolve);
+    req.on("error", reject);
+    if (body instanceof Readable) {
+      body.on("error", (err) => req.destroy(err));
+      body.pipe(req);
+    } else req.end(body);
+  });
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  const status = res.statusCode ?? 0;
+  const location = res.headers.location;
+  if (location && [301, 302, 303, 307, 308].includes(status) && redirects < 20) {
+    const next = new URL(location, url);
+    const asGet =
+      (status === 303 && method !== "GET" && method !== "HEAD") ||
+      ((status === 301 || status === 302) && method === "POST");
+    if (asGet || !(body instanceof Readable)) {
+      const { authorization, "content-type": type, ...rest } = headers;
+      return exchange(
+        next,
+        asGet ? "GET" : method,
+        {
+          ...rest,
+          ...(authorization !== undefined && next.origin === url.origin && { authorization }),
+          ...(type !== undefined && !asGet && { "content-type": type }),
+        },
+        asGet ? undefined : body,
+        redirects + 1,
+      );
+    }
+  }
+  return { status, type: res.headers["content-type"] ?? "", body: Buffer.concat(chunks) };
+}
+
 function httpClient(base: string, token: string, workspace?: string): ApiClient {
+  const api = (type?: string) => ({
+    authorization: `Bearer ${token}`,
+    ...(type && { "content-type": type }),
+    ...(workspace && { "x-amends-workspace": workspace }),
+  });
+  const answer = (res: Exchange) => ({ status: res.status, body: decode(res.body.toString(), res.type) });
   return {
     target: base,
     async request(method, path, body) {
-      const res = await fetch(new URL(path, base), {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body !== undefined && { "content-type": "application/json" }),
-          ...(workspace && { "x-amends-workspace": workspace }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: decode(await res.text(), res.headers.get("content-type")) };
+      const json = body === undefined ? undefined : JSON.stringify(body);
+      return answer(
+        await exchange(
+          new URL(path, base),
+          method,
+          api(json === undefined ? undefined : "application/json"),
+          json,
+        ),
+      );
     },
-    async raw(path) {
-      const res = await fetch(new URL(path, base));
-      return {
-        status: res.status,
-        body: Buffer.from(await res.arrayBuffer()),
-        type: res.headers.get("content-type") ?? "",
-      };
-    },
+    // The headers fetch sent, so the public page negotiates exactly as it did.
+    raw: (path) => exchange(new URL(path, base), "GET", { accept: "*/*", "accept-language": "*" }),
     async upload(path, body, contentType) {
-      const res = await fetch(new URL(path, base), {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": contentType,
-          ...(workspace && { "x-amends-workspace": workspace }),
-        },
-        body: Readable.toWeb(body) as ReadableStream,
-        duplex: "half",
-      } as RequestInit);
-      return { status: res.status, body: decode(await res.text(), res.headers.get("content-type")) };
+      return answer(await exchange(new URL(path, base), "POST", api(contentType), body));
     },
     close: async () => {},
   };
