@@ -41,6 +41,13 @@ const monitorCheckDuration = new Histogram({
   registers: [],
 });
 
+const monitorChecksSkipped = new Counter({
+  name: "amends_monitor_checks_skipped_total",
+  help: "Monitor checks not run because the monitor's previous check was still running when its next slot came",
+  labelNames: ["kind"],
+  registers: [],
+});
+
 const compensationDuration = new Histogram({
   name: "amends_compensation_duration_seconds",
   help: "Compensation previews and applies, by stage (preview, apply) and outcome (ok, error)",
@@ -76,6 +83,7 @@ const ALL: Metric[] = [
   firstMessage,
   monitorChecks,
   monitorCheckDuration,
+  monitorChecksSkipped,
   compensationDuration,
   compensationLines,
   snapshotRebuilds,
@@ -129,6 +137,10 @@ export function observeMonitorCheck(kind: string, ok: boolean, seconds: number):
   const outcome = ok ? "ok" : "failed";
   monitorChecks.inc({ kind, outcome });
   monitorCheckDuration.observe({ kind, outcome }, seconds);
+}
+
+export function countSkippedCheck(kind: string): void {
+  monitorChecksSkipped.inc({ kind });
 }
 
 /** Runs a compensation stage, timing it in wall time (performance.now), whatever clock the caller is given. */

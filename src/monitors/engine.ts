@@ -28,7 +28,7 @@ import {
 import { componentPath, listText } from "../core/wording.ts";
 import { addIncidentUpdate, createIncident, getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
-import { observeMonitorCheck } from "../lib/metrics.ts";
+import { countSkippedCheck, observeMonitorCheck } from "../lib/metrics.ts";
 import { OUTBOX_CHANNEL } from "../notifications/notifier.ts";
 import { inEveryLanguage } from "../notifications/templates.ts";
 import { startProtocol } from "../protocols/store.ts";
@@ -333,8 +333,12 @@ export async function startMonitors(database: Database, options: EngineOptions =
   };
   const location = options.location ?? defaultLocation();
   const claim = options.claim ?? database.kind === "postgres";
-  const scheduler = new Scheduler(() => auto.now().getTime());
   const cache = new Map<string, Monitor>();
+  const scheduler = new Scheduler(
+    () => auto.now().getTime(),
+    Math.random,
+    (key) => countSkippedCheck(cache.get(key)?.kind ?? "unknown"),
+  );
   let buffer: ResultRow[] = [];
   let checks = 0;
   let written = 0;

@@ -49,6 +49,8 @@ export class Scheduler {
   constructor(
     private readonly clock: () => number = Date.now,
     private readonly random: () => number = Math.random,
+    /** told of each slot skipped because the job's last run had not finished */
+    private readonly onSkip: (key: string) => void = () => {},
   ) {}
 
   /** Adds or replaces a job; its next slot is the first one after now. */
@@ -121,8 +123,10 @@ export class Scheduler {
       const entry = this.entries.get(key);
       if (!entry || entry.generation !== generation) continue;
       const { slot, due } = entry;
-      if (entry.running) this.skipped++;
-      else {
+      if (entry.running) {
+        this.skipped++;
+        this.onSkip(key);
+      } else {
         entry.running = true;
         this.started++;
         this.recordDrift(now - due);

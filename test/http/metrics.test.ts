@@ -282,6 +282,7 @@ describe.each(BACKENDS)("metrics on %s", (backend) => {
       "amends_notification_oldest_waiting_seconds",
       "amends_monitor_checks_total",
       "amends_monitor_check_duration_seconds",
+      "amends_monitor_checks_skipped_total",
       "amends_compensation_duration_seconds",
       "amends_compensation_lines_total",
       "amends_status_page_snapshot_rebuilds_total",

@@ -104,7 +104,8 @@ describe("ICMP", () => {
 
 describe("scheduler", () => {
   it("runs each job once per slot, on its phase, and skips a slot while the last run is still going", async () => {
-    const scheduler = new Scheduler();
+    const skippedKeys: string[] = [];
+    const scheduler = new Scheduler(Date.now, Math.random, (key) => skippedKeys.push(key));
     const runs: number[] = [];
     let slowRuns = 0;
     scheduler.set({ key: "fast", intervalMs: 100, run: async () => void runs.push(Date.now()) });
@@ -123,6 +124,8 @@ describe("scheduler", () => {
     expect(slowRuns).toBeLessThanOrEqual(4);
     const stats = scheduler.stats();
     expect(stats.skipped).toBeGreaterThan(0);
+    // Each skip is told, with its job (the engine counts them in amends_monitor_checks_skipped_total).
+    expect(skippedKeys).toEqual(Array(stats.skipped).fill("slow"));
     expect(stats.driftP99Ms).toBeLessThan(50);
   });
 });
