@@ -21,8 +21,15 @@ const aside = join(root, `dist.${process.pid}.tmp`);
 const old = join(root, `dist.${process.pid}.old`);
 const started = new Date();
 
+let tsc;
+try {
+  tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+} catch {
+  // An install without devDependencies (npm ci --omit=dev) cannot build; it keeps a dist/ it was given.
+  console.warn(`typescript is not installed: dist/ ${existsSync(dist) ? "left as it is" : "not built"}`);
+  process.exit(0);
+}
 rmSync(aside, { recursive: true, force: true });
-const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json"), "--outDir", aside], {
   stdio: "inherit",
 });
