@@ -3,11 +3,16 @@ import { fileURLToPath } from "node:url";
 import { upsertCharges, upsertCustomers, upsertSessions } from "../company-data/store.ts";
 import { savePolicy } from "../compensation/policies.ts";
 import { insertIncident } from "../incidents/store.ts";
+import { saveBrandAsset, saveBrandSettings } from "../status-page/brand.ts";
 import type { Database } from "../storage/database.ts";
 import { components } from "../storage/schema.ts";
 import { createToken } from "../tokens/store.ts";
 import { createWorkspace, findWorkspace, type Workspace } from "../workspaces/store.ts";
 import { generateDemo } from "./generate.ts";
+
+/** The demo company's look on its page: a logo (also its favicon) and an accent colour. */
+const DEMO_LOGO = fileURLToPath(new URL("../../examples/brand/the-fleet-logo.svg", import.meta.url));
+const DEMO_ACCENT = "#0f6e6e";
 
 /** A ready policy for the demo's past outage: `amends compensation preview <incident> --policy fleet-end-rental-outage`. */
 const DEMO_POLICY = fileURLToPath(
@@ -42,6 +47,9 @@ export async function loadDemo(database: Database, now: Date): Promise<DemoLoade
     await upsertCharges(tx, workspace.id, demo.charges);
     await insertIncident(tx.db, workspace.id, demo.outage);
     await savePolicy(tx.db, workspace.id, readFileSync(DEMO_POLICY, "utf8"), "demo", now);
+    await saveBrandSettings(tx.db, workspace.id, { accent: DEMO_ACCENT });
+    for (const kind of ["logo", "favicon"] as const)
+      await saveBrandAsset(tx.db, workspace.id, kind, readFileSync(DEMO_LOGO), now);
     const { secret } = await createToken(tx.db, { workspaceId: workspace.id, name: "demo" });
     return {
       workspace,

@@ -33,8 +33,8 @@ function nulPath(value: unknown): string | undefined {
 
 const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
-/** A streamed body (CSV, NDJSON) is checked row by row by its reader. */
-const isStream = (v: object) => typeof (v as { pipe?: unknown }).pipe === "function";
+/** A streamed body (CSV, NDJSON) is checked row by row by its reader; bytes (an image) are not text. */
+const isStream = (v: object) => typeof (v as { pipe?: unknown }).pipe === "function" || ArrayBuffer.isView(v);
 
 /** The deepest nesting of arrays and objects in JSON text, stopping once past `limit`. */
 function jsonDepthExceeds(text: string, limit: number): boolean {

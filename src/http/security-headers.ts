@@ -5,15 +5,12 @@
  */
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { STYLE as STATUS_PAGE_STYLE } from "../status-page/render-html.ts";
 
 const hashOf = (css: string) => `'sha256-${createHash("sha256").update(css).digest("base64")}'`;
-// The status page is served pre-compressed, so its style is known up front rather than read from the body.
-const KNOWN_STYLES = [hashOf(STATUS_PAGE_STYLE)];
 const STYLE_BLOCK = /<style>([\s\S]*?)<\/style>/g;
 
 export function contentSecurityPolicy(styleHashes: string[] = []): string {
-  const styles = [...new Set([...KNOWN_STYLES, ...styleHashes])].join(" ");
+  const styles = [...new Set(styleHashes)].join(" ");
   return [
     "default-src 'none'",
     "script-src 'self'",
@@ -29,14 +26,21 @@ export function contentSecurityPolicy(styleHashes: string[] = []): string {
   ].join("; ");
 }
 
+/** The policy for an HTML page, allowing each of its inline <style> blocks by hash. */
+export const contentSecurityPolicyFor = (page: string) =>
+  contentSecurityPolicy([...page.matchAll(STYLE_BLOCK)].map((m) => hashOf(m[1]!)));
+
 export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook("onSend", async (_req, reply, payload) => {
     reply.header("x-content-type-options", "nosniff");
     reply.header("referrer-policy", "same-origin");
     if (!/^text\/html/.test(String(reply.getHeader("content-type") ?? ""))) return payload;
-    const hashes =
-      typeof payload === "string" ? [...payload.matchAll(STYLE_BLOCK)].map((m) => hashOf(m[1]!)) : [];
-    reply.header("content-security-policy", contentSecurityPolicy(hashes));
+    // A pre-compressed page brings its own policy (status-page/snapshot.ts); any other is read here.
+    if (!reply.hasHeader("content-security-policy"))
+      reply.header(
+        "content-security-policy",
+        typeof payload === "string" ? contentSecurityPolicyFor(payload) : contentSecurityPolicy(),
+      );
     reply.header("x-frame-options", "DENY");
     return payload;
   });

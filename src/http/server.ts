@@ -34,6 +34,7 @@ import {
 import { postmortemRoutes } from "../postmortems/routes.ts";
 import { protocolRoutes } from "../protocols/routes.ts";
 import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
+import { brandRoutes } from "../status-page/brand-routes.ts";
 import { CHANGES_CHANNEL, PageChanges } from "../status-page/changes.ts";
 import { FastLane } from "../status-page/fast-lane.ts";
 import { statusPagesRoutes } from "../status-page/pages-routes.ts";
@@ -236,6 +237,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(reportRoutes(ctx, reports));
       await api.register(postmortemRoutes(ctx));
       await api.register(statusPagesRoutes(ctx));
+      await api.register(brandRoutes(ctx));
       await api.register(
         notificationRoutes(ctx, options.channels ?? {}, limits, options.receipts ?? receiptsFromEnv()),
       );

@@ -10,6 +10,8 @@ export const DEFAULT_LOCALE: Locale = "en";
 
 const en = {
   pageTitle: "{name} status",
+  pageDescription:
+    "Live status of {name}: incidents, maintenance and 90 days of uptime, with updates by e-mail.",
   currentIncidents: "Current incidents",
   components: "Components",
   pastIncidents: "Past incidents (last {days} days)",
@@ -138,6 +140,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
   en,
   it: {
     pageTitle: "Stato di {name}",
+    pageDescription:
+      "Lo stato di {name} in tempo reale: disservizi, manutenzioni e 90 giorni di disponibilità, con aggiornamenti via e-mail.",
     currentIncidents: "Disservizi in corso",
     components: "Componenti",
     pastIncidents: "Disservizi passati (ultimi {days} giorni)",
@@ -263,6 +267,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
   },
   de: {
     pageTitle: "Status von {name}",
+    pageDescription:
+      "Der aktuelle Status von {name}: Störungen, Wartungen und 90 Tage Verfügbarkeit, mit Updates per E-Mail.",
     currentIncidents: "Aktuelle Störungen",
     components: "Komponenten",
     pastIncidents: "Frühere Störungen (letzte {days} Tage)",
@@ -390,6 +396,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
   },
   fr: {
     pageTitle: "État de {name}",
+    pageDescription:
+      "L'état de {name} en direct : incidents, maintenances et 90 jours de disponibilité, avec des mises à jour par e-mail.",
     currentIncidents: "Incidents en cours",
     components: "Composants",
     pastIncidents: "Incidents passés ({days} derniers jours)",
@@ -518,6 +526,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
   },
   es: {
     pageTitle: "Estado de {name}",
+    pageDescription:
+      "El estado de {name} en directo: incidencias, mantenimientos y 90 días de disponibilidad, con avisos por correo electrónico.",
     currentIncidents: "Incidencias en curso",
     components: "Componentes",
     pastIncidents: "Incidencias anteriores (últimos {days} días)",

@@ -585,10 +585,9 @@ export async function notificationPages(
       reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=300").send(body),
     );
   }
+  // Without a VAPID key the answer is null, not an error: the page's script then keeps the button hidden.
   app.get("/push/key", (_req, reply) =>
-    pushKey
-      ? reply.header("cache-control", "public, max-age=300").send({ key: pushKey })
-      : reply.code(404).send({ error: "web push is not configured" }),
+    reply.header("cache-control", "public, max-age=300").send({ key: pushKey ?? null }),
   );
   const claimsOf = async (token: string | undefined, purpose: LinkPurpose) => {
     const unverified = token ? readLink(token) : undefined;

@@ -63,15 +63,15 @@ function incidentFeed(state: PublicState, baseUrl: string): Feed {
   const site = state.workspace.publicUrl ?? baseUrl;
   const maintenanceUpdated = state.maintenances.map((m) => m.updatedAt.getTime());
   const feed = new Feed({
-    title: xmlSafe(`${state.workspace.name} status - incident and maintenance history`),
+    title: xmlSafe(`${state.name} status - incident and maintenance history`),
     // "The Fleet" already has its article: no "the" in front of the name.
-    description: xmlSafe(`Incidents, updates and maintenance on the status page of ${state.workspace.name}`),
+    description: xmlSafe(`Incidents, updates and maintenance on the status page of ${state.name}`),
     id: `${site}/`,
     link: `${site}/`,
     language: "en",
     updated: new Date(Math.max(state.updatedAt.getTime(), ...maintenanceUpdated)),
     generator: "Amends",
-    copyright: xmlSafe(state.workspace.name),
+    copyright: xmlSafe(state.name),
     feedLinks: { rss: `${site}/history.rss`, atom: `${site}/history.atom` },
   });
   const names = new Map(flattenTree(state.tree).map((n) => [n.component.id, n.component.name]));

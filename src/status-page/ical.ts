@@ -10,7 +10,7 @@ export function maintenanceCalendar(state: PublicState, baseUrl: string, compone
   // A component this page does not show is not named, nor is the query echoed.
   const named = nodes.find((c) => c.id === componentId)?.name;
   const cal = ical({
-    name: `${state.workspace.name} maintenance${named ? ` (${named})` : ""}`,
+    name: `${state.name} maintenance${named ? ` (${named})` : ""}`,
     prodId: { company: "Amends", product: "status-page", language: "EN" },
     url: `${site}/`,
     ttl: 900,

@@ -4,9 +4,11 @@
  * page's words in the reader's language and the operator's text in it when they wrote one.
  */
 
+import { textOnAccent } from "../core/brand.ts";
 import { LocalCalendar } from "../core/compensation/time.ts";
 import { type ComponentNode, type ComponentStatus, flattenTree } from "../core/components.ts";
 import type { Incident } from "../core/incidents.ts";
+import type { Indicator } from "../core/page-status.ts";
 import { dailyUptime, ONGOING, statusSpans, uptimeFigures, uptimePercent } from "../core/uptime.ts";
 import { formatMessageTime, regionNames } from "../core/wording.ts";
 import { LANGUAGE_NAMES, LOCALES, type Locale, localized, t } from "../i18n/catalog.ts";
@@ -14,13 +16,14 @@ import { type Html, html, linkify, trusted } from "../lib/html.ts";
 import { offersSmsSubscriptions } from "../notifications/settings.ts";
 import type { PostIncidentReport } from "../postmortems/store.ts";
 import { signFormTime } from "../reports/form-token.ts";
+import type { PageBrand } from "./brand.ts";
 import { HISTORY_DAYS, type PublicState, UPTIME_DAYS } from "./state.ts";
 
 export const STYLE = `
 :root{color-scheme:light dark;--ok:#1a7f37;--maint:#0b5cad;--minor:#9a6700;--major:#bc4c00;--critical:#c0162b;--on-status:#fff;--ink:#1f2328;--muted:#57606a;--line:#d0d7de;--rule:#eaeef2;--bg:#f6f8fa;--surface:#fff;--link:#0550ae;--accent:#0550ae;--on-accent:#fff;--pop:#1f2328;--on-pop:#fff;--warn-bg:#fff8c5;--warn-line:#d4a72c}
 @media (prefers-color-scheme:dark){:root{--ok:#3fb950;--maint:#58a6ff;--minor:#d29922;--major:#f0883e;--critical:#ff7b72;--on-status:#0d1117;--ink:#e6edf3;--muted:#9198a1;--line:#3d444d;--rule:#262c36;--bg:#0d1117;--surface:#151b23;--link:#4493f8;--accent:#4493f8;--on-accent:#0d1117;--pop:#e6edf3;--on-pop:#0d1117;--warn-bg:#3b2e0a;--warn-line:#9e6a03}}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
-main{max-width:56rem;margin:0 auto;padding:1rem}header h1{font-size:1.5rem;margin:.5rem 0}header h1 a{color:inherit;text-decoration:none}
+body{border-top:4px solid var(--accent)}main{max-width:56rem;margin:0 auto;padding:1rem}header h1{font-size:1.5rem;margin:.5rem 0}header h1 a{color:inherit;text-decoration:none;display:inline-flex;align-items:center;gap:.75rem}.logo{height:2.5rem;width:auto;max-width:12rem;object-fit:contain}
 a{color:var(--link)}.banner{display:flex;align-items:center;gap:.6rem;padding:1rem 1.25rem;border-radius:.5rem;color:var(--on-status);font-weight:600;font-size:1.125rem;margin:1rem 0}.banner{background:var(--banner)}.banner .icon{width:1.5rem;height:1.5rem;color:var(--on-status);--icon-mark:var(--banner)}
 .i-none{--banner:var(--ok)}.i-maintenance{--banner:var(--maint)}.i-minor{--banner:var(--minor)}.i-major{--banner:var(--major)}.i-critical{--banner:var(--critical)}
 .icon{width:1em;height:1em;flex:none;vertical-align:-.125em;margin-right:.3em}.defs{position:absolute;width:0;height:0;overflow:hidden}
@@ -146,7 +149,7 @@ const ICONS = html`<svg class="defs" aria-hidden="true" focusable="false"><defs>
 )}</defs></svg>`;
 
 /** The page's overall indicator drawn with the icon of the component status it stands for. */
-const INDICATOR_ICON: Record<PublicState["indicator"]["indicator"], ComponentStatus> = {
+const INDICATOR_ICON: Record<Indicator, ComponentStatus> = {
   none: "operational",
   maintenance: "under_maintenance",
   minor: "degraded_performance",
@@ -403,17 +406,41 @@ function maintenanceSection(v: View): Html | "" {
   )}<p class="meta"><a href="/maintenance.ics">${t(v.locale, "calendar")}</a></p></section>`;
 }
 
-function layout(title: string, locale: Locale, content: Html, path = "/"): string {
+/** What a page of the workspace adds to the frame: its look, a description for search engines, its state. */
+interface Frame {
+  brand?: PageBrand;
+  description?: string;
+  indicator?: Indicator;
+}
+
+const FAVICON_COLORS: Record<Indicator, string> = {
+  none: "#1a7f37",
+  maintenance: "#0b5cad",
+  minor: "#9a6700",
+  major: "#bc4c00",
+  critical: "#c0162b",
+};
+
+/** Without a favicon of the brand's, a dot in the colour of the page's state (and no request for /favicon.ico). */
+const defaultFavicon = (indicator: Indicator = "none") =>
+  `data:image/svg+xml,${encodeURIComponent(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="${FAVICON_COLORS[indicator]}"/></svg>`)}`;
+
+function layout(title: string, locale: Locale, content: Html, path = "/", frame: Frame = {}): string {
+  const { brand, description, indicator } = frame;
+  const accent = brand?.accent
+    ? `:root{--accent:${brand.accent};--on-accent:${textOnAccent(brand.accent)}}`
+    : "";
   return html`<!doctype html>
 <html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title}</title>
+<title>${title}</title>${description ? html`\n<meta name="description" content="${description}">` : ""}
+<link rel="icon" href="${brand?.favicon?.path ?? defaultFavicon(indicator)}"${brand?.favicon ? html` type="${brand.favicon.contentType}"` : ""}>
 <link rel="alternate" type="application/json" href="/api/v2/summary.json">
 <link rel="alternate" type="application/rss+xml" title="RSS" href="/history.rss">
 <link rel="alternate" type="application/atom+xml" title="Atom" href="/history.atom">
 <link rel="alternate" type="text/calendar" title="Maintenance (iCal)" href="/maintenance.ics">
-<style>${trusted(STYLE)}</style></head>
+<style>${trusted(STYLE)}</style>${accent ? html`<style>${trusted(accent)}</style>` : ""}</head>
 <body>${ICONS}<main>
-<header><h1><a href="${localePath(locale, "/")}">${title}</a></h1>
+<header><h1><a href="${localePath(locale, "/")}">${brand?.logo ? html`<img class="logo" src="${brand.logo.path}" alt="" height="40">` : ""}${title}</a></h1>
 <nav class="lang" aria-label="${t(locale, "language")}">${LOCALES.map(
     (l, i) =>
       html`${i ? " · " : ""}<a href="${localePath(l, path)}" hreflang="${l}" lang="${l}"${l === locale ? trusted(' aria-current="true"') : ""}>${LANGUAGE_NAMES[l]}</a>`,
@@ -436,10 +463,10 @@ export function renderStatusPage(
   region?: string,
 ): string {
   const v = view(state, now, locale, region);
-  const { workspace, indicator } = state;
+  const { indicator } = state;
   const minutes = Math.max(1, Math.round((now.getTime() - state.generatedAt.getTime()) / 60_000));
   return layout(
-    t(locale, "pageTitle", { name: workspace.name }),
+    t(locale, "pageTitle", { name: state.name }),
     locale,
     html`${staleSince !== null ? html`<p class="stale" role="alert">${tx(v, "stale", { time: time(state.generatedAt, v), minutes })}</p>` : ""}
 <div class="banner i-${indicator.indicator}" role="status">${icon(INDICATOR_ICON[indicator.indicator])}${t(locale, `indicator.${indicator.indicator}`)}</div>
@@ -459,7 +486,21 @@ ${subscribeForm(v)}
 ${state.recent.length ? state.recent.map((i) => incidentBlock(i, v)) : html`<p>${t(locale, "noPastIncidents", { days: HISTORY_DAYS })}</p>`}
 </section>
 <footer>${tx(v, "updated", { time: time(state.updatedAt, v) })} · <a href="/api/v2/summary.json">JSON API</a> · <a href="/history.rss">RSS</a> · <a href="/history.atom">Atom</a> · Powered by Amends</footer>`,
+    "/",
+    {
+      brand: state.brand,
+      description: t(locale, "pageDescription", { name: state.name }),
+      indicator: indicator.indicator,
+    },
   );
+}
+
+/** An incident's latest word, cut to what a search result shows. */
+function incidentSummary(incident: Incident, locale: Locale): string {
+  const latest = incident.updates.at(-1);
+  const text = latest ? localized(latest.body, latest.bodyTranslations, locale) : "";
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 160 ? `${flat.slice(0, 157).trimEnd()}…` : flat;
 }
 
 /** One incident on a page of its own: the target of Statuspage's `shortlink`. */
@@ -471,10 +512,15 @@ export function renderIncidentPage(
 ): string {
   const v = view(state, now, locale);
   return layout(
-    `${localized(incident.title, incident.titleTranslations, locale)} · ${t(locale, "pageTitle", { name: state.workspace.name })}`,
+    `${localized(incident.title, incident.titleTranslations, locale)} · ${t(locale, "pageTitle", { name: state.name })}`,
     locale,
     html`<section>${incidentBlock(incident, v)}</section><footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
     `/incidents/${encodeURIComponent(incident.id)}`,
+    {
+      brand: state.brand,
+      description: incidentSummary(incident, locale),
+      indicator: state.indicator.indicator,
+    },
   );
 }
 
@@ -503,12 +549,13 @@ export function renderPostmortemPage(
     }`;
   };
   return layout(
-    `${t(locale, "pirLink")}: ${title} · ${state.workspace.name}`,
+    `${t(locale, "pirLink")}: ${title} · ${state.name}`,
     locale,
     html`<article><section><h2>${title}</h2>${Object.entries(heads).map(
       ([key, head]) => html`<h3>${t(locale, head)}</h3>${paragraphs(text(key))}`,
     )}</section></article><footer><a href="${localePath(locale, `/incidents/${encodeURIComponent(incident.id)}`)}">← ${title}</a> · <a href="${localePath(locale, "/")}">${t(locale, "backToStatus")}</a></footer>`,
     `/incidents/${encodeURIComponent(incident.id)}/report`,
+    { brand: state.brand, indicator: state.indicator.indicator },
   );
 }
 

@@ -131,10 +131,7 @@ export class PublicPages {
             const audience = isPrivate(current) ? "everyone" : "public";
             const state = await loadPublicState(this.db, workspace, this.now(), audience);
             // The page's own name heads it.
-            return pageState(
-              { ...state, workspace: { ...workspace, name: current.name } },
-              current.components,
-            );
+            return pageState({ ...state, name: current.name }, current.components);
           }
         : async () => loadPublicState(this.db, await this.defaultWorkspace(), this.now());
       cache = new SnapshotCache(load, () => this.now().getTime(), this.maxAgeMs);
@@ -185,7 +182,12 @@ export const statusPageRoutes =
       docOf(v.snap, `${v.prefix}|${key}`, () => {
         const r = render();
         return v.prefix && r.type === HTML
-          ? { ...r, content: r.content.replaceAll('href="/', `href="${v.prefix}/`) }
+          ? {
+              ...r,
+              content: r.content
+                .replaceAll('href="/', `href="${v.prefix}/`)
+                .replaceAll('src="/brand/', `src="${v.prefix}/brand/`),
+            }
           : r;
       });
     const cors = { "access-control-allow-origin": "*" };
@@ -342,6 +344,23 @@ export const statusPageRoutes =
         content: renderWidgetScript(snap.state.workspace.publicUrl ?? base),
       }));
       return sendDoc(req, reply, doc, { ...cors, ...v.privateHeaders });
+    });
+    // The brand's images, by the hash in their name: from the snapshot, cached for ever. An SVG
+    // opened on its own runs nothing (sandboxed, no script), whatever it holds.
+    app.get<{ Params: { file: string } }>("/brand/:file", async (req, reply) => {
+      const v = await view(req, reply);
+      if (!v) return reply;
+      const { logo, favicon } = v.snap.state.brand;
+      const asset = [logo, favicon].find((a) => a?.path === `/brand/${req.params.file}`);
+      if (!asset) return notFound(reply, localeOf(req), "noSuchPage");
+      return reply
+        .headers({
+          "cache-control": "public, max-age=31536000, immutable",
+          "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+          ...v.privateHeaders,
+        })
+        .type(asset.contentType)
+        .send(asset.body);
     });
     json("/api/v2/summary.json", summaryJson);
     json("/api/v2/status.json", statusJson);

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { contentSecurityPolicyFor } from "../http/security-headers.ts";
 import { observeSnapshotRebuild, type SnapshotName } from "../lib/metrics.ts";
 import { FORM_TIME_FIELD } from "../reports/form-token.ts";
 
@@ -18,6 +19,8 @@ export interface Doc {
   gzip: Buffer;
   br: Buffer;
   etag: string;
+  /** an HTML page's Content-Security-Policy, allowing its own inline styles (a brand's accent) by hash */
+  csp?: string;
 }
 
 export function makeDoc(type: string, content: string | Buffer): Doc {
@@ -31,6 +34,8 @@ export function makeDoc(type: string, content: string | Buffer): Doc {
     br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } }),
     // Pages differing only in the report form's token are the same page to a reader.
     etag: tokenless === content ? `"${hash}"` : `W/"${hash}"`,
+    ...(typeof content === "string" &&
+      /^text\/html/.test(type) && { csp: contentSecurityPolicyFor(content) }),
   };
 }
 
@@ -151,6 +156,7 @@ export function sendDoc(
   if (match && etagMatches(match, doc.etag)) return reply.code(304).send();
   const accepts = req.headers["accept-encoding"] ?? "";
   reply.type(doc.type);
+  if (doc.csp) reply.header("content-security-policy", doc.csp);
   if (/\bbr\b/.test(accepts)) return reply.header("content-encoding", "br").send(doc.br);
   if (/\bgzip\b/.test(accepts)) return reply.header("content-encoding", "gzip").send(doc.gzip);
   return reply.send(doc.body);

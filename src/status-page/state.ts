@@ -18,6 +18,7 @@ import { listPublishedReports, type PostIncidentReport } from "../postmortems/st
 import type { Db } from "../storage/database.ts";
 import { monitorOutages } from "../storage/schema.ts";
 import type { Workspace } from "../workspaces/store.ts";
+import { loadPageBrand, type PageBrand } from "./brand.ts";
 import { listPages, visibleToPublic } from "./pages.ts";
 
 export const HISTORY_DAYS = 14;
@@ -26,6 +27,10 @@ export const UPTIME_DAYS = 90;
 
 export interface PublicState {
   workspace: Workspace;
+  /** The name the page goes by: the brand's, else the workspace's. */
+  name: string;
+  /** The page's look, with the images it links (served from here, not the database). */
+  brand: PageBrand;
   generatedAt: Date;
   tree: ComponentNode[];
   indicator: { indicator: Indicator; description: string };
@@ -108,7 +113,7 @@ export async function loadPublicState(
   audience: "public" | "everyone" = "public",
 ): Promise<PublicState> {
   const since = now.getTime() - HISTORY_DAYS * 86_400_000;
-  const [components, statuses, pages, history, latest, maintenances, postmortems, outages] =
+  const [components, statuses, pages, history, latest, maintenances, postmortems, outages, brand] =
     await Promise.all([
       listComponents(db, workspace.id),
       openIncidentStatuses(db, workspace.id),
@@ -132,6 +137,7 @@ export async function loadPublicState(
             ),
           ),
         ),
+      loadPageBrand(db, workspace.id, workspace.brand),
     ]);
   const visible = visibleToPublic(components, pages);
   const scope: Scope = { hidden: new Set(components.map((c) => c.id).filter((id) => !visible.has(id))) };
@@ -153,6 +159,8 @@ export async function loadPublicState(
   ];
   return {
     workspace,
+    name: brand.name ?? workspace.name,
+    brand,
     generatedAt: now,
     tree,
     indicator: pageIndicator(

@@ -1,6 +1,6 @@
 /**
  * A static copy of the whole public page: HTML in every language, the Statuspage JSON, feeds,
- * badge and widget, as plain files a CDN or any web server can serve while Amends is down.
+ * badge, widget and the brand's images, as plain files a CDN or any web server can serve while Amends is down.
  * It reads the same public documents the server sends, so the copy is exactly the page. Written
  * to a folder by `amends export-static`, or published to object storage (s3-publish.ts).
  */
@@ -59,6 +59,13 @@ export async function collectStatic(raw: RawGet): Promise<StaticFile[]> {
     if (res.status === 404 && reports.includes(path)) continue;
     if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
     files.push({ path, key: fileFor("", path).replace(/^\//, ""), body: res.body, type: res.type });
+  }
+  // The brand's logo and favicon, as the front page links them.
+  const front = files.find((f) => f.path === "/")!.body.toString();
+  for (const path of new Set(front.match(/\/brand\/[a-z]+-[0-9a-f]+\.[a-z]+/g))) {
+    const res = await raw(path);
+    if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
+    files.push({ path, key: path.slice(1), body: res.body, type: res.type });
   }
   return files;
 }

@@ -16,7 +16,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 export function pageJson(state: PublicState, baseUrl: string) {
   return {
     id: state.workspace.id,
-    name: state.workspace.name,
+    name: state.name,
     url: state.workspace.publicUrl ?? baseUrl,
     time_zone: state.workspace.timeZone,
     updated_at: state.updatedAt.toISOString(),

@@ -7,6 +7,7 @@
   const reply = await fetch("/push/key").catch(() => undefined);
   if (!reply?.ok) return;
   const { key } = await reply.json();
+  if (!key) return;
   const status = document.getElementById("push-status");
   const button = document.getElementById("push-subscribe");
   box.hidden = false;

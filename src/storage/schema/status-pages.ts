@@ -1,6 +1,6 @@
 /** More status pages per workspace, public or private. */
 import { jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
-import { ts } from "./columns.ts";
+import { bytea, ts } from "./columns.ts";
 import { workspaces } from "./workspaces.ts";
 
 /**
@@ -28,4 +28,20 @@ export const statusPages = pgTable(
     updatedAt: ts("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+/** The brand's images (logo, favicon), one of each per workspace; workspaces.brand says which is current. */
+export const brandAssets = pgTable(
+  "brand_assets",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    kind: text("kind").notNull().$type<"logo" | "favicon">(),
+    contentType: text("content_type").notNull(),
+    sha256: text("sha256").notNull(),
+    body: bytea("body").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.kind] })],
 );

@@ -1,6 +1,7 @@
 /** Workspaces: every other row belongs to one. */
 import { sql } from "drizzle-orm";
 import { jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import type { Brand } from "../../core/brand.ts";
 import { ts } from "./columns.ts";
 
 export const workspaces = pgTable("workspaces", {
@@ -17,5 +18,7 @@ export const workspaces = pgTable("workspaces", {
   notificationSettings: jsonb("notification_settings").notNull().default({}).$type<Record<string, unknown>>(),
   /** Four eyes on money: a compensation run whose total exceeds this (minor units per ISO 4217 code) needs a second, finance approver. */
   fourEyesAbove: jsonb("four_eyes_above").notNull().default({}).$type<Record<string, number>>(),
+  /** The status page's look: name, accent colour, logo and favicon (core/brand.ts); the images' bytes are in brand_assets. */
+  brand: jsonb("brand").notNull().default({}).$type<Brand>(),
   createdAt: ts("created_at").notNull().defaultNow(),
 });
