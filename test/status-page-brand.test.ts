@@ -57,7 +57,7 @@ describe.each(BACKENDS)("the brand on %s", (backend) => {
 
     const page = await t.app.inject("/");
     expect(page.body).toContain("<title>Fleet &amp; Co status</title>");
-    expect(page.body).toContain(`<img class="logo" src="${logo.json.logo_url}" alt="" height="40">`);
+    expect(page.body).toContain(`<img class="logo" src="${logo.json.logo_url}" alt="" width="1" height="1">`);
     expect(page.body).toContain(`<link rel="icon" href="${favicon.json.favicon_url}" type="image/svg+xml">`);
     expect(page.body).toContain("<style>:root{--accent:#0f6e6e;--on-accent:#ffffff}</style>");
     // Its CSP allows that style by hash, and only it and the page's own.
@@ -105,6 +105,7 @@ describe.each(BACKENDS)("the brand on %s", (backend) => {
     expect(gif.status).toBe(400);
     expect(gif.json.errors[0]).toMatchObject({ field: "logo" });
     expect(gif.json.detail).toContain("PNG, JPG, WEBP, SVG");
+    expect(gif.json.detail).toContain("(this one is GIF)");
     const html = await upload(t, "favicon", "<html><script>alert(1)</script></html>", "image/svg+xml");
     expect(html.status).toBe(400);
     expect(html.json.errors[0].field).toBe("favicon");

@@ -20,8 +20,12 @@ export interface BrandAssetRef {
   contentType: ImageType;
   /** hex SHA-256 of the bytes: the file's address changes with them, so it may be cached for ever */
   sha256: string;
+  /** pixels (an SVG's own units): the page reserves the image's box before it loads */
+  width: number;
+  height: number;
 }
 
+/** The types we take, by the name image-size gives them. */
 export const IMAGE_TYPES = {
   "image/png": "png",
   "image/jpeg": "jpg",
@@ -36,39 +40,37 @@ export const ASSET_LIMITS: Record<BrandAssetKind, { bytes: number; types: readon
   favicon: { bytes: 64 * 1024, types: ["image/png", "image/x-icon", "image/svg+xml"] },
 };
 
-const startsWith = (bytes: Uint8Array, prefix: readonly number[], at = 0) =>
-  prefix.every((b, i) => bytes[at + i] === b);
-
-/** The image type the bytes are, whatever the request said; undefined when none we take. */
-export function sniffImage(bytes: Uint8Array): ImageType | undefined {
-  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "image/png";
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return "image/jpeg";
-  if (startsWith(bytes, [0x52, 0x49, 0x46, 0x46]) && startsWith(bytes, [0x57, 0x45, 0x42, 0x50], 8))
-    return "image/webp";
-  if (startsWith(bytes, [0x00, 0x00, 0x01, 0x00])) return "image/x-icon";
-  // SVG is text: an XML declaration, comments or a doctype may come before the <svg> root.
-  const head = new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(0, 2048));
-  if (/^\uFEFF?\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg[\s>]/i.test(head))
-    return "image/svg+xml";
-  return undefined;
+/** What the bytes were found to be (by image-size, at the edge); undefined when not an image it knows. */
+export interface DetectedImage {
+  type: string;
+  width?: number;
+  height?: number;
 }
 
-/** Checks an uploaded image for its kind; returns its real type or throws naming the field. */
-export function acceptImage(kind: BrandAssetKind, bytes: Uint8Array): ImageType {
+const formatsOf = (kind: BrandAssetKind) =>
+  ASSET_LIMITS[kind].types
+    .map((t) =>
+      t === "image/svg+xml" ? "SVG (with a viewBox or a width and height)" : IMAGE_TYPES[t].toUpperCase(),
+    )
+    .join(", ");
+
+/** Checks an uploaded image for its kind, by what its bytes are; returns its type and size or throws naming the field. */
+export function acceptImage(
+  kind: BrandAssetKind,
+  size: number,
+  detected: DetectedImage | undefined,
+): { contentType: ImageType; width: number; height: number } {
   const limit = ASSET_LIMITS[kind];
-  if (bytes.length === 0) throw invalidField(kind, "the image is empty");
-  if (bytes.length > limit.bytes)
+  if (size === 0) throw invalidField(kind, "the image is empty");
+  if (size > limit.bytes)
+    throw invalidField(kind, `at most ${limit.bytes / 1024} KB (this one is ${Math.ceil(size / 1024)} KB)`);
+  const contentType = limit.types.find((t) => IMAGE_TYPES[t] === detected?.type);
+  if (!contentType || !detected?.width || !detected.height)
     throw invalidField(
       kind,
-      `at most ${limit.bytes / 1024} KB (this one is ${Math.ceil(bytes.length / 1024)} KB)`,
+      `must be ${formatsOf(kind)}${detected && !contentType ? ` (this one is ${detected.type.toUpperCase()})` : ""}`,
     );
-  const type = sniffImage(bytes);
-  if (!type || !limit.types.includes(type))
-    throw invalidField(
-      kind,
-      `must be ${limit.types.map((t) => IMAGE_TYPES[t].toUpperCase()).join(", ")}${type ? ` (this one is ${IMAGE_TYPES[type].toUpperCase()})` : ""}`,
-    );
-  return type;
+  return { contentType, width: detected.width, height: detected.height };
 }
 
 /** The file name an asset is served under: its kind, the start of its hash, its type's extension. */

@@ -5,11 +5,13 @@
  */
 import { createHash } from "node:crypto";
 import { and, eq } from "drizzle-orm";
+import { imageSize } from "image-size";
 import {
   acceptImage,
   assetFileName,
   type Brand,
   type BrandAssetKind,
+  type DetectedImage,
   type ImageType,
 } from "../core/brand.ts";
 import type { Db } from "../storage/database.ts";
@@ -18,6 +20,8 @@ import { brandAssets, workspaces } from "../storage/schema.ts";
 export interface BrandAsset {
   kind: BrandAssetKind;
   contentType: ImageType;
+  width: number;
+  height: number;
   body: Buffer;
   /** where the page links it: /brand/logo-<hash>.png */
   path: string;
@@ -40,7 +44,14 @@ export async function loadPageBrand(db: Db, workspaceId: string, brand: Brand): 
     const ref = brand[kind];
     const row = rows.find((r) => r.kind === kind && r.sha256 === ref?.sha256);
     return ref && row
-      ? { kind, contentType: ref.contentType, body: row.body, path: `/brand/${assetFileName(kind, ref)}` }
+      ? {
+          kind,
+          contentType: ref.contentType,
+          width: ref.width,
+          height: ref.height,
+          body: row.body,
+          path: `/brand/${assetFileName(kind, ref)}`,
+        }
       : undefined;
   };
   return { name: brand.name, accent: brand.accent, logo: asset("logo"), favicon: asset("favicon") };
@@ -82,6 +93,16 @@ export async function saveBrandSettings(
   });
 }
 
+/** What image the bytes are, read from their header (image-size); undefined when none it knows. */
+function detectImage(bytes: Buffer): DetectedImage | undefined {
+  try {
+    const { type, width, height } = imageSize(bytes);
+    return type ? { type, width, height } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Stores an image after checking its bytes; the same bytes again change nothing. */
 export async function saveBrandAsset(
   db: Db,
@@ -90,7 +111,7 @@ export async function saveBrandAsset(
   body: Buffer,
   now: Date,
 ): Promise<Brand> {
-  const contentType = acceptImage(kind, body);
+  const { contentType, width, height } = acceptImage(kind, body.length, detectImage(body));
   const sha256 = createHash("sha256").update(body).digest("hex");
   return db.transaction(async (tx) => {
     await tx
@@ -100,7 +121,10 @@ export async function saveBrandAsset(
         target: [brandAssets.workspaceId, brandAssets.kind],
         set: { contentType, sha256, body, updatedAt: now },
       });
-    const brand: Brand = { ...(await lockedBrand(tx, workspaceId)), [kind]: { contentType, sha256 } };
+    const brand: Brand = {
+      ...(await lockedBrand(tx, workspaceId)),
+      [kind]: { contentType, sha256, width, height },
+    };
     await tx.update(workspaces).set({ brand }).where(eq(workspaces.id, workspaceId));
     return brand;
   });

@@ -264,7 +264,8 @@ function describeAffected(ids: readonly string[], tree: readonly ComponentNode[]
   );
 }
 
-function incidentBlock(incident: Incident, v: View): Html {
+/** An incident and its timeline; its title is an h3 under the page's sections, an h2 on its own page. */
+function incidentBlock(incident: Incident, v: View, heading: "h2" | "h3" = "h3"): Html {
   const overdue = incident.nextUpdateBy && incident.nextUpdateBy.getTime() < v.now.getTime();
   const promises = [
     incident.eta ? html`<div>${tx(v, "expectedFix", { time: time(incident.eta, v) })}</div>` : "",
@@ -280,7 +281,7 @@ function incidentBlock(incident: Incident, v: View): Html {
   );
   const title = localized(incident.title, incident.titleTranslations, v.locale);
   return html`<article class="incident impact-${incident.impact}" id="incident-${incident.id}">
-<h3><a href="${localePath(v.locale, `/incidents/${encodeURIComponent(incident.id)}`)}">${title}</a></h3>
+<${trusted(heading)}><a href="${localePath(v.locale, `/incidents/${encodeURIComponent(incident.id)}`)}">${title}</a></${trusted(heading)}>
 <div class="meta">${t(v.locale, `incident.${incident.status}`)} · ${tx(v, "started", { time: time(incident.startedAt, v) })}${
     incident.resolvedAt ? html` · ${tx(v, "resolvedAt", { time: time(incident.resolvedAt, v) })}` : ""
   }${affected.length ? html` · ${t(v.locale, "affects", { list: affected.join(", ") })}` : ""}</div>
@@ -440,7 +441,7 @@ function layout(title: string, locale: Locale, content: Html, path = "/", frame:
 <link rel="alternate" type="text/calendar" title="Maintenance (iCal)" href="/maintenance.ics">
 <style>${trusted(STYLE)}</style>${accent ? html`<style>${trusted(accent)}</style>` : ""}</head>
 <body>${ICONS}<main>
-<header><h1><a href="${localePath(locale, "/")}">${brand?.logo ? html`<img class="logo" src="${brand.logo.path}" alt="" height="40">` : ""}${title}</a></h1>
+<header><h1><a href="${localePath(locale, "/")}">${brand?.logo ? html`<img class="logo" src="${brand.logo.path}" alt="" width="${brand.logo.width}" height="${brand.logo.height}">` : ""}${title}</a></h1>
 <nav class="lang" aria-label="${t(locale, "language")}">${LOCALES.map(
     (l, i) =>
       html`${i ? " · " : ""}<a href="${localePath(l, path)}" hreflang="${l}" lang="${l}"${l === locale ? trusted(' aria-current="true"') : ""}>${LANGUAGE_NAMES[l]}</a>`,
@@ -514,7 +515,7 @@ export function renderIncidentPage(
   return layout(
     `${localized(incident.title, incident.titleTranslations, locale)} · ${t(locale, "pageTitle", { name: state.name })}`,
     locale,
-    html`<section>${incidentBlock(incident, v)}</section><footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
+    html`<section>${incidentBlock(incident, v, "h2")}</section><footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
     `/incidents/${encodeURIComponent(incident.id)}`,
     {
       brand: state.brand,
