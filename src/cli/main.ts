@@ -57,6 +57,10 @@ program
     "deliver notifications and check monitors (PostgreSQL: run as many as you like beside servers started with AMENDS_NOTIFY=off, AMENDS_MONITORS=off)",
   )
   .option("--workers <n>", "send jobs at once in this process", "2")
+  .option(
+    "--metrics-port <port>",
+    "serve this process's Prometheus metrics at http://HOST:PORT/metrics (env AMENDS_METRICS_PORT)",
+  )
   .action(run(server, "worker"));
 
 program.command("migrate").description("apply database migrations and exit").action(run(database, "migrate"));

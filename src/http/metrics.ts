@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { countOpenIncidents } from "../incidents/store.ts";
-import { registerProcessMetrics } from "../lib/metrics.ts";
+import { processRegistry } from "../lib/metrics.ts";
 import { QUEUES } from "../notifications/queue.ts";
 import type { FastLane } from "../status-page/fast-lane.ts";
 import type { Database } from "../storage/database.ts";
@@ -12,12 +12,7 @@ import type { Database } from "../storage/database.ts";
  * incidents and the notification queue, from the database, which every process shares.
  */
 export function registerMetrics(app: FastifyInstance, database: Database, lane?: FastLane): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  // Gauges named like counters (promtool refuses them); nodejs_active_handles etc., by type, say the same.
-  for (const name of ["handles", "requests", "resources"])
-    registry.removeSingleMetric(`nodejs_active_${name}_total`);
-  registerProcessMetrics(registry);
+  const registry = processRegistry();
   const requests = new Counter({
     name: "amends_http_requests_total",
     help: "HTTP requests by method, route and status code",

@@ -9,7 +9,9 @@
  * Label values are bounded by the code (channels, providers, outcomes, kinds): never ids,
  * addresses, workspaces or URLs.
  */
-import { Counter, Histogram, type Metric, type Registry } from "prom-client";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, collectDefaultMetrics, Histogram, type Metric, Registry } from "prom-client";
 
 const deliveries = new Counter({
   name: "amends_notification_deliveries_total",
@@ -90,9 +92,39 @@ const ALL: Metric[] = [
   snapshotRebuildDuration,
 ];
 
-/** Puts this process's instruments on a server's registry. */
-export function registerProcessMetrics(registry: Registry): void {
+/** A registry with Node's default metrics and this process's instruments; servers add their own. */
+export function processRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // Gauges named like counters (promtool refuses them); nodejs_active_handles etc., by type, say the same.
+  for (const name of ["handles", "requests", "resources"])
+    registry.removeSingleMetric(`nodejs_active_${name}_total`);
   for (const metric of ALL) registry.registerMetric(metric);
+  return registry;
+}
+
+/**
+ * `amends worker` has no HTTP server of its own: this answers GET /metrics with its counts
+ * (deliveries, first messages, monitor checks) and nothing else, for Prometheus to scrape.
+ */
+export async function serveProcessMetrics(port: number, host: string) {
+  const registry = processRegistry();
+  const server = createServer(async (req, res) => {
+    if (req.method !== "GET" || req.url?.split("?")[0] !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: GET /metrics\n");
+      return;
+    }
+    const body = await registry.metrics();
+    res.writeHead(200, { "content-type": registry.contentType }).end(body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 export type DeliveryOutcome = "sent" | "retry" | "failed" | "suppressed";

@@ -2,7 +2,8 @@
  * /metrics after real work: an incident's message through the notifier to a real SMTP server,
  * a monitor's checks against a local HTTP server, a compensation preview and apply, and the
  * status page's snapshot rebuilds; the queue's depth and age read from the database; and the
- * whole text clean by `promtool check metrics`. On PGlite and PostgreSQL.
+ * whole text clean by `promtool check metrics`. On PGlite and PostgreSQL. And `amends worker`'s
+ * own /metrics, since a worker has no other HTTP server.
  *
  * The counters belong to the process (several servers in one process share them), so each
  * check is of what changed between two scrapes.
@@ -11,12 +12,13 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MonitorEngine, startMonitors } from "../../src/monitors/engine.ts";
 import { type Notifier, startNotifier } from "../../src/notifications/notifier.ts";
 import { QUEUES } from "../../src/notifications/queue.ts";
 import { importCsv, startTestApp, type TestApp } from "../support/app.ts";
-import { BACKENDS } from "../support/backends.ts";
+import { BACKENDS, freshPostgresUrl } from "../support/backends.ts";
 import { type ChannelFakes, startChannelFakes } from "../support/channels.ts";
 import { until } from "../support/until.ts";
 
@@ -314,5 +316,33 @@ describe.each(BACKENDS)("metrics on %s", (backend) => {
       s.get('amends_notification_deliveries_total{channel="email",provider="smtp",outcome="sent"}'),
     ).toBeGreaterThan(0);
     expect(await promtool(text)).toEqual({ code: 0, output: "" });
+  });
+});
+
+describe("a worker's metrics", () => {
+  it("are served by `amends worker --metrics-port`, and nothing else is", async () => {
+    const url = await freshPostgresUrl();
+    const bin = fileURLToPath(new URL("../../bin/amends.js", import.meta.url));
+    const child = spawn(process.execPath, [bin, "worker", "--metrics-port", "0"], {
+      env: { ...process.env, DATABASE_URL: url, AMENDS_MONITORS: "off" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    try {
+      await until("the worker to say where its metrics are", async () => /Metrics at /.test(output), 30_000);
+      const address = output.match(/Metrics at (http:\/\/\S+)/)![1]!;
+      const res = await fetch(address);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toContain("# TYPE amends_notification_deliveries_total counter");
+      expect(text).toContain("# TYPE amends_monitor_checks_total counter");
+      expect(await promtool(text)).toEqual({ code: 0, output: "" });
+      expect((await fetch(address.replace("/metrics", "/"))).status).toBe(404);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
   });
 });

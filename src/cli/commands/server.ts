@@ -1,5 +1,6 @@
 /** `amends serve` and `amends worker`: the long-running processes. */
 import { databaseTarget } from "../../config.ts";
+import { serveProcessMetrics } from "../../lib/metrics.ts";
 import { startMonitors } from "../../monitors/engine.ts";
 import { channelsFromEnv } from "../../notifications/channels/index.ts";
 import { socialChannels, startNotifier } from "../../notifications/notifier.ts";
@@ -20,7 +21,7 @@ export async function serve(o: { port?: string; host?: string; demo?: boolean })
   }
 }
 
-export async function worker(o: { workers: string }) {
+export async function worker(o: { workers: string; metricsPort?: string }) {
   const s = settings();
   if (!s.databaseUrl) throw new CliError("error: workers need PostgreSQL (--database-url or DATABASE_URL)");
   const database = await openDatabase(databaseTarget(s));
@@ -35,8 +36,15 @@ export async function worker(o: { workers: string }) {
     process.env.AMENDS_MONITORS === "off"
       ? undefined
       : await startMonitors(database, { social: socialChannels(channels) });
+  // Its counts (deliveries, first messages, checks) for Prometheus: a worker has no other HTTP server.
+  const metricsPort = o.metricsPort ?? process.env.AMENDS_METRICS_PORT;
+  if (metricsPort !== undefined && !/^\d{1,5}$/.test(metricsPort))
+    throw new CliError(`error: --metrics-port: a port number, not "${metricsPort}"`);
+  const metrics = metricsPort ? await serveProcessMetrics(Number(metricsPort), s.host) : undefined;
   console.log(`Delivering notifications${monitors ? " and checking monitors" : ""}. Press Ctrl+C to stop.`);
+  if (metrics) console.log(`Metrics at http://${s.host}:${metrics.port}/metrics`);
   const stop = async () => {
+    await metrics?.close();
     await monitors?.stop();
     await notifier.stop();
     await database.close();
