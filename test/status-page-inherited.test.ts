@@ -110,8 +110,8 @@ describe("a component under an affected ancestor", () => {
         open: true,
         customers: 3,
         regions: [
-          { region: "milan", customers: 2 },
-          { region: "denver", customers: 1 },
+          { region: "milan", name: "Milan", customers: 2 },
+          { region: "denver", name: "Denver", customers: 1 },
         ],
       });
       expect((await t.call("GET", "/api/v1/incidents/nope/affected")).status).toBe(404);

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { listComponents } from "../components/store.ts";
 import type { Incident } from "../core/incidents.ts";
+import { regionNames } from "../core/wording.ts";
 import { actorRef, type Principal, principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import {
@@ -207,7 +209,13 @@ export const incidentRoutes =
               incident_id: z.string(),
               open: z.boolean(),
               customers: z.number().int(),
-              regions: z.array(z.object({ region: z.string(), customers: z.number().int() })),
+              regions: z.array(
+                z.object({
+                  region: z.string(),
+                  name: z.string().nullable().describe('the city as people read it; null for "?"'),
+                  customers: z.number().int(),
+                }),
+              ),
             }),
           },
         },
@@ -216,12 +224,20 @@ export const incidentRoutes =
       async (req) => {
         const ws = principal(req).workspaceId;
         const incident = await getIncident(ctx.db, ws, req.params.id);
-        const cities = await affectedByCity(ctx.database, ws, incident, ctx.now());
+        const [cities, components] = await Promise.all([
+          affectedByCity(ctx.database, ws, incident, ctx.now()),
+          listComponents(ctx.db, ws),
+        ]);
+        const cityName = regionNames(components);
         return {
           incident_id: incident.id,
           open: incident.resolvedAt === null,
           customers: cities.reduce((n, c) => n + c.customers, 0),
-          regions: cities.map((c) => ({ region: c.city, customers: c.customers })),
+          regions: cities.map((c) => ({
+            region: c.city,
+            name: c.city === "?" ? null : cityName(c.city),
+            customers: c.customers,
+          })),
         };
       },
     );

@@ -2062,6 +2062,8 @@ export interface operations {
                         customers: number;
                         regions: {
                             region: string;
+                            /** @description the city as people read it; null for "?" */
+                            name: string | null;
                             customers: number;
                         }[];
                     };

@@ -305,7 +305,7 @@ function AffectedByCity({ incidentId }: { incidentId: string }) {
   const { t } = useI18n();
   const affected = useLoad(
     () =>
-      get<{ customers: number; regions: { region: string; customers: number }[] }>(
+      get<{ customers: number; regions: { region: string; name: string | null; customers: number }[] }>(
         `/incidents/${encodeURIComponent(incidentId)}/affected`,
       ),
     [incidentId],
@@ -316,7 +316,9 @@ function AffectedByCity({ incidentId }: { incidentId: string }) {
   return (
     <p className="affected-count">
       {t("affectedNow", { n: a.customers })}
-      {a.regions.length > 0 && <> ({a.regions.map((r) => `${r.region} ${r.customers}`).join(", ")})</>}
+      {a.regions.length > 0 && (
+        <> ({a.regions.map((r) => `${r.name ?? r.region} ${r.customers}`).join(", ")})</>
+      )}
     </p>
   );
 }
