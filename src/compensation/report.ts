@@ -3,7 +3,9 @@
  * chart per currency or unit), and what was excluded or needs review. Aggregated in SQL so a
  * run of a million lines never comes into memory; rendered as one self-contained HTML page.
  */
+import { listComponents } from "../components/store.ts";
 import { formatMoney } from "../core/money.ts";
+import { regionNames } from "../core/wording.ts";
 import { html, trusted } from "../lib/html.ts";
 import type { Database } from "../storage/database.ts";
 import type { runJson } from "./run-json.ts";
@@ -31,7 +33,7 @@ const NO_CITY = "(no city)";
 type RunJson = ReturnType<typeof runJson>;
 
 export async function loadRunReport(db: Database, workspaceId: string, run: RunJson): Promise<RunReport> {
-  const [groups, items] = await Promise.all([
+  const [groups, items, components] = await Promise.all([
     // A line's city is its session's region; charge-only lines fall back to the customer's home.
     db.query<{
       city: string | null;
@@ -55,9 +57,12 @@ export async function loadRunReport(db: Database, workspaceId: string, run: RunJ
         where workspace_id = $1 and run_id = $2 group by 1, 2 order by 1, 3 desc, 2`,
       [workspaceId, run.id],
     ),
+    listComponents(db.db, workspaceId),
   ]);
+  // Cities by the names people read, as the page says them.
+  const cityName = regionNames(components);
   const rows = groups.map((g) => ({
-    city: g.city ?? NO_CITY,
+    city: g.city === null ? NO_CITY : cityName(g.city),
     rule: g.rule,
     measure: g.unit && !g.currency ? { unit: g.unit } : { currency: g.currency ?? "?" },
     amount: Number(g.amount),

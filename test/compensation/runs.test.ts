@@ -171,6 +171,9 @@ describe.each(BACKENDS)("compensation runs on %s", (backend) => {
       expect(charts.map((c: any) => c.measure)).toEqual([{ currency: "EUR" }]);
       expect(charts[0].bars.reduce((sum: number, b: any) => sum + b.amount, 0)).toBe(8848);
     }
+    // Cities by the names people read, not their ids.
+    expect(report.byCity[0].bars.map((b: any) => b.label)).toContain("Milan");
+    expect(report.byCity[0].bars.map((b: any) => b.label)).not.toContain("milan");
     const rules = [...new Set(preview.lines.map((l: any) => l.rule))].sort();
     expect(report.byRule[0].bars.map((b: any) => b.label).sort()).toEqual(rules);
     expect(report.excluded).toHaveLength(3);
