@@ -22,6 +22,11 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.mi
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const OWNER = { name: "Olga Owner", email: "olga@fleet.example", password: "correct horse battery" };
+/** A 48×24 PNG in two colours (117 bytes): the logo and the favicon uploaded through the console. */
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAADAAAAAYCAIAAAAzn+mLAAAAPElEQVR42mPgL8vDir7O48aKaK2eYdRBow4addCIc9BAWYxL/aiDRh006qCR56DRknrUQaMOGnXQADsIAArrxozpm4Q5AAAAAElFTkSuQmCC",
+  "base64",
+);
 const FINANCE = { name: "Fabio Finance", email: "fabio@fleet.example", password: "staple gun ledger 42" };
 
 function csv(rows: Record<string, unknown>[]): string {
@@ -376,6 +381,99 @@ describe("the console in Chromium", () => {
     await finance.close();
   }, 90_000);
 
+  it("sets the status page's name, accent, logo and favicon, previews them, and the public page shows them", async () => {
+    const page = watch(await owner.newPage());
+    await page.goto(`${c.base}/admin/`);
+    await page
+      .getByRole("navigation", { name: "Sections" })
+      .getByRole("link", { name: "Status page" })
+      .click();
+    await page.getByRole("heading", { name: "Status page", level: 1 }).waitFor();
+    const preview = page.getByTestId("brand-preview");
+    const previewButton = () =>
+      preview
+        .locator(".brand-preview-button")
+        .evaluate((e) => (globalThis as any).getComputedStyle(e).backgroundColor as string);
+    // Nothing set yet: the workspace's name and the page's own blue.
+    expect(await page.getByLabel("Page name").getAttribute("placeholder")).toBe("The Fleet");
+    expect(await preview.textContent()).toContain("The Fleet");
+    expect(await previewButton()).toBe("rgb(5, 80, 174)");
+
+    // What the API refuses is said beside the field it names.
+    await page.getByLabel("Hex code").fill("teal");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByText("a colour as #rrggbb").waitFor();
+    expect(await page.getByLabel("Hex code").getAttribute("aria-invalid")).toBe("true");
+
+    // The preview follows what is typed before it is saved; the colour picker and the hex agree.
+    await page.getByLabel("Page name").fill("Fleet Status");
+    await page.getByLabel("Pick a colour").fill("#0f766e");
+    expect(await page.getByLabel("Hex code").inputValue()).toBe("#0f766e");
+    expect(await page.getByLabel("Hex code").getAttribute("aria-invalid")).toBeNull();
+    expect(await preview.locator(".brand-preview-title").textContent()).toBe("Fleet Status status");
+    expect(await previewButton()).toBe("rgb(15, 118, 110)");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.locator("form [role=status]").getByText("Saved.").waitFor();
+
+    await page
+      .getByLabel("Upload a logo")
+      .setInputFiles({ name: "logo.png", mimeType: "image/png", buffer: PNG });
+    await page.getByRole("img", { name: "Current logo" }).waitFor();
+    await preview.locator("img.brand-preview-logo").waitFor();
+    await page
+      .getByLabel("Upload a favicon")
+      .setInputFiles({ name: "favicon.png", mimeType: "image/png", buffer: PNG });
+    await page.getByRole("img", { name: "Current favicon" }).waitFor();
+
+    const readBrand = () =>
+      page.evaluate(
+        async () => (await (await fetch("/api/v1/brand")).json()) as Record<string, string | null>,
+      );
+    const brand = await readBrand();
+    expect(brand).toMatchObject({
+      name: "Fleet Status",
+      accent_color: "#0f766e",
+      logo_url: expect.stringMatching(/^\/brand\/logo-[0-9a-f]+\.png$/),
+      favicon_url: expect.stringMatching(/^\/brand\/favicon-[0-9a-f]+\.png$/),
+    });
+    expect(await preview.locator("img.brand-preview-logo").getAttribute("src")).toBe(brand.logo_url);
+    await page.screenshot({ path: join(SHOTS, "console-status-page-look-desktop.png"), fullPage: true });
+    violations.push(...(await axeScan(page)));
+
+    const publicPage = await owner.newPage();
+    const publicTop = async () => {
+      await publicPage.goto(`${c.base}/`);
+      return publicPage.evaluate(() => {
+        const d = (globalThis as any).document;
+        return {
+          title: d.querySelector("header h1")?.textContent?.trim(),
+          logo: d.querySelector("header img.logo")?.getAttribute("src") ?? null,
+          icon: d.querySelector("link[rel=icon]")?.getAttribute("href"),
+          bar: (globalThis as any).getComputedStyle(d.body).borderTopColor,
+        };
+      });
+    };
+    await expect.poll(publicTop, { timeout: 10_000 }).toEqual({
+      title: "Fleet Status status",
+      logo: brand.logo_url,
+      icon: brand.favicon_url,
+      bar: "rgb(15, 118, 110)",
+    });
+    expect((await fetch(`${c.base}${brand.logo_url}`)).status).toBe(200);
+
+    // Removing the logo: the keyboard carries on from the file input, and the page drops it.
+    await page.getByRole("button", { name: "Remove the logo" }).click();
+    await page.getByText("No logo: the page shows its name alone.").waitFor();
+    expect(await preview.locator("img.brand-preview-logo").count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.getAttribute("type"))).toBe(
+      "file",
+    );
+    expect((await readBrand()).logo_url).toBeNull();
+    await expect.poll(async () => (await publicTop()).logo, { timeout: 10_000 }).toBeNull();
+    await publicPage.close();
+    await page.close();
+  }, 60_000);
+
   it("renders every view at desktop and phone widths without sideways scrolling, and axe finds nothing serious", async () => {
     const phone = await browser.newContext({
       viewport: PHONE,
@@ -394,6 +492,7 @@ describe("the console in Chromium", () => {
         "",
         "components",
         "maintenance",
+        "status-page",
         "notifications",
         "compensation",
         "monitors",

@@ -40,14 +40,26 @@ export const setCsrfToken = (token: string) => {
 };
 
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  return send<T>(
+    method,
+    path,
+    body === undefined ? undefined : { body: JSON.stringify(body), type: "application/json" },
+  );
+}
+
+/** A file as the request's body, with its own type (an image for the brand, say). */
+export const putFile = <T>(path: string, file: Blob, type: string) =>
+  send<T>("PUT", path, { body: file, type });
+
+async function send<T>(method: string, path: string, content?: { body: BodyInit; type: string }): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
+  if (content) headers["content-type"] = content.type;
   if (!["GET", "HEAD"].includes(method) && csrfToken) headers["x-csrf-token"] = csrfToken;
   const res = await fetch(`/api/v1${path}`, {
     method,
     headers,
     credentials: "same-origin",
-    ...(body !== undefined && { body: JSON.stringify(body) }),
+    ...(content && { body: content.body }),
   });
   if (res.status === 204) return undefined as T;
   const text = await res.text();
@@ -255,6 +267,14 @@ export interface AuditEntry {
   before: unknown;
   after: unknown;
   ip: string | null;
+}
+/** The status page's look; null where unset (the page then uses the workspace's name, its own colour, no logo). */
+export interface Brand {
+  name: string | null;
+  accent_color: string | null;
+  /** paths on the status page, e.g. /brand/logo-<hash>.png */
+  logo_url: string | null;
+  favicon_url: string | null;
 }
 export interface Policy {
   id: string;

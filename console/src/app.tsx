@@ -27,6 +27,7 @@ import { MaintenanceView } from "./views/maintenance.tsx";
 import { MonitorsView } from "./views/monitors.tsx";
 import { NotificationsView } from "./views/notifications.tsx";
 import { OverviewView } from "./views/overview.tsx";
+import { StatusPageView } from "./views/status-page.tsx";
 import { TokensView } from "./views/tokens.tsx";
 import { UsersView } from "./views/users.tsx";
 
@@ -37,6 +38,7 @@ const NAV: { to: string; label: Key; scope?: string }[] = [
   { to: "/", label: "nav.overview" },
   { to: "/components", label: "nav.components" },
   { to: "/maintenance", label: "nav.maintenance" },
+  { to: "/status-page", label: "nav.statusPage" },
   { to: "/notifications", label: "nav.notifications" },
   { to: "/compensation", label: "nav.compensation" },
   { to: "/monitors", label: "nav.monitors" },
@@ -194,6 +196,8 @@ function Routed({
       return <ComponentsView session={session} />;
     case "maintenance":
       return <MaintenanceView session={session} />;
+    case "status-page":
+      return <StatusPageView session={session} />;
     case "notifications":
       return <NotificationsView session={session} />;
     case "compensation":

@@ -71,18 +71,30 @@ export function NextUpdate({ by, open }: { by: string; open: boolean }) {
   );
 }
 
+/**
+ * A labelled field. Its hint and its error (the API's message for this field, shown beside it)
+ * are tied to the input by the second argument, the ids for aria-describedby.
+ */
 export function Field(props: {
   label: string;
-  children: (id: string) => ReactNode;
+  children: (id: string, describedBy?: string) => ReactNode;
   hint?: string;
+  error?: string;
   className?: string;
 }) {
   const id = useId();
+  const describedBy =
+    [props.error && `${id}-error`, props.hint && `${id}-hint`].filter(Boolean).join(" ") || undefined;
   return (
     <div className={`field ${props.className ?? ""}`}>
       <label htmlFor={id}>{props.label}</label>
-      {props.children(id)}
-      {props.hint && <small>{props.hint}</small>}
+      {props.children(id, describedBy)}
+      {props.hint && <small id={`${id}-hint`}>{props.hint}</small>}
+      {props.error && (
+        <small className="error" id={`${id}-error`}>
+          {props.error}
+        </small>
+      )}
     </div>
   );
 }
