@@ -68,7 +68,7 @@ export const compRuns = pgTable(
 
 /**
  * One ActionLine per row, column by column (no JSON copy of the row: it doubled what a large
- * preview writes). `lineOf` in compensation/runs.ts turns a row back into the line.
+ * preview writes). `lineOf` in compensation/run-store.ts turns a row back into the line.
  */
 export const compRunLines = pgTable(
   "comp_run_lines",
