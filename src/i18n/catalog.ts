@@ -46,6 +46,9 @@ const en = {
   subscribeTitle: "Get status updates",
   subscribeEmail: "Email address",
   subscribeButton: "Subscribe",
+  followTitle: "Follow this incident",
+  followNote: "Its updates only, until it is resolved. We send a link to confirm first.",
+  followButton: "Follow",
   pushButton: "Or get browser notifications",
   pushDenied: "Notifications are blocked in this browser.",
   pushFailed: "Subscribing failed; try again later.",
@@ -72,6 +75,8 @@ const en = {
   subscribedText: "We will tell you when something you follow is affected.",
   manageLink: "Choose what you hear about",
   manageTitle: "Your status updates",
+  manageFollowing:
+    "You follow one incident only: “{title}”, until it is resolved. Saving a choice below follows the page instead.",
   manageIntro: "Updates go to {address}. Tick what you want to hear about; nothing ticked means everything.",
   manageSave: "Save",
   manageSaved: "Saved.",
@@ -176,6 +181,9 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     subscribeTitle: "Ricevi aggiornamenti",
     subscribeEmail: "Indirizzo email",
     subscribeButton: "Iscriviti",
+    followTitle: "Segui questo disservizio",
+    followNote: "Solo i suoi aggiornamenti, fino alla risoluzione. Prima ti inviamo un link per confermare.",
+    followButton: "Segui",
     pushButton: "Oppure ricevi notifiche nel browser",
     pushDenied: "Le notifiche sono bloccate in questo browser.",
     pushFailed: "Iscrizione non riuscita; riprova più tardi.",
@@ -203,6 +211,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     subscribedText: "Ti avviseremo quando qualcosa che segui ha un problema.",
     manageLink: "Scegli di cosa essere avvisato",
     manageTitle: "I tuoi aggiornamenti",
+    manageFollowing:
+      "Segui un solo disservizio: “{title}”, fino alla risoluzione. Salvando una scelta qui sotto segui invece la pagina.",
     manageIntro:
       "Gli aggiornamenti arrivano a {address}. Spunta ciò che ti interessa; se non spunti nulla, li ricevi tutti.",
     manageSave: "Salva",
@@ -303,6 +313,9 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     subscribeTitle: "Statusmeldungen erhalten",
     subscribeEmail: "E-Mail-Adresse",
     subscribeButton: "Abonnieren",
+    followTitle: "Dieser Störung folgen",
+    followNote: "Nur ihre Updates, bis sie behoben ist. Zuerst senden wir einen Link zur Bestätigung.",
+    followButton: "Folgen",
     pushButton: "Oder Benachrichtigungen im Browser erhalten",
     pushDenied: "Benachrichtigungen sind in diesem Browser blockiert.",
     pushFailed: "Das Abonnieren ist fehlgeschlagen; bitte später erneut versuchen.",
@@ -330,6 +343,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     subscribedText: "Wir melden uns, wenn etwas gestört ist, dem Sie folgen.",
     manageLink: "Auswählen, worüber Sie informiert werden",
     manageTitle: "Ihre Statusmeldungen",
+    manageFollowing:
+      "Sie folgen nur einer Störung: „{title}“, bis sie behoben ist. Wenn Sie unten eine Auswahl speichern, folgen Sie stattdessen der Seite.",
     manageIntro:
       "Meldungen gehen an {address}. Kreuzen Sie an, worüber Sie informiert werden möchten; ohne Auswahl erhalten Sie alles.",
     manageSave: "Speichern",
@@ -432,6 +447,10 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     subscribeTitle: "Recevoir les mises à jour",
     subscribeEmail: "Adresse e-mail",
     subscribeButton: "S'abonner",
+    followTitle: "Suivre cet incident",
+    followNote:
+      "Ses mises à jour seulement, jusqu'à sa résolution. Nous envoyons d'abord un lien de confirmation.",
+    followButton: "Suivre",
     pushButton: "Ou recevoir des notifications dans le navigateur",
     pushDenied: "Les notifications sont bloquées dans ce navigateur.",
     pushFailed: "L'abonnement a échoué ; réessayez plus tard.",
@@ -459,6 +478,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     subscribedText: "Nous vous préviendrons quand quelque chose que vous suivez est touché.",
     manageLink: "Choisir ce dont vous êtes informé",
     manageTitle: "Vos mises à jour",
+    manageFollowing:
+      "Vous suivez un seul incident : « {title} », jusqu’à sa résolution. Enregistrer un choix ci-dessous suit la page à la place.",
     manageIntro:
       "Les mises à jour vont à {address}. Cochez ce qui vous intéresse ; rien de coché signifie tout.",
     manageSave: "Enregistrer",
@@ -562,6 +583,9 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     subscribeTitle: "Recibir actualizaciones",
     subscribeEmail: "Correo electrónico",
     subscribeButton: "Suscribirse",
+    followTitle: "Seguir esta incidencia",
+    followNote: "Solo sus novedades, hasta que se resuelva. Antes enviamos un enlace para confirmar.",
+    followButton: "Seguir",
     pushButton: "O recibir notificaciones en el navegador",
     pushDenied: "Las notificaciones están bloqueadas en este navegador.",
     pushFailed: "La suscripción ha fallado; inténtelo más tarde.",
@@ -589,6 +613,8 @@ const CATALOGS: Record<Locale, Record<MessageKey, string>> = {
     subscribedText: "Te avisaremos cuando algo que sigues se vea afectado.",
     manageLink: "Elegir sobre qué recibir avisos",
     manageTitle: "Tus actualizaciones",
+    manageFollowing:
+      "Sigue una sola incidencia: «{title}», hasta que se resuelva. Guardar una elección abajo sigue la página en su lugar.",
     manageIntro:
       "Las actualizaciones llegan a {address}. Marca lo que te interesa; si no marcas nada, lo recibes todo.",
     manageSave: "Guardar",

@@ -1,7 +1,8 @@
 /**
  * Who an event reaches, as SQL over the workspace's own tables, so a million recipients are
  * paged in the database and never held in memory:
- *  - confirmed subscribers whose scope (components, regions, or the whole page) matches,
+ *  - confirmed subscribers whose scope (components, regions, or the whole page) matches, and
+ *    those following the event's one incident,
  *  - customers the failure touches (home region, a plan that depends on the failed components,
  *    or a usage session on them open during the incident), when the workspace allows it, even
  *    if they never subscribed,
@@ -93,9 +94,12 @@ export function sources(
                    s.quiet_hours->>'time_zone' as time_zone
               from w s
              where s.confirmed_at is not null and s.unsubscribed_at is null
-               and (($6::boolean and ((cardinality(s.components) = 0 and cardinality(s.regions) = 0)
-                                        or s.components && $2::text[] or s.regions && $3::text[]))
-                    or (not $6::boolean and s.components && $5::text[]))
+               and ((s.incident_id is null
+                     and (($6::boolean and ((cardinality(s.components) = 0 and cardinality(s.regions) = 0)
+                                              or s.components && $2::text[] or s.regions && $3::text[]))
+                          or (not $6::boolean and s.components && $5::text[])))
+                    -- one who follows one incident hears of that incident only
+                    or s.incident_id = $7::text)
                and (s.channel <> 'sms' or not $4::boolean or s.sms_entitled)
                ${people && machines ? "" : people ? "and s.channel <> 'webhook'" : "and s.channel = 'webhook'"}
                and ${notSuppressed("s.channel", "s.address")}`,
@@ -106,6 +110,7 @@ export function sources(
         settings.sms.entitlement_required,
         [...(scope?.hidden ?? [])],
         scope?.public ?? true,
+        typeof e.payload.incident_id === "string" ? e.payload.incident_id : null,
       ],
     });
   if (settings.notify_affected_customers && scope && reaches(e, "customers")) {

@@ -17,7 +17,8 @@ import type { ApiContext } from "../http/context.ts";
 import { acceptForms, field, fieldList } from "../http/forms.ts";
 import { toAmendsError } from "../http/problem.ts";
 import { Id, iso } from "../http/zod.ts";
-import { isLocale, type Locale, type MessageKey, t } from "../i18n/catalog.ts";
+import { isLocale, type Locale, localized, type MessageKey, t } from "../i18n/catalog.ts";
+import { getIncident } from "../incidents/store.ts";
 import { type Html, html } from "../lib/html.ts";
 import { newId } from "../lib/ids.ts";
 import { renderSimplePage, scopeChoice } from "../status-page/render-html.ts";
@@ -652,6 +653,7 @@ export async function notificationPages(
         locale,
         components: fieldList(form, "components"),
         regions: fieldList(form, "regions"),
+        incident: field(form, "incident") || undefined,
       });
       if (!body.success) return refuse(channel === "sms" ? "subscribeBadPhone" : "subscribeBadEmail");
       bodies.push(body.data);
@@ -758,12 +760,19 @@ export async function notificationPages(
       : undefined;
     if (!sub || sub.unsubscribedAt) return reply.redirect(`/unsubscribe?t=${encodeURIComponent(token)}`, 303);
     const tree = await loadComponentTree(ctx.db, claims.workspaceId);
+    const followed = sub.incidentId
+      ? await getIncident(ctx.db, claims.workspaceId, sub.incidentId).catch(() => undefined)
+      : undefined;
     return page(
       reply,
       200,
       locale,
       "manageTitle",
-      html`${saved ? html`<p role="status">${t(locale, "manageSaved")}</p>` : ""}<p>${t(locale, "manageIntro", { address: sub.address })}</p>
+      html`${saved ? html`<p role="status">${t(locale, "manageSaved")}</p>` : ""}${
+        followed
+          ? html`<p>${t(locale, "manageFollowing", { title: localized(followed.title, followed.titleTranslations, locale) })}</p>`
+          : ""
+      }<p>${t(locale, "manageIntro", { address: sub.address })}</p>
 <form method="post" action="/subscriptions/manage" class="subscribe-form choose"><input type="hidden" name="t" value="${token}">${scopeChoice(tree, locale, sub)}
 <button type="submit">${t(locale, "manageSave")}</button></form>
 <p><a href="/unsubscribe?t=${token}">${t(locale, "unsubscribeButton")}</a></p>`,

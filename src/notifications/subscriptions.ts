@@ -15,7 +15,7 @@ import { isClockTime } from "../core/notifications.ts";
 import { newId } from "../lib/ids.ts";
 import { isPublicTarget } from "../lib/outbound.ts";
 import type { Database } from "../storage/database.ts";
-import { customers, subscribers } from "../storage/schema.ts";
+import { customers, incidents, subscribers } from "../storage/schema.ts";
 import { RefusedAddress } from "./channels/http.ts";
 import type { ChannelRegistry } from "./channels/index.ts";
 import { CHANNELS, type Channel, PermanentFailure } from "./channels/types.ts";
@@ -41,6 +41,12 @@ export const SubscribeBody = z.strictObject({
     .default("en"),
   components: z.array(z.string().min(1).max(200)).max(200).default([]),
   regions: z.array(z.string().min(1).max(64)).max(100).default([]),
+  incident: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe("follow only this open incident, until it is resolved (instead of components and regions)"),
   quiet_hours: z
     .strictObject({
       start: z.string().refine(isClockTime, "HH:MM"),
@@ -136,6 +142,8 @@ export async function subscribe(
     throw invalidField("channel", "this page does not offer SMS subscriptions");
   await requireComponents(database.db, workspaceId, body.components, (i) => `components.${i}`);
   await requireRegions(database.db, workspaceId, body.regions, (i) => `regions.${i}`);
+  if (body.incident !== undefined && !(await isOpenIncident(database, workspaceId, body.incident)))
+    throw invalidField("incident", "no open incident with this id");
   if (body.channel === "web_push" && !body.keys)
     throw invalidField("keys", "web push needs the subscription's keys");
   // A URL from the public never leads inside: refused here, before anything is written or sent
@@ -150,7 +158,7 @@ export async function subscribe(
   // Anyone may type anyone's address: an active subscription is left as its owner set it (they
   // change it from the link in every message), and the answer is the same as for a new one.
   const [active] = await database.db
-    .select({ id: subscribers.id })
+    .select({ id: subscribers.id, incidentId: subscribers.incidentId })
     .from(subscribers)
     .where(
       and(
@@ -161,7 +169,11 @@ export async function subscribe(
         isNull(subscribers.unsubscribedAt),
       ),
     );
-  if (active) return { id: active.id, status: "pending_confirmation", confirm_by: byCode ? "code" : "link" };
+  // One that followed an incident now resolved has nothing left to follow: it may be asked for again.
+  const following =
+    active && (!active.incidentId || (await isOpenIncident(database, workspaceId, active.incidentId)));
+  if (following)
+    return { id: active.id, status: "pending_confirmation", confirm_by: byCode ? "code" : "link" };
   const code = byCode ? String(randomInt(0, 1_000_000)).padStart(6, "0") : undefined;
   const secret = body.channel === "webhook" ? `whsec_${randomBytes(24).toString("base64")}` : undefined;
   const id = newId("sub");
@@ -174,8 +186,9 @@ export async function subscribe(
       channel: body.channel,
       address,
       locale: body.locale,
-      components: body.components,
-      regions: body.regions,
+      components: body.incident ? [] : body.components,
+      regions: body.incident ? [] : body.regions,
+      incidentId: body.incident ?? null,
       quietHours: body.quiet_hours ?? null,
       digestMinutes: body.digest_minutes ?? null,
       secrets: secret ? { webhook_secret: secret } : (body.keys ?? null),
@@ -186,8 +199,9 @@ export async function subscribe(
       target: [subscribers.workspaceId, subscribers.channel, subscribers.address],
       set: {
         locale: body.locale,
-        components: body.components,
-        regions: body.regions,
+        components: body.incident ? [] : body.components,
+        regions: body.incident ? [] : body.regions,
+        incidentId: body.incident ?? null,
         quietHours: body.quiet_hours ?? null,
         digestMinutes: body.digest_minutes ?? null,
         confirmCodeHash: code ? sha256(`${workspaceId}:${code}`) : null,
@@ -253,6 +267,14 @@ function retryLater(send: () => Promise<unknown>, delaysMs = [1_000, 5_000, 20_0
   const [delay, ...rest] = delaysMs;
   if (delay === undefined) return;
   setTimeout(() => send().catch(() => retryLater(send, rest)), delay).unref();
+}
+
+async function isOpenIncident(database: Database, workspaceId: string, id: string): Promise<boolean> {
+  const [row] = await database.db
+    .select({ resolvedAt: incidents.resolvedAt })
+    .from(incidents)
+    .where(and(eq(incidents.workspaceId, workspaceId), eq(incidents.id, id)));
+  return row !== undefined && row.resolvedAt === null;
 }
 
 /** Confirms by the code sent by SMS; five wrong codes and the subscription must be asked for again. */
@@ -342,6 +364,7 @@ export async function changeScope(
   await requireRegions(database.db, workspaceId, scope.regions, (i) => `regions.${i}`);
   await database.db
     .update(subscribers)
-    .set({ components: scope.components, regions: scope.regions })
+    // Choosing what to follow makes a subscription to one incident a subscription to the page.
+    .set({ components: scope.components, regions: scope.regions, incidentId: null })
     .where(and(eq(subscribers.workspaceId, workspaceId), eq(subscribers.id, id)));
 }

@@ -352,6 +352,16 @@ ${
 <script src="/push.js" defer></script></section>`;
 }
 
+/** Following one open incident by e-mail (no JavaScript): its updates only, until it is resolved. */
+function followForm(incident: Incident, v: View): Html {
+  const l = v.locale;
+  return html`<section aria-labelledby="follow"><h2 id="follow">${t(l, "followTitle")}</h2><p class="meta">${t(l, "followNote")}</p>
+<form method="post" action="/subscribe" class="subscribe-form"><input type="hidden" name="locale" value="${l}"><input type="hidden" name="incident" value="${incident.id}">
+<label for="follow-email">${t(l, "subscribeEmail")}</label>
+<input id="follow-email" name="email" type="email" autocomplete="email" maxlength="254" required>
+<button type="submit">${t(l, "followButton")}</button></form></section>`;
+}
+
 /**
  * "I am affected": a plain form (no JavaScript) for when the phone lines jam. The hidden `ft` is
  * the signed render time (a post faster than a person can type is refused); `website` is a
@@ -515,7 +525,7 @@ export function renderIncidentPage(
   return layout(
     `${localized(incident.title, incident.titleTranslations, locale)} · ${t(locale, "pageTitle", { name: state.name })}`,
     locale,
-    html`<section>${incidentBlock(incident, v, "h2")}</section><footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
+    html`<section>${incidentBlock(incident, v, "h2")}</section>${incident.resolvedAt ? "" : followForm(incident, v)}<footer><a href="${localePath(locale, "/")}">← ${t(locale, "backToStatus")}</a></footer>`,
     `/incidents/${encodeURIComponent(incident.id)}`,
     {
       brand: state.brand,

@@ -5572,6 +5572,8 @@ export interface operations {
                     components?: string[];
                     /** @default [] */
                     regions?: string[];
+                    /** @description follow only this open incident, until it is resolved (instead of components and regions) */
+                    incident?: string;
                     quiet_hours?: {
                         start: string;
                         end: string;

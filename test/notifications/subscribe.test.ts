@@ -230,6 +230,65 @@ describe.each(BACKENDS)("subscribing on %s", (backend) => {
     expect(done.body).toContain("Iscrizione annullata");
   }, 60_000);
 
+  it("follows one incident from its page: its updates only, until it is resolved", async () => {
+    const opened = await t.call("POST", "/api/v1/incidents", {
+      title: "Rentals cannot be ended in Rome",
+      body: "We are looking into it.",
+      components: [{ id: "end-rental-rome", status: "major_outage" }],
+      notify: false,
+    });
+    const incident = opened.json.id as string;
+    const page = await t.app.inject({ method: "GET", url: `/incidents/${incident}` });
+    expect(page.body).toContain(`name="incident" value="${incident}"`);
+    expect(page.body).toContain("Follow this incident");
+
+    const res = await post("/subscribe", [
+      ["locale", "en"],
+      ["email", "olga@example.com"],
+      ["incident", incident],
+    ]);
+    expect(res.statusCode, res.body).toBe(200);
+    const confirm = linkIn(mailTo(smtp, "olga@example.com")[0]!, "/subscriptions/confirm");
+    const token = new URL(confirm, "http://x").searchParams.get("t")!;
+    const confirmed = await post("/subscriptions/confirm", [["t", token]]);
+    expect(confirmed.statusCode).toBe(200);
+    // Its own page says what it follows.
+    const manage = /href="(\/subscriptions\/manage\?t=[^"]+)"/.exec(confirmed.body)![1]!;
+    expect((await t.app.inject({ method: "GET", url: manage })).body).toContain(
+      "You follow one incident only: “Rentals cannot be ended in Rome”",
+    );
+
+    // Another incident, anywhere: nothing reaches the follower. This one's update and resolution do.
+    const other = await t.call("POST", "/api/v1/incidents", {
+      title: "Milan rentals slow",
+      body: "Slow to end in Milan.",
+      components: [{ id: "end-rental-milan", status: "degraded_performance" }],
+    });
+    await t.call("POST", `/api/v1/incidents/${incident}/updates`, {
+      status: "identified",
+      body: "A backend deploy; rolling back.",
+    });
+    await t.call("POST", `/api/v1/incidents/${incident}/resolve`, { body: "Rentals end again in Rome." });
+    await until("the follower's two messages", async () => mailTo(smtp, "olga@example.com").length >= 3);
+    await new Promise((r) => setTimeout(r, 500));
+    const mails = mailTo(smtp, "olga@example.com").slice(1);
+    expect(mails.map((m) => part(m, "text/plain")).join("\n")).not.toContain("Milan rentals slow");
+    expect(mails).toHaveLength(2);
+    expect(part(mails[0]!, "text/plain")).toContain("A backend deploy; rolling back.");
+    expect(part(mails[1]!, "text/plain")).toContain("Rentals end again in Rome.");
+
+    // A resolved incident cannot be followed; it answers naming the field, and nothing is sent.
+    const late = await t.call("POST", "/api/v1/public/subscriptions", {
+      channel: "email",
+      address: "late@example.com",
+      incident,
+    });
+    expect(late.status).toBe(400);
+    expect(late.json.errors[0].field).toBe("incident");
+    expect(mailTo(smtp, "late@example.com")).toHaveLength(0);
+    await t.call("POST", `/api/v1/incidents/${other.json.id}/resolve`, { body: "Fine." });
+  });
+
   it("unsubscribes in one click with either form encoding, and e-mails name their language", async () => {
     // A German subscriber and a Spanish customer (never subscribed) in Milan.
     const res = await t.call("POST", "/api/v1/public/subscriptions", {

@@ -48,6 +48,8 @@ export const subscribers = pgTable(
     /** empty = the whole page */
     components: text("components").array().notNull().default(sql`'{}'::text[]`),
     regions: text("regions").array().notNull().default(sql`'{}'::text[]`),
+    /** set: this subscriber follows this one incident only, until it is resolved (components and regions are empty) */
+    incidentId: text("incident_id"),
     /** {start: "22:00", end: "07:00", time_zone: "Europe/Rome"}; critical incidents pass through */
     quietHours: jsonb("quiet_hours").$type<{ start: string; end: string; time_zone: string }>(),
     /** fold updates arriving within this many minutes into one message */
