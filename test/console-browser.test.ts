@@ -12,6 +12,7 @@ import { generate } from "otplib";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { subscribers, workspaces } from "../src/storage/schema.ts";
 import { A } from "./compensation/examples.ts";
 import { launchBrowser } from "./support/browser.ts";
 import { type ConsoleApp, startConsoleApp } from "./support/console-app.ts";
@@ -57,6 +58,27 @@ async function seed(c: ConsoleApp) {
     region: "milan",
   });
   await call("POST", "/api/v1/components", { id: "partner-fleet", name: "Partner fleet" });
+  // Two subscribers, as the page's form would leave them once confirmed.
+  const ws = (await c.database.db.select().from(workspaces))[0]!;
+  await c.database.db.insert(subscribers).values([
+    {
+      workspaceId: ws.id,
+      id: "sub-ada",
+      channel: "email",
+      address: "ada@example.com",
+      components: ["end-rental"],
+      regions: ["milan"],
+      createdAt: new Date(),
+    },
+    {
+      workspaceId: ws.id,
+      id: "sub-bo",
+      channel: "email",
+      address: "bo@example.com",
+      incidentId: "INC-SEED",
+      createdAt: new Date(),
+    },
+  ]);
   const customers = A.customers.map((x) => ({
     id: x.id,
     home_region: x.homeRegion,
@@ -511,6 +533,15 @@ describe("the console in Chromium", () => {
             .first()
             .click();
           await page.locator("figure.chart svg").first().waitFor();
+        }
+        if (view === "notifications" && name === "desktop") {
+          // Subscribers' choices by name: the component's path and the city, and an incident follower.
+          const table = page.locator("table").filter({ hasText: "ada@example.com" });
+          await table.waitFor();
+          expect(await table.textContent()).toContain("Rentals › End rental, Milan");
+          expect(await page.locator("table").filter({ hasText: "bo@example.com" }).textContent()).toContain(
+            "only incident INC-SEED",
+          );
         }
         if (view === "tokens" && name === "desktop") {
           await page.getByLabel("Name").fill("grafana");

@@ -181,6 +181,8 @@ export interface Subscriber {
   locale: string;
   components: string[];
   regions: string[];
+  /** set: follows this one incident only */
+  incident_id: string | null;
   confirmed_at: string | null;
   unsubscribed_at: string | null;
 }

@@ -383,6 +383,7 @@ export const notificationRoutes =
             locale: s.locale,
             components: s.components,
             regions: s.regions,
+            incident_id: s.incidentId,
             quiet_hours: s.quietHours,
             digest_minutes: s.digestMinutes,
             sms_entitled: s.smsEntitled,

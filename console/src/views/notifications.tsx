@@ -28,6 +28,21 @@ export function NotificationsView({ session }: { session: Session }) {
     [],
     5_000,
   );
+  // Subscribers' choices by the names people read: components by name, cities as the page says them.
+  const tree = useLoad(() => get<{ components: Component[] }>("/components").then((r) => r.components), []);
+  const scopeOf = (s: Subscriber) => {
+    if (s.incident_id) return t("followsIncident", { id: s.incident_id });
+    const components = tree.data ?? [];
+    const byId = new Map(components.map((c) => [c.id, c]));
+    const cityName = (region: string) =>
+      components.find((c) => c.region === region && byId.get(c.parent_id ?? "")?.region !== region)?.name ??
+      region;
+    const names = [
+      ...s.components.map((id) => byId.get(id)?.path.join(" › ") ?? id),
+      ...s.regions.map(cityName),
+    ];
+    return names.join(", ") || t("everything");
+  };
   const confirmAction = useAction();
   const confirmEvent = (e: NotificationEvent) =>
     confirmAction.run(async () => {
@@ -107,7 +122,7 @@ export function NotificationsView({ session }: { session: Session }) {
                       <td>{s.channel}</td>
                       <td>{s.address}</td>
                       <td>{s.locale}</td>
-                      <td>{[...s.components, ...s.regions].join(", ") || t("everything")}</td>
+                      <td>{scopeOf(s)}</td>
                       <td>
                         <StatusBadge
                           status={
