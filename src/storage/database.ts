@@ -91,6 +91,28 @@ export function copyText(rows: readonly CopyValue[][]): string {
   return text;
 }
 
+const TIMESTAMPTZ_OID = 1184;
+
+/**
+ * A timestamptz as PostgreSQL writes it ("0001-01-01 00:00:00+00", "2025-01-15 10:00:00.123456+05:30",
+ * "0044-03-15 12:00:00+00 BC"), read as node-postgres reads it. PGlite's own reader hands the
+ * text to Date, which takes years below 100 for 1900s and 2000s (year 1 came back as 2001).
+ */
+export function parseTimestamptz(text: string): Date {
+  const m =
+    /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?( BC)?$/.exec(
+      text,
+    );
+  if (!m) return new Date(text); // infinity and the like: as Date reads them
+  const [, y, mo, d, h, mi, sec, frac, sign, oh, om, os, bc] = m;
+  const year = bc ? 1 - Number(y) : Number(y);
+  const ms = frac ? Math.floor(Number(`0.${frac}`) * 1000) : 0;
+  const date = new Date(Date.UTC(2000, 0, 1, Number(h), Number(mi), Number(sec), ms));
+  date.setUTCFullYear(year, Number(mo) - 1, Number(d));
+  const offset = (Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0)) * (sign === "-" ? -1 : 1);
+  return new Date(date.getTime() - offset * 1000);
+}
+
 /** PGlite reads a COPY's input from one Blob in memory: a big file goes in slices this large. */
 const BLOB_BYTES = 8 * 2 ** 20;
 
@@ -137,7 +159,9 @@ async function openPglite(
   target: { dataDir: string } | { memory: true },
 ): Promise<Database & { pglite: PGlite }> {
   if ("dataDir" in target) mkdirSync(target.dataDir, { recursive: true });
-  const pglite = "dataDir" in target ? await PGlite.create(target.dataDir) : await PGlite.create();
+  const options = { parsers: { [TIMESTAMPTZ_OID]: parseTimestamptz } };
+  const pglite =
+    "dataDir" in target ? await PGlite.create(target.dataDir, options) : await PGlite.create(options);
   const listening = new Set<ListenerStatus>();
   const locks = new Map<number, Promise<void>>();
   const wrap = (client: PGlite | Transaction): Database => ({
