@@ -8,6 +8,7 @@ import {
   copyFileSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   utimesSync,
@@ -23,18 +24,22 @@ const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin/amends.js");
 
-/** Runs the CLI with a module hook that prints every module it loads (outside node:) to stderr. */
+/**
+ * Runs the CLI with a module hook that writes every module it loads (outside node:) to a file.
+ * A file, written at once: the hooks run on their own thread, and what they print to stderr
+ * may be lost when the command exits (Node 24 loses it after --help).
+ */
 async function loaded(args: string[], env: Record<string, string>) {
-  const { stdout, stderr } = await run(process.execPath, ["--import", HOOK, BIN, ...args], {
-    env: { ...process.env, ...env },
+  const log = join(dir, `loaded-${++runs}.txt`);
+  writeFileSync(log, "");
+  const { stdout } = await run(process.execPath, ["--import", HOOK, BIN, ...args], {
+    env: { ...process.env, ...env, AMENDS_TEST_LOADED: log },
     timeout: 60_000,
   });
-  const modules = stderr
-    .split("\n")
-    .filter((l) => l.startsWith("LOADED "))
-    .map((l) => l.slice("LOADED ".length));
+  const modules = readFileSync(log, "utf8").split("\n").filter(Boolean);
   return { stdout, modules };
 }
+let runs = 0;
 
 let dir: string;
 let HOOK: string;
@@ -43,9 +48,10 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "amends-startup-"));
   writeFileSync(
     join(dir, "hooks.mjs"),
-    `export async function resolve(specifier, context, next) {
+    `import { appendFileSync } from "node:fs";
+export async function resolve(specifier, context, next) {
   const r = await next(specifier, context);
-  if (!r.url.startsWith("node:")) process.stderr.write("LOADED " + r.url + "\\n");
+  if (!r.url.startsWith("node:") && process.env.AMENDS_TEST_LOADED) appendFileSync(process.env.AMENDS_TEST_LOADED, r.url + "\\n");
   return r;
 }\n`,
   );
