@@ -36,6 +36,9 @@ export const EVENT_AUDIENCES: Readonly<Record<string, readonly Audience[]>> = {
   "maintenance.overran": PUBLIC_NEWS,
   "monitor.down": TEAM_ONLY,
   "monitor.recovered": TEAM_ONLY,
+  /** an alert integration's alerts fired, or all resolved (onFailure: alert_team) */
+  "integration.down": TEAM_ONLY,
+  "integration.recovered": TEAM_ONLY,
   /** customers' reports on a part with no incident passed the threshold */
   "reports.threshold": TEAM_ONLY,
   /** paid SMS wait for a person's go-ahead */

@@ -18,7 +18,7 @@ import { allows, findLiveToken, type Scope, touchToken } from "../tokens/store.t
 import { requireWorkspace } from "../workspaces/store.ts";
 
 export interface Actor {
-  kind: "user" | "token" | "local" | "monitor" | "system";
+  kind: "user" | "token" | "local" | "monitor" | "integration" | "system";
   id: string;
   name: string;
 }

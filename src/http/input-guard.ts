@@ -5,7 +5,7 @@
  * and validating it would recurse until the stack runs out). Both answer 400 naming the field.
  * Runs after authentication (onRequest), so a caller without rights still learns nothing.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AmendsError, invalidField } from "../core/errors.ts";
 
 /** Deeper than any request body of ours (a policy's rules nest about ten levels). */
@@ -60,15 +60,23 @@ function refuseNul(where: "headers" | "params" | "query" | "body", path: string)
   throw new AmendsError("VALIDATION_FAILED", `${at}: ${message}`, [{ field, message }]);
 }
 
-export function installInputGuard(app: FastifyInstance): void {
-  // JSON as Fastify parses it (prototype poisoning refused), after a depth check on the text.
+/**
+ * JSON as Fastify parses it (prototype poisoning refused), after a depth check on the text.
+ * `keep` sees the text first, for a route that must check a signature over the exact bytes.
+ */
+export function installJsonParser(app: FastifyInstance, keep?: (req: FastifyRequest, text: string) => void) {
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    keep?.(req, body as string);
     if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH))
       return done(invalidField("body", `nested more than ${MAX_JSON_DEPTH} levels deep`), undefined);
     return parseJson(req, body as string, done);
   });
+}
+
+export function installInputGuard(app: FastifyInstance): void {
+  installJsonParser(app);
 
   app.addHook("onRequest", async (req) => {
     const path = nulPath(req.headers);

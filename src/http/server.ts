@@ -2,6 +2,7 @@
  * The HTTP server: the token-guarded JSON API under /api/v1 (with its OpenAPI document),
  * the public status page and its Statuspage-compatible JSON, /healthz and /metrics.
  */
+
 import { createServer } from "node:http";
 import cookie from "@fastify/cookie";
 import rateLimit from "@fastify/rate-limit";
@@ -10,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { DatabaseLimiter, databaseRateLimitStore } from "../access/rate-limit-store.ts";
 import { type AccessOptions, accessRoutes } from "../access/routes.ts";
+import { alertHookRoutes, alertIntegrationRoutes } from "../alerts/routes.ts";
 import { installAuditHook } from "../audit/hook.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import { stripeClient } from "../billing/stripe-export.ts";
@@ -233,6 +235,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(compensationRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
       await api.register(monitorRoutes(ctx, monitorOptions));
+      await api.register(alertIntegrationRoutes(ctx));
       await api.register(protocolRoutes(ctx, monitorOptions.social));
       await api.register(reportRoutes(ctx, reports));
       await api.register(postmortemRoutes(ctx));
@@ -247,6 +250,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(statusPageRoutes(database.db, now, pages, loginAttempts, options.channels ?? {}));
   await app.register(consoleRoutes(options.consoleDir));
   await app.register(heartbeatRoutes(ctx, monitorOptions));
+  await app.register(alertHookRoutes(ctx, monitorOptions));
   // The workspace's other pages by path; by host name they answer at the routes above.
   await app.register(statusPageRoutes(database.db, now, pages, loginAttempts, options.channels ?? {}), {
     prefix: "/p/:page",

@@ -12,8 +12,8 @@
  * reported by two processes at once acts once.
  */
 import { and, eq } from "drizzle-orm";
+import { judgeRecovering } from "../alerts/receive.ts";
 import { recordAudit } from "../audit/store.ts";
-import { listComponents, updateComponent } from "../components/store.ts";
 import type { ComponentStatus } from "../core/components.ts";
 import {
   combineVerdicts,
@@ -25,16 +25,18 @@ import {
   type Step,
   step,
 } from "../core/monitors.ts";
-import { componentPath, listText } from "../core/wording.ts";
-import { addIncidentUpdate, createIncident, getIncident } from "../incidents/store.ts";
-import { newId } from "../lib/ids.ts";
 import { countSkippedCheck, observeMonitorCheck } from "../lib/metrics.ts";
-import { OUTBOX_CHANNEL } from "../notifications/notifier.ts";
-import { inEveryLanguage } from "../notifications/templates.ts";
-import { startProtocol } from "../protocols/store.ts";
-import { announcePageChange } from "../status-page/changes.ts";
 import type { Database } from "../storage/database.ts";
-import { monitors, outboxMessages } from "../storage/schema.ts";
+import { monitors } from "../storage/schema.ts";
+import {
+  type AutomationOptions,
+  announced,
+  onDown,
+  onRecovered,
+  startsProtocol,
+  startWatcherProtocol,
+  type Watcher,
+} from "./automation.ts";
 import { type CheckOutcome, runCheck } from "./checks.ts";
 import { Scheduler } from "./scheduler.ts";
 import {
@@ -51,16 +53,10 @@ import {
 /** NOTIFY channel: a monitor was created, changed or deleted; schedulers reload at once. */
 export const MONITORS_CHANNEL = "amends_monitors";
 
-export interface AutomationOptions {
-  now: () => Date;
-  damping: DampingOptions;
-  /** configured social channels, for a protocol's estimate */
-  social: string[];
-}
+export type { AutomationOptions } from "./automation.ts";
 
 export const defaultLocation = () => process.env.AMENDS_LOCATION ?? "local";
 
-const by = (m: Monitor) => `monitor:${m.id}`;
 const failedStatus = (m: Monitor) => (m.assertions.componentStatus as ComponentStatus) ?? "major_outage";
 
 async function lastError(database: Database, m: Monitor): Promise<string> {
@@ -133,12 +129,19 @@ export async function evaluateMonitor(
         before: { state: m.state },
         after: { state: n.state, onFailure: m.onFailure, detail: detail || undefined },
       });
-    if (result.event === "down" && !startsProtocol(m)) await onDown(tx, m, o, detail);
-    if (result.event === "recovered") await onRecovered(tx, m, o);
+    if (result.event === "down" && !startsProtocol(m))
+      await onDown(tx, watcher(m), o, `Monitor "${m.name}" confirmed a failure: ${detail}.`);
+    if (result.event === "recovered")
+      await onRecovered(
+        tx,
+        watcher(m),
+        o,
+        `Monitor "${m.name}" has passed its checks again for ${Math.round(o.damping.recoveryQuietMs / 1000)} s; resolved automatically.`,
+      );
     return { m, event: result.event };
   });
   // A protocol works out its SMS estimate first, on its own connection: after the commit.
-  if (event === "down" && startsProtocol(m)) await startMonitorProtocol(database, m, o);
+  if (event === "down" && startsProtocol(m)) await startWatcherProtocol(database, watcher(m), o);
   if (event !== "none") await announced(database, ws);
   return event;
 }
@@ -159,133 +162,22 @@ async function recordOutage(tx: Database, m: Monitor, event: Step["event"], now:
     );
 }
 
-async function announced(database: Database, ws: string) {
-  await database.query("select pg_notify($1, $2)", [OUTBOX_CHANNEL, ws]).catch(() => {});
-  await announcePageChange(database, ws).catch(() => {});
-}
-
-async function setIncident(database: Database, m: Monitor, incidentId: string | null) {
-  await database.db
-    .update(monitors)
-    .set({ incidentId })
-    .where(and(eq(monitors.workspaceId, m.workspaceId), eq(monitors.id, m.id)));
-}
-
-async function alertTeam(
-  database: Database,
-  m: Monitor,
-  what: "down" | "recovered",
-  detail: string,
-  now: Date,
-) {
-  await database.db
-    .insert(outboxMessages)
-    .values({
-      workspaceId: m.workspaceId,
-      id: newId("msg"),
-      idempotencyKey: `monitor:${m.id}:${what}:${now.getTime()}`,
-      event: `monitor.${what}`,
-      channel: "team",
-      locale: "en",
-      template: `monitor.${what}`,
-      payload: {
-        monitor_id: m.id,
-        title: what === "down" ? `${m.name} is down: ${detail}` : `${m.name} has recovered`,
-        components: m.componentIds,
-      },
-      status: "pending",
-      createdAt: now,
-    })
-    .onConflictDoNothing();
-}
-
-/** The monitor's components as customers know them ("App › Milan and App › Rome"), per language; none: undefined. */
-async function componentNames(database: Database, m: Monitor) {
-  if (m.componentIds.length === 0) return undefined;
-  const all = await listComponents(database.db, m.workspaceId);
-  const paths = m.componentIds.map((id) => componentPath(all, id));
-  return (locale: string) => listText(paths, locale);
-}
-
-const startsProtocol = (m: Monitor) => m.onFailure === "open_incident" && Boolean(m.protocol);
-
-async function startMonitorProtocol(database: Database, m: Monitor, o: AutomationOptions) {
-  const started = await startProtocol(database, m.workspaceId, m.protocol!, {
-    by: by(m),
-    now: o.now(),
-    social: o.social,
-  });
-  if (started.incident) await setIncident(database, m, started.incident.id);
-}
-
-async function onDown(database: Database, m: Monitor, o: AutomationOptions, detail: string) {
-  const now = o.now();
-  if (m.onFailure === "alert_team") {
-    await alertTeam(database, m, "down", detail, now);
-  } else if (m.onFailure === "status_only") {
-    for (const c of m.componentIds)
-      await updateComponent(database.db, m.workspaceId, c, { status: failedStatus(m) }, now).catch(() => {});
-  } else {
-    // The public reads what fails in its own words; the monitor's name and findings are the team's.
-    const names = await componentNames(database, m);
-    const title = inEveryLanguage(names ? "auto.problemTitle" : "auto.problemTitleAny", (l) => ({
-      components: names?.(l) ?? "",
-    }));
-    const body = inEveryLanguage(names ? "auto.problemBody" : "auto.problemBodyAny", (l) => ({
-      components: names?.(l) ?? "",
-    }));
-    const incident = await createIncident(
-      database.db,
-      m.workspaceId,
-      {
-        title: title.text,
-        titleTranslations: title.translations,
-        update: {
-          body: body.text,
-          bodyTranslations: body.translations,
-          teamNote: `Monitor "${m.name}" confirmed a failure: ${detail}.`,
-          components: m.componentIds.map((componentId) => ({ componentId, status: failedStatus(m) })),
-          createdBy: by(m),
-        },
-      },
-      now,
-    );
-    await setIncident(database, m, incident.id);
-  }
-}
-
-async function onRecovered(database: Database, m: Monitor, o: AutomationOptions) {
-  const now = o.now();
-  if (m.onFailure === "alert_team") {
-    await alertTeam(database, m, "recovered", "", now);
-  } else if (m.onFailure === "status_only") {
-    for (const c of m.componentIds)
-      await updateComponent(database.db, m.workspaceId, c, { status: "operational" }, now).catch(() => {});
-  } else if (m.incidentId) {
-    const incident = await getIncident(database.db, m.workspaceId, m.incidentId).catch(() => undefined);
-    if (incident && incident.status !== "resolved") {
-      const quiet = Math.round(o.damping.recoveryQuietMs / 1000);
-      const names = await componentNames(database, m);
-      const body = inEveryLanguage(names ? "auto.recoveredBody" : "auto.recoveredBodyAny", (l) => ({
-        components: names?.(l) ?? "",
-      }));
-      await addIncidentUpdate(
-        database.db,
-        m.workspaceId,
-        incident.id,
-        {
-          status: "resolved",
-          body: body.text,
-          bodyTranslations: body.translations,
-          teamNote: `Monitor "${m.name}" has passed its checks again for ${quiet} s; resolved automatically.`,
-          createdBy: by(m),
-        },
-        now,
-      );
-    }
-    await setIncident(database, m, null);
-  }
-}
+/** The monitor as the automatic steps see it. */
+const watcher = (m: Monitor): Watcher => ({
+  workspaceId: m.workspaceId,
+  by: `monitor:${m.id}`,
+  name: m.name,
+  onFailure: m.onFailure,
+  protocol: m.protocol,
+  components: m.componentIds.map((componentId) => ({ componentId, status: failedStatus(m) })),
+  incidentId: m.incidentId,
+  setIncident: async (database, incidentId) => {
+    await database.db
+      .update(monitors)
+      .set({ incidentId })
+      .where(and(eq(monitors.workspaceId, m.workspaceId), eq(monitors.id, m.id)));
+  },
+});
 
 /** A heartbeat monitor's check: the silence since the last heartbeat, judged from the database. */
 export async function heartbeatOutcome(database: Database, m: Monitor, now: Date): Promise<CheckOutcome> {
@@ -311,6 +203,8 @@ export interface EngineOptions extends Partial<AutomationOptions> {
   flushMs?: number;
   /** how often the monitor list is reloaded besides NOTIFY (ms) */
   refreshMs?: number;
+  /** how often alert integrations waiting out a quiet period are judged (ms) */
+  alertsTickMs?: number;
   /** claim each slot in the database first (default: on PostgreSQL, where several servers may run) */
   claim?: boolean;
 }
@@ -434,11 +328,16 @@ export async function startMonitors(database: Database, options: EngineOptions =
   const flushTimer = setInterval(() => void flush(), options.flushMs ?? 1_000);
   const refreshTimer = setInterval(() => void refreshIfChanged().catch(() => {}), options.refreshMs ?? 5_000);
   // Raw results older than 7 days become rollups; the transaction makes concurrent runs harmless.
+  // Alert integrations whose alerts all resolved: their quiet period ends on this tick.
+  const alertsTimer = setInterval(
+    () => void judgeRecovering(database, auto).catch(() => {}),
+    options.alertsTickMs ?? 5_000,
+  );
   const compactTimer = setInterval(
     () => void compactResults(database, auto.now()).catch(() => {}),
     3_600_000,
   );
-  for (const t of [flushTimer, refreshTimer, compactTimer]) t.unref();
+  for (const t of [flushTimer, refreshTimer, alertsTimer, compactTimer]) t.unref();
   const stopListening = await database.listen(MONITORS_CHANNEL, () => void refresh().catch(() => {}));
 
   return {
@@ -452,6 +351,7 @@ export async function startMonitors(database: Database, options: EngineOptions =
       clearInterval(flushTimer);
       clearInterval(refreshTimer);
       clearInterval(compactTimer);
+      clearInterval(alertsTimer);
       await stopListening();
       await flush();
     },

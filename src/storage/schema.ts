@@ -8,6 +8,7 @@
  */
 
 export * from "./schema/access.ts";
+export * from "./schema/alerts.ts";
 export * from "./schema/audit.ts";
 export * from "./schema/billing.ts";
 export * from "./schema/company-data.ts";

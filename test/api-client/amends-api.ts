@@ -866,6 +866,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alert-integrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List alert integrations */
+        get: operations["listAlertIntegrations"];
+        put?: never;
+        /** Create an alert integration; the answer holds its token, once */
+        post: operations["createAlertIntegration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-integrations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert integration with its state */
+        get: operations["getAlertIntegration"];
+        put?: never;
+        post?: never;
+        /** Delete an alert integration and what it received */
+        delete: operations["deleteAlertIntegration"];
+        options?: never;
+        head?: never;
+        /** Change an alert integration; paused: true ignores its alerts */
+        patch: operations["updateAlertIntegration"];
+        trace?: never;
+    };
+    "/api/v1/alert-integrations/{id}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new bearer token; the old one stops working at once */
+        post: operations["rotateAlertIntegrationToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-integrations/{id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The integration's alerts (firing first) and its latest deliveries */
+        get: operations["listReceivedAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/protocols": {
         parameters: {
             query?: never;
@@ -4707,6 +4778,377 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    listAlertIntegrations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            tool: "alertmanager" | "grafana" | "datadog" | "pagerduty" | "opsgenie";
+                            /** @description where the tool posts, with Authorization: Bearer <token> */
+                            webhookUrl: string;
+                            rules: unknown[];
+                            /** @enum {string} */
+                            componentStatus: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                            /** @enum {string} */
+                            onFailure: "open_incident" | "alert_team" | "status_only";
+                            protocol: string | null;
+                            hasSigningSecret: boolean;
+                            /** @enum {string} */
+                            state: "up" | "down" | "pending" | "paused";
+                            stateChangedAt: string | null;
+                            /** @description the incident its alerts opened and will resolve */
+                            incidentId: string | null;
+                            failingComponents: {
+                                componentId: string;
+                                /** @enum {string} */
+                                status: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                            }[];
+                            /** @description ISO 8601 date-time, UTC */
+                            createdAt: string;
+                            /** @description ISO 8601 date-time, UTC */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createAlertIntegration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @enum {string} */
+                    tool: "alertmanager" | "grafana" | "datadog" | "pagerduty" | "opsgenie";
+                    /**
+                     * @description the first rule that matches an alert's labels maps it; no rules: every alert counts
+                     * @default []
+                     */
+                    rules?: {
+                        /** @description every label named must have this value, or one of these values */
+                        match: {
+                            [key: string]: string | string[];
+                        };
+                        /** @description component ids; {label} is replaced by the alert's label, e.g. end-rental-{city} */
+                        components: string[];
+                        /**
+                         * @description the components' status while the alert fires
+                         * @enum {string}
+                         */
+                        status?: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                    }[];
+                    /**
+                     * @default major_outage
+                     * @enum {string}
+                     */
+                    componentStatus?: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                    /**
+                     * @default open_incident
+                     * @enum {string}
+                     */
+                    onFailure?: "open_incident" | "alert_team" | "status_only";
+                    protocol?: string | null;
+                    /** @description PagerDuty: the subscription's signing secret, checked against X-PagerDuty-Signature */
+                    signingSecret?: string | null;
+                    /** @default false */
+                    paused?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        /** @enum {string} */
+                        tool: "alertmanager" | "grafana" | "datadog" | "pagerduty" | "opsgenie";
+                        /** @description where the tool posts, with Authorization: Bearer <token> */
+                        webhookUrl: string;
+                        rules: unknown[];
+                        /** @enum {string} */
+                        componentStatus: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                        /** @enum {string} */
+                        onFailure: "open_incident" | "alert_team" | "status_only";
+                        protocol: string | null;
+                        hasSigningSecret: boolean;
+                        /** @enum {string} */
+                        state: "up" | "down" | "pending" | "paused";
+                        stateChangedAt: string | null;
+                        /** @description the incident its alerts opened and will resolve */
+                        incidentId: string | null;
+                        failingComponents: {
+                            componentId: string;
+                            /** @enum {string} */
+                            status: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                        }[];
+                        /** @description ISO 8601 date-time, UTC */
+                        createdAt: string;
+                        /** @description ISO 8601 date-time, UTC */
+                        updatedAt: string;
+                        /** @description shown once: the bearer token the tool must send */
+                        token: string;
+                        /** @description Datadog: the custom payload to paste */
+                        datadogPayload?: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getAlertIntegration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        /** @enum {string} */
+                        tool: "alertmanager" | "grafana" | "datadog" | "pagerduty" | "opsgenie";
+                        /** @description where the tool posts, with Authorization: Bearer <token> */
+                        webhookUrl: string;
+                        rules: unknown[];
+                        /** @enum {string} */
+                        componentStatus: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                        /** @enum {string} */
+                        onFailure: "open_incident" | "alert_team" | "status_only";
+                        protocol: string | null;
+                        hasSigningSecret: boolean;
+                        /** @enum {string} */
+                        state: "up" | "down" | "pending" | "paused";
+                        stateChangedAt: string | null;
+                        /** @description the incident its alerts opened and will resolve */
+                        incidentId: string | null;
+                        failingComponents: {
+                            componentId: string;
+                            /** @enum {string} */
+                            status: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                        }[];
+                        /** @description ISO 8601 date-time, UTC */
+                        createdAt: string;
+                        /** @description ISO 8601 date-time, UTC */
+                        updatedAt: string;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteAlertIntegration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    updateAlertIntegration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    /** @description the first rule that matches an alert's labels maps it; no rules: every alert counts */
+                    rules?: {
+                        /** @description every label named must have this value, or one of these values */
+                        match: {
+                            [key: string]: string | string[];
+                        };
+                        /** @description component ids; {label} is replaced by the alert's label, e.g. end-rental-{city} */
+                        components: string[];
+                        /**
+                         * @description the components' status while the alert fires
+                         * @enum {string}
+                         */
+                        status?: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                    }[];
+                    /** @enum {string} */
+                    componentStatus?: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                    /** @enum {string} */
+                    onFailure?: "open_incident" | "alert_team" | "status_only";
+                    protocol?: string | null;
+                    /** @description PagerDuty: the subscription's signing secret, checked against X-PagerDuty-Signature */
+                    signingSecret?: string | null;
+                    paused?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        /** @enum {string} */
+                        tool: "alertmanager" | "grafana" | "datadog" | "pagerduty" | "opsgenie";
+                        /** @description where the tool posts, with Authorization: Bearer <token> */
+                        webhookUrl: string;
+                        rules: unknown[];
+                        /** @enum {string} */
+                        componentStatus: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                        /** @enum {string} */
+                        onFailure: "open_incident" | "alert_team" | "status_only";
+                        protocol: string | null;
+                        hasSigningSecret: boolean;
+                        /** @enum {string} */
+                        state: "up" | "down" | "pending" | "paused";
+                        stateChangedAt: string | null;
+                        /** @description the incident its alerts opened and will resolve */
+                        incidentId: string | null;
+                        failingComponents: {
+                            componentId: string;
+                            /** @enum {string} */
+                            status: "operational" | "under_maintenance" | "degraded_performance" | "partial_outage" | "major_outage";
+                        }[];
+                        /** @description ISO 8601 date-time, UTC */
+                        createdAt: string;
+                        /** @description ISO 8601 date-time, UTC */
+                        updatedAt: string;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    rotateAlertIntegrationToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        token: string;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    listReceivedAlerts: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
         };
     };
     listProtocols: {

@@ -43,7 +43,13 @@ export async function startMonitorApp(backend: BackendName, damping = FAST): Pro
   const app = await buildServer({ database, monitorDamping: damping });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const engine = await startMonitors(database, { damping, flushMs: 100, refreshMs: 300, location: "local" });
+  const engine = await startMonitors(database, {
+    damping,
+    flushMs: 100,
+    refreshMs: 300,
+    alertsTickMs: 200,
+    location: "local",
+  });
   return {
     app,
     database,
