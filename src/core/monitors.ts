@@ -5,7 +5,7 @@
  * that thousands of monitors spread over their intervals instead of firing together.
  */
 
-export const MONITOR_KINDS = ["http", "tcp", "dns", "tls", "ping", "heartbeat"] as const;
+export const MONITOR_KINDS = ["http", "tcp", "dns", "tls", "ping", "heartbeat", "signal"] as const;
 export type MonitorKind = (typeof MONITOR_KINDS)[number];
 export const ON_FAILURE = ["open_incident", "alert_team", "status_only"] as const;
 export type OnFailure = (typeof ON_FAILURE)[number];

@@ -36,6 +36,7 @@ import {
 import { postmortemRoutes } from "../postmortems/routes.ts";
 import { protocolRoutes } from "../protocols/routes.ts";
 import { reportLimits, reportPages, reportRoutes } from "../reports/routes.ts";
+import { usageEventRoutes } from "../signals/routes.ts";
 import { brandRoutes } from "../status-page/brand-routes.ts";
 import { CHANGES_CHANNEL, PageChanges } from "../status-page/changes.ts";
 import { FastLane } from "../status-page/fast-lane.ts";
@@ -236,6 +237,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await api.register(maintenanceRoutes(ctx));
       await api.register(monitorRoutes(ctx, monitorOptions));
       await api.register(alertIntegrationRoutes(ctx));
+      await api.register(usageEventRoutes(ctx));
       await api.register(protocolRoutes(ctx, monitorOptions.social));
       await api.register(reportRoutes(ctx, reports));
       await api.register(postmortemRoutes(ctx));

@@ -66,7 +66,12 @@ function once(spec: CheckSpec, now: () => Date): Promise<CheckOutcome> {
     case "ping":
       return checkPing(spec);
     case "heartbeat":
-      return Promise.resolve({ ok: false, latencyMs: null, error: "heartbeats are not polled" });
+    case "signal":
+      return Promise.resolve({
+        ok: false,
+        latencyMs: null,
+        error: `${spec.kind} monitors are judged from the database`,
+      });
   }
 }
 

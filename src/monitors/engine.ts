@@ -26,6 +26,7 @@ import {
   step,
 } from "../core/monitors.ts";
 import { countSkippedCheck, observeMonitorCheck } from "../lib/metrics.ts";
+import { signalOutcome } from "../signals/check.ts";
 import type { Database } from "../storage/database.ts";
 import { monitors } from "../storage/schema.ts";
 import {
@@ -250,7 +251,11 @@ export async function startMonitors(database: Database, options: EngineOptions =
     }
     const start = performance.now();
     const outcome =
-      m.kind === "heartbeat" ? await heartbeatOutcome(database, m, auto.now()) : await runCheck(m, auto.now);
+      m.kind === "heartbeat"
+        ? await heartbeatOutcome(database, m, auto.now())
+        : m.kind === "signal"
+          ? await signalOutcome(database, m, auto.now())
+          : await runCheck(m, auto.now);
     observeMonitorCheck(m.kind, outcome.ok, (performance.now() - start) / 1000);
     checks++;
     if (!outcome.ok) failures++;

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { monitorsAllowPrivate } from "../config.ts";
 import { AmendsError, invalidField, unknownReference } from "../core/errors.ts";
 import { MONITOR_KINDS, type MonitorKind, ON_FAILURE, uptimeOf } from "../core/monitors.ts";
+import { SIGNAL_EVENTS } from "../core/signals.ts";
 import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { ComponentStatusSchema, Id, Instant, InstantOut, iso } from "../http/zod.ts";
@@ -42,6 +43,24 @@ const Confirm = z
   ])
   .describe("down after N consecutive failures, or M failures among the last K checks");
 
+const Signal = z.strictObject({
+  event: z.enum(SIGNAL_EVENTS),
+  direction: z.enum(["drop", "spike"]).describe("drop: fewer than expected; spike: more"),
+  region: z.string().min(1).max(100).optional().describe("only events in this region"),
+  windowMinutes: z.number().int().min(5).max(60).optional().describe("the window counted (15)"),
+  dropTo: z.number().min(0.05).max(0.95).optional().describe("drop: surely below this share of normal (0.5)"),
+  minCustomers: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe("spike: distinct customers at least (2)"),
+  minEvents: z.number().int().min(1).max(100_000).optional().describe("spike: events at least (3)"),
+  confidence: z.number().min(0.9).max(0.999999).optional().describe("how sure a verdict must be (0.9999)"),
+  weeks: z.number().int().min(2).max(8).optional().describe("past weeks learned from (4)"),
+});
+
 const Assertions = z
   .strictObject({
     status: z.array(z.number().int().min(100).max(599)).max(20).optional(),
@@ -66,6 +85,7 @@ const Assertions = z
       .max(86_400)
       .optional()
       .describe("heartbeat: silence allowed past the interval"),
+    signal: Signal.optional().describe("signal: the usage events watched, against past weeks"),
     componentStatus: ComponentStatusSchema.optional().describe(
       "the components' status while down (major_outage)",
     ),
@@ -131,7 +151,7 @@ async function checkPublic(kind: MonitorKind, target: string, assertions: Record
       "must be a public address: private, local and loopback networks are refused " +
         "(AMENDS_MONITORS_ALLOW_PRIVATE=1 allows them)",
     );
-  if (kind === "heartbeat") return;
+  if (kind === "heartbeat" || kind === "signal") return;
   if (kind === "dns") {
     // the resolver asked is a target too (an address, which needs no lookup)
     const server = typeof assertions.server === "string" ? resolverHost(assertions.server) : undefined;
@@ -170,6 +190,7 @@ function checkTarget(kind: MonitorKind, target: string): void {
       if (!/^[A-Za-z0-9.:-]{1,253}$/.test(target)) throw bad("a host name or address");
       return;
     case "heartbeat":
+    case "signal":
       return;
   }
 }
@@ -300,7 +321,10 @@ export const monitorRoutes =
       async (req, reply) => {
         const b = req.body;
         checkTarget(b.kind, b.target);
-        if (b.kind !== "heartbeat" && !b.target) throw invalidField("target", "required");
+        if (b.kind !== "heartbeat" && b.kind !== "signal" && !b.target)
+          throw invalidField("target", "required");
+        if (b.kind === "signal" && !b.assertions.signal)
+          throw invalidField("assertions.signal", "required: which usage events to watch");
         await checkPublic(b.kind, b.target, b.assertions);
         checkTiming(b.kind, b.intervalSeconds, b.timeoutMs, b.retries);
         const m = await createMonitor(ctx.db, principal(req).workspaceId, b, ctx.now());
@@ -496,7 +520,7 @@ export const monitorRoutes =
         return {
           location: probe.location,
           monitors: list
-            .filter((m) => m.kind !== "heartbeat")
+            .filter((m) => m.kind !== "heartbeat" && m.kind !== "signal")
             .map((m) => ({
               id: m.id,
               kind: m.kind,

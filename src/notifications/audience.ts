@@ -137,7 +137,14 @@ export function sources(
                     or exists (select 1 from usage_sessions u
                                 where u.workspace_id = c.workspace_id and u.customer_id = c.id
                                   and (u.component_id = any($2::text[]) or u.region = any($3::text[]))
-                                  and u.started_at < $6 and (u.ended_at is null or u.ended_at > $5)))`,
+                                  and u.started_at < $6 and (u.ended_at is null or u.ended_at > $5))
+                    -- stuck: an attempt on a failed part failed, up to an hour before the incident was
+                    -- opened (a signal monitor confirms within its window of at most an hour)
+                    or exists (select 1 from usage_events ev
+                                where ev.workspace_id = c.workspace_id and ev.type = 'session_failed'
+                                  and ev.at >= $5::timestamptz - interval '1 hour' and ev.at < $6
+                                  and ev.customer_id = c.id
+                                  and (ev.component_id = any($2::text[]) or ev.region = any($3::text[]))))`,
       params: [
         e.workspaceId,
         components,

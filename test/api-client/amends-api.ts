@@ -937,6 +937,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send usage events as they happen (session started, ended, failed), idempotent by id
+         * @description application/x-ndjson (one event per line) or application/json (an array), up to 100,000 events. A bad line is reported by line and field and nothing is written. Signal monitors count these events.
+         */
+        post: operations["ingestUsageEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/protocols": {
         parameters: {
             query?: never;
@@ -4268,7 +4288,7 @@ export interface operations {
                             id: string;
                             name: string;
                             /** @enum {string} */
-                            kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat";
+                            kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat" | "signal";
                             target: string;
                             componentIds: string[];
                             intervalSeconds: number;
@@ -4315,7 +4335,7 @@ export interface operations {
                 "application/json": {
                     id?: string;
                     /** @enum {string} */
-                    kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat";
+                    kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat" | "signal";
                     name: string;
                     /** @default  */
                     target?: string;
@@ -4374,6 +4394,30 @@ export interface operations {
                         servername?: string;
                         /** @description heartbeat: silence allowed past the interval */
                         graceSeconds?: number;
+                        /** @description signal: the usage events watched, against past weeks */
+                        signal?: {
+                            /** @enum {string} */
+                            event: "session_started" | "session_ended" | "session_failed";
+                            /**
+                             * @description drop: fewer than expected; spike: more
+                             * @enum {string}
+                             */
+                            direction: "drop" | "spike";
+                            /** @description only events in this region */
+                            region?: string;
+                            /** @description the window counted (15) */
+                            windowMinutes?: number;
+                            /** @description drop: surely below this share of normal (0.5) */
+                            dropTo?: number;
+                            /** @description spike: distinct customers at least (2) */
+                            minCustomers?: number;
+                            /** @description spike: events at least (3) */
+                            minEvents?: number;
+                            /** @description how sure a verdict must be (0.9999) */
+                            confidence?: number;
+                            /** @description past weeks learned from (4) */
+                            weeks?: number;
+                        };
                         /**
                          * @description the components' status while down (major_outage)
                          * @enum {string}
@@ -4402,7 +4446,7 @@ export interface operations {
                         id: string;
                         name: string;
                         /** @enum {string} */
-                        kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat";
+                        kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat" | "signal";
                         target: string;
                         componentIds: string[];
                         intervalSeconds: number;
@@ -4461,7 +4505,7 @@ export interface operations {
                         id: string;
                         name: string;
                         /** @enum {string} */
-                        kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat";
+                        kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat" | "signal";
                         target: string;
                         componentIds: string[];
                         intervalSeconds: number;
@@ -4578,6 +4622,30 @@ export interface operations {
                         servername?: string;
                         /** @description heartbeat: silence allowed past the interval */
                         graceSeconds?: number;
+                        /** @description signal: the usage events watched, against past weeks */
+                        signal?: {
+                            /** @enum {string} */
+                            event: "session_started" | "session_ended" | "session_failed";
+                            /**
+                             * @description drop: fewer than expected; spike: more
+                             * @enum {string}
+                             */
+                            direction: "drop" | "spike";
+                            /** @description only events in this region */
+                            region?: string;
+                            /** @description the window counted (15) */
+                            windowMinutes?: number;
+                            /** @description drop: surely below this share of normal (0.5) */
+                            dropTo?: number;
+                            /** @description spike: distinct customers at least (2) */
+                            minCustomers?: number;
+                            /** @description spike: events at least (3) */
+                            minEvents?: number;
+                            /** @description how sure a verdict must be (0.9999) */
+                            confidence?: number;
+                            /** @description past weeks learned from (4) */
+                            weeks?: number;
+                        };
                         /**
                          * @description the components' status while down (major_outage)
                          * @enum {string}
@@ -4602,7 +4670,7 @@ export interface operations {
                         id: string;
                         name: string;
                         /** @enum {string} */
-                        kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat";
+                        kind: "http" | "tcp" | "dns" | "tls" | "ping" | "heartbeat" | "signal";
                         target: string;
                         componentIds: string[];
                         intervalSeconds: number;
@@ -5149,6 +5217,33 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    ingestUsageEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        received: number;
+                        stored: number;
+                        duplicates: number;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
         };
     };
     listProtocols: {

@@ -110,3 +110,27 @@ export const charges = pgTable(
     index("charges_customer").on(t.workspaceId, t.customerId, t.usageRef),
   ],
 );
+
+/**
+ * What customers did, as it happened: sessions started, ended, and attempts that failed, sent by
+ * the company as events (`POST /api/v1/usage-events`), each stored once by its id. Signal
+ * monitors count them; customers whose attempts fail are the ones an outage leaves stuck.
+ */
+export const usageEvents = pgTable(
+  "usage_events",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    id: text("id").notNull(),
+    /** session_started | session_ended | session_failed */
+    type: text("type").notNull(),
+    at: ts("at").notNull(),
+    customerId: text("customer_id").notNull(),
+    sessionId: text("session_id"),
+    componentId: text("component_id"),
+    region: text("region"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.id] }),
+    index("usage_events_type_at").on(t.workspaceId, t.type, t.at),
+  ],
+);

@@ -1,0 +1,143 @@
+/**
+ * Usage events: stored once by id, counted per window for signal monitors, and read back as the
+ * customers an outage leaves stuck.
+ */
+import { listComponents } from "../components/store.ts";
+import { subtreesOf } from "../core/components.ts";
+import { AmendsError, type FieldError } from "../core/errors.ts";
+import { type SignalInput, type SignalSpec, signalWindows } from "../core/signals.ts";
+import type { Database } from "../storage/database.ts";
+
+export interface UsageEventInput {
+  id: string;
+  type: string;
+  at: Date;
+  customerId: string;
+  sessionId?: string;
+  componentId?: string;
+  region?: string;
+}
+
+/** Stores a batch, each event once: a replayed batch stores nothing. Returns how many were new. */
+export async function storeUsageEvents(database: Database, ws: string, events: readonly UsageEventInput[]) {
+  let stored = 0;
+  // One statement per few thousand rows, through arrays: the batch is written whole or not at all.
+  await database.transaction(async (tx) => {
+    for (let i = 0; i < events.length; i += 5_000) {
+      const chunk = events.slice(i, i + 5_000);
+      const rows = await tx.query<{ id: string }>(
+        `insert into usage_events (workspace_id, id, type, at, customer_id, session_id, component_id, region)
+         select $1, * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[])
+         on conflict do nothing returning id`,
+        [
+          ws,
+          chunk.map((e) => e.id),
+          chunk.map((e) => e.type),
+          chunk.map((e) => e.at.toISOString()),
+          chunk.map((e) => e.customerId),
+          chunk.map((e) => e.sessionId ?? null),
+          chunk.map((e) => e.componentId ?? null),
+          chunk.map((e) => e.region ?? null),
+        ],
+      );
+      stored += rows.length;
+    }
+  });
+  return stored;
+}
+
+/** Duplicate ids within one batch are the sender's mistake, named by line. */
+export function checkUniqueIds(events: readonly { id: string }[]) {
+  const seen = new Map<string, number>();
+  const fields: FieldError[] = [];
+  events.forEach((e, i) => {
+    const first = seen.get(e.id);
+    if (first !== undefined)
+      fields.push({
+        field: "id",
+        line: i + 1,
+        message: `line ${i + 1}: id "${e.id}" already on line ${first + 1}`,
+      });
+    else seen.set(e.id, i);
+  });
+  if (fields.length)
+    throw new AmendsError(
+      "VALIDATION_FAILED",
+      fields
+        .slice(0, 10)
+        .map((f) => f.message)
+        .join("; "),
+      fields.slice(0, 10),
+    );
+}
+
+export interface SignalScope {
+  /** the components (with their descendants) whose events count; empty: every component */
+  componentIds: string[];
+  region?: string;
+}
+
+/** What one signal check counts, in one statement: now and the same window in past weeks, with levels. */
+export async function signalInput(
+  database: Database,
+  ws: string,
+  spec: SignalSpec,
+  scope: SignalScope,
+  at: Date,
+): Promise<SignalInput> {
+  const w = signalWindows(at.getTime(), spec);
+  const windows = [w.now, ...w.past];
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const components = scope.componentIds.length
+    ? [...subtreesOf(await listComponents(database.db, ws), scope.componentIds)]
+    : null;
+  const filter = `e.workspace_id = $1 and e.type = $2 and ($3::text is null or e.region = $3)
+                  and ($4::text[] is null or e.component_id = any($4::text[]))`;
+  const rows = await database.query<{ i: string; events: number; customers: number; level: number }>(
+    `select r.i::text as i,
+            (select count(*)::int from usage_events e where ${filter} and e.at >= r.s and e.at < r.e) as events,
+            (select count(distinct e.customer_id)::int from usage_events e where ${filter} and e.at >= r.s and e.at < r.e) as customers,
+            (select count(*)::int from usage_events e where ${filter} and e.at >= r.ls and e.at < r.s) as level
+       from unnest($5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) with ordinality as r(s, e, ls, i)
+      order by r.i`,
+    [
+      ws,
+      spec.event,
+      scope.region ?? null,
+      components,
+      windows.map((x) => iso(x.start)),
+      windows.map((x) => iso(x.end)),
+      windows.map((x) => iso(x.levelStart)),
+    ],
+  );
+  const [now, ...past] = rows.map((r) => ({
+    window: { events: Number(r.events), customers: Number(r.customers) },
+    level: Number(r.level),
+  }));
+  return { now: now!.window, level: now!.level, past };
+}
+
+/**
+ * Customers stuck now: whose latest attempt in the scope failed since `since`, with no session
+ * ended after it. They are the affected customers of the incident while it is open.
+ */
+export async function stuckCustomers(
+  database: Database,
+  ws: string,
+  scope: SignalScope,
+  since: Date,
+): Promise<number> {
+  const components = scope.componentIds.length
+    ? [...subtreesOf(await listComponents(database.db, ws), scope.componentIds)]
+    : null;
+  const [row] = await database.query<{ n: number }>(
+    `select count(distinct f.customer_id)::int as n from usage_events f
+      where f.workspace_id = $1 and f.type = 'session_failed' and f.at >= $2
+        and ($3::text is null or f.region = $3) and ($4::text[] is null or f.component_id = any($4::text[]))
+        and not exists (select 1 from usage_events d
+                         where d.workspace_id = f.workspace_id and d.type = 'session_ended' and d.customer_id = f.customer_id
+                           and d.at > f.at and (f.session_id is null or d.session_id = f.session_id))`,
+    [ws, since.toISOString(), scope.region ?? null, components],
+  );
+  return Number(row?.n ?? 0);
+}
