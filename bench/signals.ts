@@ -243,4 +243,72 @@ for (const sc of scenarios) {
   for (const a of wrong) console.log(`     ${new Date(a.at).toISOString()}  ${a.monitor.name}: ${a.detail}`);
   results[sc.name] = first ? Number(minutes(first.at - sc.outage.start)) : null;
 }
+if (args.sql) results.sql = await checkSql();
 console.log(`\n${JSON.stringify(results)}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+
+/**
+ * The server's own path over the same events: ingested through POST /api/v1/usage-events on
+ * PGlite, then each monitor's counts read by src/signals/store.ts at random minutes, which must
+ * equal the counts the replay judged.
+ */
+async function checkSql() {
+  const { buildServer } = await import("../src/http/server.ts");
+  const { openDatabase } = await import("../src/storage/database.ts");
+  const { createWorkspace } = await import("../src/workspaces/store.ts");
+  const { createToken } = await import("../src/tokens/store.ts");
+  const { signalInput } = await import("../src/signals/store.ts");
+  const database = await openDatabase({ memory: true });
+  const ws = await createWorkspace(database.db, { slug: "fleet", name: "The Fleet" });
+  const { secret } = await createToken(database.db, { workspaceId: ws.id, name: "bench" });
+  const app = await buildServer({ database });
+  const call = (url: string, payload: string, type = "application/json") =>
+    app.inject({ method: "POST", url, payload, headers: { authorization: `Bearer ${secret}`, "content-type": type } });
+  await call("/api/v1/components", JSON.stringify({ id: "end-rental", name: "End rental" }));
+  for (const c of DEMO_CITIES)
+    await call("/api/v1/components", JSON.stringify({ id: `end-rental-${c.region}`, name: c.name, parent_id: "end-rental" }));
+  const events = generateUsage({
+    seed,
+    from: HISTORY_FROM,
+    to: MONTH_TO,
+    rentalsPerDay: RENTALS_PER_DAY,
+    outages: [scenarios[0]!.outage],
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < events.length; i += 50_000) {
+    const res = await call(
+      "/api/v1/usage-events",
+      events
+        .slice(i, i + 50_000)
+        .map((e) => JSON.stringify(e))
+        .join("\n"),
+      "application/x-ndjson",
+    );
+    if (res.statusCode !== 200) throw new Error(res.body);
+  }
+  const ingestS = (performance.now() - t0) / 1000;
+  const series = seriesOf(events);
+  const random = (await import("../src/lib/prng.ts")).prng(seed);
+  let compared = 0;
+  let mismatches = 0;
+  const t1 = performance.now();
+  for (let i = 0; i < 40; i++) {
+    const m = monitors[Math.floor(random() * monitors.length)]!;
+    const at = MONTH_FROM + Math.floor(random() * ((MONTH_TO - MONTH_FROM) / 60_000)) * 60_000;
+    const scope = { componentIds: m.region ? [`end-rental-${m.region}`] : ["end-rental"] };
+    const fromSql = await signalInput(database, ws.id, m.spec, scope, new Date(at));
+    const inMemory = inputAt(series(m.spec.event, m.region), m.spec, at);
+    compared++;
+    if (JSON.stringify(fromSql) !== JSON.stringify(inMemory)) {
+      mismatches++;
+      console.log(`   mismatch at ${new Date(at).toISOString()} ${m.name}:`, fromSql, inMemory);
+    }
+  }
+  const perCheckMs = (performance.now() - t1) / compared;
+  console.log(
+    `\nSQL: ${events.length} events ingested in ${ingestS.toFixed(1)} s (${Math.round(events.length / ingestS)}/s) on PGlite; ` +
+      `${compared} checks' counts compared, ${mismatches} different; ${perCheckMs.toFixed(0)} ms a check`,
+  );
+  await app.close();
+  await database.close();
+  return { compared, mismatches, ingestPerSecond: Math.round(events.length / ingestS), msPerCheck: Math.round(perCheckMs) };
+}

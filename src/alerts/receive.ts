@@ -226,6 +226,7 @@ async function judge(tx: Database, before: AlertIntegration, o: AutomationOption
         tx,
         watcher(before, failing),
         o,
+        `${firing.length} alert(s) firing: ${summaries}`,
         `${before.name}: ${firing.length} alert(s) firing: ${summaries}.`,
       );
   } else if (added.length) {

@@ -87,11 +87,17 @@ export async function startWatcherProtocol(database: Database, w: Watcher, o: Au
   if (started.incident) await w.setIncident(database, started.incident.id);
 }
 
-/** A confirmed failure: `teamNote` says what was seen, for the team only. */
-export async function onDown(database: Database, w: Watcher, o: AutomationOptions, teamNote: string) {
+/** A confirmed failure: `detail` says what was seen, for the team only; `teamNote` frames it for the timeline. */
+export async function onDown(
+  database: Database,
+  w: Watcher,
+  o: AutomationOptions,
+  detail: string,
+  teamNote = detail,
+) {
   const now = o.now();
   if (w.onFailure === "alert_team") {
-    await alertTeam(database, w, "down", `${w.name} is down: ${teamNote}`, now);
+    await alertTeam(database, w, "down", `${w.name} is down: ${detail}`, now);
   } else if (w.onFailure === "status_only") {
     for (const c of w.components)
       await updateComponent(database.db, w.workspaceId, c.componentId, { status: c.status }, now).catch(

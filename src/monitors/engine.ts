@@ -131,7 +131,7 @@ export async function evaluateMonitor(
         after: { state: n.state, onFailure: m.onFailure, detail: detail || undefined },
       });
     if (result.event === "down" && !startsProtocol(m))
-      await onDown(tx, watcher(m), o, `Monitor "${m.name}" confirmed a failure: ${detail}.`);
+      await onDown(tx, watcher(m), o, detail, `Monitor "${m.name}" confirmed a failure: ${detail}.`);
     if (result.event === "recovered")
       await onRecovered(
         tx,

@@ -47,6 +47,10 @@ const Signal = z.strictObject({
   event: z.enum(SIGNAL_EVENTS),
   direction: z.enum(["drop", "spike"]).describe("drop: fewer than expected; spike: more"),
   region: z.string().min(1).max(100).optional().describe("only events in this region"),
+  source: z
+    .enum(["events", "sessions"])
+    .optional()
+    .describe("events: POST /usage-events (default); sessions: the imported usage sessions' starts and ends"),
   windowMinutes: z.number().int().min(5).max(60).optional().describe("the window counted (15)"),
   dropTo: z.number().min(0.05).max(0.95).optional().describe("drop: surely below this share of normal (0.5)"),
   minCustomers: z
@@ -161,6 +165,14 @@ async function checkPublic(kind: MonitorKind, target: string, assertions: Record
   const host =
     kind === "http" ? new URL(target).hostname : kind === "ping" ? target : hostPort(target, 443).host;
   if (!(await isPublicTarget(host))) throw refused("target");
+}
+
+/** A signal monitor says which usage it watches; the imported sessions hold no failed attempts. */
+function checkSignal(kind: MonitorKind, assertions: z.infer<typeof Assertions>): void {
+  if (kind === "signal" && !assertions.signal)
+    throw invalidField("assertions.signal", "required: which usage events to watch");
+  if (assertions.signal?.source === "sessions" && assertions.signal.event === "session_failed")
+    throw invalidField("assertions.signal.event", "sessions record starts and ends, not failed attempts");
 }
 
 /** The target must make sense for the kind: a URL, host:port, a name. */
@@ -323,8 +335,7 @@ export const monitorRoutes =
         checkTarget(b.kind, b.target);
         if (b.kind !== "heartbeat" && b.kind !== "signal" && !b.target)
           throw invalidField("target", "required");
-        if (b.kind === "signal" && !b.assertions.signal)
-          throw invalidField("assertions.signal", "required: which usage events to watch");
+        checkSignal(b.kind, b.assertions);
         await checkPublic(b.kind, b.target, b.assertions);
         checkTiming(b.kind, b.intervalSeconds, b.timeoutMs, b.retries);
         const m = await createMonitor(ctx.db, principal(req).workspaceId, b, ctx.now());
@@ -369,6 +380,7 @@ export const monitorRoutes =
             req.body.target ?? before.target,
             req.body.assertions ?? before.assertions,
           );
+        if (req.body.assertions) checkSignal(before.kind, req.body.assertions);
         checkTiming(
           before.kind,
           req.body.intervalSeconds ?? before.intervalSeconds,

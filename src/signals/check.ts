@@ -5,14 +5,16 @@ import type { Monitor } from "../monitors/store.ts";
 import type { Database } from "../storage/database.ts";
 import { signalInput, stuckCustomers } from "./store.ts";
 
-export const signalSpecOf = (m: Pick<Monitor, "assertions">): SignalSpec & { region?: string } => ({
+export const signalSpecOf = (
+  m: Pick<Monitor, "assertions">,
+): SignalSpec & { region?: string; source?: "events" | "sessions" } => ({
   ...DEFAULT_SIGNAL,
   ...(m.assertions.signal as Partial<SignalSpec> & Pick<SignalSpec, "event" | "direction">),
 });
 
 export async function signalOutcome(database: Database, m: Monitor, now: Date): Promise<CheckOutcome> {
   const spec = signalSpecOf(m);
-  const scope = { componentIds: m.componentIds, region: spec.region };
+  const scope = { componentIds: m.componentIds, region: spec.region, source: spec.source };
   const verdict = judgeSignal(spec, await signalInput(database, m.workspaceId, spec, scope, now));
   if (verdict.verdict !== "failing") return { ok: true, latencyMs: null };
   const since = new Date(now.getTime() - spec.windowMinutes * 60_000);

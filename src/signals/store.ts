@@ -75,6 +75,8 @@ export interface SignalScope {
   /** the components (with their descendants) whose events count; empty: every component */
   componentIds: string[];
   region?: string;
+  /** events (the default): the ingest; sessions: the usage sessions imported for compensation */
+  source?: "events" | "sessions";
 }
 
 /** What one signal check counts, in one statement: now and the same window in past weeks, with levels. */
@@ -91,13 +93,22 @@ export async function signalInput(
   const components = scope.componentIds.length
     ? [...subtreesOf(await listComponents(database.db, ws), scope.componentIds)]
     : null;
-  const filter = `e.workspace_id = $1 and e.type = $2 and ($3::text is null or e.region = $3)
+  // The imported sessions serve as well: a start is a session's started_at, an end its ended_at.
+  const [table, column, type] =
+    scope.source === "sessions"
+      ? ([
+          "usage_sessions",
+          spec.event === "session_started" ? "started_at" : "ended_at",
+          "$2::text is not null",
+        ] as const)
+      : (["usage_events", "at", "e.type = $2"] as const);
+  const filter = `e.workspace_id = $1 and ${type} and ($3::text is null or e.region = $3)
                   and ($4::text[] is null or e.component_id = any($4::text[]))`;
   const rows = await database.query<{ i: string; events: number; customers: number; level: number }>(
     `select r.i::text as i,
-            (select count(*)::int from usage_events e where ${filter} and e.at >= r.s and e.at < r.e) as events,
-            (select count(distinct e.customer_id)::int from usage_events e where ${filter} and e.at >= r.s and e.at < r.e) as customers,
-            (select count(*)::int from usage_events e where ${filter} and e.at >= r.ls and e.at < r.s) as level
+            (select count(*)::int from ${table} e where ${filter} and e.${column} >= r.s and e.${column} < r.e) as events,
+            (select count(distinct e.customer_id)::int from ${table} e where ${filter} and e.${column} >= r.s and e.${column} < r.e) as customers,
+            (select count(*)::int from ${table} e where ${filter} and e.${column} >= r.ls and e.${column} < r.s) as level
        from unnest($5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) with ordinality as r(s, e, ls, i)
       order by r.i`,
     [

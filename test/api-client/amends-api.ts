@@ -4405,6 +4405,11 @@ export interface operations {
                             direction: "drop" | "spike";
                             /** @description only events in this region */
                             region?: string;
+                            /**
+                             * @description events: POST /usage-events (default); sessions: the imported usage sessions' starts and ends
+                             * @enum {string}
+                             */
+                            source?: "events" | "sessions";
                             /** @description the window counted (15) */
                             windowMinutes?: number;
                             /** @description drop: surely below this share of normal (0.5) */
@@ -4633,6 +4638,11 @@ export interface operations {
                             direction: "drop" | "spike";
                             /** @description only events in this region */
                             region?: string;
+                            /**
+                             * @description events: POST /usage-events (default); sessions: the imported usage sessions' starts and ends
+                             * @enum {string}
+                             */
+                            source?: "events" | "sessions";
                             /** @description the window counted (15) */
                             windowMinutes?: number;
                             /** @description drop: surely below this share of normal (0.5) */

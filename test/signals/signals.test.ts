@@ -186,4 +186,52 @@ describe.each(BACKENDS)("usage signals on %s", (backend) => {
     for (const m of got.values())
       expectCustomerWords(m, ["milan-end-failures", "session_failed", "S1", "signal"]);
   }, 120_000);
+
+  it("the imported sessions serve too: rentals that stop ending in Rome are a drop", async () => {
+    // Three weeks of rentals in Rome ending every two minutes, none in the last hour.
+    const rows = ["id,customer_id,kind,component_id,region,started_at,ended_at,charge,currency"];
+    for (let at = now - 21 * 86_400_000; at < now - 3_600_000; at += 2 * 60_000)
+      rows.push(
+        `r${at},N1,rental,end-rental-rome,rome,${new Date(at - 600_000).toISOString()},${new Date(at).toISOString()},100,EUR`,
+      );
+    await importCsv(w.t, "sessions", rows.join("\n"));
+    const refused = await w.t.call("POST", "/api/v1/monitors", {
+      name: "failed attempts from sessions",
+      kind: "signal",
+      assertions: { signal: { event: "session_failed", direction: "spike", source: "sessions" } },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.detail).toContain("assertions.signal.event");
+    await ok(w.t, "POST", "/api/v1/monitors", {
+      id: "rome-ended",
+      name: "rentals ended in Rome (sessions)",
+      kind: "signal",
+      componentIds: ["end-rental-rome"],
+      intervalSeconds: 1,
+      timeoutMs: 500,
+      confirm: { consecutive: 1 },
+      onFailure: "alert_team",
+      assertions: {
+        signal: {
+          event: "session_ended",
+          direction: "drop",
+          source: "sessions",
+          windowMinutes: 30,
+          confidence: 0.999,
+        },
+      },
+    });
+    await until(
+      "down",
+      async () => (await w.t.call("GET", "/api/v1/monitors/rome-ended")).json.state === "down",
+      15_000,
+    );
+    const [alert] = await w.t.database.query<{ payload: any }>(
+      "select payload from outbox_messages where workspace_id = $1 and event = 'monitor.down'",
+      [w.t.workspaceId],
+    );
+    expect(alert!.payload.title).toMatch(
+      /rentals ended in Rome \(sessions\) is down: session_ended events in 30 min: observed 0, expected 15/,
+    );
+  }, 120_000);
 });
