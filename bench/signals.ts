@@ -262,10 +262,18 @@ async function checkSql() {
   const { secret } = await createToken(database.db, { workspaceId: ws.id, name: "bench" });
   const app = await buildServer({ database });
   const call = (url: string, payload: string, type = "application/json") =>
-    app.inject({ method: "POST", url, payload, headers: { authorization: `Bearer ${secret}`, "content-type": type } });
+    app.inject({
+      method: "POST",
+      url,
+      payload,
+      headers: { authorization: `Bearer ${secret}`, "content-type": type },
+    });
   await call("/api/v1/components", JSON.stringify({ id: "end-rental", name: "End rental" }));
   for (const c of DEMO_CITIES)
-    await call("/api/v1/components", JSON.stringify({ id: `end-rental-${c.region}`, name: c.name, parent_id: "end-rental" }));
+    await call(
+      "/api/v1/components",
+      JSON.stringify({ id: `end-rental-${c.region}`, name: c.name, parent_id: "end-rental" }),
+    );
   const events = generateUsage({
     seed,
     from: HISTORY_FROM,
@@ -310,5 +318,10 @@ async function checkSql() {
   );
   await app.close();
   await database.close();
-  return { compared, mismatches, ingestPerSecond: Math.round(events.length / ingestS), msPerCheck: Math.round(perCheckMs) };
+  return {
+    compared,
+    mismatches,
+    ingestPerSecond: Math.round(events.length / ingestS),
+    msPerCheck: Math.round(perCheckMs),
+  };
 }
