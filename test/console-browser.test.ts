@@ -142,6 +142,38 @@ async function seed(c: ConsoleApp) {
        from monitors, generate_series(1, 60) i where id = $1`,
     [(monitor as { id: string }).id],
   );
+  // A signal monitor (judged by no engine here: its chart reads the counts directly) and an alert
+  // integration that has heard one alert fire.
+  await call("POST", "/api/v1/monitors", {
+    name: "End-rental failures (signal)",
+    kind: "signal",
+    componentIds: ["end-rental-milan"],
+    assertions: { signal: { event: "session_failed", direction: "spike" } },
+  });
+  const hook = await call("POST", "/api/v1/alert-integrations", {
+    name: "Prometheus",
+    tool: "alertmanager",
+    onFailure: "alert_team",
+    rules: [{ match: { service: "rentals" }, components: ["end-rental-{city}"] }],
+  });
+  const delivered = await fetch(`${c.base}${hook.webhookUrl}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${hook.token}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      version: "4",
+      status: "firing",
+      alerts: [
+        {
+          status: "firing",
+          labels: { alertname: "EndRentalErrors", service: "rentals", city: "milan" },
+          annotations: { summary: "End-rental errors in Milan" },
+          startsAt: new Date().toISOString(),
+          fingerprint: "f1",
+        },
+      ],
+    }),
+  });
+  expect(delivered.status).toBe(202);
 }
 
 /** A TOTP code not used before: waits for the next 30-second step when `used` is current. */
@@ -533,6 +565,12 @@ describe("the console in Chromium", () => {
             .first()
             .click();
           await page.locator("figure.chart svg").first().waitFor();
+          // The signal's observed and expected counts, and the alerts an integration received.
+          await page.getByRole("button", { name: /Observed and expected|Osservato e atteso/ }).click();
+          await page.getByText(/Now: observed 0, expected|Ora: osservato 0, atteso/).waitFor();
+          await page.locator("figure.chart svg").first().waitFor();
+          await page.getByRole("button", { name: /Alerts received|Allerte ricevute/ }).click();
+          await page.getByText("End-rental errors in Milan").waitFor();
         }
         if (view === "notifications" && name === "desktop") {
           // Subscribers' choices by name: the component's path and the city, and an incident follower.

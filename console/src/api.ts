@@ -243,6 +243,31 @@ export interface Monitor {
   onFailure?: string;
   protocol?: string | null;
 }
+export interface SignalPoint {
+  at: string;
+  observed: number;
+  expected: number;
+  confidence: number;
+  verdict: "ok" | "failing" | "learning";
+}
+export interface AlertIntegration {
+  id: string;
+  name: string;
+  tool: string;
+  webhookUrl: string;
+  onFailure: string;
+  state: "up" | "down" | "pending" | "paused";
+  incidentId: string | null;
+  failingComponents: { componentId: string; status: string }[];
+}
+export interface ReceivedAlert {
+  fingerprint: string;
+  status: "firing" | "resolved";
+  summary: string;
+  labels: Record<string, string>;
+  components: { componentId: string; status: string }[] | null;
+  updatedAt: string;
+}
 export interface CheckResult {
   at: string;
   ok?: boolean;

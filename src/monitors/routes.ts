@@ -12,6 +12,7 @@ import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { ComponentStatusSchema, Id, Instant, InstantOut, iso } from "../http/zod.ts";
 import { isPublicTarget, refusedHost } from "../lib/outbound.ts";
+import { signalSeries } from "../signals/check.ts";
 import { hostPort, resolverHost } from "./checks.ts";
 import { type AutomationOptions, defaultLocation, evaluateMonitor, MONITORS_CHANNEL } from "./engine.ts";
 import {
@@ -466,6 +467,51 @@ export const monitorRoutes =
             latencyP95Ms: r.latencyP95Ms,
           })),
         };
+      },
+    );
+
+    app.get(
+      "/monitors/:id/signal",
+      {
+        schema: {
+          operationId: "getMonitorSignal",
+          tags,
+          summary: "A signal monitor's observed and expected counts over time, as its checks judge them",
+          params: Params,
+          querystring: z.strictObject({
+            from: Instant.optional(),
+            to: Instant.optional(),
+            points: z.coerce.number().int().min(2).max(200).default(96),
+          }),
+          response: {
+            200: z.object({
+              windowMinutes: z.number(),
+              direction: z.enum(["drop", "spike"]),
+              measure: z.enum(["events", "customers"]),
+              items: z.array(
+                z.object({
+                  at: InstantOut,
+                  observed: z.number(),
+                  expected: z.number(),
+                  confidence: z.number(),
+                  verdict: z.enum(["ok", "failing", "learning"]),
+                }),
+              ),
+            }),
+          },
+        },
+        preHandler: ctx.auth("read"),
+      },
+      async (req) => {
+        const ws = principal(req).workspaceId;
+        const m = await getMonitor(ctx.db, ws, req.params.id);
+        if (m.kind !== "signal") throw invalidField("id", "not a signal monitor");
+        const to = req.query.to ?? ctx.now();
+        const from = req.query.from ?? new Date(to.getTime() - 86_400_000);
+        if (from >= to) throw invalidField("from", "must be before to");
+        if (to.getTime() - from.getTime() > 31 * 86_400_000)
+          throw invalidField("from", "at most 31 days before to");
+        return signalSeries(ctx.database, m, from, to, req.query.points);
       },
     );
 

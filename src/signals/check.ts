@@ -25,3 +25,28 @@ export async function signalOutcome(database: Database, m: Monitor, now: Date): 
     error: `${explainSignal(spec, verdict)}; ${stuck} customer${stuck === 1 ? "" : "s"} stuck`,
   };
 }
+
+/** Observed against expected at evenly spaced instants of [from, to], judged as a check then would. */
+export async function signalSeries(database: Database, m: Monitor, from: Date, to: Date, points: number) {
+  const spec = signalSpecOf(m);
+  const scope = { componentIds: m.componentIds, region: spec.region, source: spec.source };
+  const step = (to.getTime() - from.getTime()) / (points - 1);
+  const items = [];
+  for (let i = 0; i < points; i++) {
+    const at = new Date(Math.round(from.getTime() + i * step));
+    const v = judgeSignal(spec, await signalInput(database, m.workspaceId, spec, scope, at));
+    items.push({
+      at: at.toISOString(),
+      observed: v.observed,
+      expected: v.expected,
+      confidence: v.confidence,
+      verdict: v.verdict,
+    });
+  }
+  return {
+    windowMinutes: spec.windowMinutes,
+    direction: spec.direction,
+    measure: spec.direction === "drop" ? ("events" as const) : ("customers" as const),
+    items,
+  };
+}

@@ -171,6 +171,12 @@ describe.each(BACKENDS)("usage signals on %s", (backend) => {
       /session_failed customers in 15 min: observed 3, expected 0(\.\d+)? \(spike, [\d.]+ % sure\); 3 customers stuck/,
     );
     expect(incident.title).toBe("Problems with Rentals › Ending a rental › Milan");
+    // The console's chart: observed against expected over time, judged as the checks were.
+    const series = (await w.t.call("GET", "/api/v1/monitors/milan-end-failures/signal?points=12")).json;
+    expect(series).toMatchObject({ windowMinutes: 15, direction: "spike", measure: "customers" });
+    expect(series.items).toHaveLength(12);
+    expect(series.items.at(-1)).toMatchObject({ observed: 3, verdict: "failing" });
+    expect(series.items[0]).toMatchObject({ observed: 0, verdict: "ok" });
 
     const got = onePerRecipient(await w.settle());
     // The public post goes out as for any incident; of the customers, the stuck ones only.
