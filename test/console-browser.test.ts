@@ -150,12 +150,12 @@ async function seed(c: ConsoleApp) {
     componentIds: ["end-rental-milan"],
     assertions: { signal: { event: "session_failed", direction: "spike" } },
   });
-  const hook = await call("POST", "/api/v1/alert-integrations", {
+  const hook = (await call("POST", "/api/v1/alert-integrations", {
     name: "Prometheus",
     tool: "alertmanager",
     onFailure: "alert_team",
     rules: [{ match: { service: "rentals" }, components: ["end-rental-{city}"] }],
-  });
+  })) as { webhookUrl: string; token: string };
   const delivered = await fetch(`${c.base}${hook.webhookUrl}`, {
     method: "POST",
     headers: { authorization: `Bearer ${hook.token}`, "content-type": "application/json" },
