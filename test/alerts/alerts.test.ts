@@ -304,4 +304,50 @@ describe.each(BACKENDS)("alert integrations on %s", (backend) => {
     }
     expect(await incidents(t)).toHaveLength(4);
   }, 90_000);
+
+  it("status_only sets the components' status and sets it back; alert_team tells the team; paused only listens", async () => {
+    const t = await setUp(backend);
+    const status = await integrate(t, {
+      name: "status from grafana",
+      tool: "grafana",
+      onFailure: "status_only",
+      rules: [{ match: { service: "charging" }, components: ["charging-{city}"], status: "partial_outage" }],
+    });
+    const firing = fixture("grafana");
+    await deliver(t, status, firing);
+    expect((await t.call("GET", "/api/v1/components/charging-rome")).json.status).toBe("partial_outage");
+    const resolved = fixture("grafana");
+    resolved.status = resolved.alerts[0].status = "resolved";
+    await deliver(t, status, resolved);
+    await until(
+      "operational again",
+      async () => (await t.call("GET", "/api/v1/components/charging-rome")).json.status === "operational",
+      10_000,
+    );
+    expect(await incidents(t)).toHaveLength(0);
+
+    const team = await integrate(t, { name: "payments on call", tool: "pagerduty", onFailure: "alert_team" });
+    await deliver(t, team, fixture("pagerduty"));
+    const alerts = await t.database.query<{ event: string; channel: string; payload: any }>(
+      "select event, channel, payload from outbox_messages where workspace_id = $1",
+      [t.workspaceId],
+    );
+    expect(alerts).toEqual([
+      expect.objectContaining({
+        event: "integration.down",
+        channel: "team",
+        payload: expect.objectContaining({ integration_id: team.id }),
+      }),
+    ]);
+    expect(alerts[0]!.payload.title).toBe(
+      'payments on call is down: 1 alert(s) firing: "Payments API returns 502"',
+    );
+
+    const paused = await integrate(t, { name: "muted", tool: "opsgenie", paused: true });
+    expect((await deliver(t, paused, fixture("opsgenie"))).json).toMatchObject({
+      received: 1,
+      state: "paused",
+    });
+    expect(await incidents(t)).toHaveLength(0);
+  }, 60_000);
 });
