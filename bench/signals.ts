@@ -165,7 +165,8 @@ function replay(events: UsageEvent[]): Alarm[] {
 const minutes = (ms: number) => (ms / 60_000).toFixed(0);
 const started = performance.now();
 const clean = generateUsage({ seed, from: HISTORY_FROM, to: MONTH_TO, rentalsPerDay: RENTALS_PER_DAY });
-const counts = clean.reduce<Record<string, number>>((n, e) => ({ ...n, [e.type]: (n[e.type] ?? 0) + 1 }), {});
+const counts: Record<string, number> = {};
+for (const e of clean) counts[e.type] = (counts[e.type] ?? 0) + 1;
 console.log(
   `usage: ${clean.length} events over ${((MONTH_TO - HISTORY_FROM) / 86_400_000).toFixed(0)} days (seed ${seed}): ${JSON.stringify(counts)}`,
 );

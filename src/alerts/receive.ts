@@ -92,7 +92,7 @@ export async function receiveAlerts(
       if (a.status === "ignored") continue;
       // Components that do not exist (a city label with no component) are left out, not guessed.
       const mapped = mapAlert(integration.rules as AlertRule[], a.labels, integration.componentStatus);
-      const landed = mapped && mapped.filter((c) => known.has(c.componentId));
+      const landed = mapped?.filter((c) => known.has(c.componentId)) ?? null;
       await tx.db
         .insert(alerts)
         .values({

@@ -7,11 +7,12 @@ import { and, asc, desc, eq } from "drizzle-orm";
 import { requireComponents } from "../components/store.ts";
 import type { AlertRule, AlertTool } from "../core/alerts.ts";
 import type { ComponentStatus } from "../core/components.ts";
-import { notFound, unknownReference } from "../core/errors.ts";
+import { notFound } from "../core/errors.ts";
 import type { MonitorState, OnFailure } from "../core/monitors.ts";
 import { newId } from "../lib/ids.ts";
+import { requireProtocol } from "../protocols/store.ts";
 import type { Db } from "../storage/database.ts";
-import { alertEvents, alertIntegrations, alerts, protocols } from "../storage/schema.ts";
+import { alertEvents, alertIntegrations, alerts } from "../storage/schema.ts";
 
 export type FailingComponent = { componentId: string; status: ComponentStatus };
 
@@ -73,13 +74,7 @@ async function checkReferences(db: Db, ws: string, input: Partial<IntegrationInp
       (k) => `rules.${i}.components.${fixed[k]![1]}`,
     );
   }
-  if (input.protocol) {
-    const [p] = await db
-      .select({ name: protocols.name })
-      .from(protocols)
-      .where(and(eq(protocols.workspaceId, ws), eq(protocols.name, input.protocol)));
-    if (!p) throw unknownReference("protocol", "protocol", input.protocol);
-  }
+  if (input.protocol) await requireProtocol(db, ws, input.protocol);
 }
 
 export async function createIntegration(

@@ -6,18 +6,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, asc, eq } from "drizzle-orm";
 import { requireComponents } from "../components/store.ts";
-import { conflict, notFound, unknownReference } from "../core/errors.ts";
+import { conflict, notFound } from "../core/errors.ts";
 import type { ConfirmRule, MonitorKind, MonitorState, OnFailure } from "../core/monitors.ts";
 import { newId } from "../lib/ids.ts";
+import { requireProtocol } from "../protocols/store.ts";
 import type { Database, Db } from "../storage/database.ts";
-import {
-  monitorClaims,
-  monitorResults,
-  monitorRollups,
-  monitors,
-  probes,
-  protocols,
-} from "../storage/schema.ts";
+import { monitorClaims, monitorResults, monitorRollups, monitors, probes } from "../storage/schema.ts";
 
 export type MonitorRow = typeof monitors.$inferSelect;
 
@@ -76,13 +70,7 @@ export interface MonitorInput {
 
 async function checkReferences(db: Db, ws: string, input: Partial<MonitorInput>) {
   await requireComponents(db, ws, input.componentIds ?? [], (i) => `componentIds.${i}`);
-  if (input.protocol) {
-    const [p] = await db
-      .select({ name: protocols.name })
-      .from(protocols)
-      .where(and(eq(protocols.workspaceId, ws), eq(protocols.name, input.protocol)));
-    if (!p) throw unknownReference("protocol", "protocol", input.protocol);
-  }
+  if (input.protocol) await requireProtocol(db, ws, input.protocol);
 }
 
 export async function createMonitor(db: Db, ws: string, input: MonitorInput, now: Date): Promise<Monitor> {

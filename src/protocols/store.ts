@@ -11,7 +11,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { ComponentStatus } from "../core/components.ts";
-import { notFound } from "../core/errors.ts";
+import { notFound, unknownReference } from "../core/errors.ts";
 import type { Impact, Incident } from "../core/incidents.ts";
 import { createIncident, getIncident } from "../incidents/store.ts";
 import { newId } from "../lib/ids.ts";
@@ -73,6 +73,15 @@ export async function getProtocol(db: Db, ws: string, name: string, lock = false
   const [row] = lock ? await q.for("update") : await q;
   if (!row) throw notFound("protocol", name);
   return toProtocol(row);
+}
+
+/** A reference to a protocol (a monitor's, an integration's) names one that exists. */
+export async function requireProtocol(db: Db, ws: string, name: string, field = "protocol"): Promise<void> {
+  const [p] = await db
+    .select({ name: protocols.name })
+    .from(protocols)
+    .where(and(eq(protocols.workspaceId, ws), eq(protocols.name, name)));
+  if (!p) throw unknownReference(field, "protocol", name);
 }
 
 export async function putProtocol(
