@@ -43,6 +43,8 @@ export const EVENT_AUDIENCES: Readonly<Record<string, readonly Audience[]>> = {
   "reports.threshold": TEAM_ONLY,
   /** paid SMS wait for a person's go-ahead */
   "notifications.confirmation_needed": TEAM_ONLY,
+  /** an open incident's current state, to a customer who got stuck after its latest update */
+  "incident.affected": ONE_CUSTOMER,
   /** the acknowledgement of a customer's report, to that customer */
   "report.received": ONE_CUSTOMER,
   /** what a customer got for an incident, to that customer */

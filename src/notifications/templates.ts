@@ -12,6 +12,8 @@ import { linkify } from "../lib/html.ts";
 
 const en = {
   "incident.opened": "{company}: {title}",
+  /** the incident is news to a customer who got stuck after its latest update */
+  "incident.affected": "{company}: {title}",
   "incident.updated": "{company} update: {title}",
   "incident.resolved": "{company} resolved: {title}",
   "incident.update_overdue": "Overdue update: {title}",
@@ -77,6 +79,7 @@ type Key = keyof typeof en;
 
 const it: Record<Key, string> = {
   "incident.opened": "{company}: {title}",
+  "incident.affected": "{company}: {title}",
   "incident.updated": "Aggiornamento {company}: {title}",
   "incident.resolved": "{company} risolto: {title}",
   "incident.update_overdue": "Aggiornamento in ritardo: {title}",
@@ -143,6 +146,7 @@ const it: Record<Key, string> = {
 
 const de: Record<Key, string> = {
   "incident.opened": "{company}: {title}",
+  "incident.affected": "{company}: {title}",
   "incident.updated": "{company} Update: {title}",
   "incident.resolved": "{company} behoben: {title}",
   "incident.update_overdue": "Update überfällig: {title}",
@@ -210,6 +214,7 @@ const de: Record<Key, string> = {
 
 const fr: Record<Key, string> = {
   "incident.opened": "{company} : {title}",
+  "incident.affected": "{company} : {title}",
   "incident.updated": "Mise à jour {company} : {title}",
   "incident.resolved": "{company} résolu : {title}",
   "incident.update_overdue": "Mise à jour en retard : {title}",
@@ -277,6 +282,7 @@ const fr: Record<Key, string> = {
 
 const es: Record<Key, string> = {
   "incident.opened": "{company}: {title}",
+  "incident.affected": "{company}: {title}",
   "incident.updated": "Actualización de {company}: {title}",
   "incident.resolved": "{company} resuelto: {title}",
   "incident.update_overdue": "Actualización atrasada: {title}",

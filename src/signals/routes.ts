@@ -11,6 +11,7 @@ import { principal } from "../http/auth.ts";
 import type { ApiContext } from "../http/context.ts";
 import { Id, Instant } from "../http/zod.ts";
 import { checkUniqueIds, storeUsageEvents, type UsageEventInput } from "./store.ts";
+import { tellNewlyStuck } from "./stuck.ts";
 
 const MAX_EVENTS = 100_000;
 
@@ -100,8 +101,10 @@ export const usageEventRoutes =
         if (items.length > MAX_EVENTS)
           throw new AmendsError("PAYLOAD_TOO_LARGE", `at most ${MAX_EVENTS} events in one batch`);
         const events = validate(items);
-        const stored = await storeUsageEvents(ctx.database, principal(req).workspaceId, events);
-        return { received: events.length, stored, duplicates: events.length - stored };
+        const ws = principal(req).workspaceId;
+        const fresh = await storeUsageEvents(ctx.database, ws, events);
+        await tellNewlyStuck(ctx.database, ws, fresh, ctx.now());
+        return { received: events.length, stored: fresh.length, duplicates: events.length - fresh.length };
       },
     );
   };

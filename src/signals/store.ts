@@ -18,9 +18,13 @@ export interface UsageEventInput {
   region?: string;
 }
 
-/** Stores a batch, each event once: a replayed batch stores nothing. Returns how many were new. */
-export async function storeUsageEvents(database: Database, ws: string, events: readonly UsageEventInput[]) {
-  let stored = 0;
+/** Stores a batch, each event once: a replayed batch stores nothing. Returns the new ones. */
+export async function storeUsageEvents(
+  database: Database,
+  ws: string,
+  events: readonly UsageEventInput[],
+): Promise<UsageEventInput[]> {
+  const fresh = new Set<string>();
   // One statement per few thousand rows, through arrays: the batch is written whole or not at all.
   await database.transaction(async (tx) => {
     for (let i = 0; i < events.length; i += 5_000) {
@@ -40,10 +44,10 @@ export async function storeUsageEvents(database: Database, ws: string, events: r
           chunk.map((e) => e.region ?? null),
         ],
       );
-      stored += rows.length;
+      for (const r of rows) fresh.add(r.id);
     }
   });
-  return stored;
+  return events.filter((e) => fresh.has(e.id));
 }
 
 /** Duplicate ids within one batch are the sender's mistake, named by line. */

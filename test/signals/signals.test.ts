@@ -62,6 +62,7 @@ describe.each(BACKENDS)("usage signals on %s", (backend) => {
         "S3,Luca Neri,,it,luca@example.it",
         "R1,Sara Russo,,it,sara@example.it",
         "N1,Nina Weiss,,de,nina@example.de",
+        "L1,Marco Bianchi,,it,marco@example.it",
       ].join("\n"),
     );
   }, 90_000);
@@ -191,6 +192,20 @@ describe.each(BACKENDS)("usage signals on %s", (backend) => {
     expect(chiara.subject).toContain("Problemi con Rentals › Ending a rental › Milan");
     for (const m of got.values())
       expectCustomerWords(m, ["milan-end-failures", "session_failed", "S1", "signal"]);
+
+    // Marco gets stuck while the incident is open: he is told once, in Italian; Chiara, told
+    // already, is not told again, and the same events sent twice tell nobody twice.
+    const late = [failed("f6", "L1", "milan", 0), failed("f7", "S1", "milan", 0)];
+    const mark = w.mark();
+    await ingest(w, ndjson(late));
+    await ingest(w, ndjson(late));
+    await w.settle();
+    const more = onePerRecipient(w.since(mark));
+    expect([...more.keys()]).toEqual(["email:marco@example.it"]);
+    const marco = more.get("email:marco@example.it")!;
+    expect(marco.lang).toBe("it");
+    expect(marco.subject).toBe(chiara.subject);
+    expectCustomerWords(marco, ["milan-end-failures", "session_failed", "L1", "signal"]);
   }, 120_000);
 
   it("the imported sessions serve too: rentals that stop ending in Rome are a drop", async () => {
