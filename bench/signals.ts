@@ -12,12 +12,17 @@
  * failed cities (and from the first failed attempt, since no signal exists before someone tries),
  * the components named, the stuck customers counted, and any monitor of an unaffected city firing.
  * With --sql, the counts are checked against the server's own SQL over the same events ingested
- * through POST /api/v1/usage-events on PGlite.
+ * through POST /api/v1/usage-events on PGlite. --write FILE saves the blackout scenario's events
+ * (the ingest's NDJSON). --events FILE judges someone else's usage instead (four weeks learned,
+ * the rest judged, a failure monitor per region seen plus the fleet's two); with
+ * --outage REGIONS@START/END it reports the detection of that outage and every other alarm.
  *
- *   npx tsx bench/signals.ts [--seed 7] [--sql]
+ *   npx tsx bench/signals.ts [--seed 7] [--confirm 2] [--scale 1] [--sql] [--write FILE]
+ *   npx tsx bench/signals.ts --events usage.ndjson [--outage milan,rome@2026-12-09T02:00:00Z/2026-12-09T16:00:00Z]
  *
  * Targets (issue 21): detection <= 10 min after onset, 0 false alarms over the clean month.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
   combineVerdicts,
@@ -43,6 +48,9 @@ const { values: args } = parseArgs({
     scale: { type: "string", default: "1" },
     confirm: { type: "string", default: "2" },
     sql: { type: "boolean", default: false },
+    events: { type: "string" },
+    write: { type: "string" },
+    outage: { type: "string" },
   },
 });
 const seed = Number(args.seed);
@@ -60,12 +68,12 @@ interface BenchMonitor {
   spec: SignalSpec;
   components: string[];
 }
-const monitors: BenchMonitor[] = [
-  ...DEMO_CITIES.map((c) => ({
-    name: `end-rental failures in ${c.region}`,
-    region: c.region,
+const monitorsFor = (regions: string[]): BenchMonitor[] => [
+  ...regions.map((region) => ({
+    name: `end-rental failures in ${region}`,
+    region,
     spec: { ...DEFAULT_SIGNAL, event: "session_failed" as const, direction: "spike" as const },
-    components: [`end-rental-${c.region}`],
+    components: [`end-rental-${region}`],
   })),
   {
     name: "end-rental failures, fleet",
@@ -80,6 +88,7 @@ const monitors: BenchMonitor[] = [
     components: ["end-rental"],
   },
 ];
+let monitors = monitorsFor(DEMO_CITIES.map((c) => c.region));
 
 /** Events of one kind (and city) as sorted times with their customers: counts by binary search. */
 class Series {
@@ -136,15 +145,15 @@ interface Alarm {
   detail: string;
 }
 
-/** Replays the month minute by minute; confirmation: 2 failing checks in a row, as monitors default to. */
-function replay(events: UsageEvent[]): Alarm[] {
+/** Replays [from, to) minute by minute; confirmation: --confirm failing checks in a row. */
+function replay(events: UsageEvent[], from = MONTH_FROM, to = MONTH_TO): Alarm[] {
   const series = seriesOf(events);
   const alarms: Alarm[] = [];
   for (const m of monitors) {
     const s = series(m.spec.event, m.region);
     let condition: MonitorCondition = { state: "pending", recoveringSince: null, transitions: [] };
     const history: boolean[] = [];
-    for (let at = MONTH_FROM; at < MONTH_TO; at += 60_000) {
+    for (let at = from; at < to; at += 60_000) {
       const v = judgeSignal(m.spec, inputAt(s, m.spec, at));
       history.push(v.verdict !== "failing");
       if (history.length > 5) history.shift();
@@ -164,87 +173,80 @@ function replay(events: UsageEvent[]): Alarm[] {
 
 const minutes = (ms: number) => (ms / 60_000).toFixed(0);
 const started = performance.now();
-const clean = generateUsage({ seed, from: HISTORY_FROM, to: MONTH_TO, rentalsPerDay: RENTALS_PER_DAY });
-const counts: Record<string, number> = {};
-for (const e of clean) counts[e.type] = (counts[e.type] ?? 0) + 1;
-console.log(
-  `usage: ${clean.length} events over ${((MONTH_TO - HISTORY_FROM) / 86_400_000).toFixed(0)} days (seed ${seed}): ${JSON.stringify(counts)}`,
-);
-const falseAlarms = replay(clean);
-console.log(`\n1. clean month (${monitors.length} monitors, judged every minute for 30 days)`);
-console.log(`   false alarms: ${falseAlarms.length}`);
-for (const a of falseAlarms)
-  console.log(`     ${new Date(a.at).toISOString()}  ${a.monitor.name}: ${a.detail}`);
-
-const scenarios: { name: string; outage: Outage }[] = [
-  {
-    name: "2. blackout of ending rentals in every city, 14 h from 02:00 UTC",
-    outage: {
-      regions: DEMO_CITIES.map((c) => c.region),
-      start: Date.parse("2026-12-09T02:00:00Z"),
-      end: Date.parse("2026-12-09T16:00:00Z"),
-    },
-  },
-  {
-    name: "3. Milan only, 3 h from 10:00 Milan time on a Tuesday",
-    outage: {
-      regions: ["milan"],
-      start: Date.parse("2026-12-15T09:00:00Z"),
-      end: Date.parse("2026-12-15T12:00:00Z"),
-    },
-  },
-];
-const results: Record<string, unknown> = { falseAlarms: falseAlarms.length };
-for (const sc of scenarios) {
-  const events = generateUsage({
-    seed,
-    from: HISTORY_FROM,
-    to: MONTH_TO,
-    rentalsPerDay: RENTALS_PER_DAY,
-    outages: [sc.outage],
-  });
-  const alarms = replay(events);
-  const covers = (m: BenchMonitor) => m.region === null || sc.outage.regions.includes(m.region);
-  const during = alarms.filter((a) => a.at >= sc.outage.start && a.at < sc.outage.end + 3_600_000);
-  const first = during.find((a) => covers(a.monitor));
-  const wrong = alarms.filter((a) => !covers(a.monitor) || a.at < sc.outage.start);
-  const failed = events.filter(
-    (e) =>
-      e.type === "session_failed" &&
-      Date.parse(e.at) >= sc.outage.start &&
-      sc.outage.regions.includes(e.region),
+const results: Record<string, unknown> = {};
+if (args.events) {
+  // Someone else's usage (the ingest's NDJSON): four weeks learned, the rest judged.
+  const events = readFileSync(args.events, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as UsageEvent)
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  monitors = monitorsFor([...new Set(events.map((e) => e.region).filter(Boolean))].sort());
+  const from = Math.ceil((Date.parse(events[0]!.at) + 28 * 86_400_000) / 60_000) * 60_000;
+  const to = Date.parse(events.at(-1)!.at);
+  console.log(
+    `usage: ${events.length} events from ${args.events}; judged every minute from ${new Date(from).toISOString()} to ${new Date(to).toISOString()} by ${monitors.length} monitors`,
   );
-  const firstAttempt = failed.length ? Date.parse(failed[0]!.at) : Number.NaN;
-  // The ceiling: nothing is known before someone tries; one customer alone is a broken car.
-  const seen = new Set<string>();
-  const secondCustomer = failed.find((e) => seen.add(e.customerId).size === 2);
-  const stuckBy = (t: number) =>
-    new Set(
-      failed.filter((e) => Date.parse(e.at) < t && Date.parse(e.at) < sc.outage.end).map((e) => e.customerId),
-    ).size;
-  console.log(`\n${sc.name}`);
-  if (!first) console.log("   not detected");
-  else {
-    console.log(
-      `   detected after ${minutes(first.at - sc.outage.start)} min from onset (${minutes(first.at - firstAttempt)} min from the first failed attempt) by "${first.monitor.name}": ${first.detail}`,
-    );
-    if (secondCustomer)
-      console.log(
-        `   ceiling: the first failed attempt came ${minutes(firstAttempt - sc.outage.start)} min after onset, a second customer's ${minutes(Date.parse(secondCustomer.at) - sc.outage.start)} min after`,
-      );
-    const regions = [
-      ...new Set(during.filter((a) => a.at < sc.outage.end).map((a) => a.monitor.region ?? "fleet")),
-    ];
-    console.log(`   monitors that fired during it: ${regions.join(", ")}`);
-    console.log(
-      `   stuck customers: ${stuckBy(first.at)} at detection, ${stuckBy(sc.outage.end)} by the end`,
-    );
+  const alarms = replay(events, from, to);
+  if (args.outage) {
+    // --outage milan,rome@2026-12-09T02:00:00Z/2026-12-09T16:00:00Z
+    const [regions, span] = args.outage.split("@") as [string, string];
+    const [start, end] = span.split("/").map((t) => Date.parse(t)) as [number, number];
+    const outage = { regions: regions.split(","), start, end };
+    results.detectionMinutes = judgeOutage({ name: `outage ${args.outage}`, outage }, events, alarms);
+  } else {
+    console.log(`   alarms (false, if the data is clean): ${alarms.length}`);
+    for (const a of alarms)
+      console.log(`     ${new Date(a.at).toISOString()}  ${a.monitor.name}: ${a.detail}`);
+    results.falseAlarms = alarms.length;
   }
-  console.log(`   alarms outside the failure (other cities, or before it): ${wrong.length}`);
-  for (const a of wrong) console.log(`     ${new Date(a.at).toISOString()}  ${a.monitor.name}: ${a.detail}`);
-  results[sc.name] = first ? Number(minutes(first.at - sc.outage.start)) : null;
+} else {
+  const clean = generateUsage({ seed, from: HISTORY_FROM, to: MONTH_TO, rentalsPerDay: RENTALS_PER_DAY });
+  const counts: Record<string, number> = {};
+  for (const e of clean) counts[e.type] = (counts[e.type] ?? 0) + 1;
+  console.log(
+    `usage: ${clean.length} events over ${((MONTH_TO - HISTORY_FROM) / 86_400_000).toFixed(0)} days (seed ${seed}): ${JSON.stringify(counts)}`,
+  );
+  const falseAlarms = replay(clean);
+  console.log(`\n1. clean month (${monitors.length} monitors, judged every minute for 30 days)`);
+  console.log(`   false alarms: ${falseAlarms.length}`);
+  for (const a of falseAlarms)
+    console.log(`     ${new Date(a.at).toISOString()}  ${a.monitor.name}: ${a.detail}`);
+
+  const scenarios: { name: string; outage: Outage }[] = [
+    {
+      name: "2. blackout of ending rentals in every city, 14 h from 02:00 UTC",
+      outage: {
+        regions: DEMO_CITIES.map((c) => c.region),
+        start: Date.parse("2026-12-09T02:00:00Z"),
+        end: Date.parse("2026-12-09T16:00:00Z"),
+      },
+    },
+    {
+      name: "3. Milan only, 3 h from 10:00 Milan time on a Tuesday",
+      outage: {
+        regions: ["milan"],
+        start: Date.parse("2026-12-15T09:00:00Z"),
+        end: Date.parse("2026-12-15T12:00:00Z"),
+      },
+    },
+  ];
+
+  results.falseAlarms = falseAlarms.length;
+  for (const sc of scenarios) {
+    const events = generateUsage({
+      seed,
+      from: HISTORY_FROM,
+      to: MONTH_TO,
+      rentalsPerDay: RENTALS_PER_DAY,
+      outages: [sc.outage],
+    });
+    results[sc.name] = judgeOutage(sc, events, replay(events));
+    if (args.write && sc === scenarios[0])
+      writeFileSync(args.write, `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
+  }
+  if (args.sql) results.sql = await checkSql(scenarios[0]!.outage);
 }
-if (args.sql) results.sql = await checkSql();
 console.log(`\n${JSON.stringify(results)}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 
 /**
@@ -252,7 +254,7 @@ console.log(`\n${JSON.stringify(results)}  (${((performance.now() - started) / 1
  * PGlite, then each monitor's counts read by src/signals/store.ts at random minutes, which must
  * equal the counts the replay judged.
  */
-async function checkSql() {
+async function checkSql(outage: Outage) {
   const { buildServer } = await import("../src/http/server.ts");
   const { openDatabase } = await import("../src/storage/database.ts");
   const { createWorkspace } = await import("../src/workspaces/store.ts");
@@ -280,7 +282,7 @@ async function checkSql() {
     from: HISTORY_FROM,
     to: MONTH_TO,
     rentalsPerDay: RENTALS_PER_DAY,
-    outages: [scenarios[0]!.outage],
+    outages: [outage],
   });
   const t0 = performance.now();
   for (let i = 0; i < events.length; i += 50_000) {
@@ -325,4 +327,47 @@ async function checkSql() {
     ingestPerSecond: Math.round(events.length / ingestS),
     msPerCheck: Math.round(perCheckMs),
   };
+}
+
+/** Detection of one outage in `events`, and the alarms outside it; returns minutes from onset to detection. */
+function judgeOutage(sc: { name: string; outage: Outage }, events: UsageEvent[], alarms: Alarm[]) {
+  const covers = (m: BenchMonitor) => m.region === null || sc.outage.regions.includes(m.region);
+  const during = alarms.filter((a) => a.at >= sc.outage.start && a.at < sc.outage.end + 3_600_000);
+  const first = during.find((a) => covers(a.monitor));
+  const wrong = alarms.filter((a) => !covers(a.monitor) || a.at < sc.outage.start);
+  const failed = events.filter(
+    (e) =>
+      e.type === "session_failed" &&
+      Date.parse(e.at) >= sc.outage.start &&
+      sc.outage.regions.includes(e.region),
+  );
+  const firstAttempt = failed.length ? Date.parse(failed[0]!.at) : Number.NaN;
+  // The ceiling: nothing is known before someone tries; one customer alone is a broken car.
+  const seen = new Set<string>();
+  const secondCustomer = failed.find((e) => seen.add(e.customerId).size === 2);
+  const stuckBy = (t: number) =>
+    new Set(
+      failed.filter((e) => Date.parse(e.at) < t && Date.parse(e.at) < sc.outage.end).map((e) => e.customerId),
+    ).size;
+  console.log(`\n${sc.name}`);
+  if (!first) console.log("   not detected");
+  else {
+    console.log(
+      `   detected after ${minutes(first.at - sc.outage.start)} min from onset (${minutes(first.at - firstAttempt)} min from the first failed attempt) by "${first.monitor.name}": ${first.detail}`,
+    );
+    if (secondCustomer)
+      console.log(
+        `   ceiling: the first failed attempt came ${minutes(firstAttempt - sc.outage.start)} min after onset, a second customer's ${minutes(Date.parse(secondCustomer.at) - sc.outage.start)} min after`,
+      );
+    const regions = [
+      ...new Set(during.filter((a) => a.at < sc.outage.end).map((a) => a.monitor.region ?? "fleet")),
+    ];
+    console.log(`   monitors that fired during it: ${regions.join(", ")}`);
+    console.log(
+      `   stuck customers: ${stuckBy(first.at)} at detection, ${stuckBy(sc.outage.end)} by the end`,
+    );
+  }
+  console.log(`   alarms outside the failure (other cities, or before it): ${wrong.length}`);
+  for (const a of wrong) console.log(`     ${new Date(a.at).toISOString()}  ${a.monitor.name}: ${a.detail}`);
+  return first ? Number(minutes(first.at - sc.outage.start)) : null;
 }
