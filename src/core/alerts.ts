@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import { type ComponentStatus, worstStatus } from "./components.ts";
-import { AmendsError, type FieldError } from "./errors.ts";
+import { AmendsError, type FieldError, invalidField } from "./errors.ts";
 
 export const ALERT_TOOLS = ["alertmanager", "grafana", "datadog", "pagerduty", "opsgenie"] as const;
 export type AlertTool = (typeof ALERT_TOOLS)[number];
@@ -67,6 +67,45 @@ function alertmanager(body: unknown): ReceivedAlert[] {
   }));
 }
 
+const GrafanaLegacyBody = z.looseObject({
+  ruleId: z.union([z.number(), z.string().min(1).max(200)]),
+  ruleName: z.string().max(2_000).optional(),
+  title: z.string().max(2_000).optional(),
+  message: z.string().max(10_000).optional(),
+  state: z.string().min(1).max(50),
+  tags: z.record(z.string(), z.string()).default({}),
+  evalMatches: z
+    .array(
+      z.looseObject({
+        value: z.unknown(),
+        metric: z.string().max(500).optional(),
+        tags: z.record(z.string(), z.string()).nullish(),
+      }),
+    )
+    .max(1_000)
+    .default([]),
+});
+
+function grafanaLegacy(body: unknown): ReceivedAlert[] {
+  const b = parse(GrafanaLegacyBody, body);
+  const status = b.state === "alerting" ? "firing" : b.state === "ok" ? "resolved" : "ignored";
+  const labels: Record<string, string> = { ...b.tags };
+  // The series that matched (city=milan) label the alert too, when they agree.
+  for (const m of b.evalMatches) for (const [k, v] of Object.entries(m.tags ?? {})) labels[k] ??= v;
+  const fingerprint = `rule-${b.ruleId}`;
+  return [
+    {
+      fingerprint,
+      status,
+      // No timestamp in it: the values that matched tell one notification from the next.
+      eventKey: `${fingerprint}:${b.state}:${JSON.stringify(b.evalMatches)}`.slice(0, 1_000),
+      labels,
+      summary: b.ruleName ?? b.title ?? fingerprint,
+      at: null,
+    },
+  ];
+}
+
 /** The custom payload to give a Datadog webhook (its template variables, filled in by Datadog). */
 export const DATADOG_PAYLOAD = {
   alert_id: "$ALERT_ID",
@@ -79,16 +118,19 @@ export const DATADOG_PAYLOAD = {
   event_id: "$ID",
 };
 
+const Text = z.union([z.string().max(2_000), z.number()]);
 const DatadogBody = z.looseObject({
-  alert_id: z.union([z.string().min(1).max(200), z.number()]),
-  alert_transition: z.string().min(1).max(50),
-  alert_cycle_key: z.union([z.string(), z.number()]).optional(),
+  alert_id: Text.optional(),
+  alert_transition: z.string().max(50).optional(),
+  alert_cycle_key: Text.optional(),
   alert_scope: z.string().max(2_000).optional(),
   alert_title: z.string().max(2_000).optional(),
   title: z.string().max(2_000).optional(),
   tags: z.string().max(10_000).optional(),
-  date: z.union([z.string(), z.number()]).optional(),
-  event_id: z.union([z.string(), z.number()]).optional(),
+  date: Text.optional(),
+  event_id: Text.optional(),
+  /** Datadog's default payload: `$ID`, the notification's own id */
+  id: Text.optional(),
 });
 
 /** Datadog's `key:value` lists ("city:milan,service:rentals"); a bare tag is `tag: ""`. */
@@ -105,13 +147,38 @@ function keyValues(text: string | undefined, into: Record<string, string>) {
 
 const DATADOG_FIRING = new Set(["triggered", "re-triggered", "renotify"]);
 
+/**
+ * Datadog's default payload says the transition only in the title: "[Triggered on {city:milan}]
+ * Ended rentals dropped", "[P1] [Recovered] …". The monitor's name after the brackets stands for
+ * its id there.
+ */
+function fromTitle(title: string | undefined) {
+  const tokens = [...(title ?? "").matchAll(/\[([^\]]*)\]/g)].map((m) => m[1]!);
+  for (const token of tokens) {
+    const m = /^(Triggered|Re-Triggered|Recovered|Warn|Re-Warned|Renotify|No Data)(?: on \{(.*)\})?$/i.exec(
+      token.trim(),
+    );
+    if (m) return { transition: m[1], scope: m[2], name: (title ?? "").replace(/^(\s*\[[^\]]*\])+\s*/, "") };
+  }
+  return { transition: undefined, scope: undefined, name: undefined };
+}
+
 function datadog(body: unknown): ReceivedAlert[] {
   const b = parse(DatadogBody, body);
-  const transition = b.alert_transition.toLowerCase();
+  const title = b.alert_title ?? b.title;
+  const seen = fromTitle(title);
+  const transitionText = b.alert_transition ?? seen.transition;
+  if (!transitionText)
+    throw invalidField("alert_transition", "$ALERT_TRANSITION, or a title that starts with it");
+  const id = b.alert_id ?? seen.name;
+  if (id === undefined || id === "")
+    throw invalidField("alert_id", "$ALERT_ID, or a title that names the monitor");
+  const transition = transitionText.toLowerCase();
   // The scope is the group of a multi-alert ("city:milan"): each group is an alert of its own.
-  const scope = keyValues(b.alert_scope, {});
-  const labels = keyValues(b.alert_scope, keyValues(b.tags, {}));
-  const fingerprint = `${b.alert_id}:${Object.entries(scope)
+  const scopeText = b.alert_scope ?? seen.scope;
+  const scope = keyValues(scopeText, {});
+  const labels = keyValues(scopeText, keyValues(b.tags, {}));
+  const fingerprint = `${id}:${Object.entries(scope)
     .sort(([a], [c]) => a.localeCompare(c))
     .map(([k, v]) => `${k}=${v}`)
     .join(",")}`;
@@ -125,9 +192,9 @@ function datadog(body: unknown): ReceivedAlert[] {
     {
       fingerprint,
       status,
-      eventKey: `${fingerprint}:${status}:${b.alert_cycle_key ?? b.event_id ?? b.date ?? ""}`,
+      eventKey: `${fingerprint}:${status}:${b.alert_cycle_key ?? b.event_id ?? b.id ?? b.date ?? ""}`,
       labels,
-      summary: b.alert_title ?? b.title ?? `Datadog monitor ${b.alert_id}`,
+      summary: title ?? `Datadog monitor ${id}`,
       at: at !== null && Number.isFinite(at) ? at : null,
     },
   ];
@@ -231,8 +298,12 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
 export function readAlerts(tool: AlertTool, body: unknown): ReceivedAlert[] {
   switch (tool) {
     case "alertmanager":
-    case "grafana":
       return alertmanager(body);
+    case "grafana":
+      // Grafana before unified alerting (8 and earlier, or legacy alerting) posts one rule's state.
+      return body && typeof body === "object" && !("alerts" in body) && "ruleId" in body
+        ? grafanaLegacy(body)
+        : alertmanager(body);
     case "datadog":
       return datadog(body);
     case "pagerduty":

@@ -113,3 +113,54 @@ describe("mapping alerts onto components", () => {
     ]);
   });
 });
+
+describe("older and default formats", () => {
+  it("Datadog's default payload: the transition, scope and monitor from the title", () => {
+    // https://docs.datadoghq.com/integrations/webhooks/: the payload a new webhook starts with.
+    const body = (title: string, id: string) => ({
+      body: "%%%\nEnded rentals dropped\n%%%",
+      last_updated: "1796587500000",
+      event_type: "query_alert_monitor",
+      title,
+      date: "1796587500000",
+      org: { id: "123", name: "The Fleet" },
+      id,
+    });
+    const [fired] = readAlerts(
+      "datadog",
+      body("[P1] [Triggered on {city:milan}] Ended rentals dropped", "e1"),
+    );
+    expect(fired).toMatchObject({
+      fingerprint: "Ended rentals dropped:city=milan",
+      status: "firing",
+      labels: { city: "milan" },
+    });
+    const [resolved] = readAlerts("datadog", body("[Recovered on {city:milan}] Ended rentals dropped", "e2"));
+    expect(resolved).toMatchObject({ fingerprint: fired!.fingerprint, status: "resolved" });
+    expect(() => readAlerts("datadog", body("Ended rentals dropped", "e3"))).toThrow(/alert_transition/);
+  });
+
+  it("Grafana's legacy alerting: one rule's state, its tags and matched series as labels", () => {
+    const body = (state: string, value: number) => ({
+      title: "[Alerting] End-rental errors",
+      ruleId: 7,
+      ruleName: "End-rental errors",
+      ruleUrl: "https://grafana.example.com/d/x",
+      state,
+      message: "Too many errors",
+      tags: { service: "rentals" },
+      evalMatches: [{ value, metric: "errors", tags: { city: "milan" } }],
+    });
+    expect(readAlerts("grafana", body("alerting", 12))[0]).toMatchObject({
+      fingerprint: "rule-7",
+      status: "firing",
+      labels: { service: "rentals", city: "milan" },
+      summary: "End-rental errors",
+    });
+    expect(readAlerts("grafana", body("ok", 0))[0]!.status).toBe("resolved");
+    expect(readAlerts("grafana", body("no_data", 0))[0]!.status).toBe("ignored");
+    expect(readAlerts("grafana", body("alerting", 12))[0]!.eventKey).not.toBe(
+      readAlerts("grafana", body("alerting", 14))[0]!.eventKey,
+    );
+  });
+});
