@@ -19,10 +19,14 @@ export async function signalOutcome(database: Database, m: Monitor, now: Date): 
   if (verdict.verdict !== "failing") return { ok: true, latencyMs: null };
   const since = new Date(now.getTime() - spec.windowMinutes * 60_000);
   const stuck = await stuckCustomers(database, m.workspaceId, scope, since);
+  // For the team only (its note, its alert): which customers, the first ten by id.
+  const who = stuck.count
+    ? `: ${stuck.ids.join(", ")}${stuck.count > stuck.ids.length ? ` and ${stuck.count - stuck.ids.length} more` : ""}`
+    : "";
   return {
     ok: false,
     latencyMs: null,
-    error: `${explainSignal(spec, verdict)}; ${stuck} customer${stuck === 1 ? "" : "s"} stuck`,
+    error: `${explainSignal(spec, verdict)}; ${stuck.count} customer${stuck.count === 1 ? "" : "s"} stuck${who}`,
   };
 }
 

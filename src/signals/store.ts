@@ -133,26 +133,30 @@ export async function signalInput(
 }
 
 /**
- * Customers stuck now: whose latest attempt in the scope failed since `since`, with no session
- * ended after it. They are the affected customers of the incident while it is open.
+ * Customers stuck now: whose attempt in the scope failed since `since`, with no session ended
+ * after it (the same session, when the event named one). They are the affected customers of the
+ * incident while it is open. At most `limit` ids, with the count of all.
  */
 export async function stuckCustomers(
   database: Database,
   ws: string,
   scope: SignalScope,
   since: Date,
-): Promise<number> {
+  limit = 10,
+): Promise<{ count: number; ids: string[] }> {
   const components = scope.componentIds.length
     ? [...subtreesOf(await listComponents(database.db, ws), scope.componentIds)]
     : null;
-  const [row] = await database.query<{ n: number }>(
-    `select count(distinct f.customer_id)::int as n from usage_events f
-      where f.workspace_id = $1 and f.type = 'session_failed' and f.at >= $2
-        and ($3::text is null or f.region = $3) and ($4::text[] is null or f.component_id = any($4::text[]))
-        and not exists (select 1 from usage_events d
-                         where d.workspace_id = f.workspace_id and d.type = 'session_ended' and d.customer_id = f.customer_id
-                           and d.at > f.at and (f.session_id is null or d.session_id = f.session_id))`,
-    [ws, since.toISOString(), scope.region ?? null, components],
+  const rows = await database.query<{ customer_id: string; n: number }>(
+    `select customer_id, count(*) over ()::int as n from (
+       select distinct f.customer_id from usage_events f
+        where f.workspace_id = $1 and f.type = 'session_failed' and f.at >= $2
+          and ($3::text is null or f.region = $3) and ($4::text[] is null or f.component_id = any($4::text[]))
+          and not exists (select 1 from usage_events d
+                           where d.workspace_id = f.workspace_id and d.type = 'session_ended' and d.customer_id = f.customer_id
+                             and d.at > f.at and (f.session_id is null or d.session_id = f.session_id))) stuck
+      order by customer_id limit $5`,
+    [ws, since.toISOString(), scope.region ?? null, components, limit],
   );
-  return Number(row?.n ?? 0);
+  return { count: Number(rows[0]?.n ?? 0), ids: rows.map((r) => r.customer_id) };
 }

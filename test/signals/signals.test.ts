@@ -169,7 +169,7 @@ describe.each(BACKENDS)("usage signals on %s", (backend) => {
     const incident = (await w.t.call("GET", `/api/v1/incidents/${incidents[0].id}`)).json;
     // For the team: what was expected and seen, in which window, and how many are stuck.
     expect(incident.updates[0].team_note).toMatch(
-      /session_failed customers in 15 min: observed 3, expected 0(\.\d+)? \(spike, [\d.]+ % sure\); 3 customers stuck/,
+      /session_failed customers in 15 min: observed 3, expected 0(\.\d+)? \(spike, [\d.]+ % sure\); 3 customers stuck: S1, S2, S3/,
     );
     expect(incident.title).toBe("Problems with Rentals › Ending a rental › Milan");
     // The console's chart: observed against expected over time, judged as the checks were.
