@@ -37,6 +37,7 @@ import {
   judgeSignal,
   type SignalInput,
   type SignalSpec,
+  STUCK_MINUTES,
   signalWindows,
 } from "../src/core/signals.ts";
 import { DEMO_CITIES } from "../src/demo/generate.ts";
@@ -107,17 +108,49 @@ class Series {
   events(from: number, to: number) {
     return this.index(to) - this.index(from);
   }
+  /** failures: each customer's ended rentals, so that only those still stuck count */
+  constructor(private ends?: Map<string, number[]>) {}
   count(from: number, to: number): Count {
     const a = this.index(from);
     const b = this.index(to);
-    return { events: b - a, customers: new Set(this.customers.slice(a, b)).size };
+    const customers = new Set<string>();
+    for (let i = a; i < b; i++) {
+      const c = this.customers[i]!;
+      if (!this.ends) customers.add(c);
+      // Stuck: failed at least STUCK_MS before the window's end, and no rental ended since.
+      else if (this.times[i]! <= to - STUCK_MS && !endedBetween(this.ends.get(c), this.times[i]!, to))
+        customers.add(c);
+    }
+    return { events: b - a, customers: customers.size };
   }
+}
+
+const STUCK_MS = STUCK_MINUTES * 60_000;
+
+/** Whether a sorted list of times holds one in (after, before). */
+function endedBetween(times: number[] | undefined, after: number, before: number) {
+  if (!times) return false;
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid]! <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < times.length && times[lo]! < before;
 }
 
 function seriesOf(events: UsageEvent[]) {
   const map = new Map<string, Series>();
+  const ends = new Map<string, number[]>();
+  for (const e of events)
+    if (e.type === "session_ended") {
+      const list = ends.get(e.customerId) ?? [];
+      ends.set(e.customerId, list);
+      list.push(Date.parse(e.at));
+    }
   const add = (key: string, e: UsageEvent, t: number) => {
-    const s = map.get(key) ?? new Series();
+    const s = map.get(key) ?? new Series(e.type === "session_failed" ? ends : undefined);
     map.set(key, s);
     s.times.push(t);
     s.customers.push(e.customerId);
@@ -251,7 +284,8 @@ console.log(`\n${JSON.stringify(results)}  (${((performance.now() - started) / 1
 
 /**
  * The server's own path over the same events: ingested through POST /api/v1/usage-events on
- * PGlite, then each monitor's counts read by src/signals/store.ts at random minutes, which must
+ * PGlite, then each monitor's counts read by src/signals/store.ts at random minutes (half of them
+ * in the outage's first four hours), which must
  * equal the counts the replay judged.
  */
 async function checkSql(outage: Outage) {
@@ -302,9 +336,13 @@ async function checkSql(outage: Outage) {
   let compared = 0;
   let mismatches = 0;
   const t1 = performance.now();
-  for (let i = 0; i < 40; i++) {
+  // 40 random minutes of the month, and 40 in the outage's first hours, where failures are.
+  for (let i = 0; i < 80; i++) {
     const m = monitors[Math.floor(random() * monitors.length)]!;
-    const at = MONTH_FROM + Math.floor(random() * ((MONTH_TO - MONTH_FROM) / 60_000)) * 60_000;
+    const at =
+      i < 40
+        ? MONTH_FROM + Math.floor(random() * ((MONTH_TO - MONTH_FROM) / 60_000)) * 60_000
+        : outage.start + Math.floor(random() * 240) * 60_000;
     const scope = { componentIds: m.region ? [`end-rental-${m.region}`] : ["end-rental"] };
     const fromSql = await signalInput(database, ws.id, m.spec, scope, new Date(at));
     const inMemory = inputAt(series(m.spec.event, m.region), m.spec, at);

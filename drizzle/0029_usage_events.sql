@@ -10,4 +10,5 @@ CREATE TABLE "usage_events" (
 	CONSTRAINT "usage_events_workspace_id_id_pk" PRIMARY KEY("workspace_id","id")
 );
 --> statement-breakpoint
-CREATE INDEX "usage_events_type_at" ON "usage_events" USING btree ("workspace_id","type","at");
+CREATE INDEX "usage_events_type_at" ON "usage_events" USING btree ("workspace_id","type","at");--> statement-breakpoint
+CREATE INDEX "usage_events_customer" ON "usage_events" USING btree ("workspace_id","customer_id","type","at");

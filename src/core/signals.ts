@@ -12,13 +12,17 @@
  * for a drop, P(X ≤ observed) if the rate were still dropTo of the expected one; for a spike,
  * P(X ≥ observed) at the expected rate.
  * A spike is counted in distinct customers as well as events, so one customer retrying a broken
- * car does not read as an outage.
+ * car does not read as an outage; for failures, in customers still stuck, so that an unlucky
+ * attempt fixed by the next one does not either.
  */
 
 export const SIGNAL_EVENTS = ["session_started", "session_ended", "session_failed"] as const;
 export type SignalEvent = (typeof SIGNAL_EVENTS)[number];
 
 export const WEEK_MS = 7 * 86_400_000;
+
+/** A customer whose attempt failed is stuck once this long has passed with no rental ended since. */
+export const STUCK_MINUTES = 2;
 
 export interface SignalSpec {
   event: SignalEvent;
@@ -46,7 +50,11 @@ export const DEFAULT_SIGNAL: Omit<SignalSpec, "event" | "direction"> = {
   weeks: 4,
 };
 
-/** A count in one window: events, and the distinct customers behind them. */
+/**
+ * A count in one window: events, and the distinct customers behind them; for failed attempts,
+ * the customers stuck at the window's end (a failure at least STUCK_MINUTES old, no session
+ * ended since).
+ */
 export interface Count {
   events: number;
   customers: number;

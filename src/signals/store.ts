@@ -5,7 +5,7 @@
 import { listComponents } from "../components/store.ts";
 import { subtreesOf } from "../core/components.ts";
 import { AmendsError, type FieldError } from "../core/errors.ts";
-import { type SignalInput, type SignalSpec, signalWindows } from "../core/signals.ts";
+import { type SignalInput, type SignalSpec, STUCK_MINUTES, signalWindows } from "../core/signals.ts";
 import type { Database } from "../storage/database.ts";
 
 export interface UsageEventInput {
@@ -106,12 +106,21 @@ export async function signalInput(
           "$2::text is not null",
         ] as const)
       : (["usage_events", "at", "e.type = $2"] as const);
+  // Failed attempts count the customers still stuck at the window's end, for STUCK_MINUTES at
+  // least: one whose retry worked a minute later was unlucky, not cut off.
+  const stuckOnly =
+    spec.event === "session_failed" && scope.source !== "sessions"
+      ? `and e.at <= r.e - interval '${STUCK_MINUTES} minutes'
+         and not exists (select 1 from usage_events d where d.workspace_id = e.workspace_id and d.type = 'session_ended'
+                           and d.customer_id = e.customer_id and d.at > e.at and d.at < r.e)`
+      : "";
   const filter = `e.workspace_id = $1 and ${type} and ($3::text is null or e.region = $3)
                   and ($4::text[] is null or e.component_id = any($4::text[]))`;
   const rows = await database.query<{ i: string; events: number; customers: number; level: number }>(
     `select r.i::text as i,
             (select count(*)::int from ${table} e where ${filter} and e.${column} >= r.s and e.${column} < r.e) as events,
-            (select count(distinct e.customer_id)::int from ${table} e where ${filter} and e.${column} >= r.s and e.${column} < r.e) as customers,
+            (select count(distinct e.customer_id)::int from ${table} e where ${filter} and e.${column} >= r.s and e.${column} < r.e
+                ${stuckOnly}) as customers,
             (select count(*)::int from ${table} e where ${filter} and e.${column} >= r.ls and e.${column} < r.s) as level
        from unnest($5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) with ordinality as r(s, e, ls, i)
       order by r.i`,

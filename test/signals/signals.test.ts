@@ -152,11 +152,11 @@ describe.each(BACKENDS)("usage signals on %s", (backend) => {
     await ingest(
       w,
       ndjson([
-        failed("f1", "S1", "milan", 6),
-        failed("f2", "S1", "milan", 3),
-        failed("f3", "S2", "milan", 2),
-        failed("f4", "S3", "milan", 1),
-        failed("f5", "R1", "rome", 2),
+        failed("f1", "S1", "milan", 8),
+        failed("f2", "S1", "milan", 5),
+        failed("f3", "S2", "milan", 4),
+        failed("f4", "S3", "milan", 3),
+        failed("f5", "R1", "rome", 4),
       ]),
     );
     await until(

@@ -132,5 +132,7 @@ export const usageEvents = pgTable(
   (t) => [
     primaryKey({ columns: [t.workspaceId, t.id] }),
     index("usage_events_type_at").on(t.workspaceId, t.type, t.at),
+    // Whether a customer's rental ended after a failed attempt: stuck customers, per failure.
+    index("usage_events_customer").on(t.workspaceId, t.customerId, t.type, t.at),
   ],
 );
