@@ -350,4 +350,33 @@ describe.each(BACKENDS)("alert integrations on %s", (backend) => {
     });
     expect(await incidents(t)).toHaveLength(0);
   }, 60_000);
+
+  it("an integration with a protocol starts it on the first alert and resolves its incident", async () => {
+    const t = await setUp(backend);
+    expect(
+      (
+        await t.call("PUT", "/api/v1/protocols/payments-down", {
+          title: "Payments are failing",
+          body: "Card payments fail right now; your rentals are not affected.",
+          components: [{ id: "payments", status: "major_outage" }],
+        })
+      ).status,
+    ).toBe(201);
+    const hook = await integrate(t, {
+      name: "payments on call",
+      tool: "pagerduty",
+      protocol: "payments-down",
+      rules: [{ match: { service: "Payments API" }, components: ["payments"] }],
+    });
+    await deliver(t, hook, fixture("pagerduty"));
+    const open = await incidents(t);
+    expect(open).toHaveLength(1);
+    expect(open[0].title).toBe("Payments are failing");
+    expect((await integration(t, hook.id)).incidentId).toBe(open[0].id);
+    const resolved = fixture("pagerduty");
+    resolved.event.id = "01DEN4J8SKZ8X1QW1ZN6V9Z8Y7";
+    resolved.event.event_type = "incident.resolved";
+    await deliver(t, hook, resolved);
+    await until("resolved", async () => (await incident(t, open[0].id)).status === "resolved", 10_000);
+  }, 60_000);
 });
