@@ -8,7 +8,7 @@
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { type MonitorApp, startMonitorApp } from "../monitors/support.ts";
+import { FAST, type MonitorApp, startMonitorApp } from "../monitors/support.ts";
 import { BACKENDS } from "../support/backends.ts";
 import { until } from "../support/until.ts";
 
@@ -20,8 +20,11 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function setUp(backend: (typeof BACKENDS)[number]) {
-  const t = await startMonitorApp(backend);
+/** A quiet period short enough not to wait on; the flapping test keeps the monitors' FAST one. */
+const QUICK = { recoveryQuietMs: 300, flapWindowMs: 60_000, flapThreshold: 6 };
+
+async function setUp(backend: (typeof BACKENDS)[number], damping = QUICK) {
+  const t = await startMonitorApp(backend, damping);
   cleanup.push(t.close);
   const tree: [string, string, string?][] = [
     ["rentals", "Rentals"],
@@ -198,7 +201,7 @@ describe.each(BACKENDS)("alert integrations on %s", (backend) => {
   }, 60_000);
 
   it("a flapping alert keeps one incident and does not storm the page", async () => {
-    const t = await setUp(backend);
+    const t = await setUp(backend, FAST);
     const hook = await integrate(t, {
       name: "prod alertmanager",
       tool: "alertmanager",
