@@ -103,7 +103,11 @@ export const usageEventRoutes =
         const events = validate(items);
         const ws = principal(req).workspaceId;
         const fresh = await storeUsageEvents(ctx.database, ws, events);
-        await tellNewlyStuck(ctx.database, ws, fresh, ctx.now());
+        // The events are stored: a failure to queue the messages is logged, not the sender's problem
+        // (and the incident's next update reaches these customers anyway).
+        await tellNewlyStuck(ctx.database, ws, fresh, ctx.now()).catch((err) =>
+          req.log.error({ err }, "telling newly stuck customers failed"),
+        );
         return { received: events.length, stored: fresh.length, duplicates: events.length - fresh.length };
       },
     );
