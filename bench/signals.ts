@@ -293,7 +293,7 @@ async function checkSql(outage: Outage) {
   const { openDatabase } = await import("../src/storage/database.ts");
   const { createWorkspace } = await import("../src/workspaces/store.ts");
   const { createToken } = await import("../src/tokens/store.ts");
-  const { signalInput } = await import("../src/signals/store.ts");
+  const { resolveScope, signalInput } = await import("../src/signals/store.ts");
   const database = await openDatabase({ memory: true });
   const ws = await createWorkspace(database.db, { slug: "fleet", name: "The Fleet" });
   const { secret } = await createToken(database.db, { workspaceId: ws.id, name: "bench" });
@@ -343,7 +343,7 @@ async function checkSql(outage: Outage) {
       i < 40
         ? MONTH_FROM + Math.floor(random() * ((MONTH_TO - MONTH_FROM) / 60_000)) * 60_000
         : outage.start + Math.floor(random() * 240) * 60_000;
-    const scope = { componentIds: m.region ? [`end-rental-${m.region}`] : ["end-rental"] };
+    const scope = await resolveScope(database, ws.id, [m.region ? `end-rental-${m.region}` : "end-rental"]);
     const fromSql = await signalInput(database, ws.id, m.spec, scope, new Date(at));
     const inMemory = inputAt(series(m.spec.event, m.region), m.spec, at);
     compared++;

@@ -64,11 +64,14 @@ export async function receiveAlerts(
   const outcome = await database.transaction(async (tx) => {
     // One delivery at a time per integration: two servers hearing two alerts act in turn.
     const integration = await getIntegration(tx.db, ws, id, true);
-    const known = new Set(
-      (await tx.db.select({ id: components.id }).from(components).where(eq(components.workspaceId, ws))).map(
-        (c) => c.id,
-      ),
-    );
+    // The workspace's components, read once and only when a new alert needs mapping (not on a replay).
+    let known: Promise<Set<string>> | undefined;
+    const existing = () =>
+      (known ??= tx.db
+        .select({ id: components.id })
+        .from(components)
+        .where(eq(components.workspaceId, ws))
+        .then((rows) => new Set(rows.map((c) => c.id))));
     let duplicates = 0;
     for (const a of delivered) {
       const [fresh] = await tx.db
@@ -92,7 +95,8 @@ export async function receiveAlerts(
       if (a.status === "ignored") continue;
       // Components that do not exist (a city label with no component) are left out, not guessed.
       const mapped = mapAlert(integration.rules as AlertRule[], a.labels, integration.componentStatus);
-      const landed = mapped?.filter((c) => known.has(c.componentId)) ?? null;
+      const ids = mapped && (await existing());
+      const landed = mapped?.filter((c) => ids!.has(c.componentId)) ?? null;
       await tx.db
         .insert(alerts)
         .values({

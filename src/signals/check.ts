@@ -3,7 +3,7 @@ import { DEFAULT_SIGNAL, explainSignal, judgeSignal, type SignalSpec } from "../
 import type { CheckOutcome } from "../monitors/checks.ts";
 import type { Monitor } from "../monitors/store.ts";
 import type { Database } from "../storage/database.ts";
-import { signalInput, stuckCustomers } from "./store.ts";
+import { resolveScope, signalInput, stuckCustomers } from "./store.ts";
 
 export const signalSpecOf = (
   m: Pick<Monitor, "assertions">,
@@ -14,7 +14,10 @@ export const signalSpecOf = (
 
 export async function signalOutcome(database: Database, m: Monitor, now: Date): Promise<CheckOutcome> {
   const spec = signalSpecOf(m);
-  const scope = { componentIds: m.componentIds, region: spec.region, source: spec.source };
+  const scope = await resolveScope(database, m.workspaceId, m.componentIds, {
+    region: spec.region,
+    source: spec.source,
+  });
   const verdict = judgeSignal(spec, await signalInput(database, m.workspaceId, spec, scope, now));
   if (verdict.verdict !== "failing") return { ok: true, latencyMs: null };
   const since = new Date(now.getTime() - spec.windowMinutes * 60_000);
@@ -33,7 +36,10 @@ export async function signalOutcome(database: Database, m: Monitor, now: Date): 
 /** Observed against expected at evenly spaced instants of [from, to], judged as a check then would. */
 export async function signalSeries(database: Database, m: Monitor, from: Date, to: Date, points: number) {
   const spec = signalSpecOf(m);
-  const scope = { componentIds: m.componentIds, region: spec.region, source: spec.source };
+  const scope = await resolveScope(database, m.workspaceId, m.componentIds, {
+    region: spec.region,
+    source: spec.source,
+  });
   const step = (to.getTime() - from.getTime()) / (points - 1);
   const items = [];
   for (let i = 0; i < points; i++) {

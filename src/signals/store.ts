@@ -76,11 +76,24 @@ export function checkUniqueIds(events: readonly { id: string }[]) {
 }
 
 export interface SignalScope {
-  /** the components (with their descendants) whose events count; empty: every component */
-  componentIds: string[];
+  /** the components whose events count, descendants included; null: every component */
+  components: string[] | null;
   region?: string;
   /** events (the default): the ingest; sessions: the usage sessions imported for compensation */
   source?: "events" | "sessions";
+}
+
+/** A monitor's scope with its components widened to their descendants, once for all its counts. */
+export async function resolveScope(
+  database: Database,
+  ws: string,
+  componentIds: readonly string[],
+  rest: Omit<SignalScope, "components"> = {},
+): Promise<SignalScope> {
+  const components = componentIds.length
+    ? [...subtreesOf(await listComponents(database.db, ws), componentIds)]
+    : null;
+  return { components, ...rest };
 }
 
 /** What one signal check counts, in one statement: now and the same window in past weeks, with levels. */
@@ -94,9 +107,6 @@ export async function signalInput(
   const w = signalWindows(at.getTime(), spec);
   const windows = [w.now, ...w.past];
   const iso = (ms: number) => new Date(ms).toISOString();
-  const components = scope.componentIds.length
-    ? [...subtreesOf(await listComponents(database.db, ws), scope.componentIds)]
-    : null;
   // The imported sessions serve as well: a start is a session's started_at, an end its ended_at.
   const [table, column, type] =
     scope.source === "sessions"
@@ -128,7 +138,7 @@ export async function signalInput(
       ws,
       spec.event,
       scope.region ?? null,
-      components,
+      scope.components,
       windows.map((x) => iso(x.start)),
       windows.map((x) => iso(x.end)),
       windows.map((x) => iso(x.levelStart)),
@@ -153,9 +163,6 @@ export async function stuckCustomers(
   since: Date,
   limit = 10,
 ): Promise<{ count: number; ids: string[] }> {
-  const components = scope.componentIds.length
-    ? [...subtreesOf(await listComponents(database.db, ws), scope.componentIds)]
-    : null;
   const rows = await database.query<{ customer_id: string; n: number }>(
     `select customer_id, count(*) over ()::int as n from (
        select distinct f.customer_id from usage_events f
@@ -165,7 +172,7 @@ export async function stuckCustomers(
                            where d.workspace_id = f.workspace_id and d.type = 'session_ended' and d.customer_id = f.customer_id
                              and d.at > f.at and (f.session_id is null or d.session_id = f.session_id))) stuck
       order by customer_id limit $5`,
-    [ws, since.toISOString(), scope.region ?? null, components, limit],
+    [ws, since.toISOString(), scope.region ?? null, scope.components, limit],
   );
   return { count: Number(rows[0]?.n ?? 0), ids: rows.map((r) => r.customer_id) };
 }

@@ -116,6 +116,9 @@ describe.each(BACKENDS)("alert integrations on %s", (backend) => {
     const refused = await deliver(t, hook, bad);
     expect(refused.status).toBe(400);
     expect(refused.json.detail).toContain("alerts.0.fingerprint");
+    // Nothing of the refused deliveries was written.
+    const before = (await t.call("GET", `/api/v1/alert-integrations/${hook.id}/alerts`)).json;
+    expect(before).toEqual({ alerts: [], events: [] });
 
     // Milan fires: one incident on End rental in Milan, by the integration.
     const first = await deliver(t, hook, am("milan", "firing"));
@@ -128,6 +131,11 @@ describe.each(BACKENDS)("alert integrations on %s", (backend) => {
     expect(inc.updates[0].created_by).toBe(`integration:${hook.id}`);
     expect(inc.updates[0].team_note).toContain("End-rental error rate above 20% in milan");
     expect(inc.updates[0].body).not.toContain("alertmanager");
+    // The public reads what fails in its own words: no integration name, no alert text.
+    const page = (await t.app.inject({ url: `/incidents/${encodeURIComponent(id)}` })).body;
+    expect(page).toContain("End rental in Milan");
+    for (const internal of ["prod alertmanager", "End-rental error rate", "fp-milan", hook.id])
+      expect(page).not.toContain(internal);
 
     // Alertmanager repeats the alert (same startsAt), and the same delivery is replayed: nothing new.
     const again = await deliver(t, hook, am("milan", "firing"));

@@ -93,7 +93,7 @@ function Signal({ monitor }: { monitor: Monitor }) {
 }
 
 function Integrations() {
-  const { t, time } = useI18n();
+  const { t } = useI18n();
   const list = useLoad(
     () => getList<AlertIntegration>("/alert-integrations", "alert integrations"),
     [],
@@ -130,7 +130,7 @@ function Integrations() {
               {t("alertsReceived")}
               <span className="visually-hidden"> {i.name}</span>
             </button>
-            {open === i.id && <Received integration={i} time={time} />}
+            {open === i.id && <Received integration={i} />}
           </li>
         ))}
       </ul>
@@ -138,8 +138,8 @@ function Integrations() {
   );
 }
 
-function Received({ integration, time }: { integration: AlertIntegration; time: (iso: string) => string }) {
-  const { t } = useI18n();
+function Received({ integration }: { integration: AlertIntegration }) {
+  const { t, time } = useI18n();
   const received = useLoad(
     () =>
       get<{ alerts: ReceivedAlert[] }>(

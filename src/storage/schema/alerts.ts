@@ -1,7 +1,7 @@
 /** Alerts in from the company's monitoring: integrations, the alerts they carry, every delivery. */
 import { sql } from "drizzle-orm";
 import { index, jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
-import { ts } from "./columns.ts";
+import { ts, watcherCondition } from "./columns.ts";
 import { workspaces } from "./workspaces.ts";
 
 /** One sender (an Alertmanager, a Grafana, a Datadog account…) and what its alerts do. */
@@ -26,15 +26,8 @@ export const alertIntegrations = pgTable(
     /** open_incident | alert_team | status_only */
     onFailure: text("on_failure").notNull(),
     protocol: text("protocol"),
-    /** up | down | pending | paused: down while any mapped alert fires */
-    state: text("state").notNull().default("pending"),
-    stateChangedAt: ts("state_changed_at"),
-    /** down, but nothing fires since then: recovery waits for a quiet period */
-    recoveringSince: ts("recovering_since"),
-    /** recent state changes (epoch ms), for flap damping */
-    transitions: jsonb("transitions").notNull().default([]).$type<number[]>(),
-    /** the incident it opened and will resolve */
-    incidentId: text("incident_id"),
+    /** state (down while any mapped alert fires), recovery, flaps and the incident it opened */
+    ...watcherCondition(),
     /** the components its open incident (or status) already names */
     failingComponents: jsonb("failing_components").notNull().default([]).$type<Record<string, unknown>[]>(),
     createdAt: ts("created_at").notNull().defaultNow(),

@@ -1,7 +1,7 @@
 /** Monitors: checks, their results and rollups, slot claims, outages, remote probes. */
 import { sql } from "drizzle-orm";
 import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
-import { ts } from "./columns.ts";
+import { ts, watcherCondition } from "./columns.ts";
 import { workspaces } from "./workspaces.ts";
 
 /** Synthetic checks on components: what to probe, how often, and when a failure counts. */
@@ -27,15 +27,8 @@ export const monitors = pgTable(
     /** open_incident | alert_team | status_only */
     onFailure: text("on_failure").notNull(),
     protocol: text("protocol"),
-    /** up | down | pending | paused */
-    state: text("state").notNull().default("pending"),
-    stateChangedAt: ts("state_changed_at"),
-    /** down, but passing since then: recovery waits for a quiet period */
-    recoveringSince: ts("recovering_since"),
-    /** recent state changes (epoch ms), for flap damping */
-    transitions: jsonb("transitions").notNull().default([]).$type<number[]>(),
-    /** the incident this monitor opened and will resolve on recovery */
-    incidentId: text("incident_id"),
+    /** state, recovery, flaps and the incident it opened */
+    ...watcherCondition(),
     /** heartbeat monitors: the secret in /hooks/heartbeat/{token} */
     heartbeatToken: text("heartbeat_token").unique(),
     lastHeartbeatAt: ts("last_heartbeat_at"),
